@@ -1,0 +1,22 @@
+terraform {
+  required_version = ">= 1.5.0"
+
+  required_providers {
+    aws = {
+      source  = "hashicorp/aws"
+      version = "~> 6.0"
+    }
+  }
+}
+
+# Credentials come from the standard AWS chain (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY,
+# AWS_PROFILE, instance role, ...). Nothing is written to Sentinel's configuration.
+provider "aws" {
+  region = var.region
+
+  default_tags {
+    tags = {
+      "sentinel:cluster" = var.name
+    }
+  }
+}
