@@ -1,0 +1,31 @@
+# The output set is the contract shared by every module under terraform/.
+
+output "manager_address" {
+  description = "Address the control plane uses for ssh/docker: the manager's public IPv4."
+  value       = digitalocean_droplet.node[0].ipv4_address
+}
+
+output "manager_private_address" {
+  description = "The manager's address on the VPC (swarm advertise address)."
+  value       = digitalocean_droplet.node[0].ipv4_address_private
+}
+
+output "worker_addresses" {
+  description = "Public IPv4 of each worker, in node order."
+  value       = slice(digitalocean_droplet.node[*].ipv4_address, 1, var.nodes)
+}
+
+output "worker_private_addresses" {
+  description = "VPC address of each worker, in node order."
+  value       = slice(digitalocean_droplet.node[*].ipv4_address_private, 1, var.nodes)
+}
+
+output "ssh_user" {
+  description = "DigitalOcean's Debian image logs in as root."
+  value       = "root"
+}
+
+output "edge_addresses" {
+  description = "Public IPv4 addresses that serve 80/443: every node (swarm routing mesh)."
+  value       = digitalocean_droplet.node[*].ipv4_address
+}
