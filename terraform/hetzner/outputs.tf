@@ -1,0 +1,31 @@
+# The output set is the contract shared by every module under terraform/.
+
+output "manager_address" {
+  description = "Address the control plane uses for ssh/docker: the manager's public IPv4."
+  value       = hcloud_server.node[0].ipv4_address
+}
+
+output "manager_private_address" {
+  description = "The manager's address on the private network (swarm advertise address)."
+  value       = one([for n in hcloud_server.node[0].network : n.ip])
+}
+
+output "worker_addresses" {
+  description = "Public IPv4 of each worker, in node order."
+  value       = slice(hcloud_server.node[*].ipv4_address, 1, var.nodes)
+}
+
+output "worker_private_addresses" {
+  description = "Private network address of each worker, in node order."
+  value       = [for s in slice(hcloud_server.node, 1, var.nodes) : one([for n in s.network : n.ip])]
+}
+
+output "ssh_user" {
+  description = "Hetzner's Debian image logs in as root."
+  value       = "root"
+}
+
+output "edge_addresses" {
+  description = "Public IPv4 addresses that serve 80/443: every node (swarm routing mesh)."
+  value       = hcloud_server.node[*].ipv4_address
+}
