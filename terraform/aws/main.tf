@@ -200,7 +200,7 @@ resource "aws_key_pair" "this" {
 resource "aws_instance" "node" {
   count = var.nodes
 
-  ami                    = data.aws_ami.debian.id
+  ami                    = lookup(var.extra, "image", data.aws_ami.debian.id)
   instance_type          = var.size
   subnet_id              = aws_subnet.nodes.id
   vpc_security_group_ids = [aws_security_group.nodes.id]

@@ -63,3 +63,14 @@ variable "control_plane_cidr" {
     error_message = "control_plane_cidr must be a CIDR such as 203.0.113.8/32 (never a /0)."
   }
 }
+
+variable "extra" {
+  description = "Provider-specific settings. Read here: image (an AMI id; default the newest Debian 12 AMI)."
+  type        = map(string)
+  default     = {}
+
+  validation {
+    condition     = alltrue([for k in keys(var.extra) : contains(["image"], k)])
+    error_message = "extra accepts only these keys here: image."
+  }
+}
