@@ -1,0 +1,1 @@
+"""Sentinel's command-line interface: a thin client of the control plane's HTTP API."""

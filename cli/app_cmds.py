@@ -1,0 +1,128 @@
+"""deploy, apps, inspect app/logs, scale app, delete app."""
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+
+from .client import Client
+from .output import ask, confirm, emit_json, fail, run_operation, table, console
+
+inspect_app = typer.Typer(help="Look at an app.", no_args_is_help=True)
+scale_app = typer.Typer(help="Scale an app.", no_args_is_help=True)
+delete_app = typer.Typer(help="Delete an app.", no_args_is_help=True)
+
+
+def read_file(path: str, what: str) -> str:
+    p = Path(path)
+    if not p.is_file():
+        fail(f"{what} {path} does not exist: give the path of a readable file.")
+    try:
+        return p.read_text()
+    except (OSError, UnicodeDecodeError) as e:
+        fail(f"{what} {path} cannot be read ({e.__class__.__name__}): give a UTF-8 text file.")
+
+
+def deploy(
+    name: Optional[str] = typer.Option(None, help="App name (a DNS label, at most 40 chars)."),
+    image: Optional[str] = typer.Option(None, help="Image: local (pushed to the cluster) or registry reference."),
+    port: Optional[int] = typer.Option(None, help="Port the app listens on."),
+    domain: Optional[str] = typer.Option(None, help="Domain (default <name>.<cluster domain>)."),
+    db: Optional[str] = typer.Option(None, help="'postgres' to give the app a database."),
+    db_schema: Optional[str] = typer.Option(None, help="SQL file applied once before the first task starts."),
+    env: List[str] = typer.Option([], help="KEY=VALUE, repeatable."),
+    replicas: int = typer.Option(1, help="Number of tasks."),
+    health_path: str = typer.Option("/healthz", help="Health path gating updates ('' for none)."),
+    yes: bool = typer.Option(False, "--yes", "-y"),
+    json_out: bool = typer.Option(False, "--json"),
+):
+    """Deploy an app, or update it in place (rolling, start-first, health-gated)."""
+    name = ask(name, "App name?", flag="--name")
+    image = ask(image, "Image?", flag="--image")
+    port = int(ask(port, "Port the app listens on?", default=8000, flag="--port"))
+    if db is None and sys.stdin.isatty():
+        db = "postgres" if ask(None, "Database?", default="none", choices=["none", "postgres"],
+                               flag="--db") == "postgres" else None
+    if db not in (None, "postgres"):
+        fail(f"--db {db!r} is not supported: use --db postgres or leave it out.")
+    schema = read_file(db_schema, "schema file") if db_schema else None
+    if schema is not None and not db:
+        fail("--db-schema needs --db postgres.")
+    confirm(f"Deploy {image} as {name}?", yes)
+    body = {"name": name, "image": image, "port": port, "domain": domain, "db": db,
+            "db_schema": schema, "env": list(env), "replicas": replicas,
+            "health_path": health_path or None}
+    client = Client()
+    run_operation(client, client.post("/v1/apps", body), json_out=json_out,
+                  done_message=lambda r: f"{r['name']} runs {r['image']} at {r['url']}")
+
+
+def apps(json_out: bool = typer.Option(False, "--json")):
+    """List apps: name, domain, image, replicas ready/desired, canary?, db?"""
+    rows = Client().get("/v1/apps")
+    if json_out:
+        return emit_json(rows)
+    table(rows, [("name", "NAME"), ("domain", "DOMAIN"), ("image", "IMAGE"), ("ready", "READY"),
+                 ("canary", "CANARY"), ("db", "DB")])
+
+
+@inspect_app.command("app")
+def inspect_one(name: str, json_out: bool = typer.Option(False, "--json")):
+    """Services, tasks (state, node, age), node CPU/memory/disk."""
+    data = Client().get(f"/v1/apps/{name}")
+    if json_out:
+        return emit_json(data)
+    a = data["app"]
+    console().print(f"[bold]{a['name']}[/] {a['image']} at {a['url']} (db: {'yes' if a['db'] else 'no'})")
+    table(data["services"], [("name", "SERVICE"), ("image", "IMAGE"), ("replicas", "REPLICAS")])
+    table(data["tasks"], [("name", "TASK"), ("node", "NODE"), ("state", "STATE"), ("error", "ERROR")])
+    gib = lambda b: f"{(b or 0) / 2**30:.1f}"
+    table([{**n, "mem": f"{gib(n.get('memory_used_bytes'))}/{gib(n.get('memory_bytes'))} GiB",
+            "disk": f"{gib(n.get('disk_used_bytes'))}/{gib(n.get('disk_bytes'))} GiB"}
+           for n in data["nodes"]],
+          [("name", "NODE"), ("state", "STATE"), ("cpus", "CPUS"), ("load1", "LOAD"),
+           ("mem", "MEMORY"), ("disk", "DISK")])
+
+
+@inspect_app.command("logs")
+def logs(name: str, canary: bool = typer.Option(False, "--canary"),
+         db: bool = typer.Option(False, "--db"), tail: int = typer.Option(100),
+         since: Optional[str] = typer.Option(None, help="e.g. 10m"),
+         follow: bool = typer.Option(False, "--follow", "-f")):
+    """The app's logs (or its canary's, or its database's)."""
+    role = "db" if db else "canary" if canary else "production"
+    client = Client()
+    seen: set[str] = set()
+    params = {"role": role, "tail": tail, "since": since}
+    while True:
+        for line in client.get(f"/v1/apps/{name}/logs", params={k: v for k, v in params.items() if v is not None})["lines"]:
+            if line not in seen:
+                seen.add(line)
+                print(line, flush=True)
+        if not follow:
+            return
+        time.sleep(2)
+        params = {"role": role, "since": "5s"}
+
+
+@scale_app.command("app")
+def scale(name: str, replicas: int = typer.Option(..., help="The new number of tasks."),
+          json_out: bool = typer.Option(False, "--json")):
+    """Change an app's replica count without dropping requests."""
+    client = Client()
+    run_operation(client, client.post(f"/v1/apps/{name}/scale", {"replicas": replicas}),
+                  json_out=json_out, done_message=lambda r: f"{r['name']} has {r['replicas']} replica(s)")
+
+
+@delete_app.command("app")
+def delete(name: str, keep_data: bool = typer.Option(False, "--keep-data"),
+           yes: bool = typer.Option(False, "--yes", "-y"),
+           json_out: bool = typer.Option(False, "--json")):
+    """Remove an app: services, network, secrets and (without --keep-data) its database volume."""
+    confirm(f"Delete app {name}" + ("" if keep_data else " and its data") + "?", yes)
+    client = Client()
+    run_operation(client, client.delete(f"/v1/apps/{name}", params={"keep_data": keep_data}),
+                  json_out=json_out, done_message=f"{name} deleted")

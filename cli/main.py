@@ -1,0 +1,56 @@
+"""The `sentinel` command. Heavy modules are imported inside commands so `--help` stays fast."""
+from __future__ import annotations
+
+import os
+import sys
+
+import typer
+
+from . import app_cmds, canary_cmds, platform_cmds
+
+app = typer.Typer(name="sentinel", no_args_is_help=True, add_completion=False,
+                  pretty_exceptions_enable=False,
+                  help="Sentinel: a self-hosted PaaS on Docker Swarm with canary releases.")
+app.command()(platform_cmds.init)
+app.command()(platform_cmds.destroy)
+app.add_typer(platform_cmds.cluster_app, name="cluster")
+app.add_typer(platform_cmds.server_app, name="server")
+app.command()(app_cmds.deploy)
+app.command()(app_cmds.apps)
+app.add_typer(app_cmds.inspect_app, name="inspect")
+app.add_typer(app_cmds.scale_app, name="scale")
+app.add_typer(app_cmds.delete_app, name="delete")
+app.add_typer(canary_cmds.canary_app, name="canary")
+
+
+def run() -> None:
+    """Entry point: every expected failure ends as one red line and exit code 1."""
+    from .client import ClientError
+    from .output import Failure
+
+    debug = os.environ.get("SENTINEL_DEBUG") == "1"
+    try:
+        app(standalone_mode=False)
+    except (Failure, ClientError) as e:
+        _error(str(e) if isinstance(e, Failure) else e.message)
+    except typer.Exit as e:
+        sys.exit(e.exit_code)
+    except typer.Abort:
+        _error("aborted.")
+    except KeyboardInterrupt:
+        _error("interrupted; running operations continue in the control plane "
+               "(`sentinel canary status`, `sentinel cluster inspect`).", 130)
+    except Exception as e:  # click usage errors and the unexpected
+        import click
+
+        if isinstance(e, click.exceptions.ClickException):
+            e.show()
+            sys.exit(e.exit_code)
+        if debug:
+            raise
+        _error(f"unexpected error: {e} (run with SENTINEL_DEBUG=1 for details).")
+
+
+def _error(message: str, code: int = 1) -> None:
+    sys.stderr.write(f"\x1b[31merror:\x1b[0m {message}\n" if sys.stderr.isatty() else f"error: {message}\n")
+    sys.exit(code)

@@ -1,0 +1,96 @@
+"""Printing: one clear line for errors, tables for reads, progress for long operations."""
+from __future__ import annotations
+
+import json
+import sys
+import time
+
+import typer
+
+
+class Failure(Exception):
+    """Ends the command with one red line and a non-zero exit."""
+
+
+def fail(message: str) -> None:
+    raise Failure(message)
+
+
+def emit_json(data) -> None:
+    sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
+
+
+def console():
+    from rich.console import Console
+
+    return Console(highlight=False)
+
+
+def table(rows: list[dict], columns: list[tuple[str, str]], title: str | None = None) -> None:
+    from rich.table import Table
+
+    t = Table(title=title, show_edge=False, header_style="bold")
+    for _, head in columns:
+        t.add_column(head)
+    for r in rows:
+        t.add_row(*[str(r.get(k, "")) if r.get(k) is not None else "-" for k, _ in columns])
+    console().print(t)
+
+
+def run_operation(client, start_response: dict, done_message=None, json_out: bool = False) -> dict:
+    """Follow a background operation: each step with elapsed time, then one closing line."""
+    if "operation" not in start_response:
+        return start_response
+    op_id = start_response["operation"]
+    con = console()
+    started = time.monotonic()
+    interactive = sys.stdout.isatty() and not json_out
+
+    def show(ev):
+        if not json_out:
+            con.print(f"[dim]{time.monotonic() - started:6.1f}s[/] {ev['message']}")
+
+    if interactive:
+        with con.status("working…", spinner="dots"):
+            op = client.wait(op_id, show)
+    else:
+        op = client.wait(op_id, show)
+    took = time.monotonic() - started
+    if op["status"] != "succeeded":
+        fail(op.get("error") or f"the operation ended {op['status']}")
+    if json_out:
+        emit_json(op.get("result"))
+    elif done_message:
+        msg = done_message(op.get("result")) if callable(done_message) else done_message
+        con.print(f"[green]✓[/] {msg} [dim]({took:.1f}s)[/]")
+    return op.get("result") or {}
+
+
+def confirm(question: str, yes: bool) -> None:
+    if yes:
+        return
+    if not sys.stdin.isatty():
+        fail(f"{question} Add --yes to confirm when not running interactively.")
+    import questionary
+
+    if not questionary.confirm(question, default=False).ask():
+        raise typer.Exit(1)
+
+
+def ask(value, question: str, *, default=None, choices=None, flag: str):
+    """Prompt for a missing answer on a terminal; without one, say which flag to give."""
+    if value is not None:
+        return value
+    if not sys.stdin.isatty():
+        if default is not None:
+            return default
+        fail(f"{flag} is required when not running interactively.")
+    import questionary
+
+    if choices:
+        answer = questionary.select(question, choices=choices, default=default).ask()
+    else:
+        answer = questionary.text(question, default="" if default is None else str(default)).ask()
+    if answer is None:
+        raise typer.Exit(1)
+    return answer

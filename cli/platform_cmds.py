@@ -1,0 +1,186 @@
+"""init, cluster inspect/scale, destroy, server start/stop/status."""
+from __future__ import annotations
+
+import time
+from typing import Optional
+
+import typer
+
+from .client import Client, ClientError, load_config, save_config
+from .output import ask, confirm, emit_json, fail, run_operation, table, console
+
+server_app = typer.Typer(help="The control plane service on this machine.", no_args_is_help=True)
+cluster_app = typer.Typer(help="The cluster's nodes.", no_args_is_help=True)
+
+
+def _local_url(port: int) -> str:
+    return f"http://127.0.0.1:{port}"
+
+
+def ensure_local_server(port: int = 8765) -> Client:
+    """Start the control plane on this machine if needed, and wait until it answers."""
+    from control_plane import secrets, server
+
+    token = secrets.get("api_token")
+    cfg = load_config()
+    if not cfg.get("url") or cfg.get("provider", "local") == "local":
+        cfg.update({"url": _local_url(port), "token": token, "provider": "local"})
+        save_config(cfg)
+    server.start(port)
+    client = Client()
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            client.get("/healthz", timeout=2)
+            return client
+        except ClientError:
+            if time.monotonic() > deadline:
+                fail(f"the control plane did not start; see {server.log_file()}.")
+            time.sleep(0.1)
+
+
+def init(
+    provider: Optional[str] = typer.Option(None, help="local, aws, digitalocean or hetzner."),
+    nodes: Optional[int] = typer.Option(None, help="Number of nodes (node 0 is the manager)."),
+    http_port: int = typer.Option(80, help="Host port for HTTP (local provider)."),
+    https_port: int = typer.Option(443, help="Host port for HTTPS (local provider)."),
+    domain: str = typer.Option("localhost", help="Base domain: apps get <name>.<domain>."),
+    email: Optional[str] = typer.Option(None, help="ACME account email: enables automatic HTTPS."),
+    acme_server: Optional[str] = typer.Option(None, help="ACME directory URL (default Let's Encrypt)."),
+    region: Optional[str] = typer.Option(None, help="Cloud region."),
+    size: Optional[str] = typer.Option(None, help="Cloud node size."),
+    image_set: str = typer.Option("local", help="local (built here from Debian) or upstream."),
+    endpoint_mode: str = typer.Option("dnsrr", help="dnsrr (no IPVS needed) or vip."),
+    publish_mode: str = typer.Option("host", help="host or ingress for the edge ports."),
+    yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation."),
+    json_out: bool = typer.Option(False, "--json", help="Machine-readable output."),
+):
+    """Create the platform: nodes (Terraform), swarm (Ansible), Traefik, registry, monitoring."""
+    from control_plane import validation
+    from control_plane.errors import SentinelError
+
+    provider = ask(provider, "Provider?", default="local",
+                   choices=["local", "aws", "digitalocean", "hetzner"], flag="--provider")
+    nodes = int(ask(nodes, "How many nodes?", default=2, flag="--nodes"))
+    try:
+        validation.node_count(nodes)
+        validation.port(http_port, "--http-port")
+        validation.port(https_port, "--https-port")
+    except SentinelError as e:
+        fail(e.message)
+    if provider != "local":
+        fail(f"provider {provider!r} needs a remote control plane: its Terraform module is in "
+             f"terraform/{provider}/, but this version only drives the local provider end to end.")
+    confirm(f"Create a {provider} platform with {nodes} node(s)?", yes)
+    client = ensure_local_server()
+    body = {"provider": provider, "nodes": nodes, "http_port": http_port, "https_port": https_port,
+            "domain": domain, "email": email, "acme_server": acme_server, "image_set": image_set,
+            "endpoint_mode": endpoint_mode, "publish_mode": publish_mode}
+    if region:
+        body["region"] = region
+    if size:
+        body["size"] = size
+    resp = client.post("/v1/cluster", body, timeout=60)
+    if resp.get("existing"):
+        if json_out:
+            emit_json(resp["cluster"])
+        else:
+            c = resp["cluster"]
+            console().print(f"The platform already exists ({len(c['nodes'])} node(s), edge at "
+                            f"{c['ingress']['http']}); nothing changed.")
+        return
+    run_operation(client, resp, json_out=json_out,
+                  done_message=lambda r: f"platform ready: {len(r['nodes'])} node(s), edge at {r['ingress']['http']}")
+
+
+@cluster_app.command("inspect")
+def cluster_inspect(json_out: bool = typer.Option(False, "--json")):
+    """Nodes, roles, state, addresses, CPU/memory/disk, ingress URLs."""
+    c = Client().get("/v1/cluster")
+    if json_out:
+        return emit_json(c)
+    gib = lambda b: f"{(b or 0) / 2**30:.1f}"
+    rows = [{**n, "mem": f"{gib(n.get('memory_used_bytes'))}/{gib(n.get('memory_bytes'))} GiB",
+             "disk": f"{gib(n.get('disk_used_bytes'))}/{gib(n.get('disk_bytes'))} GiB",
+             "cpus": n.get("cpus"), "load": n.get("load1")} for n in c["nodes"]]
+    table(rows, [("name", "NODE"), ("role", "ROLE"), ("state", "STATE"), ("availability", "AVAIL"),
+                 ("address", "ADDRESS"), ("cpus", "CPUS"), ("load", "LOAD"), ("mem", "MEMORY"),
+                 ("disk", "DISK")], title=f"cluster {c['name']} ({c['provider']}, {c['state']})")
+    for k, v in c["ingress"].items():
+        console().print(f"{k}: {v}")
+
+
+@cluster_app.command("scale")
+def cluster_scale(nodes: int = typer.Option(..., help="The new number of nodes."),
+                  yes: bool = typer.Option(False, "--yes", "-y"),
+                  json_out: bool = typer.Option(False, "--json")):
+    """Add nodes, or drain and remove the last ones (never the manager)."""
+    from control_plane import validation
+    from control_plane.errors import SentinelError
+
+    try:
+        validation.node_count(nodes)
+    except SentinelError as e:
+        fail(e.message + " The manager (node 0) cannot be removed; use `sentinel destroy`.")
+    confirm(f"Scale the cluster to {nodes} node(s)?", yes)
+    client = Client()
+    run_operation(client, client.post("/v1/cluster/scale", {"nodes": nodes}), json_out=json_out,
+                  done_message=lambda r: f"the cluster has {len(r['nodes'])} node(s)")
+
+
+def destroy(yes: bool = typer.Option(False, "--yes", "-y"),
+            json_out: bool = typer.Option(False, "--json")):
+    """Remove everything init created: nodes, networks, volumes, state, the control plane."""
+    from control_plane import server
+
+    confirm("Destroy the platform and every app on it (data included)?", yes)
+    if load_config().get("provider", "local") == "local":
+        client = ensure_local_server()
+    else:
+        client = Client()
+    run_operation(client, client.delete("/v1/cluster"), json_out=json_out,
+                  done_message="everything init created is gone")
+    if load_config().get("provider", "local") == "local":
+        server.stop()
+        import shutil
+
+        from .client import home
+
+        shutil.rmtree(home(), ignore_errors=True)
+        from control_plane.ssh import control_dir
+
+        shutil.rmtree(control_dir(), ignore_errors=True)
+
+
+@server_app.command("start")
+def server_start(port: int = typer.Option(8765)):
+    """Start the control plane in the background (pid and log under SENTINEL_HOME)."""
+    from control_plane import server
+
+    ensure_local_server(port)
+    console().print(f"control plane running (pid {server.running_pid()}) at {_local_url(port)}; "
+                    f"log: {server.log_file()}")
+
+
+@server_app.command("stop")
+def server_stop():
+    """Stop the control plane (apps keep running)."""
+    from control_plane import server
+
+    console().print("control plane stopped" if server.stop() else "the control plane was not running")
+
+
+@server_app.command("status")
+def server_status(json_out: bool = typer.Option(False, "--json")):
+    """Is the control plane running?"""
+    from control_plane import server
+
+    pid = server.running_pid()
+    data = {"running": bool(pid), "pid": pid, "url": load_config().get("url"),
+            "log": str(server.log_file())}
+    if json_out:
+        return emit_json(data)
+    console().print(f"running (pid {pid}) at {data['url']}" if pid else
+                    "not running: start it with `sentinel server start`")
+    if not pid:
+        raise typer.Exit(1)

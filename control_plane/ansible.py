@@ -1,0 +1,68 @@
+"""The one Ansible runner: builds the inventory (pure) and runs playbooks with ansible-runner."""
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+from pathlib import Path
+
+from .errors import CommandFailed
+from .executor import mask
+from .paths import PLAYBOOKS_DIR
+from . import ssh
+
+
+def inventory(*, managers: list[dict], workers: list[dict], ssh_user: str,
+              ssh_config: Path) -> dict:
+    """Nodes are dicts with name, address, private_address."""
+    def hosts(nodes: list[dict]) -> dict:
+        return {n["name"]: {"ansible_host": n["address"],
+                            "private_address": n.get("private_address", n["address"])}
+                for n in nodes}
+    return {"all": {
+        "vars": {"ansible_user": ssh_user,
+                 "ansible_ssh_common_args": f"-F {ssh_config}",
+                 "ansible_python_interpreter": "/usr/bin/python3"},
+        "children": {"managers": {"hosts": hosts(managers)},
+                     "workers": {"hosts": hosts(workers)}}}}
+
+
+def run_playbook(playbook: str, inv: dict, extravars: dict | None = None, *,
+                 limit: str | None = None, step=None, timeout: int = 900) -> None:
+    """Run playbooks/<playbook>; raise CommandFailed with the failing task's message."""
+    import ansible_runner  # heavy: imported only when a playbook runs
+
+    work = Path(tempfile.mkdtemp(prefix="sentinel-ansible-"))
+    try:
+        (work / "inventory").mkdir()
+        (work / "inventory" / "hosts.json").write_text(json.dumps(inv))
+        failures: list[str] = []
+
+        def on_event(ev: dict) -> bool:
+            data = ev.get("event_data", {})
+            if ev.get("event") == "playbook_on_task_start" and step:
+                step(f"ansible: {data.get('task', '').strip()}")
+            if ev.get("event") in ("runner_on_failed", "runner_on_unreachable") and not data.get("ignore_errors"):
+                res = data.get("res", {})
+                msg = res.get("msg") or res.get("stderr") or "failed"
+                failures.append(f"{data.get('host')}: {data.get('task')}: {' '.join(str(msg).split())[:300]}")
+            return False  # keep no event files: they may hold secrets
+
+        r = ansible_runner.run(
+            private_data_dir=str(work), project_dir=str(PLAYBOOKS_DIR),
+            playbook=str(PLAYBOOKS_DIR / playbook), inventory=str(work / "inventory" / "hosts.json"),
+            extravars=extravars or {}, limit=limit, quiet=True, event_handler=on_event,
+            timeout=timeout, envvars={"ANSIBLE_HOST_KEY_CHECKING": "False",
+                                      "ANSIBLE_PIPELINING": "True",
+                                      "ANSIBLE_SSH_RETRIES": "3"})
+        if r.status != "successful":
+            why = failures[0] if failures else f"status {r.status}"
+            raise CommandFailed(mask(f"playbook {playbook} failed: {why}"))
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def inventory_for(nodes: list[dict], ssh_user: str = "root") -> dict:
+    return inventory(managers=[n for n in nodes if n["role"] == "manager"],
+                     workers=[n for n in nodes if n["role"] != "manager"],
+                     ssh_user=ssh_user, ssh_config=ssh.config_path())

@@ -1,0 +1,140 @@
+"""FastAPI app: thin routes that parse a model, record intent and hand work to services."""
+from __future__ import annotations
+
+import hmac
+import logging
+
+from fastapi import Depends, FastAPI, Request
+from fastapi.responses import JSONResponse
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from .. import secrets
+from ..errors import NotFound, SentinelError, Unauthorized
+from ..jobs import Jobs
+from ..models import AppDeploy, AppScale, CanaryDeploy, CanaryTraffic, ClusterCreate, ClusterScale
+from ..paths import sentinel_home
+from ..platform import Platform
+from ..services.apps import AppService
+from ..services.canary import CanaryService
+from ..services.cluster import ClusterService
+from ..store import Store
+
+log = logging.getLogger("sentinel.api")
+bearer = HTTPBearer(auto_error=False)
+
+
+def create_app() -> FastAPI:
+    store = Store(sentinel_home() / "state.db")
+    jobs = Jobs(store)
+    platform = Platform(store)
+    clusters = ClusterService(platform)
+    apps = AppService(platform)
+    canary = CanaryService(platform, jobs)
+    token = secrets.get("api_token")
+
+    def auth(cred: HTTPAuthorizationCredentials | None = Depends(bearer)) -> None:
+        if cred is None or not hmac.compare_digest(cred.credentials, token):
+            raise Unauthorized("the API token was not accepted: check SENTINEL_HOME/config.json "
+                               "(or run `sentinel init` on this machine).")
+
+    api = FastAPI(title="Sentinel control plane", version="0.1.0")
+
+    @api.exception_handler(SentinelError)
+    async def _sentinel_error(_: Request, e: SentinelError):
+        return JSONResponse({"error": {"code": e.code, "message": e.message}}, status_code=e.status)
+
+    @api.get("/healthz")
+    def healthz():
+        return {"ok": True}
+
+    deps = [Depends(auth)]
+
+    @api.get("/v1/operations/{op_id}", dependencies=deps)
+    def operation(op_id: str, after: int = 0):
+        op = store.operation(op_id)
+        if not op:
+            raise NotFound(f"no operation {op_id}.")
+        op["events"] = store.events(op_id=op_id, after=after)
+        return op
+
+    # cluster
+    @api.post("/v1/cluster", dependencies=deps, status_code=202)
+    def init(spec: ClusterCreate):
+        spec = clusters.validate(spec)
+        if platform.state == "ready" and store.get("cluster") == spec.model_dump():
+            return {"existing": True, "cluster": clusters.inspect()}
+        return {"operation": jobs.start("cluster", "init", lambda op: clusters.init(op, spec))}
+
+    @api.get("/v1/cluster", dependencies=deps)
+    def inspect():
+        platform.spec  # raises when there is none
+        return clusters.inspect()
+
+    @api.post("/v1/cluster/scale", dependencies=deps, status_code=202)
+    def scale(body: ClusterScale):
+        from .. import validation
+
+        validation.node_count(body.nodes)
+        platform.require_ready()
+        return {"operation": jobs.start("cluster", "scale", lambda op: clusters.scale(op, body.nodes))}
+
+    @api.delete("/v1/cluster", dependencies=deps, status_code=202)
+    def destroy():
+        return {"operation": jobs.start("cluster", "destroy", clusters.destroy)}
+
+    # apps
+    @api.get("/v1/apps", dependencies=deps)
+    def list_apps():
+        return apps.list()
+
+    @api.post("/v1/apps", dependencies=deps, status_code=202)
+    def deploy(body: AppDeploy):
+        body = apps.validate(body)
+        return {"operation": jobs.start(f"app:{body.name}", "deploy",
+                                        lambda op: apps.deploy(op, body), also_lock=())}
+
+    @api.get("/v1/apps/{name}", dependencies=deps)
+    def inspect_app(name: str):
+        return apps.inspect(name)
+
+    @api.get("/v1/apps/{name}/logs", dependencies=deps)
+    def logs(name: str, role: str = "production", tail: int | None = 200, since: str | None = None):
+        return {"lines": apps.logs(name, role=role, tail=tail, since=since)}
+
+    @api.post("/v1/apps/{name}/scale", dependencies=deps, status_code=202)
+    def scale_app(name: str, body: AppScale):
+        apps.require(name)
+        from .. import validation
+
+        validation.replicas(body.replicas)
+        return {"operation": jobs.start(f"app:{name}", "scale",
+                                        lambda op: apps.scale(op, name, body.replicas))}
+
+    @api.delete("/v1/apps/{name}", dependencies=deps, status_code=202)
+    def delete_app(name: str, keep_data: bool = False):
+        apps.require(name)
+        return {"operation": jobs.start(f"app:{name}", "delete",
+                                        lambda op: apps.delete(op, name, keep_data))}
+
+    # canary
+    @api.post("/v1/apps/{name}/canary", dependencies=deps, status_code=202)
+    def canary_deploy(name: str, body: CanaryDeploy):
+        return {"operation": canary.start_deploy(name, body)}
+
+    @api.get("/v1/apps/{name}/canary", dependencies=deps)
+    def canary_status(name: str):
+        return canary.status(name)
+
+    @api.post("/v1/apps/{name}/canary/traffic", dependencies=deps, status_code=202)
+    def canary_traffic(name: str, body: CanaryTraffic):
+        return {"operation": canary.start_traffic(name, body.weight)}
+
+    @api.post("/v1/apps/{name}/canary/promote", dependencies=deps, status_code=202)
+    def canary_promote(name: str):
+        return {"operation": canary.start_promote(name)}
+
+    @api.post("/v1/apps/{name}/canary/rollback", dependencies=deps, status_code=202)
+    def canary_rollback(name: str):
+        return {"operation": canary.start_rollback(name)}
+
+    return api

@@ -1,0 +1,165 @@
+"""The one Docker client wrapper.
+
+Pure functions build `docker` argv lists (unit-tested); `Docker` runs them on this host or, for
+the swarm, on the manager over SSH, so the Docker API is never exposed on the network.
+"""
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+
+from . import executor, ssh
+
+JSON = "{{json .}}"
+
+
+def info_argv() -> list[str]:
+    return ["docker", "info", "--format", JSON]
+
+
+def node_ls_argv() -> list[str]:
+    return ["docker", "node", "ls", "--format", JSON]
+
+
+def node_inspect_argv(nodes: Iterable[str]) -> list[str]:
+    return ["docker", "node", "inspect", *nodes]
+
+
+def node_update_argv(node: str, *, availability: str | None = None,
+                     labels: dict[str, str] | None = None) -> list[str]:
+    argv = ["docker", "node", "update"]
+    if availability:
+        argv += ["--availability", availability]
+    for k, v in (labels or {}).items():
+        argv += ["--label-add", f"{k}={v}"]
+    return argv + [node]
+
+
+def node_rm_argv(node: str, force: bool = False) -> list[str]:
+    return ["docker", "node", "rm", *(["--force"] if force else []), node]
+
+
+def stack_deploy_argv(stack: str, prune: bool = True) -> list[str]:
+    # The compose file comes on stdin; --with-registry-auth hands the registry login to the nodes.
+    return ["docker", "stack", "deploy", "--with-registry-auth", *(["--prune"] if prune else []),
+            "--resolve-image", "never", "-c", "-", stack]
+
+
+def stack_rm_argv(stack: str) -> list[str]:
+    return ["docker", "stack", "rm", stack]
+
+
+def stack_ls_argv() -> list[str]:
+    return ["docker", "stack", "ls", "--format", JSON]
+
+
+def service_ls_argv(*, stack: str | None = None) -> list[str]:
+    argv = ["docker", "service", "ls", "--format", JSON]
+    if stack:
+        argv += ["--filter", f"label=com.docker.stack.namespace={stack}"]
+    return argv
+
+
+def service_ps_argv(services: Iterable[str], *, running_only: bool = False) -> list[str]:
+    argv = ["docker", "service", "ps", "--no-trunc", "--format", JSON]
+    if running_only:
+        argv += ["--filter", "desired-state=running"]
+    return argv + list(services)
+
+
+def service_inspect_argv(services: Iterable[str]) -> list[str]:
+    return ["docker", "service", "inspect", *services]
+
+
+def service_logs_argv(service: str, *, tail: int | None = None, since: str | None = None,
+                      follow: bool = False) -> list[str]:
+    argv = ["docker", "service", "logs", "--no-task-ids", "--timestamps"]
+    if tail is not None:
+        argv += ["--tail", str(tail)]
+    if since:
+        argv += ["--since", since]
+    if follow:
+        argv.append("--follow")
+    return argv + [service]
+
+
+def service_rm_argv(services: Iterable[str]) -> list[str]:
+    return ["docker", "service", "rm", *services]
+
+
+def service_scale_argv(service: str, replicas: int) -> list[str]:
+    return ["docker", "service", "scale", "--detach", f"{service}={replicas}"]
+
+
+def secret_create_argv(name: str, labels: dict[str, str] | None = None) -> list[str]:
+    # The value is read from stdin so it never appears on a command line.
+    argv = ["docker", "secret", "create"]
+    for k, v in (labels or {}).items():
+        argv += ["--label", f"{k}={v}"]
+    return argv + [name, "-"]
+
+
+def secret_ls_argv() -> list[str]:
+    return ["docker", "secret", "ls", "--format", JSON]
+
+
+def secret_rm_argv(names: Iterable[str]) -> list[str]:
+    return ["docker", "secret", "rm", *names]
+
+
+def volume_rm_argv(names: Iterable[str]) -> list[str]:
+    return ["docker", "volume", "rm", "--force", *names]
+
+
+def network_ls_argv() -> list[str]:
+    return ["docker", "network", "ls", "--format", JSON]
+
+
+def container_ls_argv(*, label: str | None = None, all: bool = False) -> list[str]:
+    argv = ["docker", "ps", "--no-trunc", "--format", JSON]
+    if all:
+        argv.append("-a")
+    if label:
+        argv += ["--filter", f"label={label}"]
+    return argv
+
+
+def exec_argv(container: str, *command: str, interactive: bool = False) -> list[str]:
+    return ["docker", "exec", *(["-i"] if interactive else []), container, *command]
+
+
+def login_argv(registry: str, user: str) -> list[str]:
+    return ["docker", "login", "--username", user, "--password-stdin", registry]
+
+
+def image_inspect_argv(ref: str) -> list[str]:
+    return ["docker", "image", "inspect", "--format", "{{.Id}}", ref]
+
+
+def parse_json_lines(text: str) -> list[dict]:
+    return [json.loads(line) for line in text.splitlines() if line.strip()]
+
+
+class Docker:
+    """Runs docker argv on this host (host=None) or on `host` over SSH."""
+
+    def __init__(self, host: str | None = None):
+        self.host = host
+
+    def argv(self, argv: list[str]) -> list[str]:
+        return ssh.ssh_argv(self.host, *argv) if self.host else argv
+
+    def run(self, argv: list[str], *, input: str | None = None, timeout: float = 120,
+            check: bool = True, what: str | None = None):
+        return executor.run(self.argv(argv), input=input, timeout=timeout, check=check,
+                            what=what or " ".join(argv[:3]))
+
+    def out(self, argv: list[str], **kw) -> str:
+        return self.run(argv, **kw).stdout
+
+    def json_lines(self, argv: list[str], **kw) -> list[dict]:
+        return parse_json_lines(self.out(argv, **kw))
+
+    def inspect(self, argv: list[str], **kw) -> list[dict]:
+        proc = self.run(argv, check=False, **kw)
+        return json.loads(proc.stdout) if proc.returncode == 0 and proc.stdout.strip() else []

@@ -1,0 +1,65 @@
+"""The one place that runs external commands: timeout, environment, secret masking."""
+from __future__ import annotations
+
+import logging
+import os
+import subprocess
+import threading
+from collections.abc import Sequence
+
+from .errors import CommandFailed
+
+log = logging.getLogger("sentinel.exec")
+
+_secrets: set[str] = set()
+_lock = threading.Lock()
+
+
+def register_secret(value: str) -> None:
+    """Values registered here never appear in a log line or an error message."""
+    if value and len(value) >= 6:
+        with _lock:
+            _secrets.add(value)
+
+
+def mask(text: str) -> str:
+    for s in list(_secrets):
+        text = text.replace(s, "*****")
+    return text
+
+
+def run(argv: Sequence[str], *, input: str | bytes | None = None, timeout: float = 300,
+        env: dict[str, str] | None = None, cwd: str | None = None, check: bool = True,
+        what: str | None = None) -> subprocess.CompletedProcess:
+    """Run argv; on failure raise CommandFailed naming `what` and the last lines of stderr."""
+    full_env = {**os.environ, **(env or {})}
+    text = not isinstance(input, bytes)
+    log.debug("run: %s", mask(" ".join(argv)))
+    try:
+        proc = subprocess.run(list(argv), input=input, capture_output=True, timeout=timeout,
+                              env=full_env, cwd=cwd, text=text)
+    except FileNotFoundError:
+        raise CommandFailed(f"{argv[0]} is not installed: run `bash scripts/install.sh` and try again.")
+    except subprocess.TimeoutExpired:
+        raise CommandFailed(f"{what or argv[0]} did not finish within {int(timeout)} s.")
+    if check and proc.returncode != 0:
+        err = proc.stderr if text else proc.stderr.decode(errors="replace")
+        out = proc.stdout if text else proc.stdout.decode(errors="replace")
+        tail = " ".join(((err or "").strip() or (out or "").strip()).splitlines()[-3:])
+        raise CommandFailed(mask(f"{what or argv[0]} failed: {tail}"))
+    return proc
+
+
+def pipe(producer: Sequence[str], consumer: Sequence[str], *, timeout: float = 600,
+         what: str | None = None) -> None:
+    """producer | consumer, e.g. `docker save` into `docker load` on a node over ssh."""
+    log.debug("pipe: %s | %s", mask(" ".join(producer)), mask(" ".join(consumer)))
+    p1 = subprocess.Popen(list(producer), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        p2 = subprocess.run(list(consumer), stdin=p1.stdout, capture_output=True, timeout=timeout)
+    finally:
+        p1.stdout.close()
+        p1.wait(timeout=60)
+    if p1.returncode != 0 or p2.returncode != 0:
+        err = (p1.stderr.read() if p1.returncode else p2.stderr).decode(errors="replace")
+        raise CommandFailed(mask(f"{what or producer[0]} failed: {' '.join(err.split())[-300:]}"))

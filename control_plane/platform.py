@@ -1,0 +1,79 @@
+"""The running platform as services see it: spec, nodes, and clients for the manager."""
+from __future__ import annotations
+
+import base64
+import json
+from functools import cached_property
+from pathlib import Path
+
+from . import secrets
+from .docker_cli import Docker
+from .errors import Precondition
+from .models import ClusterCreate
+from .paths import cluster_dir
+from .registry import Registry
+from .store import Store
+from .traefik import TraefikWriter
+
+REGISTRY_USER = "sentinel"
+ADMIN_USER = "admin"
+
+
+class Platform:
+    def __init__(self, store: Store):
+        self.store = store
+
+    @property
+    def spec(self) -> ClusterCreate:
+        raw = self.store.get("cluster")
+        if not raw:
+            raise Precondition("no platform yet: run `sentinel init` first.")
+        return ClusterCreate(**raw)
+
+    @property
+    def state(self) -> str | None:
+        return self.store.get("cluster_state")
+
+    def require_ready(self) -> None:
+        if self.state != "ready":
+            raise Precondition("the platform is not ready: run `sentinel init` (again) first.")
+
+    @property
+    def dir(self) -> Path:
+        return cluster_dir(self.spec.name)
+
+    @property
+    def outputs(self) -> dict:
+        return self.store.get("terraform_outputs") or {}
+
+    @property
+    def manager(self) -> str:
+        return self.outputs["manager_address"]
+
+    @property
+    def registry_host(self) -> str:
+        return f"{self.outputs['manager_private_address']}:5000"
+
+    @cached_property
+    def docker(self) -> Docker:
+        return Docker(self.manager)
+
+    def traefik(self) -> TraefikWriter:
+        return TraefikWriter(self.manager, (ADMIN_USER, secrets.get("admin_password")))
+
+    def registry(self) -> Registry:
+        tls = self.dir / "registry-tls"
+        cert_dir = self.dir / "registry-trust"
+        cert_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        (cert_dir / "ca.crt").write_bytes((tls / "ca.crt").read_bytes())
+        creds = self.dir / "registry-auth.json"
+        token = base64.b64encode(f"{REGISTRY_USER}:{secrets.get('registry_password')}".encode()).decode()
+        creds.write_text(json.dumps({"auths": {self.registry_host: {"auth": token}}}))
+        creds.chmod(0o600)
+        return Registry(self.registry_host, cert_dir, creds)
+
+    def edge_url(self, domain: str, https: bool = False) -> str:
+        spec = self.spec
+        if https:
+            return f"https://{domain}" + ("" if spec.https_port == 443 else f":{spec.https_port}")
+        return f"http://{domain}" + ("" if spec.http_port == 80 else f":{spec.http_port}")

@@ -1,0 +1,83 @@
+"""Generated credentials (API token, registry and admin passwords) and the registry's TLS files.
+
+Kept in SENTINEL_HOME with mode 0600 and registered with the executor so no log shows them.
+"""
+from __future__ import annotations
+
+import json
+import os
+import secrets as pysecrets
+from pathlib import Path
+
+from . import executor
+from .paths import sentinel_home
+
+
+def _path() -> Path:
+    return sentinel_home() / "secrets.json"
+
+
+def load() -> dict[str, str]:
+    p = _path()
+    data = json.loads(p.read_text()) if p.exists() else {}
+    for v in data.values():
+        executor.register_secret(v)
+    return data
+
+
+def get(key: str) -> str:
+    """The secret `key`, created on first use."""
+    data = load()
+    if key not in data:
+        data[key] = pysecrets.token_urlsafe(24)
+        p = _path()
+        p.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        tmp = p.with_suffix(".tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:
+            json.dump(data, f)
+        tmp.replace(p)
+        executor.register_secret(data[key])
+    return data[key]
+
+
+def htpasswd_line(user: str, password: str) -> str:
+    import bcrypt
+
+    return f"{user}:{bcrypt.hashpw(password.encode(), bcrypt.gensalt(rounds=10)).decode()}"
+
+
+def ca_argv(key: Path, cert: Path) -> list[str]:
+    return ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-sha256", "-days", "3650",
+            "-subj", "/CN=Sentinel cluster CA", "-keyout", str(key), "-out", str(cert)]
+
+
+def server_csr_argv(key: Path, csr: Path, cn: str) -> list[str]:
+    return ["openssl", "req", "-newkey", "rsa:2048", "-nodes", "-sha256", "-subj", f"/CN={cn}",
+            "-keyout", str(key), "-out", str(csr)]
+
+
+def server_sign_argv(csr: Path, ca_key: Path, ca_cert: Path, cert: Path, ext: Path) -> list[str]:
+    return ["openssl", "x509", "-req", "-in", str(csr), "-CA", str(ca_cert), "-CAkey", str(ca_key),
+            "-CAcreateserial", "-days", "3650", "-sha256", "-extfile", str(ext), "-out", str(cert)]
+
+
+def registry_tls(folder: Path, address: str) -> dict[str, Path]:
+    """CA and a server certificate for `address` (an IP), created once per cluster folder."""
+    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    files = {k: folder / n for k, n in (("ca_key", "ca.key"), ("ca", "ca.crt"),
+                                        ("key", "registry.key"), ("cert", "registry.crt"))}
+    if not files["ca"].exists():
+        executor.run(ca_argv(files["ca_key"], files["ca"]), what="creating the cluster CA")
+    marker = folder / "registry.address"
+    if not files["cert"].exists() or (marker.read_text() if marker.exists() else "") != address:
+        ext = folder / "san.ext"
+        ext.write_text(f"subjectAltName=IP:{address}\n")
+        csr = folder / "registry.csr"
+        executor.run(server_csr_argv(files["key"], csr, address), what="creating the registry key")
+        executor.run(server_sign_argv(csr, files["ca_key"], files["ca"], files["cert"], ext),
+                     what="signing the registry certificate")
+        marker.write_text(address)
+    for p in files.values():
+        p.chmod(0o600)
+    return files

@@ -1,0 +1,335 @@
+"""Apps: deploy (first time or rolling update), scale, inspect, logs, delete."""
+from __future__ import annotations
+
+import json
+import time
+
+from .. import executor, secrets, ssh, validation
+from ..docker_cli import (container_ls_argv, exec_argv, secret_create_argv, secret_rm_argv,
+                          service_inspect_argv, service_logs_argv, service_ps_argv,
+                          stack_deploy_argv, stack_rm_argv, volume_rm_argv, service_ls_argv)
+from ..errors import CommandFailed, Conflict, InvalidInput, NotFound
+from ..jobs import Operation
+from ..models import AppDeploy
+from ..platform import Platform
+from ..templates import render
+from .. import traefik
+
+RESERVED = {"sentinel", "sentinel-registry", "prometheus", "grafana", "traefik", "registry"}
+ROLES = ("production", "canary", "baseline")
+SERVICE_KEY = {"production": "web", "canary": "canary", "baseline": "baseline"}
+
+
+def service_name(app: str, role: str) -> str:
+    return f"{app}_{SERVICE_KEY.get(role, role)}"
+
+
+def db_env(app: str, db: dict, password: str) -> dict[str, str]:
+    host = f"{app}_db"
+    return {"DATABASE_URL": f"postgresql://{db['user']}:{password}@{host}:5432/{db['name']}",
+            "PGHOST": host, "PGPORT": "5432", "PGUSER": db["user"], "PGPASSWORD": password,
+            "PGDATABASE": db["name"], "PGPASSWORD_FILE": "/run/secrets/db_password"}
+
+
+class AppService:
+    def __init__(self, platform: Platform):
+        self.p = platform
+        self.store = platform.store
+
+    # ---- validation ---------------------------------------------------------------------------
+    def require(self, name: str) -> dict:
+        app = self.store.app(name)
+        if not app:
+            raise NotFound(f"there is no app named {name!r}: see `sentinel apps`.")
+        return app
+
+    def validate(self, body: AppDeploy) -> AppDeploy:
+        self.p.require_ready()
+        validation.name(body.name)
+        if body.name in RESERVED:
+            raise InvalidInput(f"app name {body.name!r} is reserved by the platform: choose another.")
+        validation.image(body.image)
+        validation.port(body.port)
+        validation.replicas(body.replicas)
+        validation.env_entries(body.env)
+        if body.health_path is not None and not body.health_path.startswith("/"):
+            raise InvalidInput(f"health path {body.health_path!r} must start with '/'.")
+        domain = validation.domain(body.domain or f"{body.name}.{self.p.spec.domain}")
+        for other in self.store.apps():
+            if other["name"] != body.name and other["domain"] == domain:
+                raise Conflict(f"domain {domain} is already used by app {other['name']!r}: "
+                               "choose another with --domain.")
+        existing = self.store.app(body.name)
+        if existing and self.store.canary(body.name):
+            raise Conflict(f"app {body.name!r} has a canary running: promote or roll it back first.")
+        if existing and body.db and not existing.get("db"):
+            raise InvalidInput(f"app {body.name!r} was deployed without a database; delete it and "
+                               "deploy again to add one.")
+        return body.model_copy(update={"domain": domain})
+
+    # ---- image --------------------------------------------------------------------------------
+    def resolve_image(self, op: Operation, image: str) -> str:
+        """A local image is pushed to the cluster registry; a remote one must exist there."""
+        from ..registry import local_image_exists
+
+        if local_image_exists(image):
+            op.step(f"pushing {image} to the cluster registry")
+            return self.p.registry().push(image)
+        proc = executor.run(["skopeo", "inspect", "--raw", f"docker://{image}"], check=False,
+                            timeout=30)
+        if proc.returncode != 0:
+            raise InvalidInput(f"image {image!r} was not found, neither in this machine's Docker "
+                               "engine nor in a registry: build it or check its name.")
+        return image
+
+    # ---- stack --------------------------------------------------------------------------------
+    def web_services(self, app: dict, canary: dict | None = None) -> list[dict]:
+        env = dict(app.get("env") or {})
+        if app.get("db"):
+            env.update(db_env(app["name"], app["db"], secrets.get(f"db_{app['name']}")))
+        out = [{"key": "web", "role": "production", "image": app["cluster_image"],
+                "traefik_name": traefik.traefik_service(app["name"], "production"),
+                "env": {**env, "SENTINEL_VERSION_ROLE": "production"},
+                "replicas": app["replicas"]}]
+        if canary:
+            out.append({"key": "canary", "role": "canary", "image": canary["cluster_image"],
+                        "traefik_name": traefik.traefik_service(app["name"], "canary"),
+                        "env": {**env, **canary.get("env", {}), "SENTINEL_VERSION_ROLE": "canary"},
+                        "replicas": canary["replicas"]})
+            if canary.get("baseline"):
+                out.append({"key": "baseline", "role": "baseline", "image": app["cluster_image"],
+                            "traefik_name": traefik.traefik_service(app["name"], "baseline"),
+                            "env": {**env, "SENTINEL_VERSION_ROLE": "baseline"},
+                            "replicas": canary["replicas"]})
+        return out
+
+    def render_stack(self, app: dict, canary: dict | None = None, web: bool = True) -> str:
+        spec = self.p.spec
+        db = None
+        if app.get("db"):
+            db = {**app["db"], "image": (self.store.get("stack_images") or {}).get("postgres")}
+        return render("app.yml.j2", app=app["name"], port=app["port"],
+                      health_path=app.get("health_path"), endpoint_mode=spec.endpoint_mode,
+                      web_services=self.web_services(app, canary) if web else [], db=db)
+
+    def deploy_stack(self, app: dict, canary: dict | None = None, web: bool = True) -> None:
+        self.p.docker.run(stack_deploy_argv(app["name"]), input=self.render_stack(app, canary, web),
+                          timeout=120, what="docker stack deploy")
+
+    def wait_running(self, service: str, replicas: int, timeout: float = 180) -> None:
+        """Until `replicas` tasks run (healthy: swarm holds a task in `starting` until then)
+        and no update is in flight; a rolled-back update is an error."""
+        deadline = time.monotonic() + timeout
+        last = ""
+        while time.monotonic() < deadline:
+            info = self.p.docker.inspect(service_inspect_argv([service]))
+            if info:
+                upd = (info[0].get("UpdateStatus") or {}).get("State", "")
+                if upd in ("rollback_completed", "rollback_paused", "paused"):
+                    msg = (info[0].get("UpdateStatus") or {}).get("Message", "")
+                    raise CommandFailed(f"the update of {service} failed its health check and was "
+                                        f"rolled back to the previous version ({msg}).")
+                tasks = self.p.docker.json_lines(service_ps_argv([service], running_only=True))
+                running = sum(1 for t in tasks if t.get("CurrentState", "").startswith("Running"))
+                last = next((t.get("Error") for t in tasks if t.get("Error")), last)
+                if running >= replicas and upd in ("", "completed", "rollback_completed"[:0] or "completed"):
+                    if replicas == 0 or running == replicas:
+                        return
+            time.sleep(1)
+        raise CommandFailed(f"{service} did not reach {replicas} healthy task(s) within "
+                            f"{int(timeout)} s{': ' + last if last else ''}; see `sentinel inspect logs`.")
+
+    def write_routes(self, app: dict, weights: dict[str, int], sticky: bool = True,
+                     wait: bool = True) -> None:
+        spec = self.p.spec
+        tls = {"certResolver": "acme"} if spec.email else {}
+        writer = self.p.traefik()
+        writer.write(traefik.app_file(app["name"]),
+                     traefik.app_routes(app=app["name"], domain=app["domain"], weights=weights,
+                                        sticky=sticky, health=bool(app.get("health_path")), tls=tls))
+        if wait:
+            writer.wait_for(lambda: writer.weights_applied(app["name"], weights), "the new routes")
+
+    def wait_traefik_service(self, app: str, role: str) -> None:
+        writer = self.p.traefik()
+        name = f"{traefik.traefik_service(app, role)}@swarm"
+        writer.wait_for(lambda: writer.has_service(name), f"service {name}", timeout=60, interval=0.25)
+
+    # ---- deploy -------------------------------------------------------------------------------
+    def deploy(self, op: Operation, body: AppDeploy) -> dict:
+        existing = self.store.app(body.name)
+        cluster_image = self.resolve_image(op, body.image)
+        app = {"name": body.name, "image": body.image, "cluster_image": cluster_image,
+               "port": body.port, "domain": body.domain, "replicas": body.replicas,
+               "env": validation.env_entries(body.env), "health_path": body.health_path,
+               "db": existing.get("db") if existing else None, "created_at": time.time()}
+        if existing:
+            op.step(f"rolling update of {body.name} to {body.image} (start-first, health-gated)")
+            self.deploy_stack(app)
+            self.wait_running(service_name(body.name, "production"), body.replicas, timeout=300)
+            self.store.put_app(body.name, {**existing, **app, "created_at": existing["created_at"]})
+            self.write_routes(app, {"production": 100})
+            op.step(f"{body.name} now runs {body.image}")
+            return self.summary(app)
+
+        if body.db:
+            app["db"] = self._create_db(op, app, body.db_schema)
+        try:
+            op.step(f"starting {body.replicas} task(s) of {body.image}")
+            self.deploy_stack(app)
+            self.store.put_app(body.name, app)
+            self.wait_running(service_name(body.name, "production"), body.replicas)
+            if body.replicas > 0:
+                self.wait_traefik_service(body.name, "production")
+            self.write_routes(app, {"production": 100}, wait=body.replicas > 0)
+        except Exception:
+            op.step("deploy failed: removing what it created")
+            self._remove(app, keep_data=False)
+            self.store.delete_app(body.name)
+            raise
+        op.step(f"{body.name} is up at {self.p.edge_url(app['domain'])}")
+        return self.summary(app)
+
+    def _create_db(self, op: Operation, app: dict, schema: str | None) -> dict:
+        name = app["name"]
+        db = {"user": name.replace("-", "_"), "name": name.replace("-", "_"),
+              "secret": f"{name}-db-password", "node": self._db_node()}
+        password = secrets.get(f"db_{name}")
+        op.step("creating the database password as a swarm secret")
+        self.p.docker.run(["docker", "secret", "rm", db["secret"]], check=False)
+        self.p.docker.run(secret_create_argv(db["secret"], {"sentinel.app": name}), input=password,
+                          what="docker secret create")
+        app = {**app, "db": db}
+        try:
+            op.step(f"starting Postgres on {db['node']}")
+            self.deploy_stack(app, web=False)
+            self.wait_running(f"{name}_db", 1, timeout=180)
+            if schema:
+                op.step("applying the schema")
+                self._apply_schema(app, schema)
+        except Exception:
+            op.step("database setup failed: removing what it created")
+            self._remove(app, keep_data=False)
+            raise
+        return db
+
+    def _db_node(self) -> str:
+        nodes = [n for n in self.store.nodes() if n.get("state") == "ready"] or self.store.nodes()
+        workers = [n for n in nodes if n["role"] == "worker"]
+        return (workers or nodes)[0]["name"]
+
+    def _db_container(self, app: dict) -> tuple[str, str]:
+        """(node address, container id) of the app's running database task."""
+        tasks = self.p.docker.json_lines(service_ps_argv([f"{app['name']}_db"], running_only=True))
+        node = next(t["Node"] for t in tasks if t.get("CurrentState", "").startswith("Running"))
+        address = next(n["address"] for n in self.store.nodes() if n["name"] == node)
+        from ..docker_cli import Docker
+
+        d = Docker(address)
+        cid = d.json_lines(container_ls_argv(
+            label=f"com.docker.swarm.service.name={app['name']}_db"))[0]["ID"]
+        return address, cid
+
+    def _apply_schema(self, app: dict, schema: str) -> None:
+        from ..docker_cli import Docker
+
+        address, cid = self._db_container(app)
+        db = app["db"]
+        # One transaction: an SQL error leaves the database as it was.
+        proc = Docker(address).run(
+            exec_argv(cid, "psql", "-v", "ON_ERROR_STOP=1", "--single-transaction", "-q",
+                      "-U", db["user"], "-d", db["name"], "-f", "-", interactive=True),
+            input=schema, check=False, timeout=120)
+        if proc.returncode != 0:
+            msg = " ".join((proc.stderr or "").strip().split())
+            raise InvalidInput(f"the schema failed in Postgres: {msg}; fix the file and deploy again.")
+
+    # ---- scale, delete --------------------------------------------------------------------------
+    def scale(self, op: Operation, name: str, replicas: int) -> dict:
+        app = {**self.require(name), "replicas": replicas}
+        op.step(f"scaling {name} to {replicas} replica(s)")
+        self.deploy_stack(app, self.store.canary(name))
+        self.wait_running(service_name(name, "production"), replicas)
+        self.store.put_app(name, app)
+        return self.summary(app)
+
+    def delete(self, op: Operation, name: str, keep_data: bool) -> dict:
+        app = self.require(name)
+        op.step(f"removing {name}'s routes, services and network"
+                + ("" if keep_data else ", secret and data volume"))
+        self._remove(app, keep_data)
+        self.store.delete_app(name)
+        return {"deleted": name, "kept_data": keep_data}
+
+    def _remove(self, app: dict, keep_data: bool) -> None:
+        name = app["name"]
+        try:
+            self.p.traefik().remove(traefik.app_file(name))
+        except CommandFailed:
+            pass
+        self.p.docker.run(stack_rm_argv(name), check=False)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if not self.p.docker.json_lines(service_ls_argv(stack=name)):
+                break
+            time.sleep(1)
+        db = app.get("db")
+        if db:
+            self.p.docker.run(secret_rm_argv([db["secret"]]), check=False)
+        if db and not keep_data:
+            address = next((n["address"] for n in self.store.nodes() if n["name"] == db["node"]), None)
+            if address:
+                from ..docker_cli import Docker
+
+                # The volume is freed when the task's container is gone; that takes a moment.
+                for _ in range(30):
+                    proc = Docker(address).run(volume_rm_argv([f"{name}_pgdata"]), check=False)
+                    if proc.returncode == 0:
+                        break
+                    time.sleep(1)
+        # the network goes with the stack; make sure
+        self.p.docker.run(["docker", "network", "rm", f"app-{name}"], check=False)
+
+    # ---- read -----------------------------------------------------------------------------------
+    def summary(self, app: dict) -> dict:
+        return {k: app.get(k) for k in ("name", "image", "domain", "port", "replicas", "health_path")} | {
+            "db": bool(app.get("db")), "url": self.p.edge_url(app["domain"])}
+
+    def list(self) -> list[dict]:
+        apps = self.store.apps()
+        services = {s["Name"]: s for s in self.p.docker.json_lines(service_ls_argv())} if apps else {}
+        out = []
+        for a in apps:
+            svc = services.get(service_name(a["name"], "production"), {})
+            out.append({**self.summary(a), "ready": svc.get("Replicas", "0/0"),
+                        "canary": bool(self.store.canary(a["name"]))})
+        return out
+
+    def inspect(self, name: str) -> dict:
+        app = self.require(name)
+        services = self.p.docker.json_lines(service_ls_argv(stack=name))
+        names = [s["Name"] for s in services]
+        tasks = self.p.docker.json_lines(service_ps_argv(names)) if names else []
+        from .cluster import ClusterService
+
+        nodes = ClusterService(self.p).reconcile_nodes()
+        return {"app": self.summary(app),
+                "services": [{"name": s["Name"], "image": s["Image"], "replicas": s["Replicas"]}
+                             for s in services],
+                "tasks": [{"name": t["Name"], "node": t["Node"], "state": t["CurrentState"],
+                           "desired": t["DesiredState"], "error": t.get("Error", "")}
+                          for t in tasks if t.get("DesiredState") == "Running" or "ago" in t.get("CurrentState", "")][:50],
+                "nodes": nodes}
+
+    def logs(self, name: str, role: str = "production", tail: int | None = 200,
+             since: str | None = None) -> list[str]:
+        app = self.require(name)
+        if role == "db" and not app.get("db"):
+            raise InvalidInput(f"app {name!r} has no database.")
+        if role == "canary" and not self.store.canary(name):
+            raise InvalidInput(f"app {name!r} has no canary.")
+        svc = f"{name}_db" if role == "db" else service_name(name, role)
+        proc = self.p.docker.run(service_logs_argv(svc, tail=tail, since=since), timeout=30,
+                                 check=False)
+        text = executor.mask((proc.stdout or "") + (proc.stderr or ""))
+        return sorted(text.splitlines(), key=lambda l: l.split(" ", 1)[0])

@@ -1,0 +1,174 @@
+"""Canary releases: a canary service beside production, exact weighted routing, promote, rollback.
+
+Ordering is what makes it lossless: a Traefik child is only referenced once Traefik knows it,
+and a service is only removed once no route points at it.
+"""
+from __future__ import annotations
+
+import time
+
+from .. import validation
+from ..errors import Conflict, InvalidInput, NotFound
+from ..jobs import Jobs, Operation
+from ..models import CanaryDeploy
+from ..platform import Platform
+from .apps import AppService, service_name
+
+
+def weights_for(weight: int, baseline: bool) -> dict[str, int]:
+    """Route `weight`% to the canary (and as much to a baseline), the rest to production."""
+    if baseline:
+        return {"production": 100 - 2 * weight, "canary": weight, "baseline": weight}
+    return {"production": 100 - weight, "canary": weight}
+
+
+class CanaryService:
+    def __init__(self, platform: Platform, jobs: Jobs):
+        self.p = platform
+        self.store = platform.store
+        self.jobs = jobs
+        self.apps = AppService(platform)
+
+    def _event(self, app: str, kind: str, message: str, op: Operation | None = None) -> None:
+        self.store.add_event(f"canary:{app}", kind, message, op.actor if op else "system",
+                             op.id if op else None)
+
+    def require(self, app: str) -> dict:
+        self.apps.require(app)
+        c = self.store.canary(app)
+        if not c:
+            raise NotFound(f"app {app!r} has no canary: start one with `sentinel canary deploy {app}`.")
+        return c
+
+    def _check_weight(self, weight, baseline: bool) -> int:
+        validation.weight(weight)
+        if baseline and weight > 50:
+            raise InvalidInput(f"weight {weight} is too high with a baseline: canary and baseline "
+                               "each get the weight, so it can be at most 50.")
+        return weight
+
+    # ---- deploy -------------------------------------------------------------------------------
+    def start_deploy(self, name: str, body: CanaryDeploy) -> str:
+        self.p.require_ready()
+        self.apps.require(name)
+        if self.store.canary(name):
+            raise Conflict(f"app {name!r} already has a canary: promote or roll it back first.")
+        validation.image(body.image)
+        self._check_weight(body.weight, body.baseline)
+        validation.replicas(body.replicas)
+        if body.replicas < 1:
+            raise InvalidInput("a canary needs at least 1 replica.")
+        validation.env_entries(body.env)
+        return self.jobs.start(f"app:{name}", "canary-deploy", lambda op: self.deploy(op, name, body))
+
+    def deploy(self, op: Operation, name: str, body: CanaryDeploy) -> dict:
+        app = self.apps.require(name)
+        cluster_image = self.apps.resolve_image(op, body.image)
+        canary = {"app": name, "image": body.image, "cluster_image": cluster_image,
+                  "weight": body.weight, "env": validation.env_entries(body.env),
+                  "replicas": body.replicas, "sticky": body.sticky, "baseline": body.baseline,
+                  "started_at": time.time(), "state": "starting"}
+        self.store.put_canary(name, canary)
+        try:
+            op.step(f"starting the canary ({body.image}, {body.replicas} replica(s))"
+                    + (" and a baseline" if body.baseline else ""))
+            self.apps.deploy_stack(app, canary)
+            roles = ["canary"] + (["baseline"] if body.baseline else [])
+            for role in roles:
+                self.apps.wait_running(service_name(name, role), body.replicas)
+                self.apps.wait_traefik_service(name, role)
+            op.step(f"routing {body.weight}% of traffic to the canary")
+            self.apps.write_routes(app, weights_for(body.weight, body.baseline), body.sticky)
+        except Exception as e:
+            op.step("the canary did not start: removing it, production is untouched")
+            self.apps.write_routes(app, {"production": 100})
+            self.apps.deploy_stack(app, None)
+            self.store.delete_canary(name)
+            self._event(name, "failure", f"canary {body.image} failed to start: {e}", op)
+            raise
+        canary["state"] = "running"
+        self.store.put_canary(name, canary)
+        self._event(name, "deploy", f"canary {body.image} deployed at {body.weight}%", op)
+        return self.status(name)
+
+    # ---- traffic --------------------------------------------------------------------------------
+    def start_traffic(self, name: str, weight) -> str:
+        c = self.require(name)
+        self._check_weight(weight, c["baseline"])
+        return self.jobs.start(f"app:{name}", "canary-traffic",
+                               lambda op: self.traffic(op, name, weight))
+
+    def traffic(self, op: Operation, name: str, weight: int) -> dict:
+        app, c = self.apps.require(name), self.require(name)
+        self.apps.write_routes(app, weights_for(weight, c["baseline"]), c["sticky"])
+        old, c["weight"] = c["weight"], weight
+        self.store.put_canary(name, c)
+        self._event(name, "traffic", f"canary weight {old}% -> {weight}%", op)
+        op.step(f"{weight}% of traffic goes to the canary")
+        return self.status(name)
+
+    # ---- promote --------------------------------------------------------------------------------
+    def health(self, name: str, role: str, want: int) -> tuple[int, int]:
+        from ..docker_cli import service_ps_argv
+
+        tasks = self.p.docker.json_lines(service_ps_argv([service_name(name, role)], running_only=True))
+        return sum(1 for t in tasks if t.get("CurrentState", "").startswith("Running")), want
+
+    def start_promote(self, name: str) -> str:
+        c = self.require(name)
+        running, want = self.health(name, "canary", c["replicas"])
+        if running < want:
+            raise Conflict(f"the canary of {name!r} is unhealthy ({running} of {want} task(s) "
+                           "running): roll it back or wait until it is healthy.")
+        return self.jobs.start(f"app:{name}", "canary-promote", lambda op: self.promote(op, name))
+
+    def promote(self, op: Operation, name: str) -> dict:
+        app, c = self.apps.require(name), self.require(name)
+        started = time.monotonic()
+        promoted = {**app, "image": c["image"], "cluster_image": c["cluster_image"],
+                    "env": {**(app.get("env") or {}), **c.get("env", {})}}
+        op.step(f"rolling production to {c['image']} (start-first, health-gated) while traffic flows")
+        self.apps.deploy_stack(promoted, c)
+        self.apps.wait_running(service_name(name, "production"), app["replicas"], timeout=300)
+        self.store.put_app(name, promoted)
+        op.step("all traffic to production")
+        self.apps.write_routes(promoted, {"production": 100})
+        op.step("removing the canary")
+        self.apps.deploy_stack(promoted, None)
+        self.store.delete_canary(name)
+        took = time.monotonic() - started
+        self._event(name, "promote", f"promoted {c['image']} to production in {took:.1f} s", op)
+        return {"promoted": c["image"], "seconds": round(took, 2)}
+
+    # ---- rollback -------------------------------------------------------------------------------
+    def start_rollback(self, name: str, actor: str = "cli") -> str:
+        self.require(name)
+        return self.jobs.start(f"app:{name}", "canary-rollback",
+                               lambda op: self.rollback(op, name), actor=actor)
+
+    def rollback(self, op: Operation, name: str, reason: str = "") -> dict:
+        app, c = self.apps.require(name), self.require(name)
+        self.apps.write_routes(app, {"production": 100})
+        op.step("all traffic back to production; removing the canary")
+        self.apps.deploy_stack(app, None)
+        self.store.delete_canary(name)
+        self._event(name, "rollback", f"rolled back {c['image']}" + (f": {reason}" if reason else ""), op)
+        return {"rolled_back": c["image"]}
+
+    # ---- status ---------------------------------------------------------------------------------
+    def status(self, name: str) -> dict:
+        app = self.apps.require(name)
+        c = self.store.canary(name)
+        out = {"app": name, "production": {"image": app["image"], "replicas": app["replicas"]},
+               "canary": None,
+               "events": self.store.events(target=f"canary:{name}", limit=20)}
+        running, want = self.health(name, "production", app["replicas"])
+        out["production"]["healthy"] = f"{running}/{want}"
+        if c:
+            running, want = self.health(name, "canary", c["replicas"])
+            w = weights_for(c["weight"], c["baseline"])
+            out["canary"] = {"image": c["image"], "weight": c["weight"], "weights": w,
+                             "replicas": c["replicas"], "healthy": f"{running}/{want}",
+                             "sticky": c["sticky"], "baseline": c["baseline"],
+                             "since": c["started_at"], "state": c.get("state")}
+        return out

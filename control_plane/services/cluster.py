@@ -1,0 +1,328 @@
+"""Cluster lifecycle: init, scale, inspect, destroy. Runs as background operations."""
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+from .. import ansible, executor, secrets, ssh, validation
+from .. import providers
+from ..docker_cli import Docker, info_argv, node_inspect_argv, node_ls_argv
+from ..errors import CommandFailed, InvalidInput, Precondition
+from ..jobs import Operation
+from ..models import ClusterCreate
+from ..paths import cluster_dir
+from ..platform import ADMIN_USER, REGISTRY_USER, Platform
+from ..templates import render
+from ..terraform import TerraformRunner, tfvars
+from .. import traefik
+
+UPSTREAM = {"traefik": "traefik:v3.7", "postgres": "postgres:16", "registry": "registry:2",
+            "prometheus": "prom/prometheus:v3.0.0", "node_exporter": "prom/node-exporter:v1.8.2",
+            "grafana": "grafana/grafana:11.3.0", "node": "docker:dind"}
+
+
+def check_docker() -> None:
+    proc = executor.run(info_argv(), check=False, timeout=20)
+    if proc.returncode != 0:
+        raise Precondition("the Docker engine is not running on this machine: install and start it "
+                           "(`bash scripts/install.sh`) and try again.")
+
+
+def local_images(build_missing: bool, step=None) -> dict[str, str]:
+    """Logical name -> local tag of the locally built image set, building what is missing."""
+    from .. import images
+
+    refs = images.local_image_refs()
+    if build_missing:
+        try:
+            refs = images.build_all(log=step or (lambda m: None))
+        except images.ImageError as e:
+            raise Precondition(f"building the local images failed: {e}")
+    return {k.replace("-", "_"): v for k, v in refs.items()}
+
+
+class ClusterService:
+    def __init__(self, platform: Platform):
+        self.p = platform
+        self.store = platform.store
+
+    # ---- init -------------------------------------------------------------------------------
+    def validate(self, spec: ClusterCreate) -> ClusterCreate:
+        validation.name(spec.name, "cluster name", 30)
+        validation.node_count(spec.nodes)
+        validation.port(spec.http_port, "--http-port")
+        validation.port(spec.https_port, "--https-port")
+        if spec.http_port == spec.https_port:
+            raise InvalidInput("--http-port and --https-port must differ.")
+        if spec.domain != "localhost":
+            validation.domain(spec.domain)
+        existing = self.store.get("cluster")
+        if existing and existing["name"] != spec.name:
+            raise InvalidInput(f"this control plane already manages cluster {existing['name']!r}: "
+                               "run `sentinel destroy` first or use that name.")
+        return spec
+
+    def init(self, op: Operation, spec: ClusterCreate) -> dict:
+        provider = providers.get(spec.provider)
+        existing_state = self.store.get("cluster_state")
+        provider.preflight(spec, existing=existing_state is not None)
+        if spec.provider == "local":
+            op.step("checking the Docker engine")
+            check_docker()
+        self.store.put("cluster", spec.model_dump())
+        self.store.put("cluster_state", "creating")
+        images = self._image_set(spec, op)
+        self.store.put("images", images)
+        public_key = ssh.ensure_key(provider.ssh_user)
+
+        op.step(f"creating {spec.nodes} node(s) with Terraform ({spec.provider})")
+        outputs = self._terraform(spec).apply(tfvars(
+            name=spec.name, nodes=spec.nodes, ssh_public_key=public_key, size=spec.size,
+            region=spec.region, extra=provider.extra(spec, images)))
+        self.store.put("terraform_outputs", outputs)
+        nodes = self._node_list(spec, outputs)
+
+        registry_host = self.p.registry_host
+        tls = secrets.registry_tls(self.p.dir / "registry-tls", outputs["manager_private_address"])
+        op.step("configuring nodes with Ansible")
+        inv = ansible.inventory_for(nodes, outputs["ssh_user"])
+        ansible.run_playbook("node.yml", inv, {
+            "docker_daemon_config": {"log-driver": "json-file",
+                                     "log-opts": {"max-size": "10m", "max-file": "3"}},
+            "registry_host": registry_host, "registry_ca": tls["ca"].read_text()}, step=op.step)
+        op.step("forming the swarm")
+        ansible.run_playbook("swarm.yml", inv, step=op.step)
+
+        self._deploy_platform(op, spec, images, nodes, tls)
+        self.store.set_nodes([{**n, "state": "ready"} for n in nodes])
+        self.store.put("cluster_state", "ready")
+        op.step(f"platform ready: {len(nodes)} node(s), edge at {self.p.edge_url(spec.domain)}")
+        return self.inspect()
+
+    def _image_set(self, spec: ClusterCreate, op: Operation) -> dict[str, str]:
+        if spec.image_set == "upstream":
+            return dict(UPSTREAM)
+        op.step("checking the local image set (building what is missing)")
+        imgs = local_images(build_missing=True, step=op.step)
+        imgs.setdefault("grafana", "")
+        return imgs
+
+    def _terraform(self, spec: ClusterCreate) -> TerraformRunner:
+        return TerraformRunner(spec.provider, cluster_dir(spec.name) / "terraform")
+
+    @staticmethod
+    def _node_list(spec: ClusterCreate, outputs: dict) -> list[dict]:
+        nodes = [{"name": f"{spec.name}-node-0", "role": "manager",
+                  "address": outputs["manager_address"],
+                  "private_address": outputs["manager_private_address"]}]
+        for i, (a, pa) in enumerate(zip(outputs["worker_addresses"],
+                                        outputs["worker_private_addresses"]), start=1):
+            nodes.append({"name": f"{spec.name}-node-{i}", "role": "worker", "address": a,
+                          "private_address": pa})
+        return nodes
+
+    def _deploy_platform(self, op: Operation, spec: ClusterCreate, images: dict[str, str],
+                         nodes: list[dict], tls: dict[str, Path]) -> None:
+        manager = nodes[0]
+        inv = ansible.inventory_for(nodes, self.p.outputs["ssh_user"])
+        reg_pw = secrets.get("registry_password")
+        admin_pw = secrets.get("admin_password")
+        out = self.p.dir / "platform"
+        out.mkdir(parents=True, exist_ok=True, mode=0o700)
+        local = spec.image_set == "local"
+        docker = Docker(manager["address"])
+
+        op.step("starting the cluster registry")
+        if local:
+            # Nodes pull everything from the cluster registry, except the registry itself.
+            have = docker.run(["docker", "image", "inspect", images["registry"]], check=False)
+            if have.returncode != 0:
+                executor.pipe(["docker", "save", images["registry"]],
+                              ssh.ssh_argv(manager["address"], "docker", "load"),
+                              what="copying the registry image to the manager")
+        files = {
+            "platform/registry.yml": render("registry.yml.j2", images=images,
+                                            endpoint_mode=spec.endpoint_mode),
+            "registry/htpasswd": secrets.htpasswd_line(REGISTRY_USER, reg_pw) + "\n",
+            "registry/registry.crt": tls["cert"].read_text(),
+            "registry/registry.key": tls["key"].read_text(),
+        }
+        ansible.run_playbook("platform.yml", inv, {
+            "platform_files": self._write_files(out, files), "stack_file": "registry.yml",
+            "stack_name": "sentinel-registry", "registry_login": False}, step=op.step)
+
+        if local:
+            registry = self.p.registry()
+            pushed = {}
+            for key in ("traefik", "prometheus", "node_exporter", "postgres"):
+                op.step(f"pushing {images[key]} to the cluster registry")
+                pushed[key] = registry.push(images[key])
+            stack_images = {**images, **pushed}
+        else:
+            stack_images = images
+        self.store.put("stack_images", stack_images)
+
+        files = {
+            "platform/platform.yml": render(
+                "platform.yml.j2", images={**stack_images, "grafana": stack_images.get("grafana")},
+                endpoint_mode=spec.endpoint_mode, publish_mode=spec.publish_mode,
+                throttle="50ms", acme_email=spec.email, acme_server=spec.acme_server,
+                tls_redirect=bool(spec.email)),
+            "prometheus/prometheus.yml": render("prometheus.yml.j2",
+                                                scrape_interval=spec.scrape_interval),
+            "traefik/dynamic/platform.yml": render(
+                "traefik_platform.yml.j2", domain=spec.domain,
+                htpasswd_line=secrets.htpasswd_line(ADMIN_USER, admin_pw),
+                grafana=bool(stack_images.get("grafana"))),
+        }
+        op.step("deploying the platform stack (Traefik, Prometheus, node-exporter)")
+        ansible.run_playbook("platform.yml", inv, {
+            "platform_files": self._write_files(out, files), "stack_file": "platform.yml",
+            "stack_name": "sentinel", "registry_login": local, "registry_user": REGISTRY_USER,
+            "registry_password": reg_pw, "registry_host": self.p.registry_host}, step=op.step)
+        op.step("waiting for Traefik to answer")
+        self.p.traefik().wait_for(lambda: self.p.traefik().get("overview") is not None,
+                                  "its configuration", timeout=180, interval=0.5)
+
+    @staticmethod
+    def _write_files(folder: Path, files: dict[str, str]) -> list[dict]:
+        out = []
+        for rel, content in files.items():
+            path = folder / rel
+            path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            path.write_text(content)
+            path.chmod(0o600)
+            secret = rel.endswith((".key", "htpasswd"))
+            out.append({"src": str(path), "path": rel, "mode": "0600" if secret else "0644"})
+        return out
+
+    # ---- inspect ----------------------------------------------------------------------------
+    def inspect(self) -> dict:
+        spec = self.p.spec
+        nodes = self.reconcile_nodes()
+        return {"name": spec.name, "provider": spec.provider, "state": self.p.state,
+                "nodes": nodes,
+                "ingress": {"http": self.p.edge_url(spec.domain),
+                            "https": self.p.edge_url(spec.domain, https=True),
+                            "prometheus": self.p.edge_url(f"prometheus.{spec.domain}")}}
+
+    def reconcile_nodes(self) -> list[dict]:
+        """The swarm is the source of truth: refresh the store's nodes from it."""
+        stored = {n["name"]: n for n in self.store.nodes()}
+        try:
+            docker = self.p.docker
+            listed = docker.json_lines(node_ls_argv(), timeout=15)
+            details = {d["Description"]["Hostname"]: d
+                       for d in docker.inspect(node_inspect_argv([n["ID"] for n in listed]), timeout=15)}
+        except (CommandFailed, KeyError) as e:
+            return [{**n, "state": "unreachable", "error": str(e)} for n in stored.values()]
+        nodes = []
+        for name, d in sorted(details.items()):
+            res = d["Description"].get("Resources", {})
+            nodes.append({
+                "name": name,
+                "role": d["Spec"]["Role"],
+                "state": d["Status"]["State"],
+                "availability": d["Spec"]["Availability"],
+                "address": stored.get(name, {}).get("address") or d["Status"].get("Addr"),
+                "cpus": res.get("NanoCPUs", 0) / 1e9,
+                "memory_bytes": res.get("MemoryBytes", 0),
+                "leader": bool(d.get("ManagerStatus", {}).get("Leader")),
+            })
+        self.store.set_nodes(nodes)
+        usage = self._node_usage([n for n in nodes if n["state"] == "ready"])
+        for n in nodes:
+            n.update(usage.get(n["name"], {}))
+        return nodes
+
+    def _node_usage(self, nodes: list[dict]) -> dict[str, dict]:
+        """Disk use and load of each node, read over ssh (what `df` and /proc say there)."""
+        out = {}
+        for n in nodes:
+            proc = ssh.run(n["address"], "sh", "-c",
+                           "df -B1 --output=size,used / | tail -1; cat /proc/loadavg; "
+                           "grep -E '^(MemTotal|MemAvailable):' /proc/meminfo",
+                           check=False, timeout=10)
+            if proc.returncode != 0:
+                continue
+            lines = proc.stdout.split("\n")
+            try:
+                size, used = (int(x) for x in lines[0].split())
+                mem = {l.split(":")[0]: int(l.split()[1]) * 1024 for l in lines[2:4]}
+                out[n["name"]] = {"disk_bytes": size, "disk_used_bytes": used,
+                                  "load1": float(lines[1].split()[0]),
+                                  "memory_used_bytes": mem["MemTotal"] - mem["MemAvailable"]}
+            except (ValueError, IndexError, KeyError):
+                continue
+        return out
+
+    # ---- scale ------------------------------------------------------------------------------
+    def scale(self, op: Operation, nodes: int) -> dict:
+        validation.node_count(nodes)
+        self.p.require_ready()
+        spec = self.p.spec
+        current = self._node_list(spec, self.p.outputs)
+        provider = providers.get(spec.provider)
+        if nodes == len(current):
+            op.step(f"the cluster already has {nodes} node(s)")
+            return self.inspect()
+        if nodes < len(current):
+            leaving = current[nodes:]
+            op.step(f"draining {', '.join(n['name'] for n in leaving)}")
+            ansible.run_playbook("leave.yml", ansible.inventory_for(current, self.p.outputs["ssh_user"]),
+                                 {"leaving": [n["name"] for n in leaving]}, step=op.step)
+        op.step(f"applying Terraform with {nodes} node(s)")
+        self.store.put("cluster_state", "scaling")
+        spec = spec.model_copy(update={"nodes": nodes})
+        outputs = self._terraform(spec).apply(tfvars(
+            name=spec.name, nodes=nodes, ssh_public_key=ssh.ensure_key(provider.ssh_user),
+            size=spec.size, region=spec.region,
+            extra=provider.extra(spec, self.store.get("images") or {})))
+        self.store.put("terraform_outputs", outputs)
+        self.store.put("cluster", spec.model_dump())
+        new_nodes = self._node_list(spec, outputs)
+        if nodes > len(current):
+            for n in new_nodes[len(current):]:
+                ssh.forget_host(n["address"])
+            inv = ansible.inventory_for(new_nodes, outputs["ssh_user"])
+            limit = ",".join([new_nodes[0]["name"]] + [n["name"] for n in new_nodes[len(current):]])
+            op.step("configuring the new node(s) and joining the swarm")
+            tls = self.p.dir / "registry-tls"
+            ansible.run_playbook("node.yml", inv, {
+                "docker_daemon_config": {"log-driver": "json-file",
+                                         "log-opts": {"max-size": "10m", "max-file": "3"}},
+                "registry_host": self.p.registry_host,
+                "registry_ca": (tls / "ca.crt").read_text()}, limit=limit, step=op.step)
+            ansible.run_playbook("swarm.yml", inv, limit=limit, step=op.step)
+        else:
+            for n in current[nodes:]:
+                ssh.forget_host(n["address"])
+        self.store.put("cluster_state", "ready")
+        op.step(f"the cluster has {nodes} node(s)")
+        return self.inspect()
+
+    # ---- destroy ----------------------------------------------------------------------------
+    def destroy(self, op: Operation) -> dict:
+        raw = self.store.get("cluster")
+        if not raw:
+            op.step("nothing to destroy")
+            return {"destroyed": False}
+        spec = ClusterCreate(**raw)
+        self.store.put("cluster_state", "destroying")
+        op.step("destroying the nodes with Terraform")
+        outputs = self.store.get("terraform_outputs") or {}
+        self._terraform(spec).destroy()
+        for addr in [outputs.get("manager_address"), *(outputs.get("worker_addresses") or [])]:
+            if addr:
+                ssh.forget_host(addr)
+        import shutil
+
+        shutil.rmtree(cluster_dir(spec.name), ignore_errors=True)
+        for key in ("cluster", "cluster_state", "terraform_outputs", "images", "stack_images"):
+            self.store.delete(key)
+        self.store.set_nodes([])
+        for app in self.store.apps():
+            self.store.delete_app(app["name"])
+        op.step("everything init created is gone")
+        return {"destroyed": True}

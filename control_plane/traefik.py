@@ -1,0 +1,106 @@
+"""The one Traefik config writer: renders each app's dynamic file and writes it atomically.
+
+Files go to the manager's file-provider folder over the multiplexed SSH connection
+(temp file + rename in the same folder, so Traefik never reads half a file), and the writer can
+wait until Traefik's API shows the new configuration.
+"""
+from __future__ import annotations
+
+import shlex
+import time
+
+import httpx
+
+from . import ssh
+from .errors import CommandFailed
+from .templates import render
+
+DYNAMIC_DIR = "/etc/sentinel/traefik/dynamic"
+FORCE_HEADER = "X-Sentinel-Version"
+
+
+def traefik_service(app: str, role: str) -> str:
+    """Name of the swarm-provided Traefik service of an app's role (production|canary|baseline)."""
+    return f"{app}-{role}"
+
+
+def sticky_cookie(app: str) -> str:
+    return f"sentinel_{app.replace('-', '_')}"
+
+
+def app_routes(*, app: str, domain: str, weights: dict[str, int], sticky: bool = True,
+               health: bool = True, tls: dict | None = None, https: bool = True) -> str:
+    """weights: role -> weight (0..100). Zero-weight children are left out of the round robin."""
+    children = [{"name": f"{traefik_service(app, role)}@swarm", "weight": w}
+                for role, w in weights.items() if w > 0]
+    if not children:  # every weight 0 would leave no backend: production keeps the traffic
+        children = [{"name": f"{traefik_service(app, 'production')}@swarm", "weight": 100}]
+    entrypoints = [{"name": "web", "suffix": "", "tls": None}]
+    if https:
+        entrypoints.append({"name": "websecure", "suffix": "-secure", "tls": tls or {}})
+    has_canary = "canary" in weights
+    forced = ({role: f"{traefik_service(app, role)}@swarm" for role in ("canary", "production")}
+              if has_canary else {})
+    return render("traefik_app.yml.j2", app=app, domain=domain, children=children,
+                  forced=forced, sticky=sticky_cookie(app) if (sticky and len(children) > 1) else None,
+                  health=health, entrypoints=entrypoints)
+
+
+def app_file(app: str) -> str:
+    return f"app-{app}.yml"
+
+
+def write_file_argv(name: str) -> list[str]:
+    """Remote command: stdin -> hidden temp file -> rename (atomic within one folder)."""
+    tmp = f"{DYNAMIC_DIR}/.{name}.tmp"
+    return ["sh", "-c", f"cat > {shlex.quote(tmp)} && mv -f {shlex.quote(tmp)} "
+                        f"{shlex.quote(DYNAMIC_DIR + '/' + name)}"]
+
+
+def remove_file_argv(name: str) -> list[str]:
+    return ["rm", "-f", f"{DYNAMIC_DIR}/{name}"]
+
+
+class TraefikWriter:
+    def __init__(self, manager: str, api_auth: tuple[str, str], api_port: int = 8082):
+        self.manager = manager
+        self.api = f"http://{manager}:{api_port}/api"
+        self.auth = api_auth
+
+    def write(self, name: str, content: str) -> None:
+        ssh.run(self.manager, *write_file_argv(name), input=content, what="writing Traefik config")
+
+    def remove(self, name: str) -> None:
+        ssh.run(self.manager, *remove_file_argv(name), what="removing Traefik config")
+
+    def get(self, path: str) -> dict | list | None:
+        try:
+            r = httpx.get(f"{self.api}/{path}", auth=self.auth, timeout=3)
+        except httpx.HTTPError:
+            return None
+        return r.json() if r.status_code == 200 else None
+
+    def wait_for(self, check, what: str, timeout: float = 30, interval: float = 0.05) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if check():
+                return
+            time.sleep(interval)
+        raise CommandFailed(f"Traefik did not pick up {what} within {int(timeout)} s; "
+                            "check `sentinel inspect logs` and try again.")
+
+    def has_service(self, name: str) -> bool:
+        return self.get(f"http/services/{name}") is not None
+
+    def weights_applied(self, app: str, weights: dict[str, int]) -> bool:
+        svc = self.get(f"http/services/{app}-weighted@file")
+        if not svc:
+            return False
+        got = {c["name"].split("@")[0]: c.get("weight", 1)
+               for c in (svc.get("weighted") or {}).get("services", [])}
+        want = {traefik_service(app, r): w for r, w in weights.items() if w > 0} or \
+               {traefik_service(app, "production"): 100}
+        return got == want
+
+    def routers_gone(self, app: str) -> bool:
+        return self.get(f"http/routers/{app}@file") is None

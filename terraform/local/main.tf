@@ -1,0 +1,63 @@
+# Local provider: each node is a Docker-in-Docker container with sshd on a private Docker
+# network with a fixed subnet, so addresses come from cidrhost() and Terraform can output them.
+# Created by terraform_data + local-exec, which needs no provider plugin (works offline).
+
+terraform {
+  required_version = ">= 1.4"
+}
+
+locals {
+  subnet     = lookup(var.extra, "subnet", "172.29.0.0/24")
+  image      = lookup(var.extra, "node_image", "sentinel/node:latest")
+  http_port  = lookup(var.extra, "http_port", "80")
+  https_port = lookup(var.extra, "https_port", "443")
+  network    = "sentinel-${var.name}"
+  addresses  = [for i in range(var.nodes) : cidrhost(local.subnet, 10 + i)]
+}
+
+resource "terraform_data" "network" {
+  input = { name = local.network, subnet = local.subnet }
+
+  provisioner "local-exec" {
+    command = "docker network inspect ${self.input.name} >/dev/null 2>&1 || docker network create --subnet ${self.input.subnet} --label sentinel.cluster=${var.name} ${self.input.name} >/dev/null"
+  }
+
+  provisioner "local-exec" {
+    when    = destroy
+    command = "docker network rm ${self.input.name} >/dev/null 2>&1 || true"
+  }
+}
+
+resource "terraform_data" "node" {
+  count      = var.nodes
+  depends_on = [terraform_data.network]
+
+  input = {
+    name    = "${var.name}-node-${count.index}"
+    address = local.addresses[count.index]
+    # Only the manager publishes the edge ports on this host.
+    ports = count.index == 0 ? "-p ${local.http_port}:80 -p ${local.https_port}:443" : ""
+  }
+
+  # --privileged is not grantable here (CAP_SYS_RESOURCE), so the capabilities are listed.
+  # A leftover container of an interrupted run is replaced, so re-running converges.
+  provisioner "local-exec" {
+    command     = <<-CMD
+      docker rm -f ${self.input.name} >/dev/null 2>&1 || true
+      docker run -d --name ${self.input.name} --hostname ${self.input.name} \
+        --network ${local.network} --ip ${self.input.address} --restart unless-stopped \
+        --cap-add ALL --cap-drop SYS_RESOURCE \
+        --security-opt seccomp=unconfined --security-opt apparmor=unconfined \
+        -v /sys/fs/cgroup:/sys/fs/cgroup:rw --cgroupns host \
+        -v ${self.input.name}-docker:/var/lib/docker \
+        --label sentinel.cluster=${var.name} ${self.input.ports} \
+        -e SSH_PUBLIC_KEY="$SSH_PUBLIC_KEY" ${local.image} >/dev/null
+    CMD
+    environment = { SSH_PUBLIC_KEY = var.ssh_public_key }
+  }
+
+  provisioner "local-exec" {
+    when    = destroy
+    command = "docker rm -f ${self.input.name} >/dev/null 2>&1; docker volume rm -f ${self.input.name}-docker >/dev/null 2>&1; true"
+  }
+}

@@ -1,0 +1,26 @@
+output "manager_address" {
+  description = "Address the control plane uses to reach the manager."
+  value       = local.addresses[0]
+}
+
+output "manager_private_address" {
+  description = "The manager's address inside the cluster's private network."
+  value       = local.addresses[0]
+}
+
+output "worker_addresses" {
+  value = slice(local.addresses, 1, var.nodes)
+}
+
+output "worker_private_addresses" {
+  value = slice(local.addresses, 1, var.nodes)
+}
+
+output "ssh_user" {
+  value = "root"
+}
+
+output "edge_addresses" {
+  description = "Addresses that serve 80/443 (here: this host, through the manager's published ports)."
+  value       = ["127.0.0.1"]
+}
