@@ -1,0 +1,251 @@
+"""Analysis configuration: which metrics to judge, how, and how to score them.
+
+Loaded from YAML (``--analysis FILE.yaml``) or embedded in a judge input file.
+Every validation problem is reported as ONE line naming the key path, e.g.
+``metrics[2].direction: must be increase, decrease or either``, through the
+single exception class :class:`AnalysisError`.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any, Literal, Optional
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic_core import PydanticCustomError
+
+Direction = Literal["increase", "decrease", "either"]
+NanStrategy = Literal["remove", "replace"]
+
+
+class AnalysisError(Exception):
+    """A bad analysis config or judge input; ``str(err)`` is a one-line message."""
+
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+
+def _fail(message: str, *path: str | int) -> PydanticCustomError:
+    # The relative path rides in the error context so the renderer can append it
+    # to the location pydantic knows (the model the check runs on).
+    return PydanticCustomError("sentinel", "{message}", {"message": message, "path": path})
+
+
+class _Strict(BaseModel):
+    # strict: "1.5" is not a number and 1 is not a boolean here; YAML and JSON
+    # already give us real types, so anything else is a mistake worth reporting.
+    model_config = ConfigDict(extra="forbid", strict=True, populate_by_name=True)
+
+
+class MetricConfig(_Strict):
+    name: str
+    group: str = "default"
+    direction: Direction = "either"
+    nan_strategy: NanStrategy = "remove"
+    critical: bool = False
+    must_have_data: bool = False
+    allowed_increase: float = 1.0
+    allowed_decrease: float = 1.0
+    critical_increase: float = 1.0
+    critical_decrease: float = 1.0
+
+    @field_validator("name", "group")
+    @classmethod
+    def _not_blank(cls, v: str) -> str:
+        if not v.strip():
+            raise _fail("must not be empty")
+        return v
+
+    # Effect sizes are ratios mean(experiment)/mean(control): increases are >= 1,
+    # decreases in (0, 1]. Writing 1.2 for "allow a 20% decrease" is an easy slip.
+    @field_validator("allowed_increase", "critical_increase")
+    @classmethod
+    def _increase_ratio(cls, v: float) -> float:
+        if not 1.0 <= v < float("inf"):
+            raise _fail("must be a ratio of at least 1 (e.g. 1.2 for +20%)")
+        return v
+
+    @field_validator("allowed_decrease", "critical_decrease")
+    @classmethod
+    def _decrease_ratio(cls, v: float) -> float:
+        if not 0.0 < v <= 1.0:
+            raise _fail("must be a ratio above 0 and at most 1 (e.g. 0.8 for -20%)")
+        return v
+
+
+class Thresholds(_Strict):
+    pass_: float = Field(95.0, alias="pass")
+    marginal: float = 75.0
+
+    @field_validator("pass_", "marginal")
+    @classmethod
+    def _percent(cls, v: float) -> float:
+        if not 0.0 <= v <= 100.0:
+            raise _fail("must be between 0 and 100")
+        return v
+
+    @model_validator(mode="after")
+    def _ordered(self) -> "Thresholds":
+        if self.marginal > self.pass_:
+            raise _fail(f"must not be above pass ({self.marginal:g} > {self.pass_:g})", "marginal")
+        return self
+
+
+class AnalysisConfig(_Strict):
+    metrics: list[MetricConfig]
+    groups: dict[str, float] = Field(default_factory=dict)
+    thresholds: Thresholds = Field(default_factory=Thresholds)
+
+    @field_validator("groups")
+    @classmethod
+    def _weights(cls, v: dict[str, float]) -> dict[str, float]:
+        for name, weight in v.items():
+            if not 0.0 <= weight < float("inf"):
+                raise _fail("must be a weight of 0 or more", name)
+        if v and all(w == 0 for w in v.values()):
+            raise _fail("weights must not all be zero")
+        total = sum(v.values())
+        if total > 100:
+            raise _fail(f"weights sum to {total:g}, more than 100")
+        return v
+
+    @model_validator(mode="after")
+    def _consistent(self) -> "AnalysisConfig":
+        if not self.metrics:
+            raise _fail("must list at least one metric", "metrics")
+        seen: dict[str, int] = {}
+        for i, m in enumerate(self.metrics):
+            if m.name in seen:
+                raise _fail(f"duplicate metric name {m.name!r} (also metrics[{seen[m.name]}])", "metrics", i, "name")
+            seen[m.name] = i
+        used = {m.group for m in self.metrics}
+        for name in self.groups:
+            if name not in used:
+                # A weight for a group nobody is in is almost surely a typo, and
+                # would silently take weight from the real groups.
+                raise _fail("no metric is in this group", "groups", name)
+        return self
+
+    def model_dump_config(self) -> dict[str, Any]:
+        """Plain data in the file format (``pass`` rather than ``pass_``)."""
+        return self.model_dump(by_alias=True)
+
+
+class Series(_Strict):
+    control: list[Optional[float]]
+    experiment: list[Optional[float]]
+
+
+class JudgeInput(_Strict):
+    config: AnalysisConfig
+    data: dict[str, Series] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _known_metrics(self) -> "JudgeInput":
+        names = {m.name for m in self.config.metrics}
+        for name in self.data:
+            if name not in names:
+                raise _fail(f"no metric named {name!r} in config", "data", name)
+        return self
+
+
+# --- error rendering -------------------------------------------------------
+
+_PLAIN_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
+
+_MESSAGES = {
+    "missing": "required",
+    "extra_forbidden": "unknown key",
+    "float_type": "must be a number",
+    "int_type": "must be an integer",
+    "bool_type": "must be true or false",
+    "string_type": "must be a string",
+    "list_type": "must be a list",
+    "dict_type": "must be a mapping",
+    "model_type": "must be a mapping",
+    "model_attributes_type": "must be a mapping",
+    "finite_number": "must be a finite number",
+}
+
+
+def _format_path(loc: tuple[Any, ...]) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif _PLAIN_KEY.match(str(part)):
+            out += f".{part}" if out else str(part)
+        else:
+            out += f"[{json.dumps(str(part))}]"
+    return out
+
+
+def _message(err: dict[str, Any]) -> str:
+    kind = err["type"]
+    if kind == "sentinel":
+        return err["ctx"]["message"]
+    if kind == "literal_error":
+        # pydantic says "'a', 'b' or 'c'"; we say "must be a, b or c".
+        return "must be " + err["ctx"]["expected"].replace("'", "")
+    return _MESSAGES.get(kind, err["msg"])
+
+
+def render_validation_error(exc: ValidationError, prefix: tuple[Any, ...] = ()) -> str:
+    """One line for the first problem pydantic found, with its key path."""
+    err = exc.errors()[0]
+    loc = tuple(prefix) + tuple(err["loc"]) + tuple((err.get("ctx") or {}).get("path", ()))
+    # pydantic names the alias-less field "pass_"; users write "pass".
+    loc = tuple("pass" if p == "pass_" else p for p in loc)
+    path = _format_path(loc)
+    return f"{path or '(top level)'}: {_message(err)}"
+
+
+# --- loading ----------------------------------------------------------------
+
+
+def _read(path: str | Path, kind: str) -> Any:
+    import yaml  # lazily: the CLI imports this module on every start
+
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except OSError as e:
+        raise AnalysisError(f"{p}: cannot read {kind}: {e.strerror or e}") from None
+    try:
+        if p.suffix.lower() == ".json":
+            return json.loads(text)
+        return yaml.safe_load(text)
+    except (ValueError, yaml.YAMLError) as e:
+        detail = " ".join(str(e).split())  # YAML errors span several lines
+        raise AnalysisError(f"{p}: not valid {'JSON' if p.suffix.lower() == '.json' else 'YAML'}: {detail}") from None
+
+
+def analysis_from_dict(raw: Any) -> AnalysisConfig:
+    """Validate already-parsed analysis config data."""
+    try:
+        return AnalysisConfig.model_validate(raw)
+    except ValidationError as e:
+        raise AnalysisError(render_validation_error(e)) from None
+
+
+def load_analysis(path: str | Path) -> AnalysisConfig:
+    """Read and validate an analysis config (YAML, or JSON by ``.json`` suffix)."""
+    return analysis_from_dict(_read(path, "analysis config"))
+
+
+def judge_input_from_dict(raw: Any) -> tuple[AnalysisConfig, dict[str, dict[str, list[Optional[float]]]]]:
+    """Validate already-parsed judge input ``{"config": ..., "data": ...}``."""
+    try:
+        parsed = JudgeInput.model_validate(raw)
+    except ValidationError as e:
+        raise AnalysisError(render_validation_error(e)) from None
+    data = {name: {"control": s.control, "experiment": s.experiment} for name, s in parsed.data.items()}
+    return parsed.config, data
+
+
+def parse_judge_file(path: str | Path) -> tuple[AnalysisConfig, dict[str, dict[str, list[Optional[float]]]]]:
+    """Read a judge input file (JSON; YAML also accepted) into (config, data)."""
+    return judge_input_from_dict(_read(path, "judge input"))
