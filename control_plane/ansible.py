@@ -56,10 +56,18 @@ def run_playbook(playbook: str, inv: dict, extravars: dict | None = None, *,
                                       "ANSIBLE_PIPELINING": "True",
                                       "ANSIBLE_SSH_RETRIES": "3"})
         if r.status != "successful":
-            why = failures[0] if failures else f"status {r.status}"
+            why = failures[0] if failures else _stdout_tail(r) or f"status {r.status}"
             raise CommandFailed(mask(f"playbook {playbook} failed: {why}"))
     finally:
         shutil.rmtree(work, ignore_errors=True)
+
+
+def _stdout_tail(r) -> str:
+    try:
+        lines = [l for l in r.stdout.read().splitlines() if l.strip()]
+    except Exception:
+        return ""
+    return " ".join(lines[-3:])[-400:]
 
 
 def inventory_for(nodes: list[dict], ssh_user: str = "root") -> dict:

@@ -1,0 +1,94 @@
+"""The commands Sentinel runs are data: check the exact argv."""
+from pathlib import Path
+
+from control_plane import docker_cli as d
+from control_plane import registry, secrets, ssh, terraform, traefik
+
+
+def test_stack_deploy_reads_compose_from_stdin():
+    assert d.stack_deploy_argv("todos") == [
+        "docker", "stack", "deploy", "--with-registry-auth", "--prune", "--resolve-image", "never",
+        "-c", "-", "todos"]
+
+
+def test_secret_value_never_on_the_command_line():
+    argv = d.secret_create_argv("todos-db-password", {"sentinel.app": "todos"})
+    assert argv == ["docker", "secret", "create", "--label", "sentinel.app=todos",
+                    "todos-db-password", "-"]
+
+
+def test_service_logs():
+    assert d.service_logs_argv("todos_web", tail=10, since="10m", follow=True) == [
+        "docker", "service", "logs", "--no-task-ids", "--timestamps", "--tail", "10",
+        "--since", "10m", "--follow", "todos_web"]
+
+
+def test_service_ps_running_only():
+    assert d.service_ps_argv(["a", "b"], running_only=True) == [
+        "docker", "service", "ps", "--no-trunc", "--format", "{{json .}}",
+        "--filter", "desired-state=running", "a", "b"]
+
+
+def test_node_update_and_rm():
+    assert d.node_update_argv("n1", availability="drain") == [
+        "docker", "node", "update", "--availability", "drain", "n1"]
+    assert d.node_rm_argv("n1", force=True) == ["docker", "node", "rm", "--force", "n1"]
+
+
+def test_remote_docker_is_quoted_for_the_remote_shell(tmp_path, monkeypatch):
+    monkeypatch.setenv("SENTINEL_HOME", str(tmp_path))
+    argv = d.Docker("10.0.0.5").argv(d.service_ls_argv(stack="todos"))
+    assert argv[:5] == ["ssh", "-F", str(tmp_path / "ssh" / "config"), "10.0.0.5", "--"]
+    assert argv[5] == ("docker service ls --format '{{json .}}' "
+                       "--filter label=com.docker.stack.namespace=todos")
+
+
+def test_ssh_config_multiplexes_and_pins_hosts(tmp_path):
+    cfg = ssh.render_config(tmp_path / "k", tmp_path / "kh", tmp_path / "c")
+    assert "ControlMaster auto" in cfg and "ControlPersist 10m" in cfg
+    assert "StrictHostKeyChecking accept-new" in cfg and f"IdentityFile {tmp_path / 'k'}" in cfg
+
+
+def test_terraform_argv(tmp_path, monkeypatch):
+    monkeypatch.setenv("SENTINEL_TERRAFORM", "/usr/bin/tofu")
+    assert terraform.apply_argv(tmp_path) == ["/usr/bin/tofu", "apply", "-input=false", "-no-color",
+                                              "-auto-approve"]
+    # -force was removed from Terraform: destroy must use -auto-approve only.
+    assert terraform.destroy_argv(tmp_path) == ["/usr/bin/tofu", "destroy", "-input=false",
+                                                "-no-color", "-auto-approve"]
+    assert terraform.output_argv(tmp_path) == ["/usr/bin/tofu", "output", "-json", "-no-color"]
+
+
+def test_tfvars_contract():
+    assert terraform.tfvars(name="c", nodes=2, ssh_public_key="ssh-ed25519 AAA", extra={"http_port": 80}) == {
+        "name": "c", "nodes": 2, "ssh_public_key": "ssh-ed25519 AAA", "extra": {"http_port": "80"}}
+
+
+def test_skopeo_push_keeps_tls_and_credentials_off_argv(tmp_path):
+    argv = registry.skopeo_copy_argv("todo:1", "10.1.0.10:5000/todo:1", cert_dir=tmp_path / "c",
+                                     creds_file=tmp_path / "a.json")
+    assert argv == ["skopeo", "copy", "--quiet", "--dest-authfile", str(tmp_path / "a.json"),
+                    "--dest-cert-dir", str(tmp_path / "c"), "docker-daemon:todo:1",
+                    "docker://10.1.0.10:5000/todo:1"]
+    assert "--dest-tls-verify=false" not in argv
+
+
+def test_cluster_ref():
+    assert registry.cluster_ref("r:5000", "todo:1") == "r:5000/todo:1"
+    assert registry.cluster_ref("r:5000", "todo") == "r:5000/todo:latest"
+    assert registry.cluster_ref("r:5000", "sentinel/traefik:abc") == "r:5000/sentinel/traefik:abc"
+    assert registry.cluster_ref("r:5000", "ghcr.io/team/app:2") == "r:5000/team/app:2"
+
+
+def test_openssl_argv_has_san_file(tmp_path):
+    argv = secrets.server_sign_argv(tmp_path / "csr", tmp_path / "ca.key", tmp_path / "ca.crt",
+                                    tmp_path / "crt", tmp_path / "ext")
+    assert argv[:3] == ["openssl", "x509", "-req"] and "-extfile" in argv
+
+
+def test_traefik_file_write_is_temp_then_rename():
+    argv = traefik.write_file_argv("app-todos.yml")
+    assert argv[:2] == ["sh", "-c"]
+    assert argv[2] == ("cat > /etc/sentinel/traefik/dynamic/.app-todos.yml.tmp && mv -f "
+                       "/etc/sentinel/traefik/dynamic/.app-todos.yml.tmp "
+                       "/etc/sentinel/traefik/dynamic/app-todos.yml")

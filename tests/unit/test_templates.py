@@ -1,0 +1,76 @@
+import yaml
+
+from control_plane.templates import render
+
+IMAGES = {"traefik": "t:1", "prometheus": "p:1", "node_exporter": "n:1", "registry": "r:1",
+          "grafana": None}
+
+
+def platform(**kw):
+    ctx = dict(images=IMAGES, endpoint_mode="dnsrr", publish_mode="host", throttle="50ms",
+               acme_email=None, acme_server=None, tls_redirect=False)
+    return yaml.safe_load(render("platform.yml.j2", **{**ctx, **kw}))
+
+
+def test_platform_stack_uses_dnsrr_and_host_ports():
+    s = platform()
+    t = s["services"]["traefik"]
+    assert t["deploy"]["endpoint_mode"] == "dnsrr"
+    assert {p["published"]: p["mode"] for p in t["ports"]} == {80: "host", 443: "host", 8082: "host"}
+    assert "--providers.providersThrottleDuration=50ms" in t["command"]
+    assert "grafana" not in s["services"]
+    assert s["services"]["node-exporter"]["deploy"]["mode"] == "global"
+
+
+def test_vip_and_ingress_are_settings():
+    t = platform(endpoint_mode="vip", publish_mode="ingress")["services"]["traefik"]
+    assert t["deploy"]["endpoint_mode"] == "vip"
+    assert t["ports"][0]["mode"] == "ingress"
+
+
+def test_acme_settings():
+    cmd = platform(acme_email="ops@example.com", acme_server="https://pebble:14000/dir",
+                   tls_redirect=True)["services"]["traefik"]["command"]
+    assert "--certificatesresolvers.acme.acme.email=ops@example.com" in cmd
+    assert "--certificatesresolvers.acme.acme.caserver=https://pebble:14000/dir" in cmd
+    assert "--entrypoints.web.http.redirections.entrypoint.to=websecure" in cmd
+
+
+def app_stack(**kw):
+    web = [{"key": "web", "role": "production", "image": "reg/todo:1", "traefik_name": "todos-production",
+            "env": {"A": "1", "QUOTE": 'x"y'}, "replicas": 2}]
+    ctx = dict(app="todos", port=8000, health_path="/healthz", endpoint_mode="dnsrr",
+               web_services=web, db={"user": "todos", "name": "todos", "secret": "todos-db-password",
+                                     "node": "c-node-1", "image": "reg/postgres:1"})
+    return yaml.safe_load(render("app.yml.j2", **{**ctx, **kw}))
+
+
+def test_app_stack_isolates_the_database():
+    s = app_stack()
+    assert s["services"]["db"]["networks"] == ["app"]
+    assert "ports" not in s["services"]["db"]
+    assert set(s["services"]["web"]["networks"]) == {"app", "edge"}
+    assert s["networks"]["app"]["name"] == "app-todos"
+    assert s["networks"]["edge"]["external"] is True
+
+
+def test_app_stack_keeps_the_password_out_of_the_database_env():
+    db = app_stack()["services"]["db"]
+    assert db["environment"]["POSTGRES_PASSWORD_FILE"] == "/run/secrets/db_password"
+    assert "POSTGRES_PASSWORD" not in db["environment"]
+    assert db["deploy"]["placement"]["constraints"] == ["node.hostname == c-node-1"]
+
+
+def test_app_updates_are_start_first_and_roll_back():
+    web = app_stack()["services"]["web"]
+    assert web["deploy"]["update_config"]["order"] == "start-first"
+    assert web["deploy"]["update_config"]["failure_action"] == "rollback"
+    assert web["environment"]["QUOTE"] == 'x"y'
+    labels = web["deploy"]["labels"]
+    assert labels["traefik.http.services.todos-production.loadbalancer.server.port"] == "8000"
+    assert labels["traefik.http.services.todos-production.loadbalancer.healthcheck.path"] == "/healthz"
+
+
+def test_app_without_db():
+    s = app_stack(db=None)
+    assert "db" not in s["services"] and "volumes" not in s

@@ -1,0 +1,61 @@
+import yaml
+
+from control_plane import traefik
+from control_plane.services.canary import weights_for
+
+
+def routes(**kw):
+    base = dict(app="todos", domain="todos.localhost", weights={"production": 100})
+    return yaml.safe_load(traefik.app_routes(**{**base, **kw}))
+
+
+def test_production_only_has_no_forcing_router_and_no_cookie():
+    http = routes()["http"]
+    assert set(http["routers"]) == {"todos", "todos-secure"}
+    assert http["routers"]["todos"]["rule"] == "Host(`todos.localhost`)"
+    w = http["services"]["todos-weighted"]["weighted"]
+    assert w["services"] == [{"name": "todos-production@swarm", "weight": 100}]
+    assert "sticky" not in w
+
+
+def test_exact_weights_at_one_percent_resolution():
+    http = routes(weights=weights_for(7, False))["http"]
+    w = http["services"]["todos-weighted"]["weighted"]
+    assert w["services"] == [{"name": "todos-production@swarm", "weight": 93},
+                             {"name": "todos-canary@swarm", "weight": 7}]
+    assert w["sticky"]["cookie"]["name"] == "sentinel_todos"
+    assert w["healthCheck"] == {}
+
+
+def test_baseline_gets_the_canary_weight():
+    assert weights_for(10, True) == {"production": 80, "canary": 10, "baseline": 10}
+    w = routes(weights=weights_for(10, True))["http"]["services"]["todos-weighted"]["weighted"]
+    assert [s["weight"] for s in w["services"]] == [80, 10, 10]
+
+
+def test_zero_weight_children_are_left_out():
+    w = routes(weights={"production": 100, "canary": 0})["http"]["services"]["todos-weighted"]["weighted"]
+    assert w["services"] == [{"name": "todos-production@swarm", "weight": 100}]
+    w = routes(weights={"production": 0, "canary": 100})["http"]["services"]["todos-weighted"]["weighted"]
+    assert w["services"] == [{"name": "todos-canary@swarm", "weight": 100}]
+
+
+def test_header_and_cookie_force_a_version_with_higher_priority():
+    r = routes(weights=weights_for(10, False))["http"]["routers"]
+    forced = r["todos-force-canary"]
+    assert forced["service"] == "todos-canary@swarm"
+    assert forced["priority"] > 1000
+    assert "Header(`X-Sentinel-Version`, `canary`)" in forced["rule"]
+    assert "sentinel_version=canary" in forced["rule"]
+    assert r["todos-force-production-secure"]["tls"] == {}
+
+
+def test_no_sticky():
+    w = routes(weights=weights_for(10, False), sticky=False)["http"]["services"]["todos-weighted"]["weighted"]
+    assert "sticky" not in w
+
+
+def test_acme_resolver_on_the_secure_router():
+    r = routes(tls={"certResolver": "acme"})["http"]["routers"]
+    assert r["todos-secure"]["tls"] == {"certResolver": "acme"}
+    assert "tls" not in r["todos"]

@@ -1,0 +1,75 @@
+import pytest
+
+from control_plane import validation as v
+from control_plane.errors import InvalidInput
+
+
+@pytest.mark.parametrize("name", ["todos", "a", "my-app-2", "x" * 40])
+def test_good_names(name):
+    assert v.name(name) == name
+
+
+@pytest.mark.parametrize("name", ["", "Todos", "1app", "app-", "a_b", "x" * 41, "a.b", "-a"])
+def test_bad_names_say_what_is_allowed(name):
+    with pytest.raises(InvalidInput, match="lowercase letters, digits and '-'"):
+        v.name(name)
+
+
+@pytest.mark.parametrize("d", ["todos.localhost", "a.example.com", "X.Example.COM."])
+def test_good_domains(d):
+    assert v.domain(d) == d.lower().rstrip(".")
+
+
+@pytest.mark.parametrize("d", ["", "localhost", "a..b", "-a.com", "a_b.com", "a b.com", "x" * 64 + ".com"])
+def test_bad_domains(d):
+    with pytest.raises(InvalidInput, match="is not valid"):
+        v.domain(d)
+
+
+@pytest.mark.parametrize("w", [0, 1, 50, 100])
+def test_good_weights(w):
+    assert v.weight(w) == w
+
+
+@pytest.mark.parametrize("w", [-1, 101, 1.5, "10", True, None])
+def test_bad_weights(w):
+    with pytest.raises(InvalidInput, match="whole number from 0 to 100"):
+        v.weight(w)
+
+
+def test_env_entries():
+    assert v.env_entries(["A=1", "B=x=y", "C="]) == {"A": "1", "B": "x=y", "C": ""}
+    with pytest.raises(InvalidInput, match="KEY=VALUE"):
+        v.env_entries(["NOEQUALS"])
+    with pytest.raises(InvalidInput, match="KEY=VALUE"):
+        v.env_entries(["1A=2"])
+
+
+@pytest.mark.parametrize("img", ["todo:1", "postgres", "registry.example.com:5000/team/app:v2",
+                                 "ghcr.io/a/b@sha256:" + "a" * 64])
+def test_good_images(img):
+    assert v.image(img) == img
+
+
+@pytest.mark.parametrize("img", ["", "Todo:1", "todo:", "todo::1", "a b", "todo:-x"])
+def test_bad_images(img):
+    with pytest.raises(InvalidInput, match="not a valid image reference"):
+        v.image(img)
+
+
+@pytest.mark.parametrize("bad", [0, -1, 21])
+def test_node_count(bad):
+    with pytest.raises(InvalidInput, match="1 to 20"):
+        v.node_count(bad)
+
+
+@pytest.mark.parametrize("bad", [0, 65536, -5])
+def test_ports(bad):
+    with pytest.raises(InvalidInput, match="1 to 65535"):
+        v.port(bad)
+
+
+def test_replicas():
+    assert v.replicas(0) == 0
+    with pytest.raises(InvalidInput):
+        v.replicas(-1)
