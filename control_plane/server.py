@@ -76,6 +76,8 @@ def main() -> None:
     ap.add_argument("--port", type=int, default=DEFAULT_PORT)
     ap.add_argument("--host", default="127.0.0.1")
     args = ap.parse_args()
+    # ansible-playbook, skopeo's helpers and our terraform shim live beside this interpreter.
+    os.environ["PATH"] = f"{Path(sys.executable).parent}:{os.environ.get('PATH', '')}"
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     uvicorn.run(create_app(), host=args.host, port=args.port, log_level="warning")
 
