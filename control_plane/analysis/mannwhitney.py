@@ -53,7 +53,8 @@ def mann_whitney(
 
     Raises ValueError where R stops with an error: an empty sample, or both
     samples constant (the shift search interval is then a single point and the
-    variance at that shift is zero).
+    variance at that shift is zero). One R error is not reproduced: see the
+    comment at the estimate.
     """
     import numpy as np
 
@@ -113,14 +114,18 @@ def mann_whitney(
     ci_high = root(q)
 
     # R sets correct <- FALSE before the estimate and lets uniroot evaluate the ends.
-    estimate = _zeroin(
-        lambda d: z_of_shift(d, False),
-        mumin,
-        mumax,
-        z_of_shift(mumin, False),
-        z_of_shift(mumax, False),
-        tol_root,
-    )
+    e_lower = z_of_shift(mumin, False)
+    e_upper = z_of_shift(mumax, False)
+    if e_lower > 0 and e_upper > 0:
+        # Exactly, z >= 0 at mumin and <= 0 at mumax. Rounding in x - mumax can
+        # break a tie there (e.g. x = (0, 30f, 30f), y = f for some f) and R then
+        # stops ("f() values at end points not of opposite sign"). The only
+        # deviation from R: we return the end the root is at, as root() does.
+        estimate = mumax
+    elif e_lower < 0 and e_upper < 0:
+        estimate = mumin
+    else:
+        estimate = _zeroin(lambda d: z_of_shift(d, False), mumin, mumax, e_lower, e_upper, tol_root)
     return p_value, estimate, ci_low, ci_high
 
 
