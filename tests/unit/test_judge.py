@@ -1,0 +1,380 @@
+"""The canary judge: classification, NaN handling, no-data rules, scoring, verdicts, files."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+
+from control_plane.analysis import AnalysisError, default_analysis, judge, judge_file
+from control_plane.analysis.config import MetricConfig, analysis_from_dict
+from control_plane.analysis.judge import classify_metric
+
+BASE = [float(v) for v in range(100, 130)]  # 30 points, like a 30-minute canary
+SAME = list(reversed(BASE))
+HIGHER = [v + 40 for v in BASE]  # +40 with no overlap: unmistakably higher
+LOWER = [v - 40 for v in BASE]
+
+
+def metric(**kw) -> MetricConfig:
+    return MetricConfig(name=kw.pop("name", "m"), **kw)
+
+
+def classify(control, experiment, **kw):
+    return classify_metric(metric(**kw), control, experiment)
+
+
+def config(*metrics, groups=None, thresholds=None):
+    raw = {"metrics": list(metrics)}
+    if groups is not None:
+        raw["groups"] = groups
+    if thresholds is not None:
+        raw["thresholds"] = thresholds
+    return analysis_from_dict(raw)
+
+
+def pair(control, experiment):
+    return {"control": control, "experiment": experiment}
+
+
+# --- classification ------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "direction, experiment, expected",
+    [
+        ("either", HIGHER, "High"),
+        ("either", LOWER, "Low"),
+        ("either", SAME, "Pass"),
+        ("increase", HIGHER, "High"),
+        ("increase", LOWER, "Pass"),  # a faster canary is not a failure
+        ("decrease", LOWER, "Low"),
+        ("decrease", HIGHER, "Pass"),
+    ],
+)
+def test_direction(direction, experiment, expected):
+    assert classify(BASE, experiment, direction=direction).classification == expected
+
+
+def test_result_carries_estimate_interval_and_ratio():
+    r = classify(BASE, HIGHER)
+    assert r.estimate == pytest.approx(40, abs=1e-3)
+    assert r.ci[0] > 0.25 * r.estimate and r.ci[1] >= r.ci[0]
+    assert r.ratio == pytest.approx((114.5 + 40) / 114.5)
+    assert r.critical is False
+
+
+def test_overlapping_shift_is_judged_by_the_interval_not_the_p_value():
+    # +3 on a spread of 30: a real shift, but the 98% interval does not clear
+    # a quarter of the estimate, so Kayenta's rule calls it Pass.
+    assert classify(BASE, [v + 3 for v in BASE]).classification == "Pass"
+    assert classify(BASE, [v + 15 for v in BASE]).classification == "High"
+
+
+def test_allowed_increase_is_an_effect_size_floor():
+    # HIGHER is about 1.35x BASE on average.
+    assert classify(BASE, HIGHER, allowed_increase=1.3).classification == "High"
+    assert classify(BASE, HIGHER, allowed_increase=1.4).classification == "Pass"
+
+
+def test_allowed_decrease_is_an_effect_size_ceiling():
+    # LOWER is about 0.65x BASE on average.
+    assert classify(BASE, LOWER, allowed_decrease=0.7).classification == "Low"
+    assert classify(BASE, LOWER, allowed_decrease=0.6).classification == "Pass"
+
+
+# Cases from Kayenta's published classifier suite, with our defaults (98%, 0.25).
+KAYENTA_EXP = [20.0, 22.0, 21.0, 25.0, 30.0]
+KAYENTA_CTRL = [1.0, 2.2, 1.1, 2.5, 3.0]
+
+
+def test_kayenta_effect_size_cases():
+    assert classify(KAYENTA_CTRL, KAYENTA_EXP, allowed_increase=5.0).classification == "High"
+    assert classify(KAYENTA_CTRL, KAYENTA_EXP, allowed_increase=13.0).classification == "Pass"
+
+
+@pytest.mark.parametrize(
+    "control, experiment, expected",
+    [
+        ([1.0] * 5, [10.0] * 5, "High"),  # tied ranks: both constant
+        ([0.0] * 5, [10.0] * 5, "High"),  # ... from zero
+        ([0.0] * 5, [0.0] * 5, "Pass"),  # zero mean both sides
+        ([1.0, 1.0], [1.0, 1.0, 1.0], "Pass"),  # all observations tied
+        ([5.0, 4.0, 3.0, 2.0, 1.0], [1.0, 2.0, 3.0, 4.0, 5.0], "Pass"),  # identical populations
+        ([1.0] * 5, [1.0, 1.0, 1.0, 1.0, 10.0], "Pass"),  # majority tied
+        ([1.0] * 5, [0.0, 1.0, 1.0, 1.0, 1.0], "Pass"),  # leading zero
+        ([54.9, 54.5, 55.1, 55.6, 57.4], [0.0] * 5, "Low"),  # to zero
+    ],
+)
+def test_kayenta_tie_and_zero_cases(control, experiment, expected):
+    assert classify(control, experiment).classification == expected
+
+
+def test_constant_samples_have_an_exact_shift():
+    r = classify([1.0] * 5, [10.0] * 5)
+    assert (r.estimate, r.ci, r.ratio) == (9.0, [9.0, 9.0], 10.0)
+
+
+def test_zero_control_mean_gives_null_ratio_and_meets_effect_sizes():
+    r = classify([0.0] * 10, [0.5] * 10, allowed_increase=100.0)
+    assert r.classification == "High" and r.ratio is None
+    assert classify([0.0] * 5, [0.0] * 5).ratio == 1.0
+
+
+# --- cleaning and no data --------------------------------------------------------
+
+
+def test_nan_strategy_remove_drops_nulls_and_nans():
+    noisy = BASE + [None, math.nan, None]
+    r = classify(noisy, noisy, nan_strategy="remove")
+    assert r.classification == "Pass"
+    assert classify(BASE + [None], HIGHER + [math.nan], nan_strategy="remove") == classify(BASE, HIGHER)
+
+
+def test_nan_strategy_replace_counts_gaps_as_zero():
+    # A canary that reports in only one interval of four: with "replace" the
+    # gaps are zeros (for a count, no report means none counted), so its series
+    # is much lower; with "remove" what it did report looks like the baseline.
+    gappy = [v if i % 4 == 0 else None for i, v in enumerate(BASE)]
+    assert classify(BASE, gappy, nan_strategy="replace").classification == "Low"
+    assert classify(BASE, gappy, nan_strategy="remove").classification == "Pass"
+    assert classify(BASE, [None] * 30, nan_strategy="replace").classification == "Low"
+
+
+@pytest.mark.parametrize(
+    "control, experiment",
+    [([], BASE), (BASE, []), ([None, math.nan], BASE), (BASE, [None] * 30)],
+)
+def test_no_data_on_either_side(control, experiment):
+    assert classify(control, experiment).classification == "Nodata"
+    assert classify(control, experiment, must_have_data=True).classification == "NodataFail"
+    r = classify(control, experiment, must_have_data=True, critical=True)
+    assert (r.classification, r.critical) == ("NodataFail", True)
+    # Nodata on a critical metric is not a failure unless data is required.
+    assert classify(control, experiment, critical=True).critical is False
+    assert classify(control, experiment).estimate is None
+    assert classify(control, experiment).ci == [None, None]
+
+
+def test_non_finite_values_are_an_error():
+    r = classify(BASE, BASE[:-1] + [math.inf])
+    assert (r.classification, r.critical) == ("Error", False)
+    assert classify(BASE, [math.inf], critical=True).critical is True
+
+
+# --- criticality ---------------------------------------------------------------
+
+
+def test_critical_metric_failure_is_critical():
+    assert classify(BASE, HIGHER, critical=True).critical is True
+    assert classify(BASE, SAME, critical=True).critical is False
+    assert classify(BASE, HIGHER).critical is False
+
+
+def test_critical_effect_size_escalates_a_non_critical_metric():
+    # KAYENTA_EXP is about 12x KAYENTA_CTRL.
+    assert classify(KAYENTA_CTRL, KAYENTA_EXP, critical_increase=10.0).critical is True
+    assert classify(KAYENTA_CTRL, KAYENTA_EXP, critical_increase=13.0).critical is False
+    assert classify(KAYENTA_EXP, KAYENTA_CTRL, critical_decrease=0.1).critical is True
+    assert classify(KAYENTA_EXP, KAYENTA_CTRL, critical_decrease=0.05).critical is False
+    # The default 1.0 is "no escalation", not "every failure is critical".
+    assert classify(KAYENTA_CTRL, KAYENTA_EXP).critical is False
+
+
+def test_critical_failure_scores_zero():
+    cfg = config({"name": "errors", "critical": True}, {"name": "a"}, {"name": "b"})
+    res = judge(cfg, {"errors": pair(BASE, HIGHER), "a": pair(BASE, SAME), "b": pair(BASE, SAME)})
+    assert (res.score, res.verdict) == (0.0, "fail")
+    assert res.groups == {"default": pytest.approx(100 * 2 / 3)}  # still reported
+
+
+def test_critical_failure_fails_even_with_a_zero_marginal_threshold():
+    cfg = config({"name": "errors", "critical": True}, {"name": "a"}, thresholds={"pass": 50, "marginal": 0})
+    res = judge(cfg, {"errors": pair(BASE, HIGHER), "a": pair(BASE, SAME)})
+    assert (res.score, res.verdict) == (0.0, "fail")
+
+
+def test_non_critical_failure_only_lowers_the_score():
+    cfg = config({"name": "a"}, {"name": "b"}, {"name": "c"}, {"name": "d"})
+    data = {n: pair(BASE, SAME) for n in "abc"} | {"d": pair(BASE, HIGHER)}
+    res = judge(cfg, data)
+    assert res.score == 75.0 and res.verdict == "marginal"
+
+
+# --- no-data rule and group scores ------------------------------------------------
+
+
+def test_half_or_more_metrics_without_data_scores_zero():
+    cfg = config({"name": "a"}, {"name": "b"})
+    res = judge(cfg, {"a": pair(BASE, SAME)})  # b has no data at all
+    assert (res.score, res.verdict) == (0.0, "fail")
+    assert res.metrics[1].classification == "Nodata"
+
+
+def test_less_than_half_without_data_is_scored_on_the_rest():
+    cfg = config({"name": "a"}, {"name": "b"}, {"name": "c"})
+    res = judge(cfg, {"a": pair(BASE, SAME), "b": pair(BASE, SAME)})
+    assert (res.score, res.verdict) == (100.0, "pass")
+
+
+def test_nodatafail_counts_as_a_failure_and_as_no_data():
+    cfg = config({"name": "a"}, {"name": "b"}, {"name": "c", "must_have_data": True})
+    res = judge(cfg, {"a": pair(BASE, SAME), "b": pair(BASE, SAME)})
+    assert res.score == pytest.approx(100 * 2 / 3)
+    cfg = config({"name": "a"}, {"name": "c", "must_have_data": True})
+    assert judge(cfg, {"a": pair(BASE, SAME)}).score == 0.0
+
+
+def test_group_score_is_pass_share_ignoring_nodata():
+    cfg = config(*({"name": n} for n in "abcde"))
+    data = {"a": pair(BASE, SAME), "b": pair(BASE, SAME), "c": pair(BASE, HIGHER), "d": pair(BASE, [])}
+    res = judge(cfg, data)  # 2 Pass, 1 High, 2 Nodata (d empty, e absent): 2 of 5 < half
+    assert res.groups == {"default": pytest.approx(100 * 2 / 3)}
+    assert res.score == pytest.approx(100 * 2 / 3)
+
+
+def test_error_counts_as_a_failure_in_its_group():
+    cfg = config({"name": "a"}, {"name": "b"})
+    res = judge(cfg, {"a": pair(BASE, SAME), "b": pair(BASE, [math.inf])})
+    assert res.groups == {"default": 50.0}
+
+
+# --- group weighting ------------------------------------------------------------
+
+TWO_GROUPS = ({"name": "a", "group": "g1"}, {"name": "b", "group": "g2"})
+G1_PASS_G2_FAIL = {"a": pair(BASE, SAME), "b": pair(BASE, HIGHER)}
+
+
+def test_weighted_mean_of_group_scores():
+    res = judge(config(*TWO_GROUPS, groups={"g1": 75, "g2": 25}), G1_PASS_G2_FAIL)
+    assert res.groups == {"g1": 100.0, "g2": 0.0}
+    assert res.score == 75.0
+
+
+def test_weights_not_summing_to_100_are_normalised():
+    assert judge(config(*TWO_GROUPS, groups={"g1": 3, "g2": 1}), G1_PASS_G2_FAIL).score == 75.0
+    assert judge(config(*TWO_GROUPS, groups={"g1": 1, "g2": 1}), G1_PASS_G2_FAIL).score == 50.0
+
+
+def test_unweighted_groups_share_the_remaining_weight():
+    metrics = TWO_GROUPS + ({"name": "c", "group": "g3"},)
+    data = G1_PASS_G2_FAIL | {"c": pair(BASE, SAME)}
+    # g1 = 40; g2 and g3 share the other 60: 40*100 + 30*0 + 30*100.
+    assert judge(config(*metrics, groups={"g1": 40}), data).score == 70.0
+    # No weights at all: equal shares.
+    assert judge(config(*metrics), data).score == pytest.approx(200 / 3)
+    # Weights already summing to 100 leave nothing for unlisted groups (as Kayenta).
+    assert judge(config(*metrics, groups={"g1": 50, "g2": 50}), data).score == 50.0
+
+
+def test_group_without_judged_metrics_has_no_score_and_no_weight():
+    metrics = TWO_GROUPS + ({"name": "c", "group": "g3"}, {"name": "d", "group": "g1"})
+    data = {"a": pair(BASE, SAME), "b": pair(BASE, HIGHER), "d": pair(BASE, SAME)}  # g3 has no data
+    res = judge(config(*metrics, groups={"g1": 30, "g2": 10, "g3": 60}), data)
+    assert res.groups == {"g1": 100.0, "g2": 0.0, "g3": None}
+    assert res.score == 75.0  # (30*100 + 10*0) / 40
+
+
+def test_only_zero_weight_groups_scored_gives_zero():
+    metrics = ({"name": "a", "group": "g1"}, {"name": "b", "group": "g2"}, {"name": "c", "group": "g2"})
+    data = {"b": pair(BASE, SAME), "c": pair(BASE, SAME)}
+    res = judge(config(*metrics, groups={"g1": 100, "g2": 0}), data)
+    assert (res.score, res.verdict) == (0.0, "fail")
+
+
+def test_rounding_does_not_cost_a_perfect_score():
+    metrics = [{"name": n, "group": n} for n in "abc"]
+    res = judge(config(*metrics, groups={"a": 33.3, "b": 33.3, "c": 33.4}), {n: pair(BASE, SAME) for n in "abc"})
+    assert res.score == 100.0
+
+
+# --- verdict ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "passing, verdict",
+    [(4, "pass"), (3, "marginal"), (2, "fail")],  # 100, 75, 50 with 4 metrics
+)
+def test_verdict_thresholds(passing, verdict):
+    cfg = config(*({"name": n} for n in "abcd"), thresholds={"pass": 100, "marginal": 75})
+    data = {n: pair(BASE, SAME if i < passing else HIGHER) for i, n in enumerate("abcd")}
+    assert judge(cfg, data).verdict == verdict
+
+
+def test_score_equal_to_a_threshold_reaches_it():
+    cfg = config(*({"name": n} for n in "abcd"), thresholds={"pass": 75, "marginal": 50})
+    data = {n: pair(BASE, SAME if i < 3 else HIGHER) for i, n in enumerate("abcd")}
+    assert judge(cfg, data).verdict == "pass"
+
+
+# --- default analysis ---------------------------------------------------------------
+
+
+def test_default_analysis():
+    cfg = default_analysis()
+    by_name = {m.name: m for m in cfg.metrics}
+    err = by_name["error_ratio"]
+    assert (err.direction, err.critical, err.nan_strategy) == ("increase", True, "replace")
+    assert by_name["cpu"].allowed_increase == by_name["memory"].allowed_increase == 1.5
+    assert {m.group for m in cfg.metrics} == set(cfg.groups) == {"errors", "latency", "resources"}
+    assert sum(cfg.groups.values()) == 100
+    assert (cfg.thresholds.pass_, cfg.thresholds.marginal) == (95, 75)
+    healthy = {m.name: pair(BASE, SAME) for m in cfg.metrics}
+    assert judge(cfg, healthy).verdict == "pass"
+    assert judge(cfg, healthy | {"error_ratio": pair(BASE, HIGHER)}).verdict == "fail"
+
+
+# --- files and JSON -------------------------------------------------------------------
+
+OUTPUT_KEYS = {"score", "verdict", "metrics", "groups"}
+METRIC_KEYS = {"name", "classification", "critical", "estimate", "ci", "ratio"}
+
+
+def test_judge_file_json_round_trip(tmp_path):
+    payload = {
+        "config": {
+            "metrics": [
+                {"name": "error_ratio", "group": "errors", "direction": "increase", "nan_strategy": "replace"},
+                {"name": "latency", "group": "latency", "direction": "increase"},
+                {"name": "cpu", "group": "resources"},
+            ],
+            "groups": {"errors": 50, "latency": 50},
+            "thresholds": {"pass": 95, "marginal": 75},
+        },
+        "data": {
+            "error_ratio": pair([0.0] * 30, [0.0, None] * 15),
+            "latency": pair(BASE, HIGHER),
+            "cpu": pair([0.0] * 30, [0.0] * 30),
+        },
+    }
+    path = tmp_path / "run.json"
+    path.write_text(json.dumps(payload))
+    out = judge_file(path)
+    text = json.dumps(out, allow_nan=False)  # valid JSON: no NaN or Infinity
+    assert json.loads(text) == out
+    assert set(out) == OUTPUT_KEYS
+    assert all(set(m) == METRIC_KEYS for m in out["metrics"])
+    assert [m["classification"] for m in out["metrics"]] == ["Pass", "High", "Pass"]
+    assert out["groups"] == {"errors": 100.0, "latency": 0.0, "resources": 100.0}
+    # resources is unlisted and the listed weights take all 100: weight 0.
+    assert (out["score"], out["verdict"]) == (50.0, "fail")
+    latency = out["metrics"][1]
+    assert latency["estimate"] == pytest.approx(40, abs=1e-3) and len(latency["ci"]) == 2
+
+
+def test_judge_file_nan_in_input_and_null_in_output(tmp_path):
+    path = tmp_path / "run.json"
+    # Python's json writes NaN; we accept it as "missing", like null.
+    path.write_text(json.dumps({"config": {"metrics": [{"name": "m"}]}, "data": {"m": pair([math.nan], [1.0])}}))
+    out = judge_file(path)
+    assert out["metrics"][0] == {"name": "m", "classification": "Nodata", "critical": False,
+                                 "estimate": None, "ci": [None, None], "ratio": None}
+    json.dumps(out, allow_nan=False)
+
+
+def test_judge_file_bad_input_is_one_line(tmp_path):
+    path = tmp_path / "run.json"
+    path.write_text(json.dumps({"config": {"metrics": [{"name": "m"}]}, "data": {"x": pair([], [])}}))
+    with pytest.raises(AnalysisError, match=r"^data\.x: no metric named 'x' in config$"):
+        judge_file(path)
