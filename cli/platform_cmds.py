@@ -17,9 +17,13 @@ def _local_url(port: int) -> str:
     return f"http://127.0.0.1:{port}"
 
 
-def ensure_local_server(port: int = 8765) -> Client:
+def ensure_local_server(port: int | None = None) -> Client:
     """Start the control plane on this machine if needed, and wait until it answers."""
+    import os
+
     from control_plane import secrets, server
+
+    port = port or int(os.environ.get("SENTINEL_PORT", server.DEFAULT_PORT))
 
     token = secrets.get("api_token")
     cfg = load_config()
@@ -41,6 +45,8 @@ def ensure_local_server(port: int = 8765) -> Client:
 
 def init(
     provider: Optional[str] = typer.Option(None, help="local, aws, digitalocean or hetzner."),
+    name: str = typer.Option("sentinel", help="Cluster name (prefixes nodes and networks)."),
+    subnet: str = typer.Option("172.29.0.0/24", help="Private node subnet (local provider)."),
     nodes: Optional[int] = typer.Option(None, help="Number of nodes (node 0 is the manager)."),
     http_port: int = typer.Option(80, help="Host port for HTTP (local provider)."),
     https_port: int = typer.Option(443, help="Host port for HTTPS (local provider)."),
@@ -73,7 +79,7 @@ def init(
              f"terraform/{provider}/, but this version only drives the local provider end to end.")
     confirm(f"Create a {provider} platform with {nodes} node(s)?", yes)
     client = ensure_local_server()
-    body = {"provider": provider, "nodes": nodes, "http_port": http_port, "https_port": https_port,
+    body = {"name": name, "subnet": subnet, "provider": provider, "nodes": nodes, "http_port": http_port, "https_port": https_port,
             "domain": domain, "email": email, "acme_server": acme_server, "image_set": image_set,
             "endpoint_mode": endpoint_mode, "publish_mode": publish_mode}
     if region:
@@ -153,12 +159,12 @@ def destroy(yes: bool = typer.Option(False, "--yes", "-y"),
 
 
 @server_app.command("start")
-def server_start(port: int = typer.Option(8765)):
+def server_start(port: Optional[int] = typer.Option(None, help="Default 8765 or $SENTINEL_PORT.")):
     """Start the control plane in the background (pid and log under SENTINEL_HOME)."""
     from control_plane import server
 
-    ensure_local_server(port)
-    console().print(f"control plane running (pid {server.running_pid()}) at {_local_url(port)}; "
+    client = ensure_local_server(port)
+    console().print(f"control plane running (pid {server.running_pid()}) at {client.url}; "
                     f"log: {server.log_file()}")
 
 

@@ -1,0 +1,79 @@
+"""One real platform for the whole end-to-end session: 2 Docker-in-Docker nodes, a swarm,
+Traefik, the registry, Prometheus, and the demo app. Nothing here is mocked."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import httpx
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+NAME = "e2e"
+HTTP, HTTPS = 18080, 18443
+
+
+class Platform:
+    def __init__(self, home: Path):
+        self.home = home
+        self.env = {**os.environ, "SENTINEL_HOME": str(home), "SENTINEL_PORT": "18765"}
+        self.env.pop("SENTINEL_URL", None)
+        self.env.pop("SENTINEL_TOKEN", None)
+
+    def cli(self, *args: str, check: bool = True, timeout: float = 600) -> subprocess.CompletedProcess:
+        proc = subprocess.run([str(Path(sys.executable).parent / "sentinel"), *args], env=self.env,
+                              capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL)
+        if check and proc.returncode != 0:
+            raise AssertionError(f"sentinel {' '.join(args)} failed ({proc.returncode}):\n"
+                                 f"{proc.stdout}\n{proc.stderr}")
+        return proc
+
+    def json(self, *args: str):
+        return json.loads(self.cli(*args, "--json").stdout)
+
+    def http(self, domain: str, path: str = "/", **kw) -> httpx.Response:
+        return httpx.request(kw.pop("method", "GET"), f"http://127.0.0.1:{HTTP}{path}",
+                             headers={"Host": domain, **kw.pop("headers", {})}, timeout=10, **kw)
+
+    def node_exec(self, node: str, *argv: str, input: str | None = None) -> subprocess.CompletedProcess:
+        """Run a command inside a node (for checks only: the platform itself uses ssh)."""
+        return subprocess.run(["docker", "exec", "-i", f"{NAME}-node-{node}", *argv], input=input,
+                              capture_output=True, text=True, timeout=120)
+
+    def task_container(self, service: str) -> tuple[str, str]:
+        """(node index, container id) of a running task of `service`."""
+        for i in range(4):
+            p = self.node_exec(str(i), "docker", "ps", "-q", "--filter",
+                               f"label=com.docker.swarm.service.name={service}")
+            if p.returncode == 0 and p.stdout.strip():
+                return str(i), p.stdout.split()[0]
+        raise AssertionError(f"no running container of {service}")
+
+    def psql(self, app: str, sql: str) -> str:
+        node, cid = self.task_container(f"{app}_db")
+        p = self.node_exec(node, "docker", "exec", cid, "psql", "-U", app, "-d", app, "-At", "-c", sql)
+        assert p.returncode == 0, p.stderr
+        return p.stdout.strip()
+
+
+@pytest.fixture(scope="session")
+def platform():
+    home = Path(tempfile.mkdtemp(prefix="sentinel-e2e-"))
+    p = Platform(home)
+    p.cli("init", "--provider", "local", "--name", NAME, "--subnet", "172.30.0.0/24", "--nodes", "2",
+          "--http-port", str(HTTP), "--https-port", str(HTTPS), "--yes", timeout=900)
+    yield p
+    # Whatever the tests did, leave nothing behind (test_zz_destroy checks this for real).
+    if (home / "config.json").exists():
+        p.cli("destroy", "--yes", check=False, timeout=600)
+
+
+@pytest.fixture(scope="session")
+def todos(platform):
+    platform.cli("deploy", "--name", "todos", "--image", "todo:1", "--port", "8000", "--db", "postgres",
+                 "--db-schema", str(ROOT / "examples/todo/schema.sql"), "--replicas", "2", "--yes")
+    return "todos.localhost"

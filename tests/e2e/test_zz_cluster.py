@@ -1,0 +1,46 @@
+"""Cluster scaling, a dead worker, and destroy: run last, after the app tests."""
+from __future__ import annotations
+
+import subprocess
+import time
+
+import pytest
+
+from .conftest import NAME
+
+pytestmark = pytest.mark.e2e
+
+
+def states(platform) -> dict[str, str]:
+    return {n["name"]: n["state"] for n in platform.json("cluster", "inspect")["nodes"]}
+
+
+def test_scale_up_to_three_then_down_to_one(platform):
+    platform.cli("delete", "app", "todos", "--yes", check=False)
+    platform.cli("cluster", "scale", "--nodes", "3", "--yes")
+    assert states(platform) == {f"{NAME}-node-{i}": "ready" for i in range(3)}
+    platform.cli("cluster", "scale", "--nodes", "1", "--yes")
+    assert states(platform) == {f"{NAME}-node-0": "ready"}
+    names = subprocess.run(["docker", "ps", "-a", "--format", "{{.Names}}"], capture_output=True,
+                           text=True).stdout.split()
+    assert f"{NAME}-node-1" not in names and f"{NAME}-node-2" not in names
+
+
+def test_a_killed_worker_shows_down(platform):
+    platform.cli("cluster", "scale", "--nodes", "2", "--yes")
+    subprocess.run(["docker", "kill", f"{NAME}-node-1"], check=True, capture_output=True)
+    deadline = time.monotonic() + 60
+    while states(platform).get(f"{NAME}-node-1") != "down":
+        assert time.monotonic() < deadline, states(platform)
+        time.sleep(2)
+
+
+def test_zz_destroy_leaves_nothing_behind(platform):
+    platform.cli("destroy", "--yes")
+    out = lambda *a: subprocess.run(a, capture_output=True, text=True).stdout
+    assert f"{NAME}-node" not in out("docker", "ps", "-a", "--format", "{{.Names}}")
+    assert f"sentinel-{NAME}" not in out("docker", "network", "ls", "--format", "{{.Name}}")
+    assert f"{NAME}-node" not in out("docker", "volume", "ls", "--format", "{{.Name}}")
+    assert not platform.home.exists()  # state, Terraform state, keys, pid file: all gone
+    assert "control_plane.server" not in out("ps", "-eo", "args") or \
+        str(platform.home) not in out("ps", "-eo", "args")
