@@ -30,7 +30,9 @@ def run() -> None:
 
     debug = os.environ.get("SENTINEL_DEBUG") == "1"
     try:
-        app(standalone_mode=False)
+        code = app(standalone_mode=False)
+        if isinstance(code, int) and code:
+            sys.exit(code)
     except (Failure, ClientError) as e:
         _error(str(e) if isinstance(e, Failure) else e.message)
     except typer.Exit as e:

@@ -79,6 +79,7 @@ def main() -> None:
     # ansible-playbook, skopeo's helpers and our terraform shim live beside this interpreter.
     os.environ["PATH"] = f"{Path(sys.executable).parent}:{os.environ.get('PATH', '')}"
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     uvicorn.run(create_app(), host=args.host, port=args.port, log_level="warning")
 
 
