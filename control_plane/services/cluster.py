@@ -240,10 +240,13 @@ class ClusterService:
         """Disk use and load of each node, read over ssh (what `df` and /proc say there)."""
         out = {}
         for n in nodes:
-            proc = ssh.run(n["address"], "sh", "-c",
-                           "df -B1 --output=size,used / | tail -1; cat /proc/loadavg; "
-                           "grep -E '^(MemTotal|MemAvailable):' /proc/meminfo",
-                           check=False, timeout=10)
+            try:
+                proc = ssh.run(n["address"], "sh", "-c",
+                               "df -B1 --output=size,used / | tail -1; cat /proc/loadavg; "
+                               "grep -E '^(MemTotal|MemAvailable):' /proc/meminfo",
+                               check=False, timeout=5)
+            except CommandFailed:  # a node that stopped answering: the swarm state says why
+                continue
             if proc.returncode != 0:
                 continue
             lines = proc.stdout.split("\n")
