@@ -27,18 +27,60 @@ def deploy(app: Optional[str] = typer.Argument(None), image: Optional[str] = typ
            env: List[str] = typer.Option([], help="KEY=VALUE for the canary, repeatable."),
            replicas: int = typer.Option(1), no_sticky: bool = typer.Option(False, "--no-sticky"),
            baseline: bool = typer.Option(False, "--baseline", help="Also run a fresh baseline of production."),
+           steps: Optional[str] = typer.Option(None, help="Progressive weights, e.g. 5,20,50: judged at each step."),
+           interval: Optional[str] = typer.Option(None, help="How long each step runs before it is judged, e.g. 60s."),
+           analysis: Optional[str] = typer.Option(None, help="'default' or an analysis YAML file (metrics, groups, thresholds)."),
+           auto_promote: bool = typer.Option(False, "--auto-promote", help="Promote when the last step passes."),
            yes: bool = typer.Option(False, "--yes", "-y"),
            json_out: bool = typer.Option(False, "--json")):
-    """Start a canary beside production with a slice of the traffic."""
+    """Start a canary beside production with a slice of the traffic (optionally stepped and judged)."""
+    plan = progressive_body(steps, interval, analysis, auto_promote)
     client = Client()
     app = _pick_app(client, app)
     image = ask(image, "Canary image?", flag="--image")
+    if plan.get("steps"):
+        weight = plan["steps"][0]
     weight = int(ask(weight, "Weight (percent of traffic)?", default=10, flag="--weight"))
-    confirm(f"Send {weight}% of {app}'s traffic to {image}?", yes)
+    what = (f"steps {steps} every {interval}" + (", then promote" if auto_promote else "")
+            if plan.get("steps") else f"{weight}%")
+    confirm(f"Send {app}'s traffic to {image} ({what})?", yes)
     body = {"image": image, "weight": weight, "env": list(env), "replicas": replicas,
-            "sticky": not no_sticky, "baseline": baseline}
+            "sticky": not no_sticky, "baseline": baseline, **plan}
+
+    def done(r):
+        msg = f"canary {r['canary']['image']} takes {r['canary']['weight']}% of {app}'s traffic"
+        if plan.get("steps"):
+            msg += f"; the control plane steps it through {steps} (follow: `sentinel canary status {app}`)"
+        return msg
+
     run_operation(client, client.post(f"/v1/apps/{app}/canary", body), json_out=json_out,
-                  done_message=lambda r: f"canary {r['canary']['image']} takes {r['canary']['weight']}% of {app}'s traffic")
+                  done_message=done)
+
+
+def progressive_body(steps: Optional[str], interval: Optional[str], analysis: Optional[str],
+                     auto_promote: bool) -> dict:
+    """The progressive part of a canary deploy, parsed and checked on this side (key paths)."""
+    from control_plane.metrics import parse_duration
+
+    body: dict = {"auto_promote": auto_promote}
+    if steps is not None:
+        try:
+            body["steps"] = [int(x) for x in steps.split(",")]
+        except ValueError:
+            fail(f"--steps {steps!r} must be whole percentages separated by commas, e.g. 5,20,50.")
+    if interval is not None:
+        try:
+            body["interval"] = parse_duration(interval)
+        except ValueError:
+            fail(f"--interval {interval!r} is not a duration like 30s, 5m or 1h.")
+    if analysis and analysis != "default":
+        from control_plane.analysis import AnalysisError, load_analysis
+
+        try:
+            body["analysis"] = load_analysis(analysis).model_dump_config()
+        except AnalysisError as e:
+            fail(f"{analysis}: {e.message}")
+    return body
 
 
 @canary_app.command("status")
@@ -59,6 +101,14 @@ def status(app: Optional[str] = typer.Argument(None), json_out: bool = typer.Opt
         since = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(c["since"]))
         con.print(f"canary {c['image']} weight {c['weight']}% healthy {c['healthy']} "
                   f"sticky {'on' if c['sticky'] else 'off'} baseline {'yes' if c['baseline'] else 'no'} since {since}")
+        plan = c.get("progressive")
+        if plan:
+            nxt = time.strftime("%H:%M:%S", time.localtime(plan["next_at"]))
+            con.print(f"progressive {','.join(map(str, plan['steps']))}: step "
+                      f"{plan['step_index'] + 1}/{len(plan['steps'])}, {plan['state']}"
+                      + (f", next judgment at {nxt}" if plan["state"] == "running" else ""))
+        if s.get("judgment"):
+            print_judgment(s["judgment"])
     else:
         con.print("no canary")
     rows = [{**e, "at": time.strftime("%H:%M:%S", time.localtime(e["at"]))} for e in s["events"]]
@@ -114,6 +164,12 @@ def judge(file: str, json_out: bool = typer.Option(False, "--json")):
         fail(f"file {file} does not exist: give the path of a judge input JSON file.")
     if json_out:
         return emit_json(result)
+    print_judgment(result)
+    if result["verdict"] == "fail":
+        raise typer.Exit(1)
+
+
+def print_judgment(result: dict) -> None:
     console().print(f"score {result['score']:.1f}: [bold]{result['verdict']}[/]")
     fmt = lambda x: "-" if x is None else f"{x:.4g}"
     table([{**m, "ci": f"[{fmt(m['ci'][0])}, {fmt(m['ci'][1])}]" if m.get("ci") else "-",
@@ -121,5 +177,46 @@ def judge(file: str, json_out: bool = typer.Option(False, "--json")):
            for m in result["metrics"]],
           [("name", "METRIC"), ("classification", "CLASS"), ("critical", "CRITICAL"),
            ("estimate", "ESTIMATE"), ("ci", "CI"), ("ratio", "RATIO")])
-    if result["verdict"] == "fail":
-        raise typer.Exit(1)
+
+
+@canary_app.command("analyze")
+def analyze(app: Optional[str] = typer.Argument(None),
+            window: str = typer.Option("5m", help="How far back to look (never before the canary started)."),
+            json_out: bool = typer.Option(False, "--json")):
+    """Judge the running canary on live Prometheus data (against its baseline, else production)."""
+    client = Client()
+    app = _pick_app(client, app)
+    result = client.post(f"/v1/apps/{app}/canary/analyze", params={"window": window})
+    if json_out:
+        return emit_json(result)
+    console().print(f"{app}: canary vs {result['control']}, "
+                    f"{max(result['points'].values(), default=0)} points per series")
+    print_judgment(result)
+
+
+@canary_app.command("judgments")
+def judgments(app: Optional[str] = typer.Argument(None), limit: int = typer.Option(10),
+              save: Optional[str] = typer.Option(None, help="Write the latest judgment's input "
+                                                 "here, in `sentinel canary judge` format."),
+              json_out: bool = typer.Option(False, "--json")):
+    """Archived judgments of an app's canaries (inputs kept, so they can be judged again)."""
+    import time
+
+    client = Client()
+    app = _pick_app(client, app)
+    rows = client.get(f"/v1/apps/{app}/judgments", params={"limit": limit})
+    if save:
+        if not rows:
+            fail(f"{app} has no archived judgment yet.")
+        from pathlib import Path
+
+        try:
+            Path(save).write_text(__import__("json").dumps(rows[0]["input"], indent=1))
+        except OSError as e:
+            fail(f"cannot write {save}: {e.strerror}.")
+    if json_out:
+        return emit_json(rows)
+    table([{"id": r["id"], "at": time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(r["at"])),
+            "kind": r["result"].get("kind", "-"), "score": f"{r['result']['score']:.0f}",
+            "verdict": r["result"]["verdict"]} for r in rows],
+          [("id", "ID"), ("at", "AT"), ("kind", "KIND"), ("score", "SCORE"), ("verdict", "VERDICT")])

@@ -9,6 +9,7 @@ from pathlib import Path
 from . import secrets
 from .docker_cli import Docker
 from .errors import Precondition
+from .metrics import Prometheus, parse_duration
 from .models import ClusterCreate
 from .paths import cluster_dir
 from .registry import Registry
@@ -60,6 +61,13 @@ class Platform:
 
     def traefik(self) -> TraefikWriter:
         return TraefikWriter(self.manager, (ADMIN_USER, secrets.get("admin_password")))
+
+    def prometheus(self) -> Prometheus:
+        return Prometheus(f"http://{self.manager}:8082", (ADMIN_USER, secrets.get("admin_password")))
+
+    @property
+    def scrape_seconds(self) -> float:
+        return parse_duration(self.spec.scrape_interval)
 
     def registry(self) -> Registry:
         tls = self.dir / "registry-tls"

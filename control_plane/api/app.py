@@ -9,18 +9,33 @@ from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from .. import secrets
-from ..errors import NotFound, SentinelError, Unauthorized
+from ..errors import InvalidInput, NotFound, SentinelError, Unauthorized
 from ..jobs import Jobs
 from ..models import AppDeploy, AppScale, CanaryDeploy, CanaryTraffic, ClusterCreate, ClusterScale
 from ..paths import sentinel_home
 from ..platform import Platform
 from ..services.apps import AppService
 from ..services.canary import CanaryService
+from ..services.analysis import Analyzer
 from ..services.cluster import ClusterService
+from ..services.progressive import ProgressiveDriver
+from ..services.report import ReportService
 from ..store import Store
 
 log = logging.getLogger("sentinel.api")
 bearer = HTTPBearer(auto_error=False)
+
+
+def duration(text: str, what: str) -> float:
+    from ..metrics import parse_duration
+
+    try:
+        seconds = parse_duration(text)
+    except ValueError:
+        raise InvalidInput(f"{what} {text!r} is not a duration like 90s, 5m or 1h.")
+    if not 10 <= seconds <= 7 * 86400:
+        raise InvalidInput(f"{what} must be between 10s and 7d.")
+    return seconds
 
 
 def create_app() -> FastAPI:
@@ -30,6 +45,10 @@ def create_app() -> FastAPI:
     clusters = ClusterService(platform)
     apps = AppService(platform)
     canary = CanaryService(platform, jobs)
+    analyzer = Analyzer(platform)
+    reports = ReportService(platform)
+    driver = ProgressiveDriver(canary, jobs)
+    driver.start()  # resumes progressive canaries left by a previous run from the store
     token = secrets.get("api_token")
 
     def auth(cred: HTTPAuthorizationCredentials | None = Depends(bearer)) -> None:
@@ -136,5 +155,18 @@ def create_app() -> FastAPI:
     @api.post("/v1/apps/{name}/canary/rollback", dependencies=deps, status_code=202)
     def canary_rollback(name: str):
         return {"operation": canary.start_rollback(name)}
+
+    @api.post("/v1/apps/{name}/canary/analyze", dependencies=deps)
+    def canary_analyze(name: str, window: str = "5m"):
+        return analyzer.analyze(name, canary.require(name), duration(window, "--window"))
+
+    @api.get("/v1/apps/{name}/judgments", dependencies=deps)
+    def judgments(name: str, limit: int = 20):
+        apps.require(name)
+        return store.judgments(name, limit=max(1, min(limit, 500)))
+
+    @api.get("/v1/apps/{name}/report", dependencies=deps)
+    def report(name: str, window: str = "15m"):
+        return reports.report(name, duration(window, "window"))
 
     return api

@@ -59,6 +59,14 @@ class CanaryService:
         if body.replicas < 1:
             raise InvalidInput("a canary needs at least 1 replica.")
         validation.env_entries(body.env)
+        from .analysis import analysis_config
+        from .progressive import validate_plan
+
+        validate_plan(body.steps, body.interval, body.auto_promote, body.baseline,
+                      self.p.scrape_seconds)
+        analysis_config(body.analysis)  # a bad file is refused before anything starts
+        if body.steps:
+            body = body.model_copy(update={"weight": body.steps[0]})
         return self.jobs.start(f"app:{name}", "canary-deploy", lambda op: self.deploy(op, name, body))
 
     def deploy(self, op: Operation, name: str, body: CanaryDeploy) -> dict:
@@ -67,7 +75,7 @@ class CanaryService:
         canary = {"app": name, "image": body.image, "cluster_image": cluster_image,
                   "weight": body.weight, "env": validation.env_entries(body.env),
                   "replicas": body.replicas, "sticky": body.sticky, "baseline": body.baseline,
-                  "started_at": time.time(), "state": "starting"}
+                  "started_at": time.time(), "state": "starting", "analysis": body.analysis}
         self.store.put_canary(name, canary)
         try:
             op.step(f"starting the canary ({body.image}, {body.replicas} replica(s))"
@@ -87,8 +95,14 @@ class CanaryService:
             self._event(name, "failure", f"canary {body.image} failed to start: {e}", op)
             raise
         canary["state"] = "running"
+        if body.steps:
+            from .progressive import new_plan
+
+            canary["progressive"] = new_plan(body.steps, body.interval, body.auto_promote, time.time())
         self.store.put_canary(name, canary)
-        self._event(name, "deploy", f"canary {body.image} deployed at {body.weight}%", op)
+        self._event(name, "deploy", f"canary {body.image} deployed at {body.weight}%"
+                    + (f", steps {','.join(map(str, body.steps))} every {body.interval:g}s"
+                       + (" then promote" if body.auto_promote else "") if body.steps else ""), op)
         return self.status(name)
 
     # ---- traffic --------------------------------------------------------------------------------
@@ -102,6 +116,10 @@ class CanaryService:
         app, c = self.apps.require(name), self.require(name)
         self.apps.write_routes(app, weights_for(weight, c["baseline"]), c["sticky"])
         old, c["weight"] = c["weight"], weight
+        plan = c.get("progressive")
+        if plan and op.actor != "sentinel" and plan.get("state") == "running":
+            plan["state"] = "paused"  # a person took the wheel: stop stepping, keep the canary
+            self._event(name, "progress", "progressive steps paused by a manual traffic change", op)
         self.store.put_canary(name, c)
         self._event(name, "traffic", f"canary weight {old}% -> {weight}%", op)
         op.step(f"{weight}% of traffic goes to the canary")
@@ -170,5 +188,9 @@ class CanaryService:
             out["canary"] = {"image": c["image"], "weight": c["weight"], "weights": w,
                              "replicas": c["replicas"], "healthy": f"{running}/{want}",
                              "sticky": c["sticky"], "baseline": c["baseline"],
-                             "since": c["started_at"], "state": c.get("state")}
+                             "since": c["started_at"], "state": c.get("state"),
+                             "progressive": c.get("progressive")}
+        latest = self.store.judgments(name, limit=1)
+        out["judgment"] = latest[0]["result"] if latest and c and \
+            latest[0]["at"] >= c["started_at"] else None
         return out

@@ -1,0 +1,116 @@
+"""Per-version metrics from Prometheus: the PromQL for each metric and role, and the one client.
+
+Roles are production, canary and baseline. Traefik labels its per-service series
+`<app>-<role>@swarm`; the task exporter labels CPU and memory with `app` and `role`.
+The control plane reaches Prometheus through Traefik's admin entrypoint (basic auth), the same
+door it uses for Traefik's own API, so no extra port is opened.
+"""
+from __future__ import annotations
+
+import math
+import re
+
+import httpx
+
+from .errors import CommandFailed
+from .traefik import traefik_service
+
+PROMETHEUS_HOST = "prometheus.sentinel.internal"
+# What the report charts and the judge's default analysis know how to query.
+METRICS = ("request_rate", "error_ratio", "latency_p50", "latency_p99", "cpu", "memory")
+UNITS = {"request_rate": "req/s", "error_ratio": "ratio", "latency_p50": "s", "latency_p99": "s",
+         "cpu": "cores", "memory": "bytes"}
+
+
+def parse_duration(text: str | int | float) -> float:
+    """'90s', '5m', '1h', '1m30s' or a number of seconds -> seconds."""
+    if isinstance(text, (int, float)):
+        if text <= 0:
+            raise ValueError("must be positive")
+        return float(text)
+    s = str(text).strip()
+    if re.fullmatch(r"\d+(\.\d+)?", s):
+        return parse_duration(float(s))
+    parts = re.findall(r"(\d+(?:\.\d+)?)(ms|s|m|h|d)", s)
+    if not parts or "".join(a + b for a, b in parts) != s:
+        raise ValueError(f"{text!r} is not a duration like 30s, 5m or 1h")
+    scale = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400}
+    return parse_duration(sum(float(a) * scale[b] for a, b in parts))
+
+
+def rate_window(scrape_seconds: float) -> str:
+    """A rate() window holding at least 5 scrapes, and never under 10 s."""
+    return f"{int(max(10, math.ceil(5 * scrape_seconds)))}s"
+
+
+def promql(metric: str, app: str, role: str, window: str) -> str:
+    """The PromQL of one metric of one version of an app (a single series, or none)."""
+    svc = f'service="{traefik_service(app, role)}@swarm"'
+    reqs = f"traefik_service_requests_total{{{svc}}}"
+    task = f'app="{app}",role="{role}"'
+    if metric == "request_rate":
+        return f"sum(rate({reqs}[{window}]))"
+    if metric == "error_ratio":
+        # No 5xx series at all means no errors, not no data; no requests at all gives NaN (no data).
+        errors = f'traefik_service_requests_total{{{svc},code=~"5.."}}'
+        return f"(sum(rate({errors}[{window}])) or vector(0)) / sum(rate({reqs}[{window}]))"
+    if metric in ("latency_p50", "latency_p99"):
+        q = 0.5 if metric == "latency_p50" else 0.99
+        return (f"histogram_quantile({q}, sum by (le) "
+                f"(rate(traefik_service_request_duration_seconds_bucket{{{svc}}}[{window}])))")
+    if metric == "cpu":  # cores per task, so versions with different replica counts compare
+        return f"avg(rate(sentinel_task_cpu_seconds_total{{{task}}}[{window}]))"
+    if metric == "memory":
+        return f"avg(sentinel_task_memory_bytes{{{task}}})"
+    raise ValueError(f"unknown metric {metric!r}")
+
+
+def values_of(result: list[dict]) -> list[list[float | None]]:
+    """A query_range matrix with one series -> [[t, v], ...] (NaN/Inf become None)."""
+    if not result:
+        return []
+    out = []
+    for t, v in result[0].get("values", []):
+        f = float(v)
+        out.append([float(t), f if math.isfinite(f) else None])
+    return out
+
+
+class Prometheus:
+    def __init__(self, base_url: str, auth: tuple[str, str], host: str = PROMETHEUS_HOST):
+        self.base = base_url.rstrip("/")
+        self.auth = auth
+        self.headers = {"Host": host}
+
+    def _get(self, path: str, params: dict) -> dict:
+        try:
+            r = httpx.get(f"{self.base}{path}", params=params, auth=self.auth,
+                          headers=self.headers, timeout=10)
+        except httpx.HTTPError as e:
+            raise CommandFailed(f"Prometheus could not be reached ({e.__class__.__name__}): "
+                                "check `sentinel cluster inspect`.")
+        if r.status_code != 200:
+            raise CommandFailed(f"Prometheus answered {r.status_code}: {r.text[:200]}")
+        body = r.json()
+        if body.get("status") != "success":
+            raise CommandFailed(f"Prometheus refused a query: {body.get('error', 'unknown error')}")
+        return body["data"]
+
+    def range(self, query: str, start: float, end: float, step: float) -> list[list[float | None]]:
+        data = self._get("/api/v1/query_range",
+                         {"query": query, "start": f"{start:.3f}", "end": f"{end:.3f}",
+                          "step": f"{max(step, 0.001):g}s"})
+        return values_of(data.get("result", []))
+
+    def ready(self) -> bool:
+        try:
+            self._get("/api/v1/query", {"query": "up"})
+            return True
+        except CommandFailed:
+            return False
+
+    def series(self, app: str, roles: list[str], metrics: tuple[str, ...] | list[str], start: float,
+               end: float, step: float, window: str) -> dict[str, dict[str, list]]:
+        """metric -> role -> [[t, v], ...]"""
+        return {m: {r: self.range(promql(m, app, r, window), start, end, step) for r in roles}
+                for m in metrics}

@@ -1,0 +1,78 @@
+"""Canary analysis on live data: Prometheus series of canary vs control, judged, archived.
+
+The control is the baseline when the canary has one (like with like, as Kayenta advises),
+else production. Every judgment is stored with its inputs so it can be re-judged later
+with `sentinel canary judge`.
+"""
+from __future__ import annotations
+
+import time
+
+from ..analysis import AnalysisConfig, AnalysisError, default_analysis, judge
+from ..analysis.config import analysis_from_dict
+from ..errors import InvalidInput
+from ..metrics import METRICS, promql, rate_window
+from ..platform import Platform
+
+
+def analysis_config(raw: dict | None) -> AnalysisConfig:
+    """The canary's analysis (default when none), checked against the metrics we can query."""
+    try:
+        config = analysis_from_dict(raw) if raw else default_analysis()
+    except AnalysisError as e:
+        raise InvalidInput(f"analysis: {e.message}")
+    for i, m in enumerate(config.metrics):
+        if m.name not in METRICS:
+            raise InvalidInput(f"analysis: metrics[{i}].name: {m.name!r} is not a metric Sentinel "
+                               f"collects (one of {', '.join(METRICS)}).")
+    return config
+
+
+def control_role(canary: dict) -> str:
+    return "baseline" if canary.get("baseline") else "production"
+
+
+def only_critical(config: AnalysisConfig) -> AnalysisConfig | None:
+    """The early check's config: the metrics marked critical, or None if there are none."""
+    crit = [m for m in config.metrics if m.critical]
+    if not crit:
+        return None
+    return AnalysisConfig.model_validate({"metrics": [m.model_dump() for m in crit],
+                                          "thresholds": config.thresholds.model_dump(by_alias=True)})
+
+
+class Analyzer:
+    def __init__(self, platform: Platform):
+        self.p = platform
+
+    def collect(self, app: str, canary: dict, config: AnalysisConfig, start: float,
+                end: float) -> dict[str, dict[str, list]]:
+        """metric -> {"control": [...], "experiment": [...]}, one point per scrape interval."""
+        prom = self.p.prometheus()
+        step = self.p.scrape_seconds
+        window = rate_window(step)
+        control = control_role(canary)
+        data = {}
+        for m in config.metrics:
+            series = {side: prom.range(promql(m.name, app, role, window), start, end, step)
+                      for side, role in (("control", control), ("experiment", "canary"))}
+            data[m.name] = {side: [v for _, v in points] for side, points in series.items()}
+        return data
+
+    def judge(self, app: str, canary: dict, config: AnalysisConfig, start: float, end: float,
+              kind: str = "analysis", archive: bool = True) -> dict:
+        data = self.collect(app, canary, config, start, end)
+        result = judge(config, data).model_dump()
+        result.update({"at": end, "window": [start, end], "control": control_role(canary),
+                       "kind": kind, "points": {k: len(v["experiment"]) for k, v in data.items()}})
+        if archive:
+            self.p.store.add_judgment(app, {"config": config.model_dump_config(), "data": data},
+                                      result)
+        return result
+
+    def analyze(self, app: str, canary: dict, window_seconds: float) -> dict:
+        """`sentinel canary analyze`: the canary's last `window` (never before it started)."""
+        end = time.time()
+        start = max(end - window_seconds, canary.get("started_at", end - window_seconds))
+        config = analysis_config(canary.get("analysis"))
+        return self.judge(app, canary, config, start, end, kind="analyze")

@@ -1,0 +1,66 @@
+"""PromQL per metric and role, durations, and Prometheus answers turned into series."""
+import math
+
+import pytest
+
+from control_plane.metrics import METRICS, parse_duration, promql, rate_window, values_of
+from control_plane.services.report import report_step
+
+
+@pytest.mark.parametrize("text,seconds", [("30s", 30), ("5m", 300), ("1h", 3600), ("1m30s", 90),
+                                          ("250ms", 0.25), ("45", 45), (12, 12)])
+def test_parse_duration(text, seconds):
+    assert parse_duration(text) == seconds
+
+
+@pytest.mark.parametrize("bad", ["", "5 m", "m5", "5x", "-5s", "0s", "5m-", 0, -1])
+def test_parse_duration_refuses(bad):
+    with pytest.raises(ValueError):
+        parse_duration(bad)
+
+
+def test_rate_window_holds_five_scrapes_and_at_least_ten_seconds():
+    assert rate_window(1) == "10s"
+    assert rate_window(2) == "10s"
+    assert rate_window(5) == "25s"
+    assert rate_window(0.5) == "10s"
+
+
+def test_traefik_metrics_select_the_role_service():
+    q = promql("request_rate", "todos", "canary", "10s")
+    assert q == 'sum(rate(traefik_service_requests_total{service="todos-canary@swarm"}[10s]))'
+    q = promql("latency_p99", "todos", "baseline", "10s")
+    assert q.startswith("histogram_quantile(0.99, sum by (le) ")
+    assert 'traefik_service_request_duration_seconds_bucket{service="todos-baseline@swarm"}[10s]' in q
+
+
+def test_error_ratio_counts_missing_5xx_as_zero():
+    q = promql("error_ratio", "todos", "production", "10s")
+    assert 'code=~"5.."' in q and "or vector(0)" in q
+    assert q.endswith('/ sum(rate(traefik_service_requests_total{service="todos-production@swarm"}[10s]))')
+
+
+def test_task_metrics_are_per_task_averages_of_the_role():
+    assert promql("cpu", "shop", "canary", "10s") == \
+        'avg(rate(sentinel_task_cpu_seconds_total{app="shop",role="canary"}[10s]))'
+    assert promql("memory", "shop", "production", "10s") == \
+        'avg(sentinel_task_memory_bytes{app="shop",role="production"})'
+
+
+def test_every_metric_has_a_query_and_unknown_ones_are_refused():
+    for m in METRICS:
+        assert "todos" in promql(m, "todos", "canary", "10s")
+    with pytest.raises(ValueError):
+        promql("throughput", "todos", "canary", "10s")
+
+
+def test_values_of_turns_nan_into_missing_points():
+    result = [{"metric": {}, "values": [[1.0, "0.5"], [2.0, "NaN"], [3.0, "+Inf"], [4.0, "2"]]}]
+    assert values_of(result) == [[1.0, 0.5], [2.0, None], [3.0, None], [4.0, 2.0]]
+    assert values_of([]) == []
+
+
+def test_report_step_keeps_series_small_but_never_below_a_scrape():
+    assert report_step(900, 2) == 3.75
+    assert report_step(60, 2) == 2
+    assert math.ceil(86400 / report_step(86400, 2)) <= 240

@@ -1,0 +1,67 @@
+"""Progressive delivery decisions: plan validation, what a verdict leads to, the early check."""
+import pytest
+
+from control_plane.errors import InvalidInput
+from control_plane.analysis import default_analysis
+from control_plane.services.analysis import analysis_config, only_critical
+from control_plane.services.progressive import (MAX_HOLDS, decide, early_failure, new_plan,
+                                                validate_plan)
+
+
+def test_a_plan_needs_increasing_weights_and_an_interval():
+    validate_plan([5, 20, 50], 60, True, False, 2)
+    validate_plan(None, None, False, False, 2)
+    for steps, interval, msg in [([], 60, "at least one"), ([5, 5], 60, "must increase"),
+                                 ([20, 5], 60, "must increase"), ([0, 5], 60, "from 1 to 100"),
+                                 ([5, 101], 60, "from 1 to 100"), ([5, 20], None, "needs --interval"),
+                                 ([5, 20], 4, "at least 6s")]:
+        with pytest.raises(InvalidInput, match=msg):
+            validate_plan(steps, interval, False, False, 2)
+
+
+def test_with_a_baseline_steps_stop_at_fifty():
+    with pytest.raises(InvalidInput, match="from 1 to 50"):
+        validate_plan([10, 60], 60, False, True, 2)
+
+
+def test_auto_promote_alone_is_refused():
+    with pytest.raises(InvalidInput, match="need --steps"):
+        validate_plan(None, None, True, False, 2)
+
+
+def test_pass_walks_the_steps_then_promotes_or_waits():
+    plan = new_plan([5, 20, 50], 60, True, now=1000)
+    assert plan["next_at"] == 1060 and plan["step_index"] == 0
+    assert decide(plan, "pass") == "next"
+    last = {**plan, "step_index": 2}
+    assert decide(last, "pass") == "promote"
+    assert decide({**last, "auto_promote": False}, "pass") == "wait"
+
+
+def test_marginal_holds_a_bounded_number_of_times_then_rolls_back():
+    plan = new_plan([5, 20], 60, False, now=0)
+    assert decide(plan, "marginal") == "hold"
+    assert decide({**plan, "holds": MAX_HOLDS}, "marginal") == "rollback"
+    assert decide(plan, "fail") == "rollback"
+
+
+def test_early_check_acts_on_critical_regressions_only():
+    result = {"metrics": [
+        {"name": "error_ratio", "critical": True, "classification": "High"},
+        {"name": "latency_p99", "critical": False, "classification": "High"},
+        {"name": "cpu", "critical": True, "classification": "NodataFail"}]}
+    assert early_failure(result) == ["error_ratio"]
+
+
+def test_early_config_keeps_the_critical_metrics():
+    crit = only_critical(default_analysis())
+    assert [m.name for m in crit.metrics] == ["error_ratio"]
+    none = analysis_config({"metrics": [{"name": "cpu"}]})
+    assert only_critical(none) is None
+
+
+def test_analysis_names_must_be_metrics_sentinel_collects():
+    with pytest.raises(InvalidInput, match=r"metrics\[1\]\.name: 'rps' is not a metric"):
+        analysis_config({"metrics": [{"name": "cpu"}, {"name": "rps"}]})
+    with pytest.raises(InvalidInput, match=r"metrics\[0\]\.direction"):
+        analysis_config({"metrics": [{"name": "cpu", "direction": "up"}]})
