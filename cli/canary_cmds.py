@@ -1,4 +1,4 @@
-"""canary deploy / status / traffic / promote / rollback / judge."""
+"""canary deploy / status / report / traffic / promote / rollback / judge."""
 from __future__ import annotations
 
 import sys
@@ -114,6 +114,55 @@ def status(app: Optional[str] = typer.Argument(None), json_out: bool = typer.Opt
     rows = [{**e, "at": time.strftime("%H:%M:%S", time.localtime(e["at"]))} for e in s["events"]]
     if rows:
         table(rows, [("at", "AT"), ("kind", "EVENT"), ("actor", "BY"), ("message", "WHAT")])
+
+
+def report_url(base: str, token: str, app: Optional[str] = None) -> str:
+    """The report page with app and token in the fragment: browsers never send it to a server."""
+    from urllib.parse import quote, urlencode
+
+    params = {"app": app} if app else {}
+    return f"{base.rstrip('/')}/ui#" + urlencode({**params, "token": token}, quote_via=quote)
+
+
+def _can_open_browser() -> bool:
+    """A terminal user with a graphical browser (a console browser cannot run the page)."""
+    import os
+    import webbrowser
+
+    if not (sys.stdin.isatty() and sys.stdout.isatty()):
+        return False
+    if sys.platform.startswith("linux") and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
+        return False
+    try:
+        webbrowser.get()
+    except webbrowser.Error:
+        return False
+    return True
+
+
+@canary_app.command("report")
+def report(app: Optional[str] = typer.Argument(None, help="Preselect this app; the page has a picker."),
+           no_open: bool = typer.Option(False, "--no-open", help="Do not start a browser."),
+           print_url: bool = typer.Option(False, "--print-url", help="Print the URL (it holds the API token).")):
+    """Open the live canary report (charts, judgment, events) served by the control plane at /ui."""
+    client = Client()
+    if not client.token:
+        fail("no API token is configured: run `sentinel init` on this machine or set SENTINEL_TOKEN.")
+    # One cheap call first, so a stopped control plane, a wrong token or a typo fails here in
+    # one line rather than in the browser.
+    names = [a["name"] for a in client.get("/v1/apps")]
+    if app and app not in names:
+        fail(f"there is no app {app!r}: `sentinel apps` lists them.")
+    url = report_url(client.url, client.token, app)
+    opened = False
+    if not no_open and _can_open_browser():
+        import webbrowser
+
+        opened = webbrowser.open(url)
+    if opened:
+        console().print(f"opened the canary report{f' of {app}' if app else ''} in your browser")
+    if print_url or not opened:
+        sys.stdout.write(url + "\n")
 
 
 @canary_app.command("traffic")

@@ -21,6 +21,7 @@ from ..services.cluster import ClusterService
 from ..services.progressive import ProgressiveDriver
 from ..services.report import ReportService
 from ..store import Store
+from . import ui
 
 log = logging.getLogger("sentinel.api")
 bearer = HTTPBearer(auto_error=False)
@@ -65,6 +66,8 @@ def create_app() -> FastAPI:
     @api.get("/healthz")
     def healthz():
         return {"ok": True}
+
+    api.include_router(ui.router)  # /ui: the canary report page; its data calls need the token
 
     deps = [Depends(auth)]
 

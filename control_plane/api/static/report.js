@@ -1,0 +1,158 @@
+// The canary report page: picks an app, fetches its report every 5 s and draws it.
+import { getJson, showApp, takeFragment, token, Unauthorized } from "./api.js";
+import { lineChart } from "./chart.js";
+import { el, replace } from "./dom.js";
+import { clock, duration, g4, METRICS, when } from "./format.js";
+
+const REFRESH_MS = 5000;
+const APPS_EVERY = 12; // refresh the app list every minute: it costs a docker call on the server
+const WINDOW = 900;
+const $ = (id) => document.getElementById(id);
+const state = { app: null, apps: null, ticks: 0, timer: null, seq: 0 };
+
+function start() {
+  state.app = takeFragment();
+  $("token-form").addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    const t = $("token-input").value.trim();
+    $("token-input").value = "";
+    if (!t) return;
+    token.set(t);
+    $("token-form").hidden = true;
+    message(null);
+    refresh();
+  });
+  $("app-picker").addEventListener("change", () => {
+    state.app = $("app-picker").value;
+    showApp(state.app);
+    refresh();
+  });
+  window.addEventListener("hashchange", () => {
+    state.app = takeFragment() || state.app;
+    refresh();
+  });
+  refresh();
+}
+
+async function refresh() {
+  clearTimeout(state.timer);
+  const seq = ++state.seq; // an answer for an app no longer picked is dropped
+  if (!token.get()) return askToken(null);
+  try {
+    if (!state.apps || state.ticks++ % APPS_EVERY === 0) state.apps = await getJson("/v1/apps");
+    if (seq !== state.seq) return;
+    renderPicker();
+    if (!state.apps.length) {
+      $("report").hidden = true;
+      message("There are no apps yet: deploy one with `sentinel deploy`.", "info");
+    } else {
+      const report = await getJson(`/v1/apps/${encodeURIComponent(state.app)}/report?window=${WINDOW}`);
+      if (seq !== state.seq) return;
+      render(report);
+      // Prometheus down: the judgment and events still show, the charts say why they are empty.
+      message(report.metrics_error ? `Metrics are unavailable: ${report.metrics_error}` : null, "info");
+      $("updated").textContent = `updated ${clock(Date.now() / 1000)}`;
+    }
+  } catch (e) {
+    if (seq !== state.seq) return;
+    if (e instanceof Unauthorized) return askToken(token.get() ? e.message : null);
+    // Keep the last report on screen; say it is stale and why.
+    message(`Could not refresh: ${e.message || e}. Retrying every ${REFRESH_MS / 1000} s.`);
+  }
+  state.timer = setTimeout(refresh, REFRESH_MS);
+}
+
+function askToken(rejected) {
+  token.clear();
+  state.apps = null;
+  $("report").hidden = true;
+  $("token-form").hidden = false;
+  $("token-input").focus();
+  message(rejected ? `The API token was not accepted (401): ${rejected}` : null);
+}
+
+function message(text, kind = "error") {
+  const m = $("message");
+  m.hidden = !text;
+  m.className = `message ${kind}`;
+  m.textContent = text || "";
+}
+
+function renderPicker() {
+  const names = state.apps.map((a) => a.name);
+  if (!names.includes(state.app)) {
+    // Default to an app with a canary: that is what this page is for.
+    state.app = (state.apps.find((a) => a.canary) || state.apps[0] || {}).name || null;
+    showApp(state.app);
+  }
+  const picker = $("app-picker");
+  replace(picker, state.apps.map((a) => el("option", { value: a.name }, a.canary ? `${a.name} (canary)` : a.name)));
+  picker.value = state.app;
+  picker.disabled = names.length === 0;
+}
+
+function render(r) {
+  $("report").hidden = false;
+  replace($("summary"), summary(r));
+  const from = r.now - r.window;
+  replace($("charts"), METRICS.map((metric) => lineChart({
+    metric, series: r.series?.[metric.key], roles: r.roles || ["production"], from, to: r.now, events: r.events || [],
+  })));
+  replace($("judgment"), judgment(r.judgment));
+  replace($("events"), events(r.events || []));
+}
+
+function summary(r) {
+  const c = r.canary;
+  const prod = el("p", {}, el("span", { class: "badge role-production" }, "production"), " ", r.production?.image ?? "–");
+  if (!c) {
+    return [el("h2", {}, r.app), prod,
+            el("p", { class: "empty-state" }, "No canary running. Start one with ",
+               el("code", {}, `sentinel canary deploy ${r.app} --image IMAGE --weight 10`), ".")];
+  }
+  const canary = el("p", {}, el("span", { class: "badge role-canary" }, "canary"), " ", c.image,
+                    ` takes ${c.weight}% of the traffic · ${c.state}`,
+                    c.since ? ` · for ${duration(r.now - c.since)} (since ${when(c.since)})` : "");
+  const parts = [el("h2", {}, r.app), prod, canary];
+  if (r.roles?.includes("baseline")) {
+    parts.push(el("p", {}, el("span", { class: "badge role-baseline" }, "baseline"),
+                  " a fresh copy of production, compared with the canary"));
+  }
+  const p = c.progressive;
+  if (p && Array.isArray(p.steps) && Number.isInteger(p.step_index)) {
+    const steps = p.steps.map((s, i) => (i === p.step_index ? `[${s}%]` : `${s}%`)).join(" → ");
+    parts.push(el("p", { class: "dim" }, `Progressive: ${steps}, step ${p.step_index + 1} of ${p.steps.length}`,
+                  p.next_at ? `, next step at ${clock(p.next_at)} (every ${duration(p.interval)})` : ""));
+  }
+  return parts;
+}
+
+function judgment(j) {
+  if (!j) return el("p", { class: "empty-state" }, "No judgment yet.");
+  const groups = Object.entries(j.groups || {}).map(([g, s]) => `${g} ${g4(s)}`).join(" · ");
+  const head = el("p", { class: "verdict" },
+                  el("span", { class: `badge verdict-${j.verdict}` }, j.verdict), " ",
+                  el("strong", {}, `score ${g4(j.score)}`), j.at ? ` at ${when(j.at)}` : "",
+                  groups ? el("span", { class: "dim" }, ` (${groups})`) : "");
+  const rows = (j.metrics || []).map((m) => el("tr", { "data-metric": m.name },
+    el("td", {}, m.name),
+    el("td", {}, el("span", { class: `class-${String(m.classification).toLowerCase()}` }, m.classification)),
+    el("td", {}, m.critical ? "critical" : ""),
+    el("td", { class: "n" }, g4(m.estimate)),
+    el("td", { class: "n" }, m.ci ? `[${g4(m.ci[0])}, ${g4(m.ci[1])}]` : "–"),
+    el("td", { class: "n" }, g4(m.ratio))));
+  const table = el("table", { class: "judgment" },
+    el("thead", {}, el("tr", {}, ["Metric", "Class", "", "Estimate", "Confidence interval", "Ratio"]
+      .map((h) => el("th", {}, h)))),
+    el("tbody", {}, rows));
+  return [head, table];
+}
+
+function events(list) {
+  if (!list.length) return [el("li", { class: "empty-state" }, "No events yet.")];
+  return [...list].sort((a, b) => b.at - a.at || b.id - a.id).map((e) => el("li", { class: `event kind-${e.kind}` },
+    el("time", {}, when(e.at)), " ", el("span", { class: "badge" }, e.kind), " ",
+    el("span", { class: "message-text" }, e.message), e.actor ? el("span", { class: "dim" }, ` by ${e.actor}`) : ""));
+}
+
+start();
