@@ -39,6 +39,7 @@ UPSTREAM: dict[str, str] = {
     "prometheus": "prom/prometheus:v3.0.0",
     "node-exporter": "prom/node-exporter:v1.8.2",
     "grafana": "grafana/grafana:11.3.0",  # no local build: the local set lacks it
+    # task-exporter: none upstream; Sentinel's own, built locally for either image set.
 }
 
 # What the base drops from the debootstrap tree (copyright files and locale.alias stay).
@@ -92,6 +93,7 @@ def default_specs() -> dict[str, ImageSpec]:
         ImageSpec("registry", IMAGES / "registry"),
         ImageSpec("prometheus", IMAGES / "prometheus"),
         ImageSpec("node-exporter", IMAGES / "node-exporter"),
+        ImageSpec("task-exporter", IMAGES / "task-exporter"),
         # The demo app, twice: users type `--image todo:1`, so plain tags.
         ImageSpec("todo:1", todo, build_args=(("APP_VERSION", "1"),), tag="todo:1"),
         ImageSpec("todo:2", todo, build_args=(("APP_VERSION", "2"),), tag="todo:2"),

@@ -11,7 +11,7 @@ from ..docker_cli import Docker, info_argv, node_inspect_argv, node_ls_argv
 from ..errors import CommandFailed, InvalidInput, Precondition
 from ..jobs import Operation
 from ..models import ClusterCreate
-from ..paths import cluster_dir
+from ..paths import MONITORING_DIR, cluster_dir
 from ..platform import ADMIN_USER, REGISTRY_USER, Platform
 from ..templates import render
 from ..terraform import TerraformRunner, tfvars
@@ -20,6 +20,12 @@ from .. import traefik
 UPSTREAM = {"traefik": "traefik:v3.7", "postgres": "postgres:16", "registry": "registry:2",
             "prometheus": "prom/prometheus:v3.0.0", "node_exporter": "prom/node-exporter:v1.8.2",
             "grafana": "grafana/grafana:11.3.0", "node": "docker:dind"}
+# Sentinel's own image, with no upstream: built locally and pushed to the cluster registry in
+# both image sets.
+OWN_IMAGES = ("task-exporter",)
+# Grafana's provisioning and dashboards, copied to /etc/sentinel/grafana/<same path> on the manager.
+GRAFANA_FILES = ("provisioning/datasources/prometheus.yml", "provisioning/dashboards/sentinel.yml",
+                 "dashboards/sentinel.json")
 
 
 def check_docker() -> None:
@@ -29,14 +35,15 @@ def check_docker() -> None:
                            "(`bash scripts/install.sh`) and try again.")
 
 
-def local_images(build_missing: bool, step=None) -> dict[str, str]:
-    """Logical name -> local tag of the locally built image set, building what is missing."""
+def local_images(build_missing: bool, step=None, names: list[str] | None = None) -> dict[str, str]:
+    """Logical name -> local tag of the locally built image set (or of `names` only, when
+    building), building what is missing."""
     from .. import images
 
     refs = images.local_image_refs()
     if build_missing:
         try:
-            refs = images.build_all(log=step or (lambda m: None))
+            refs = images.build_all(names=names, log=step or (lambda m: None))
         except images.ImageError as e:
             raise Precondition(f"building the local images failed: {e}")
     return {k.replace("-", "_"): v for k, v in refs.items()}
@@ -102,7 +109,9 @@ class ClusterService:
 
     def _image_set(self, spec: ClusterCreate, op: Operation) -> dict[str, str]:
         if spec.image_set == "upstream":
-            return dict(UPSTREAM)
+            op.step("building Sentinel's own images (no upstream exists)")
+            return {**UPSTREAM, **local_images(build_missing=True, step=op.step,
+                                               names=list(OWN_IMAGES))}
         op.step("checking the local image set (building what is missing)")
         imgs = local_images(build_missing=True, step=op.step)
         imgs.setdefault("grafana", "")
@@ -152,15 +161,13 @@ class ClusterService:
             "platform_files": self._write_files(out, files), "stack_file": "registry.yml",
             "stack_name": "sentinel-registry", "registry_login": False}, step=op.step)
 
-        if local:
-            registry = self.p.registry()
-            pushed = {}
-            for key in ("traefik", "prometheus", "node_exporter", "postgres"):
-                op.step(f"pushing {images[key]} to the cluster registry")
-                pushed[key] = registry.push(images[key])
-            stack_images = {**images, **pushed}
-        else:
-            stack_images = images
+        registry = self.p.registry()
+        pushed = {}
+        keys = ["traefik", "prometheus", "node_exporter", "postgres"] if local else []
+        for key in keys + [n.replace("-", "_") for n in OWN_IMAGES]:
+            op.step(f"pushing {images[key]} to the cluster registry")
+            pushed[key] = registry.push(images[key])
+        stack_images = {**images, **pushed}
         self.store.put("stack_images", stack_images)
 
         files = {
@@ -176,10 +183,14 @@ class ClusterService:
                 htpasswd_line=secrets.htpasswd_line(ADMIN_USER, admin_pw),
                 grafana=bool(stack_images.get("grafana"))),
         }
+        if stack_images.get("grafana"):
+            files.update({f"grafana/{rel}": (MONITORING_DIR / "grafana" / rel).read_text()
+                          for rel in GRAFANA_FILES})
+            files["grafana/admin_password"] = admin_pw
         op.step("deploying the platform stack (Traefik, Prometheus, node-exporter)")
         ansible.run_playbook("platform.yml", inv, {
             "platform_files": self._write_files(out, files), "stack_file": "platform.yml",
-            "stack_name": "sentinel", "registry_login": local, "registry_user": REGISTRY_USER,
+            "stack_name": "sentinel", "registry_login": True, "registry_user": REGISTRY_USER,
             "registry_password": reg_pw, "registry_host": self.p.registry_host}, step=op.step)
         op.step("waiting for Traefik to answer")
         self.p.traefik().wait_for(lambda: self.p.traefik().get("overview") is not None,
@@ -194,7 +205,9 @@ class ClusterService:
             path.write_text(content)
             path.chmod(0o600)
             secret = rel.endswith((".key", "htpasswd"))
-            out.append({"src": str(path), "path": rel, "mode": "0600" if secret else "0644"})
+            # Grafana runs as uid 472 in group root: its password is readable by the group.
+            mode = "0600" if secret else "0640" if rel == "grafana/admin_password" else "0644"
+            out.append({"src": str(path), "path": rel, "mode": mode})
         return out
 
     # ---- inspect ----------------------------------------------------------------------------

@@ -3,7 +3,7 @@ import yaml
 from control_plane.templates import render
 
 IMAGES = {"traefik": "t:1", "prometheus": "p:1", "node_exporter": "n:1", "registry": "r:1",
-          "grafana": None}
+          "task_exporter": "te:1", "grafana": None}
 
 
 def platform(**kw):
@@ -20,6 +20,25 @@ def test_platform_stack_uses_dnsrr_and_host_ports():
     assert "--providers.providersThrottleDuration=50ms" in t["command"]
     assert "grafana" not in s["services"]
     assert s["services"]["node-exporter"]["deploy"]["mode"] == "global"
+
+
+def test_task_exporter_runs_on_every_node_with_the_socket_read_only():
+    s = platform()
+    te = s["services"]["task-exporter"]
+    assert te["image"] == "te:1"
+    assert te["volumes"] == ["/var/run/docker.sock:/var/run/docker.sock:ro"]
+    assert te["networks"] == ["monitoring"]
+    assert te["deploy"]["mode"] == "global" and te["deploy"]["endpoint_mode"] == "dnsrr"
+    assert te["deploy"]["restart_policy"]["condition"] == "any"
+    assert "ports" not in te
+
+
+def test_prometheus_scrapes_the_task_exporter():
+    cfg = yaml.safe_load(render("prometheus.yml.j2", scrape_interval="2s"))
+    jobs = {j["job_name"]: j for j in cfg["scrape_configs"]}
+    assert jobs["tasks"]["dns_sd_configs"] == [
+        {"names": ["sentinel_task-exporter"], "type": "A", "port": 9323, "refresh_interval": "10s"}]
+    assert {"traefik", "node", "prometheus"} <= set(jobs)
 
 
 def test_vip_and_ingress_are_settings():

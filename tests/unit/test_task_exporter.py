@@ -1,0 +1,151 @@
+import importlib.util
+import re
+from pathlib import Path
+
+import pytest
+
+_PATH = Path(__file__).resolve().parents[2] / "images" / "task-exporter" / "exporter.py"
+_spec = importlib.util.spec_from_file_location("task_exporter", _PATH)
+ex = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(ex)
+
+SWARM = {"Id": "c0ffee1234567890", "Names": ["/todos_web.1.abc"],
+         "Labels": {"com.docker.swarm.service.id": "svc1",
+                    "com.docker.swarm.service.name": "todos_web",
+                    "com.docker.swarm.task.id": "task1",
+                    "com.docker.swarm.node.id": "nodeid",
+                    "com.docker.stack.namespace": "todos"}}
+STATS_V1 = {"cpu_stats": {"cpu_usage": {"total_usage": 2_500_000_000}},
+            "memory_stats": {"usage": 50_000_000, "limit": 1_000_000_000,
+                             "stats": {"total_inactive_file": 10_000_000, "cache": 12_000_000}}}
+
+
+def test_memory_usage_is_docker_stats_figure():
+    assert ex.memory_usage(STATS_V1["memory_stats"]) == 40_000_000                     # cgroup v1
+    assert ex.memory_usage({"usage": 100, "stats": {"inactive_file": 30}}) == 70       # cgroup v2
+    assert ex.memory_usage({"usage": 100, "stats": {"inactive_file": 300}}) == 100     # never < 0
+    assert ex.memory_usage({"usage": 100}) == 100
+
+
+def test_labels_from_the_service():
+    got = ex.task_labels(SWARM, {"sentinel.app": "todos", "sentinel.role": "canary"}, "node-1")
+    assert got == {"app": "todos", "role": "canary", "service": "todos_web", "task": "task1",
+                   "node": "node-1"}
+
+
+def test_container_labels_win_and_plain_containers_count():
+    plain = {"Id": "abcdef1234567890", "Names": ["/x"],
+             "Labels": {"sentinel.app": "x", "sentinel.role": "production"}}
+    assert ex.task_labels(plain, {}, "n") == {"app": "x", "role": "production", "service": "x",
+                                              "task": "abcdef123456", "node": "n"}
+
+
+def test_not_an_app_container():
+    assert ex.task_labels(SWARM, {"com.docker.stack.namespace": "todos"}, "n") is None
+    platform = {**SWARM, "Labels": {**SWARM["Labels"], "com.docker.swarm.service.name":
+                                    "sentinel_traefik", "com.docker.stack.namespace": "sentinel"}}
+    assert ex.task_labels(platform, None, "n") is None
+    assert ex.task_labels({"Id": "x", "Labels": {}}, {}, "n") is None
+
+
+def test_worker_falls_back_to_the_stack_names():
+    # A worker cannot inspect services (service_labels None): <app>_<key> in stack <app>.
+    assert ex.task_labels(SWARM, None, "n")["role"] == "production"
+    db = {**SWARM, "Labels": {**SWARM["Labels"], "com.docker.swarm.service.name": "todos_db"}}
+    assert ex.task_labels(db, None, "n")["role"] == "db"
+
+
+def test_samples():
+    labels = ex.task_labels(SWARM, {"sentinel.app": "todos", "sentinel.role": "production"}, "n")
+    got = {s.name: s.value for s in ex.samples(labels, STATS_V1)}
+    assert got == {"sentinel_task_cpu_seconds_total": 2.5, "sentinel_task_memory_bytes": 40_000_000,
+                   "sentinel_task_memory_limit_bytes": 1_000_000_000}
+    assert dict(ex.samples(labels, STATS_V1)[0].labels)["app"] == "todos"
+    assert ex.samples(labels, {"memory_stats": {}, "cpu_stats": {}}) == []  # a stopped container
+    empty = {"read": "0001-01-01T00:00:00Z", "cpu_stats": {"cpu_usage": {"total_usage": 0}}}
+    assert ex.samples(labels, empty) == []  # an engine that cannot read the cgroups
+
+
+def test_escape():
+    assert ex.escape('a"b\\c\nd') == 'a\\"b\\\\c\\nd'
+
+
+def test_render_text_format():
+    key = (("app", 'we"ird'), ("role", "canary"))
+    text = ex.render([ex.Sample("sentinel_task_cpu_seconds_total", key, 1.5),
+                      ex.Sample("sentinel_task_memory_bytes", key, 1024.0),
+                      ex.Sample("sentinel_exporter_scrape_seconds", (), 0.012)])
+    lines = text.splitlines()
+    assert "# TYPE sentinel_task_cpu_seconds_total counter" in lines
+    assert "# TYPE sentinel_task_memory_bytes gauge" in lines
+    assert 'sentinel_task_cpu_seconds_total{app="we\\"ird",role="canary"} 1.5' in lines
+    assert 'sentinel_task_memory_bytes{app="we\\"ird",role="canary"} 1024' in lines
+    assert "sentinel_exporter_scrape_seconds 0.012" in lines
+    sample = re.compile(r'^[a-z_]+(\{([a-z]+="([^"\\]|\\.)*",?)*\})? \S+$')
+    assert all(ln.startswith("# ") or sample.match(ln) for ln in lines)
+    assert text.endswith("\n")
+
+
+def test_paths():
+    assert ex.stats_path("abc") == "/containers/abc/stats?stream=false&one-shot=true"
+    assert ex.list_path().startswith("/containers/json?filters=")
+
+
+def test_collector_with_a_fake_engine():
+    calls = []
+
+    def get(path, sock):
+        calls.append(path)
+        if path == "/info":
+            return {"Name": "node-1"}
+        if path.startswith("/containers/json"):
+            return [SWARM, {"Id": "other", "Names": ["/other"], "Labels": {}}]
+        if path == "/services/svc1":
+            return {"Spec": {"Labels": {"sentinel.app": "todos", "sentinel.role": "baseline"}}}
+        if path.startswith("/containers/c0ffee"):
+            return STATS_V1
+        raise ex.DockerError("no such path", 404)
+
+    c = ex.Collector(get=get)
+    names = [s.name for s in c.collect()]
+    assert names.count("sentinel_task_cpu_seconds_total") == 1
+    assert names[-1] == "sentinel_exporter_scrape_seconds"
+    c.collect()
+    assert calls.count("/services/svc1") == 1  # cached
+    assert calls.count("/info") == 1
+
+
+def test_collector_survives_an_unreachable_engine():
+    def get(path, sock):
+        raise ex.DockerError("connection refused")
+
+    assert [s.name for s in ex.Collector(get=get).collect()] == ["sentinel_exporter_scrape_seconds"]
+
+
+@pytest.mark.parametrize("value,text", [(3.0, "3"), (0.25, "0.25"), (float("nan"), "NaN")])
+def test_format_value(value, text):
+    assert ex.format_value(value) == text
+
+
+def test_poller_serves_a_fresh_snapshot_without_collecting_on_the_scrape():
+    class Fake:
+        n = 0
+
+        def collect(self):
+            self.n += 1
+            return [ex.Sample("sentinel_exporter_scrape_seconds", (), float(self.n))]
+
+    fake = Fake()
+    p = ex.Poller(fake)
+    p.start()
+    assert p.latest()[0].value >= 1  # the first scrape waits for the first collection
+    assert fake.n >= 1
+
+
+def test_registered_in_the_local_image_set():
+    from control_plane import images as im
+
+    spec = im.default_specs()["task-exporter"]
+    assert spec.context == _PATH.parent and spec.parent == "base"
+    assert "task-exporter" not in im.UPSTREAM  # no upstream image: built locally in both sets
+    assert "exporter.py" in im.context_files(spec)
