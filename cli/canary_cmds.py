@@ -212,9 +212,10 @@ def judge(file: str, json_out: bool = typer.Option(False, "--json")):
     except FileNotFoundError:
         fail(f"file {file} does not exist: give the path of a judge input JSON file.")
     if json_out:
-        return emit_json(result)
-    print_judgment(result)
-    if result["verdict"] == "fail":
+        emit_json(result)
+    else:
+        print_judgment(result)
+    if result["verdict"] == "fail":  # scripts and CI gates read the exit code
         raise typer.Exit(1)
 
 

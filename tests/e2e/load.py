@@ -9,12 +9,13 @@ import httpx
 
 
 class Load:
-    def __init__(self, url: str, host: str, workers: int = 4, pause: float = 0.01,
+    def __init__(self, url: str, host: str, workers: int = 6, pause: float = 0.01,
                  max_seconds: float = 300):
         self.url, self.host, self.workers, self.pause = url, host, workers, pause
         self.max_seconds = max_seconds
         self.codes: Counter = Counter()
         self.versions: Counter = Counter()
+        self.failed_versions: Counter = Counter()  # app version (None: no answer) -> failures
         self.errors: list[str] = []
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
@@ -31,8 +32,10 @@ class Load:
                     self.versions[r.headers.get("x-app-version")] += 1
                     if not 200 <= r.status_code < 300:
                         self.errors.append(f"{r.status_code} {r.text[:80]}")
+                        self.failed_versions[r.headers.get("x-app-version")] += 1
                 except httpx.HTTPError as e:
                     self.errors.append(f"{type(e).__name__}: {e}")
+                    self.failed_versions[None] += 1
                 time.sleep(self.pause)
 
     def __enter__(self) -> "Load":
