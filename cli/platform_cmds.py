@@ -25,8 +25,13 @@ def ensure_local_server(port: int | None = None) -> Client:
 
     port = port or int(os.environ.get("SENTINEL_PORT", server.DEFAULT_PORT))
 
-    token = secrets.get("api_token")
+    from .remote_cmds import is_remote
+
     cfg = load_config()
+    if is_remote(cfg):
+        fail(f"the control plane is remote ({cfg.get('url') or 'being created'}): this command "
+             "manages a control plane on this machine only.")
+    token = secrets.get("api_token")
     if not cfg.get("url") or cfg.get("provider", "local") == "local":
         cfg.update({"url": _local_url(port), "token": token, "provider": "local"})
         save_config(cfg)
@@ -55,6 +60,15 @@ def init(
     acme_server: Optional[str] = typer.Option(None, help="ACME directory URL (default Let's Encrypt)."),
     region: Optional[str] = typer.Option(None, help="Cloud region."),
     size: Optional[str] = typer.Option(None, help="Cloud node size."),
+    remote_control_plane: bool = typer.Option(
+        False, "--remote-control-plane",
+        help="Run the control plane on its own server (implied for the clouds)."),
+    server_port: int = typer.Option(8443, help="Local provider with a remote control plane: "
+                                    "this host's port for its HTTPS."),
+    server_domain: Optional[str] = typer.Option(
+        None, help="Remote control plane: its DNS name; with --email its certificate comes from ACME."),
+    admin_cidr: Optional[str] = typer.Option(
+        None, help="Clouds: the address (x.x.x.x/32) allowed to ssh to the control plane's server."),
     image_set: str = typer.Option("local", help="local (built here from Debian) or upstream."),
     endpoint_mode: str = typer.Option("dnsrr", help="dnsrr (no IPVS needed) or vip."),
     publish_mode: str = typer.Option("host", help="host or ingress for the edge ports."),
@@ -74,11 +88,18 @@ def init(
         validation.port(https_port, "--https-port")
     except SentinelError as e:
         fail(e.message)
-    if provider != "local":
-        fail(f"provider {provider!r} needs a remote control plane: its Terraform module is in "
-             f"terraform/{provider}/, but this version only drives the local provider end to end.")
-    confirm(f"Create a {provider} platform with {nodes} node(s)?", yes)
-    client = ensure_local_server()
+    from .remote_cmds import ensure_remote_server, is_remote
+
+    remote = remote_control_plane or provider != "local" or is_remote(load_config())
+    confirm(f"Create a {provider} platform with {nodes} node(s)"
+            + (" and its control plane's server?" if remote else "?"), yes)
+    if remote:
+        client = ensure_remote_server(provider=provider, name=name, json_out=json_out, settings={
+            "subnet": subnet, "api_port": server_port, "server_domain": server_domain,
+            "email": email, "acme_server": acme_server, "admin_cidr": admin_cidr,
+            "size": size, "region": region})
+    else:
+        client = ensure_local_server()
     body = {"name": name, "subnet": subnet, "provider": provider, "nodes": nodes, "http_port": http_port, "https_port": https_port,
             "domain": domain, "email": email, "acme_server": acme_server, "image_set": image_set,
             "endpoint_mode": endpoint_mode, "publish_mode": publish_mode}
@@ -140,6 +161,10 @@ def destroy(yes: bool = typer.Option(False, "--yes", "-y"),
     from control_plane import server
 
     confirm("Destroy the platform and every app on it (data included)?", yes)
+    from .remote_cmds import destroy_remote, is_remote
+
+    if is_remote(load_config()):
+        return destroy_remote(json_out)
     if load_config().get("provider", "local") == "local":
         client = ensure_local_server()
     else:
@@ -181,6 +206,22 @@ def server_status(json_out: bool = typer.Option(False, "--json")):
     """Is the control plane running?"""
     from control_plane import server
 
+    from .remote_cmds import is_remote
+
+    if is_remote(load_config()):
+        client = Client()
+        try:
+            client.get("/healthz", timeout=10)
+            up, why = True, ""
+        except ClientError as e:
+            up, why = False, e.message
+        data = {"running": up, "url": client.url, "fingerprint": client.fingerprint, "remote": True}
+        if json_out:
+            return emit_json(data)
+        console().print(f"answering at {client.url}" if up else f"not answering: {why}")
+        if not up:
+            raise typer.Exit(1)
+        return
     pid = server.running_pid()
     data = {"running": bool(pid), "pid": pid, "url": load_config().get("url"),
             "log": str(server.log_file())}
@@ -190,3 +231,12 @@ def server_status(json_out: bool = typer.Option(False, "--json")):
                     "not running: start it with `sentinel server start`")
     if not pid:
         raise typer.Exit(1)
+
+
+def _server_trust():
+    from .remote_cmds import server_trust
+
+    return server_trust
+
+
+server_app.command("trust")(_server_trust())

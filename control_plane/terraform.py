@@ -50,9 +50,12 @@ def output_argv(workdir: Path) -> list[str]:
 
 
 def tfvars(*, name: str, nodes: int, ssh_public_key: str, size: str | None = None,
-           region: str | None = None, extra: dict[str, str] | None = None) -> dict:
+           region: str | None = None, extra: dict[str, str] | None = None,
+           control_plane_cidr: str | None = None) -> dict:
     out: dict = {"name": name, "nodes": nodes, "ssh_public_key": ssh_public_key,
                  "extra": {k: str(v) for k, v in (extra or {}).items()}}
+    if control_plane_cidr:
+        out["control_plane_cidr"] = control_plane_cidr
     if size:
         out["size"] = size
     if region:

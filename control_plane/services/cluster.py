@@ -86,7 +86,8 @@ class ClusterService:
         op.step(f"creating {spec.nodes} node(s) with Terraform ({spec.provider})")
         outputs = self._terraform(spec).apply(tfvars(
             name=spec.name, nodes=spec.nodes, ssh_public_key=public_key, size=spec.size,
-            region=spec.region, extra=provider.extra(spec, images)))
+            region=spec.region, extra=provider.extra(spec, images),
+            control_plane_cidr=provider.control_plane_cidr()))
         self.store.put("terraform_outputs", outputs)
         nodes = self._node_list(spec, outputs)
 
@@ -294,7 +295,8 @@ class ClusterService:
         outputs = self._terraform(spec).apply(tfvars(
             name=spec.name, nodes=nodes, ssh_public_key=ssh.ensure_key(provider.ssh_user),
             size=spec.size, region=spec.region,
-            extra=provider.extra(spec, self.store.get("images") or {})))
+            extra=provider.extra(spec, self.store.get("images") or {}),
+            control_plane_cidr=provider.control_plane_cidr()))
         self.store.put("terraform_outputs", outputs)
         self.store.put("cluster", spec.model_dump())
         new_nodes = self._node_list(spec, outputs)
