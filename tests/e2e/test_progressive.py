@@ -105,16 +105,22 @@ def test_a_slow_canary_is_rolled_back_at_its_step_judgment(platform, todos):
     assert count_versions(platform, todos, 50) == {"1": 50}
 
 
-def test_a_healthy_canary_walks_every_step_and_is_promoted(platform, todos):
+def test_a_healthy_canary_walks_every_step_and_is_promoted_across_a_restart(platform, todos):
     interval = 15
     with Load(f"http://127.0.0.1:{HTTP}/api/todos", todos) as load:
-        platform.cli("canary", "deploy", "todos", "--image", "todo:2", "--steps", "20,50",
-                     "--interval", f"{interval}s", "--auto-promote", "--yes")
+        # A baseline (production's image, the canary's weight and replicas) makes the comparison
+        # like for like: one canary task at 40% is not compared with three production tasks.
+        platform.cli("canary", "deploy", "todos", "--image", "todo:2", "--steps", "20,40",
+                     "--interval", f"{interval}s", "--baseline", "--auto-promote", "--yes")
+        # The control plane goes away mid-step and comes back: the walk resumes from the store.
+        platform.cli("server", "stop")
+        time.sleep(interval / 2)
+        platform.cli("server", "start")
         status = wait_for_canary_end(platform, 8 * interval)
         time.sleep(2)
     decisions = [e["message"] for e in status["events"] if e["kind"] == "judgment"]
     assert any(d.startswith("step 1/2 at 20%") and d.endswith("-> next") for d in decisions), decisions
-    assert decisions[-1].startswith("step 2/2 at 50%") and decisions[-1].endswith("-> promote"), decisions
+    assert decisions[-1].startswith("step 2/2 at 40%") and decisions[-1].endswith("-> promote"), decisions
     assert status["production"]["image"] == "todo:2"
     assert load.errors == [], load.errors[:5]
     assert load.rate >= 50, load.rate
