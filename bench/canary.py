@@ -1,5 +1,7 @@
 """Prints canary figures on a real platform: time from `canary traffic` / `canary rollback`
-start to the first routing change seen by a polling client, promote duration, split error.
+start to the first routing change seen by a polling client, promote duration, split error, and
+how long a bad progressive canary (10% injected 5xx) takes traffic before the early check
+rolls it back (1 s scrapes).
 
     .venv/bin/python bench/canary.py [--runs 7]
 """
@@ -51,13 +53,46 @@ def split(home, weight: int, n: int = 2000) -> float:
     return 100 * v2 / n - weight
 
 
+def bad_canary(home) -> float:
+    """Seconds the bad canary took traffic before the early check rolled it back (from the
+    store's events: `deploy` is written once traffic is routed)."""
+    import json
+
+    stop = threading.Event()
+
+    def load():  # the judge needs requests to judge
+        with httpx.Client(timeout=5, headers={"Host": DOMAIN}) as c:
+            while not stop.is_set():
+                c.cookies.clear()
+                c.get(f"http://127.0.0.1:{HTTP}/api/todos")
+
+    threads = [threading.Thread(target=load, daemon=True) for _ in range(4)]
+    for t in threads:
+        t.start()
+    try:
+        cli(home, "canary", "deploy", "todos", "--image", "todo:2", "--env", "FAULT_ERROR_RATE=0.1",
+            "--steps", "20,50", "--interval", "300s", "--yes")
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            out = subprocess.run([SENTINEL, "canary", "status", "todos", "--json"], env=env(home),
+                                 capture_output=True, text=True).stdout
+            status = json.loads(out)
+            if status["canary"] is None:
+                at = lambda kind: max(e["at"] for e in status["events"] if e["kind"] == kind)
+                return at("rollback") - at("deploy")
+            time.sleep(0.5)
+        raise SystemExit("the bad canary was not rolled back within 120 s")
+    finally:
+        stop.set()
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--runs", type=int, default=7)
     runs = ap.parse_args().runs
     home = new_home()
     try:
-        init(home, 2)
+        init(home, 2, "--scrape-interval", "1s")
         cli(home, "deploy", "--name", "todos", "--image", "todo:1", "--port", "8000", "--db", "postgres",
             "--db-schema", str(ROOT / "examples/todo/schema.sql"), "--replicas", "2", "--yes")
         traffic, rollback, promote = [], [], []
@@ -75,6 +110,8 @@ def main() -> None:
         cli(home, "canary", "deploy", "todos", "--image", "todo:1", "--weight", "10", "--yes")
         promote.append(cli(home, "canary", "promote", "todos", "--yes"))
         print(f"promote duration (2 replicas, start-first), s: {summary(promote)}")
+        early = [bad_canary(home) for _ in range(max(3, runs // 2))]
+        print(f"bad canary (10% 5xx at 20%): traffic start to rollback, s: {summary(early)}")
     finally:
         cli(home, "destroy", "--yes")
 

@@ -11,11 +11,11 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 SENTINEL = str(Path(sys.executable).parent / "sentinel")
-HTTP, HTTPS = 28080, 28443
+HTTP, HTTPS = 38080, 38443
 
 
 def env(home: Path) -> dict:
-    return {**os.environ, "SENTINEL_HOME": str(home), "SENTINEL_PORT": "28765"}
+    return {**os.environ, "SENTINEL_HOME": str(home), "SENTINEL_PORT": "38765"}
 
 
 def cli(home: Path, *args: str) -> float:
@@ -28,9 +28,10 @@ def cli(home: Path, *args: str) -> float:
     return time.monotonic() - t
 
 
-def init(home: Path, nodes: int = 2) -> float:
-    return cli(home, "init", "--provider", "local", "--name", "bench", "--subnet", "172.31.0.0/24",
-               "--nodes", str(nodes), "--http-port", str(HTTP), "--https-port", str(HTTPS), "--yes")
+def init(home: Path, nodes: int = 2, *extra: str) -> float:
+    return cli(home, "init", "--provider", "local", "--name", "bench", "--subnet", "172.27.0.0/24",
+               "--nodes", str(nodes), "--http-port", str(HTTP), "--https-port", str(HTTPS), *extra,
+               "--yes")
 
 
 def new_home() -> Path:

@@ -1,6 +1,6 @@
 """Prints CLI start time, init time (2 nodes), scale-up and scale-down time: medians of runs.
 
-    .venv/bin/python bench/platform.py [--runs 3]
+    .venv/bin/python bench/cluster.py [--runs 3]
 """
 from __future__ import annotations
 
