@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import sys
-import time
 from pathlib import Path
 from typing import List, Optional
 
@@ -92,20 +91,19 @@ def logs(name: str, canary: bool = typer.Option(False, "--canary"),
          db: bool = typer.Option(False, "--db"), tail: int = typer.Option(100),
          since: Optional[str] = typer.Option(None, help="e.g. 10m"),
          follow: bool = typer.Option(False, "--follow", "-f")):
-    """The app's logs (or its canary's, or its database's)."""
+    """The app's logs (or its canary's, or its database's); --follow streams them until Ctrl-C."""
     role = "db" if db else "canary" if canary else "production"
     client = Client()
-    seen: set[str] = set()
-    params = {"role": role, "tail": tail, "since": since}
-    while True:
-        for line in client.get(f"/v1/apps/{name}/logs", params={k: v for k, v in params.items() if v is not None})["lines"]:
-            if line not in seen:
-                seen.add(line)
-                print(line, flush=True)
-        if not follow:
-            return
-        time.sleep(2)
-        params = {"role": role, "since": "5s"}
+    params = {k: v for k, v in {"role": role, "tail": tail, "since": since}.items() if v is not None}
+    if not follow:
+        for line in client.get(f"/v1/apps/{name}/logs", params=params)["lines"]:
+            print(line, flush=True)
+        return
+    try:
+        for line in client.stream_lines(f"/v1/apps/{name}/logs/follow", params=params):
+            print(line, flush=True)
+    except KeyboardInterrupt:  # the usual way to stop following: no traceback, no message
+        raise typer.Exit(130)
 
 
 @scale_app.command("app")

@@ -58,6 +58,8 @@ def init(
     domain: str = typer.Option("localhost", help="Base domain: apps get <name>.<domain>."),
     email: Optional[str] = typer.Option(None, help="ACME account email: enables automatic HTTPS."),
     acme_server: Optional[str] = typer.Option(None, help="ACME directory URL (default Let's Encrypt)."),
+    acme_ca: Optional[str] = typer.Option(None, help="PEM file: CA of the ACME server's own HTTPS "
+                                          "certificate (test servers such as pebble)."),
     region: Optional[str] = typer.Option(None, help="Cloud region."),
     size: Optional[str] = typer.Option(None, help="Cloud node size."),
     remote_control_plane: bool = typer.Option(
@@ -86,6 +88,8 @@ def init(
         validation.node_count(nodes)
         validation.port(http_port, "--http-port")
         validation.port(https_port, "--https-port")
+        acme_ca_pem = validation.pem_bundle_file(acme_ca) if acme_ca else None
+        validation.acme_settings(email, acme_server, acme_ca_pem)
     except SentinelError as e:
         fail(e.message)
     from .remote_cmds import ensure_remote_server, is_remote
@@ -101,7 +105,7 @@ def init(
     else:
         client = ensure_local_server()
     body = {"name": name, "subnet": subnet, "provider": provider, "nodes": nodes, "http_port": http_port, "https_port": https_port,
-            "domain": domain, "email": email, "acme_server": acme_server, "image_set": image_set,
+            "domain": domain, "email": email, "acme_server": acme_server, "acme_ca": acme_ca_pem, "image_set": image_set,
             "endpoint_mode": endpoint_mode, "publish_mode": publish_mode}
     if region:
         body["region"] = region

@@ -6,7 +6,8 @@ the swarm, on the manager over SSH, so the Docker API is never exposed on the ne
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+import shlex
+from collections.abc import AsyncIterator, Iterable
 
 from . import executor, ssh
 
@@ -83,6 +84,13 @@ def service_logs_argv(service: str, *, tail: int | None = None, since: str | Non
     return argv + [service]
 
 
+def until_stdin_closes(argv: list[str]) -> list[str]:
+    """Remote command: run argv until it ends or our stdin closes (the ssh session went away),
+    so a `--follow` never outlives the reader. fd 3 keeps stdin: a background job's is /dev/null."""
+    return ["sh", "-c", f"exec 3<&0; {shlex.join(argv)} & p=$!; "
+                        "(cat <&3 >/dev/null; kill $p 2>/dev/null) >/dev/null 2>&1 & wait $p"]
+
+
 def service_rm_argv(services: Iterable[str]) -> list[str]:
     return ["docker", "service", "rm", *services]
 
@@ -153,6 +161,10 @@ class Docker:
             check: bool = True, what: str | None = None):
         return executor.run(self.argv(argv), input=input, timeout=timeout, check=check,
                             what=what or " ".join(argv[:3]))
+
+    def stream(self, argv: list[str], what: str | None = None) -> AsyncIterator[str]:
+        """Output lines of a long-running argv as they come (see executor.stream)."""
+        return executor.stream(self.argv(until_stdin_closes(argv)), what=what or " ".join(argv[:3]))
 
     def out(self, argv: list[str], **kw) -> str:
         return self.run(argv, **kw).stdout

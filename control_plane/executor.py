@@ -1,11 +1,12 @@
 """The one place that runs external commands: timeout, environment, secret masking."""
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import subprocess
 import threading
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 
 from .errors import CommandFailed
 
@@ -63,3 +64,29 @@ def pipe(producer: Sequence[str], consumer: Sequence[str], *, timeout: float = 6
     if p1.returncode != 0 or p2.returncode != 0:
         err = (p1.stderr.read() if p1.returncode else p2.stderr).decode(errors="replace")
         raise CommandFailed(mask(f"{what or producer[0]} failed: {' '.join(err.split())[-300:]}"))
+
+
+async def stream(argv: Sequence[str], *, what: str | None = None) -> AsyncIterator[str]:
+    """The output lines (stdout and stderr, each ending in a newline) of a long-running command
+    as they come, masked; e.g. `docker service logs --follow` on the manager. The command is
+    killed when the reader stops (the HTTP client went away); its stdin stays an open pipe until
+    then, so a remote command can watch it (see docker_cli.until_stdin_closes)."""
+    log.debug("stream: %s", mask(" ".join(argv)))
+    try:
+        proc = await asyncio.create_subprocess_exec(
+            *argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+            limit=1 << 20)  # longest line
+    except FileNotFoundError:
+        raise CommandFailed(f"{argv[0]} is not installed: run `bash scripts/install.sh` and try again.")
+    try:
+        while line := await proc.stdout.readline():
+            text = line.decode(errors="replace")
+            yield mask(text if text.endswith("\n") else text + "\n")
+        await proc.wait()
+        if proc.returncode:
+            log.info("%s ended with exit code %s", what or argv[0], proc.returncode)
+    finally:
+        # No await here: the reader's task may be cancelled; the event loop reaps the child.
+        if proc.returncode is None:
+            proc.stdin.close()
+            proc.kill()

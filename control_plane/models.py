@@ -19,6 +19,8 @@ class ClusterCreate(Strict):
     domain: str = "localhost"
     email: str | None = None
     acme_server: str | None = None
+    acme_ca: str | None = Field(default=None, description="PEM bundle Traefik trusts for the ACME "
+                                "server's HTTPS (test CAs such as pebble)")
     region: str | None = None
     size: str | None = None
     image_set: Literal["local", "upstream"] = "local"

@@ -28,8 +28,16 @@ def sticky_cookie(app: str) -> str:
     return f"sentinel_{app.replace('-', '_')}"
 
 
+def router_tls(domain: str, cert_resolver: str | None = None) -> dict:
+    """TLS of an app's websecure routers: a certificate from the ACME resolver for `domain`, or
+    (no resolver) Traefik's default self-signed certificate."""
+    if not cert_resolver:
+        return {}
+    return {"certResolver": cert_resolver, "domains": [{"main": domain}]}
+
+
 def app_routes(*, app: str, domain: str, weights: dict[str, int], sticky: bool = True,
-               health: bool = True, tls: dict | None = None, https: bool = True) -> str:
+               health: bool = True, cert_resolver: str | None = None, https: bool = True) -> str:
     """weights: role -> weight (0..100). Zero-weight children are left out of the round robin."""
     children = [{"name": f"{traefik_service(app, role)}@swarm", "weight": w}
                 for role, w in weights.items() if w > 0]
@@ -37,7 +45,8 @@ def app_routes(*, app: str, domain: str, weights: dict[str, int], sticky: bool =
         children = [{"name": f"{traefik_service(app, 'production')}@swarm", "weight": 100}]
     entrypoints = [{"name": "web", "suffix": "", "tls": None}]
     if https:
-        entrypoints.append({"name": "websecure", "suffix": "-secure", "tls": tls or {}})
+        entrypoints.append({"name": "websecure", "suffix": "-secure",
+                            "tls": router_tls(domain, cert_resolver)})
     has_canary = "canary" in weights
     forced = ({role: f"{traefik_service(app, role)}@swarm" for role in ("canary", "production")}
               if has_canary else {})

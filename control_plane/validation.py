@@ -72,3 +72,44 @@ def node_count(value: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 20:
         raise InvalidInput(f"node count {value!r} is not valid: give a whole number from 1 to 20.")
     return value
+
+
+PEM_CERT = "-----BEGIN CERTIFICATE-----"
+
+
+def pem_bundle_file(path: str, flag: str = "--acme-ca") -> str:
+    """The text of a PEM certificate bundle the user names on the command line."""
+    from pathlib import Path
+
+    p = Path(path).expanduser()
+    if not p.is_file():
+        raise InvalidInput(f"{flag} {path} does not exist: give the path of a PEM file with the "
+                           "CA certificate(s) of the ACME server.")
+    try:
+        text = p.read_text()
+    except (OSError, UnicodeDecodeError) as e:
+        raise InvalidInput(f"{flag} {path} cannot be read ({e.__class__.__name__}): give a readable "
+                           "PEM file with the CA certificate(s) of the ACME server.")
+    return pem_bundle(text, f"{flag} {path}")
+
+
+def pem_bundle(text: str, what: str = "acme_ca") -> str:
+    if PEM_CERT not in text:
+        raise InvalidInput(f"{what} holds no PEM certificate: give a file with "
+                           f"'{PEM_CERT}' blocks (the ACME server's CA).")
+    return text
+
+
+def acme_settings(email: str | None, server: str | None, ca: str | None) -> None:
+    """The ACME options only mean something with an account email; the server must be HTTPS."""
+    if (server or ca) and not email:
+        raise InvalidInput(f"{'--acme-server' if server else '--acme-ca'} needs --email: "
+                           "ACME (automatic HTTPS) is turned on by an account email.")
+    if email and ("@" not in email or email.startswith("@") or email.endswith("@")):
+        raise InvalidInput(f"email {email!r} is not valid: give the ACME account's address, "
+                           "such as ops@example.com.")
+    if server and not server.startswith("https://"):
+        raise InvalidInput(f"ACME server {server!r} is not valid: give the https:// URL of its "
+                           "directory, such as https://acme-v02.api.letsencrypt.org/directory.")
+    if ca is not None:
+        pem_bundle(ca)

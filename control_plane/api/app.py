@@ -123,6 +123,14 @@ def create_app() -> FastAPI:
     def logs(name: str, role: str = "production", tail: int | None = 200, since: str | None = None):
         return {"lines": apps.logs(name, role=role, tail=tail, since=since)}
 
+    @api.get("/v1/apps/{name}/logs/follow", dependencies=deps)
+    def follow_logs(name: str, role: str = "production", tail: int | None = 100,
+                    since: str | None = None):
+        from fastapi.responses import StreamingResponse
+
+        return StreamingResponse(apps.follow_logs(name, role=role, tail=tail, since=since),
+                                 media_type="text/plain; charset=utf-8")
+
     @api.post("/v1/apps/{name}/scale", dependencies=deps, status_code=202)
     def scale_app(name: str, body: AppScale):
         apps.require(name)

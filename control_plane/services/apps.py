@@ -18,6 +18,7 @@ from .. import traefik
 RESERVED = {"sentinel", "sentinel-registry", "prometheus", "grafana", "traefik", "registry"}
 ROLES = ("production", "canary", "baseline")
 SERVICE_KEY = {"production": "web", "canary": "canary", "baseline": "baseline"}
+ACME_RESOLVER = "acme"  # the certificate resolver compose_templates/platform.yml.j2 defines
 
 
 def service_name(app: str, role: str) -> str:
@@ -142,11 +143,10 @@ class AppService:
     def write_routes(self, app: dict, weights: dict[str, int], sticky: bool = True,
                      wait: bool = True) -> None:
         spec = self.p.spec
-        tls = {"certResolver": "acme"} if spec.email else {}
         writer = self.p.traefik()
-        writer.write(traefik.app_file(app["name"]),
-                     traefik.app_routes(app=app["name"], domain=app["domain"], weights=weights,
-                                        sticky=sticky, health=bool(app.get("health_path")), tls=tls))
+        writer.write(traefik.app_file(app["name"]), traefik.app_routes(
+            app=app["name"], domain=app["domain"], weights=weights, sticky=sticky,
+            health=bool(app.get("health_path")), cert_resolver=ACME_RESOLVER if spec.email else None))
         if wait:
             writer.wait_for(lambda: writer.weights_applied(app["name"], weights), "the new routes")
 
@@ -187,7 +187,7 @@ class AppService:
             self._remove(app, keep_data=False)
             self.store.delete_app(body.name)
             raise
-        op.step(f"{body.name} is up at {self.p.edge_url(app['domain'])}")
+        op.step(f"{body.name} is up at {self.summary(app)['url']}")
         return self.summary(app)
 
     def _create_db(self, op: Operation, app: dict, schema: str | None) -> dict:
@@ -293,7 +293,8 @@ class AppService:
     # ---- read -----------------------------------------------------------------------------------
     def summary(self, app: dict) -> dict:
         return {k: app.get(k) for k in ("name", "image", "domain", "port", "replicas", "health_path")} | {
-            "db": bool(app.get("db")), "url": self.p.edge_url(app["domain"])}
+            "db": bool(app.get("db")),
+            "url": self.p.edge_url(app["domain"], https=bool(self.p.spec.email))}
 
     def list(self) -> list[dict]:
         apps = self.store.apps()
@@ -321,15 +322,29 @@ class AppService:
                           for t in tasks if t.get("DesiredState") == "Running" or "ago" in t.get("CurrentState", "")][:50],
                 "nodes": nodes}
 
-    def logs(self, name: str, role: str = "production", tail: int | None = 200,
-             since: str | None = None) -> list[str]:
+    def log_service(self, name: str, role: str = "production") -> str:
+        """The swarm service whose logs `sentinel inspect logs` shows."""
         app = self.require(name)
+        if role not in (*ROLES, "db"):
+            raise InvalidInput(f"role {role!r} is not valid: use production, canary, baseline or db.")
         if role == "db" and not app.get("db"):
             raise InvalidInput(f"app {name!r} has no database.")
-        if role == "canary" and not self.store.canary(name):
+        if role in ("canary", "baseline") and not self.store.canary(name):
             raise InvalidInput(f"app {name!r} has no canary.")
-        svc = f"{name}_db" if role == "db" else service_name(name, role)
+        return f"{name}_db" if role == "db" else service_name(name, role)
+
+    def logs(self, name: str, role: str = "production", tail: int | None = 200,
+             since: str | None = None) -> list[str]:
+        svc = self.log_service(name, role)
         proc = self.p.docker.run(service_logs_argv(svc, tail=tail, since=since), timeout=30,
                                  check=False)
         text = executor.mask((proc.stdout or "") + (proc.stderr or ""))
         return sorted(text.splitlines(), key=lambda l: l.split(" ", 1)[0])
+
+    def follow_logs(self, name: str, role: str = "production", tail: int | None = 100,
+                    since: str | None = None):
+        """Validates now, then streams (masked) lines as the tasks write them, until the
+        reader goes away: `docker service logs --follow` on the manager."""
+        svc = self.log_service(name, role)
+        return self.p.docker.stream(service_logs_argv(svc, tail=tail, since=since, follow=True),
+                                    what=f"following the logs of {svc}")

@@ -26,6 +26,8 @@ OWN_IMAGES = ("task-exporter",)
 # Grafana's provisioning and dashboards, copied to /etc/sentinel/grafana/<same path> on the manager.
 GRAFANA_FILES = ("provisioning/datasources/prometheus.yml", "provisioning/dashboards/sentinel.yml",
                  "dashboards/sentinel.json")
+# On the manager, inside Traefik's mounted folder: the CA bundle of a test ACME server.
+ACME_CA_PATH = "/etc/sentinel/traefik/acme/ca.pem"
 
 
 def check_docker() -> None:
@@ -64,6 +66,7 @@ class ClusterService:
             raise InvalidInput("--http-port and --https-port must differ.")
         if spec.domain != "localhost":
             validation.domain(spec.domain)
+        validation.acme_settings(spec.email, spec.acme_server, spec.acme_ca)
         existing = self.store.get("cluster")
         if existing and existing["name"] != spec.name:
             raise InvalidInput(f"this control plane already manages cluster {existing['name']!r}: "
@@ -171,11 +174,13 @@ class ClusterService:
         stack_images = {**images, **pushed}
         self.store.put("stack_images", stack_images)
 
+        acme_ca = spec.acme_ca if spec.email else None
         files = {
             "platform/platform.yml": render(
                 "platform.yml.j2", images={**stack_images, "grafana": stack_images.get("grafana")},
                 endpoint_mode=spec.endpoint_mode, publish_mode=spec.publish_mode,
                 throttle="50ms", acme_email=spec.email, acme_server=spec.acme_server,
+                acme_ca=ACME_CA_PATH if acme_ca else None, https_port=spec.https_port,
                 tls_redirect=bool(spec.email)),
             "prometheus/prometheus.yml": render("prometheus.yml.j2",
                                                 scrape_interval=spec.scrape_interval),
@@ -188,6 +193,8 @@ class ClusterService:
             files.update({f"grafana/{rel}": (MONITORING_DIR / "grafana" / rel).read_text()
                           for rel in GRAFANA_FILES})
             files["grafana/admin_password"] = admin_pw
+        if acme_ca:
+            files["traefik/acme/ca.pem"] = acme_ca
         op.step("deploying the platform stack (Traefik, Prometheus, node-exporter)")
         ansible.run_playbook("platform.yml", inv, {
             "platform_files": self._write_files(out, files), "stack_file": "platform.yml",

@@ -18,9 +18,12 @@ HTTP, HTTPS = 18080, 18443
 
 
 class Platform:
-    def __init__(self, home: Path):
-        self.home = home
-        self.env = {**os.environ, "SENTINEL_HOME": str(home), "SENTINEL_PORT": "18765"}
+    """The CLI of one platform; another module can run its own (name, ports) beside the shared one."""
+
+    def __init__(self, home: Path, *, name: str = NAME, http: int = HTTP, https: int = HTTPS,
+                 api_port: int = 18765):
+        self.home, self.name, self.http_port, self.https_port = home, name, http, https
+        self.env = {**os.environ, "SENTINEL_HOME": str(home), "SENTINEL_PORT": str(api_port)}
         self.env.pop("SENTINEL_URL", None)
         self.env.pop("SENTINEL_TOKEN", None)
 
@@ -36,12 +39,12 @@ class Platform:
         return json.loads(self.cli(*args, "--json").stdout)
 
     def http(self, domain: str, path: str = "/", **kw) -> httpx.Response:
-        return httpx.request(kw.pop("method", "GET"), f"http://127.0.0.1:{HTTP}{path}",
+        return httpx.request(kw.pop("method", "GET"), f"http://127.0.0.1:{self.http_port}{path}",
                              headers={"Host": domain, **kw.pop("headers", {})}, timeout=10, **kw)
 
     def node_exec(self, node: str, *argv: str, input: str | None = None) -> subprocess.CompletedProcess:
         """Run a command inside a node (for checks only: the platform itself uses ssh)."""
-        return subprocess.run(["docker", "exec", "-i", f"{NAME}-node-{node}", *argv], input=input,
+        return subprocess.run(["docker", "exec", "-i", f"{self.name}-node-{node}", *argv], input=input,
                               capture_output=True, text=True, timeout=120)
 
     def task_container(self, service: str) -> tuple[str, str]:

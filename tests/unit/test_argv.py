@@ -92,3 +92,21 @@ def test_traefik_file_write_is_temp_then_rename():
     assert argv[2] == ("cat > /etc/sentinel/traefik/dynamic/.app-todos.yml.tmp && mv -f "
                        "/etc/sentinel/traefik/dynamic/.app-todos.yml.tmp "
                        "/etc/sentinel/traefik/dynamic/app-todos.yml")
+
+
+def test_followed_logs_end_with_the_ssh_session():
+    argv = d.until_stdin_closes(d.service_logs_argv("todos_web", tail=100, follow=True))
+    assert argv == ["sh", "-c",
+                    "exec 3<&0; docker service logs --no-task-ids --timestamps --tail 100 --follow "
+                    "todos_web & p=$!; (cat <&3 >/dev/null; kill $p 2>/dev/null) >/dev/null 2>&1 "
+                    "& wait $p"]
+
+
+def test_docker_stream_runs_the_follow_on_the_manager(monkeypatch):
+    seen = {}
+    monkeypatch.setattr(d.executor, "stream", lambda argv, what=None: seen.update(argv=argv, what=what))
+    d.Docker("172.28.0.10").stream(["docker", "service", "logs", "--follow", "todos_web"])
+    argv = seen["argv"]
+    assert argv[:2] == ["ssh", "-F"] and argv[3:5] == ["172.28.0.10", "--"]
+    assert argv[5].startswith("sh -c 'exec 3<&0; docker service logs --follow todos_web & p=$!;")
+    assert seen["what"] == "docker service logs"

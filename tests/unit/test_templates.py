@@ -8,7 +8,7 @@ IMAGES = {"traefik": "t:1", "prometheus": "p:1", "node_exporter": "n:1", "regist
 
 def platform(**kw):
     ctx = dict(images=IMAGES, endpoint_mode="dnsrr", publish_mode="host", throttle="50ms",
-               acme_email=None, acme_server=None, tls_redirect=False)
+               acme_email=None, acme_server=None, acme_ca=None, https_port=443, tls_redirect=False)
     return yaml.safe_load(render("platform.yml.j2", **{**ctx, **kw}))
 
 
@@ -53,6 +53,32 @@ def test_acme_settings():
     assert "--certificatesresolvers.acme.acme.email=ops@example.com" in cmd
     assert "--certificatesresolvers.acme.acme.caserver=https://pebble:14000/dir" in cmd
     assert "--entrypoints.web.http.redirections.entrypoint.to=websecure" in cmd
+    assert "environment" not in platform(acme_email="ops@example.com")["services"]["traefik"]
+
+
+def test_no_acme_no_resolver_and_no_redirect():
+    t = platform()["services"]["traefik"]
+    assert not [c for c in t["command"] if "certificatesresolvers" in c or "redirections" in c]
+    assert "environment" not in t
+
+
+def test_acme_ca_bundle_is_given_to_lego():
+    t = platform(acme_email="ops@example.com", acme_server="https://172.28.0.1:14000/dir",
+                 acme_ca="/etc/sentinel/traefik/acme/ca.pem", tls_redirect=True)["services"]["traefik"]
+    assert t["environment"] == {"LEGO_CA_CERTIFICATES": "/etc/sentinel/traefik/acme/ca.pem"}
+    # the file lives in the folder mounted into Traefik
+    assert "/etc/sentinel/traefik:/etc/sentinel/traefik" in t["volumes"]
+
+
+def test_acme_ca_without_email_is_ignored():
+    assert "environment" not in platform(acme_ca="/x.pem")["services"]["traefik"]
+
+
+def test_redirect_points_at_the_published_https_port():
+    cmd = platform(acme_email="ops@example.com", tls_redirect=True,
+                   https_port=19443)["services"]["traefik"]["command"]
+    assert "--entrypoints.web.http.redirections.entrypoint.to=:19443" in cmd
+    assert "--entrypoints.web.http.redirections.entrypoint.scheme=https" in cmd
 
 
 def app_stack(**kw):

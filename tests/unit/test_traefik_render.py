@@ -56,6 +56,22 @@ def test_no_sticky():
 
 
 def test_acme_resolver_on_the_secure_router():
-    r = routes(tls={"certResolver": "acme"})["http"]["routers"]
-    assert r["todos-secure"]["tls"] == {"certResolver": "acme"}
+    r = routes(cert_resolver="acme")["http"]["routers"]
+    assert r["todos-secure"]["tls"] == {"certResolver": "acme",
+                                        "domains": [{"main": "todos.localhost"}]}
+    assert r["todos-secure"]["entryPoints"] == ["websecure"]
     assert "tls" not in r["todos"]
+
+
+def test_acme_resolver_on_the_forcing_routers_too():
+    r = routes(weights=weights_for(10, False), cert_resolver="acme")["http"]["routers"]
+    for name in ("todos-force-canary-secure", "todos-force-production-secure"):
+        assert r[name]["tls"]["certResolver"] == "acme"
+        assert r[name]["tls"]["domains"] == [{"main": "todos.localhost"}]
+    assert "tls" not in r["todos-force-canary"]
+
+
+def test_without_acme_the_default_certificate_serves_websecure():
+    r = routes()["http"]["routers"]
+    assert r["todos-secure"]["tls"] == {}
+    assert traefik.router_tls("todos.localhost") == {}

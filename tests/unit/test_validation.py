@@ -73,3 +73,46 @@ def test_replicas():
     assert v.replicas(0) == 0
     with pytest.raises(InvalidInput):
         v.replicas(-1)
+
+
+PEM = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"
+
+
+def test_acme_ca_file_is_read(tmp_path):
+    f = tmp_path / "ca.pem"
+    f.write_text(PEM)
+    assert v.pem_bundle_file(str(f)) == PEM
+
+
+def test_acme_ca_missing_file_is_one_sentence(tmp_path):
+    with pytest.raises(InvalidInput) as e:
+        v.pem_bundle_file(str(tmp_path / "nope.pem"))
+    assert e.value.message == (f"--acme-ca {tmp_path / 'nope.pem'} does not exist: give the path of "
+                               "a PEM file with the CA certificate(s) of the ACME server.")
+
+
+def test_acme_ca_unreadable_or_not_pem(tmp_path):
+    f = tmp_path / "bin.pem"
+    f.write_bytes(b"\xff\xfe\x00")
+    with pytest.raises(InvalidInput, match="cannot be read"):
+        v.pem_bundle_file(str(f))
+    f.write_text("hello")
+    with pytest.raises(InvalidInput, match="holds no PEM certificate"):
+        v.pem_bundle_file(str(f))
+    with pytest.raises(InvalidInput, match="does not exist"):
+        v.pem_bundle_file(str(tmp_path))  # a folder
+
+
+def test_acme_settings():
+    v.acme_settings(None, None, None)
+    v.acme_settings("ops@example.com", "https://172.28.0.1:14000/dir", PEM)
+    with pytest.raises(InvalidInput, match="--acme-server needs --email"):
+        v.acme_settings(None, "https://x/dir", None)
+    with pytest.raises(InvalidInput, match="--acme-ca needs --email"):
+        v.acme_settings(None, None, PEM)
+    with pytest.raises(InvalidInput, match="https:// URL"):
+        v.acme_settings("ops@example.com", "http://x/dir", None)
+    with pytest.raises(InvalidInput, match="email 'ops' is not valid"):
+        v.acme_settings("ops", None, None)
+    with pytest.raises(InvalidInput, match="no PEM certificate"):
+        v.acme_settings("ops@example.com", None, "junk")
