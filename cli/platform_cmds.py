@@ -74,6 +74,8 @@ def init(
     image_set: str = typer.Option("local", help="local (built here from Debian) or upstream."),
     endpoint_mode: str = typer.Option("dnsrr", help="dnsrr (no IPVS needed) or vip."),
     publish_mode: str = typer.Option("host", help="host or ingress for the edge ports."),
+    scrape_interval: str = typer.Option("2s", help="Prometheus scrape interval; also the early "
+                                        "check's period (1s-60s)."),
     yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation."),
     json_out: bool = typer.Option(False, "--json", help="Machine-readable output."),
 ):
@@ -106,7 +108,8 @@ def init(
         client = ensure_local_server()
     body = {"name": name, "subnet": subnet, "provider": provider, "nodes": nodes, "http_port": http_port, "https_port": https_port,
             "domain": domain, "email": email, "acme_server": acme_server, "acme_ca": acme_ca_pem, "image_set": image_set,
-            "endpoint_mode": endpoint_mode, "publish_mode": publish_mode}
+            "endpoint_mode": endpoint_mode, "publish_mode": publish_mode,
+            "scrape_interval": scrape_interval}
     if region:
         body["region"] = region
     if size:

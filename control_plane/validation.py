@@ -113,3 +113,15 @@ def acme_settings(email: str | None, server: str | None, ca: str | None) -> None
                            "directory, such as https://acme-v02.api.letsencrypt.org/directory.")
     if ca is not None:
         pem_bundle(ca)
+
+
+def scrape_interval(text: str) -> float:
+    from .metrics import parse_duration
+
+    try:
+        seconds = parse_duration(text)
+    except ValueError:
+        seconds = 0
+    if not 1 <= seconds <= 60:
+        raise InvalidInput(f"--scrape-interval {text!r} must be a duration from 1s to 60s, e.g. 2s.")
+    return seconds

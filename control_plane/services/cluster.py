@@ -67,6 +67,7 @@ class ClusterService:
         if spec.domain != "localhost":
             validation.domain(spec.domain)
         validation.acme_settings(spec.email, spec.acme_server, spec.acme_ca)
+        validation.scrape_interval(spec.scrape_interval)
         existing = self.store.get("cluster")
         if existing and existing["name"] != spec.name:
             raise InvalidInput(f"this control plane already manages cluster {existing['name']!r}: "

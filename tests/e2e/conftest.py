@@ -65,13 +65,17 @@ class Platform:
 
 @pytest.fixture(scope="session")
 def platform():
-    home = Path(tempfile.mkdtemp(prefix="sentinel-e2e-"))
+    # SENTINEL_E2E_HOME keeps one platform across runs while developing (init is idempotent).
+    keep = os.environ.get("SENTINEL_E2E_HOME")
+    home = Path(keep) if keep else Path(tempfile.mkdtemp(prefix="sentinel-e2e-"))
     p = Platform(home)
+    # 1 s scrapes: the early check judges on every scrape.
     p.cli("init", "--provider", "local", "--name", NAME, "--subnet", "172.30.0.0/24", "--nodes", "2",
-          "--http-port", str(HTTP), "--https-port", str(HTTPS), "--yes", timeout=900)
+          "--http-port", str(HTTP), "--https-port", str(HTTPS), "--scrape-interval", "1s", "--yes",
+          timeout=900)
     yield p
     # Whatever the tests did, leave nothing behind (test_zz_destroy checks this for real).
-    if (home / "config.json").exists():
+    if not keep and (home / "config.json").exists():
         p.cli("destroy", "--yes", check=False, timeout=600)
 
 

@@ -63,6 +63,25 @@ def test_prometheus_has_every_version_every_task_and_every_node_behind_auth(plat
     assert len(nodes) == 2
 
 
+def test_analyze_judges_the_live_canary_against_production(platform, todos):
+    platform.cli("canary", "deploy", "todos", "--image", "todo:2", "--weight", "30", "--yes")
+    try:
+        with Load(f"http://127.0.0.1:{HTTP}/api/todos", todos, max_seconds=60):
+            time.sleep(25)
+            result = platform.json("canary", "analyze", "todos", "--window", "1m")
+    finally:
+        platform.cli("canary", "rollback", "todos", "--yes")
+    assert result["control"] == "production"
+    by_name = {m["name"]: m for m in result["metrics"]}
+    assert set(by_name) == {"error_ratio", "latency_p50", "latency_p99", "cpu", "memory"}
+    assert by_name["error_ratio"]["classification"] == "Pass"
+    assert all(m["classification"] != "Nodata" for m in result["metrics"]), result["metrics"]
+    assert min(result["points"].values()) >= 10
+    assert result["verdict"] in ("pass", "marginal", "fail") and 0 <= result["score"] <= 100
+    archived = platform.json("canary", "judgments", "todos")[0]["result"]
+    assert archived["kind"] == "analyze" and archived["score"] == result["score"]
+
+
 def test_a_bad_canary_is_rolled_back_by_the_early_check(platform, todos, tmp_path):
     with Load(f"http://127.0.0.1:{HTTP}/api/todos", todos) as load:
         platform.cli("canary", "deploy", "todos", "--image", "todo:2", "--env", "FAULT_ERROR_RATE=0.1",

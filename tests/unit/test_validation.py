@@ -116,3 +116,12 @@ def test_acme_settings():
         v.acme_settings("ops", None, None)
     with pytest.raises(InvalidInput, match="no PEM certificate"):
         v.acme_settings("ops@example.com", None, "junk")
+
+
+def test_scrape_interval_is_a_duration_from_one_to_sixty_seconds():
+    from control_plane.validation import scrape_interval
+
+    assert scrape_interval("1s") == 1 and scrape_interval("1m") == 60
+    for bad in ("0.5s", "2m", "fast", ""):
+        with pytest.raises(InvalidInput, match="--scrape-interval"):
+            scrape_interval(bad)
