@@ -30,7 +30,7 @@ def inventory(*, managers: list[dict], workers: list[dict], ssh_user: str,
 def run_playbook(playbook: str, inv: dict, extravars: dict | None = None, *,
                  limit: str | None = None, step=None, timeout: int = 900) -> dict:
     """Run playbooks/<playbook>; raise CommandFailed with the failing task's message.
-    Returns ansible-runner's stats ({"changed": {host: n}, "ok": ..., ...})."""
+    Returns the play's stats ({"changed": {host: n}, "ok": ..., ...}) and "changed_tasks"."""
     import ansible_runner  # heavy: imported only when a playbook runs
 
     work = Path(tempfile.mkdtemp(prefix="sentinel-ansible-"))
@@ -39,6 +39,7 @@ def run_playbook(playbook: str, inv: dict, extravars: dict | None = None, *,
         (work / "inventory" / "hosts.json").write_text(json.dumps(inv))
         failures: list[str] = []
         stats: dict = {}
+        changed_tasks: list[str] = []
 
         def on_event(ev: dict) -> bool:
             data = ev.get("event_data", {})
@@ -46,6 +47,8 @@ def run_playbook(playbook: str, inv: dict, extravars: dict | None = None, *,
                 step(f"ansible: {data.get('task', '').strip()}")
             if ev.get("event") == "playbook_on_stats":
                 stats.update({k: data.get(k) or {} for k in ("changed", "ok", "failures", "dark")})
+            if ev.get("event") == "runner_on_ok" and (data.get("res") or {}).get("changed"):
+                changed_tasks.append(str(data.get("task", "")).strip())
             if ev.get("event") in ("runner_on_failed", "runner_on_unreachable") and not data.get("ignore_errors"):
                 res = data.get("res", {})
                 msg = res.get("msg") or res.get("stderr") or "failed"
@@ -62,7 +65,7 @@ def run_playbook(playbook: str, inv: dict, extravars: dict | None = None, *,
         if r.status != "successful":
             why = failures[0] if failures else _stdout_tail(r) or f"status {r.status}"
             raise CommandFailed(mask(f"playbook {playbook} failed: {why}"))
-        return stats
+        return {**stats, "changed_tasks": changed_tasks}
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

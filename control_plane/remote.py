@@ -34,7 +34,7 @@ API_LOCAL_PORT = 8765
 # What the server needs of this project: the code and the files it reads at run time.
 SOURCE_DIRS = ("cli", "control_plane", "terraform", "playbooks", "compose_templates", "monitoring",
                "examples", "images")
-SOURCE_FILES = ("pyproject.toml", "README.md")
+SOURCE_FILES = ("pyproject.toml",)
 _SKIP_DIRS = {"__pycache__", ".terraform", ".pytest_cache", ".git", "node_modules"}
 _SKIP_SUFFIXES = (".pyc", ".pyo", "~", ".tfstate", ".tfstate.backup")
 
@@ -306,7 +306,9 @@ class ControlPlaneServer:
                                      timeout=1800)
         changed = sum((stats.get("changed") or {}).values())
         archive.unlink(missing_ok=True)
-        self.log(f"control plane installed ({changed} change(s))")
+        names = sorted(set(stats.get("changed_tasks") or []))
+        self.log(f"control plane installed ({changed} change(s)"
+                 + (f": {'; '.join(names)})" if names else ")"))
 
         fingerprint = None
         if not domain:
