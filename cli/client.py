@@ -56,53 +56,24 @@ def check_fingerprint(der: bytes, pinned: str, url: str) -> None:
             "run `sentinel server trust`.", "certificate_changed")
 
 
-def pinned_transport(fingerprint: str, url: str):
-    """An httpx transport that accepts exactly the certificate with this SHA-256 fingerprint
-    (self-signed, so no CA and no host name are checked). The check runs right after the TLS
-    handshake, before any byte of the request (and so the token) is sent."""
-    import httpcore
-    import httpx
+class Response:
+    """What the CLI needs of an HTTP answer."""
 
-    class PinnedStream(httpcore.NetworkStream):
-        def __init__(self, inner):
-            self.inner = inner
+    def __init__(self, status_code: int, body: bytes):
+        self.status_code, self.body = status_code, body
 
-        def read(self, max_bytes, timeout=None):
-            return self.inner.read(max_bytes, timeout)
+    @property
+    def text(self) -> str:
+        return self.body.decode("utf-8", "replace")
 
-        def write(self, buffer, timeout=None):
-            return self.inner.write(buffer, timeout)
-
-        def close(self):
-            return self.inner.close()
-
-        def get_extra_info(self, info):
-            return self.inner.get_extra_info(info)
-
-        def start_tls(self, ssl_context, server_hostname=None, timeout=None):
-            tls = self.inner.start_tls(ssl_context, server_hostname, timeout)
-            try:
-                check_fingerprint(tls.get_extra_info("ssl_object").getpeercert(True),
-                                  fingerprint, url)
-            except CertificateChanged:
-                tls.close()
-                raise
-            return tls
-
-    class PinnedBackend(httpcore.SyncBackend):
-        def connect_tcp(self, *a, **kw):
-            return PinnedStream(super().connect_tcp(*a, **kw))
-
-    ctx = ssl.create_default_context()
-    ctx.check_hostname = False
-    ctx.verify_mode = ssl.CERT_NONE  # the pin is the verification
-    transport = httpx.HTTPTransport(verify=ctx, trust_env=False)
-    # httpx has no public hook between handshake and request; its pool is httpcore's.
-    transport._pool = httpcore.ConnectionPool(ssl_context=ctx, network_backend=PinnedBackend())
-    return transport
+    def json(self):
+        return json.loads(self.body)
 
 
 class Client:
+    """Speaks HTTP with the standard library: httpx alone took ~0.2 s to import, a good part of
+    the time between typing `sentinel canary rollback` and traffic moving."""
+
     def __init__(self, url: str | None = None, token: str | None = None,
                  fingerprint: str | None = None):
         cfg = load_config()
@@ -113,19 +84,36 @@ class Client:
         self.fingerprint = (fingerprint or os.environ.get("SENTINEL_FINGERPRINT")
                             or (cfg.get("fingerprint") if same_server else None))
         self.remote = self.url.startswith("https://")
-        self._session = None
+        self._conn = None
         if not self.url:
             raise ClientError("no control plane is configured: run `sentinel init` first.")
 
-    def http(self):
-        import httpx
+    def _connect(self, timeout: float | None):
+        """A new connection; for a pinned server the certificate is checked right after the TLS
+        handshake, before any byte of a request (and so the token) is sent."""
+        import http.client
+        from urllib.parse import urlsplit
 
-        if self._session is None:
-            if self.remote and self.fingerprint:
-                self._session = httpx.Client(transport=pinned_transport(self.fingerprint, self.url))
-            else:
-                self._session = httpx.Client(verify=os.environ.get("SENTINEL_CA", True))
-        return self._session
+        u = urlsplit(self.url)
+        if u.scheme != "https":
+            conn = http.client.HTTPConnection(u.hostname, u.port or 80, timeout=timeout)
+            conn.connect()
+            return conn
+        if self.fingerprint:
+            ctx = ssl.create_default_context()
+            ctx.check_hostname = False
+            ctx.verify_mode = ssl.CERT_NONE  # the pin is the verification
+        else:
+            ctx = ssl.create_default_context(cafile=os.environ.get("SENTINEL_CA"))
+        conn = http.client.HTTPSConnection(u.hostname, u.port or 443, timeout=timeout, context=ctx)
+        conn.connect()
+        if self.fingerprint:
+            try:
+                check_fingerprint(conn.sock.getpeercert(True), self.fingerprint, self.url)
+            except CertificateChanged:
+                conn.close()
+                raise
+        return conn
 
     def _unreachable(self) -> ClientError:
         if self.remote:
@@ -135,7 +123,7 @@ class Client:
         return ClientError(f"the control plane at {self.url} is not running: start it with "
                            "`sentinel server start`.", "unreachable")
 
-    def _raise_for(self, r) -> None:
+    def _raise_for(self, r: Response) -> None:
         if r.status_code == 401:
             raise ClientError(f"the control plane at {self.url} did not accept the API token: "
                               f"check SENTINEL_TOKEN or {config_path()}.", "unauthorized")
@@ -149,21 +137,58 @@ class Client:
             raise ClientError(f"the control plane answered {r.status_code}: {r.text[:200]}")
         raise ClientError(err["message"], err["code"])
 
-    def request(self, method: str, path: str, *, json_body=None, params=None, timeout: float = 60):
-        import httpx
+    def _send(self, method: str, path: str, params, json_body, timeout: float | None):
+        """Send on the kept-alive connection (a new one if the old was closed); the response."""
+        import http.client
+        from urllib.parse import urlencode
+
+        query = {k: v for k, v in (params or {}).items() if v is not None}
+        target = path + ("?" + urlencode(query, doseq=True) if query else "")
+        headers = {"Authorization": f"Bearer {self.token}", "Accept": "application/json"}
+        body = None
+        if json_body is not None:
+            body = json.dumps(json_body).encode()
+            headers["Content-Type"] = "application/json"
+        for attempt in (1, 2):
+            fresh = self._conn is None
+            if fresh:
+                self._conn = self._connect(timeout)
+            self._conn.timeout = timeout
+            if self._conn.sock is not None:
+                self._conn.sock.settimeout(timeout)
+            try:
+                self._conn.request(method, target, body=body, headers=headers)
+                return self._conn.getresponse()
+            except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError):
+                self._conn.close()
+                self._conn = None
+                if fresh or attempt == 2:  # a kept-alive connection may have timed out: retry once
+                    raise
+
+    def _call(self, fn):
+        import http.client
+        import socket
 
         try:
-            r = self.http().request(method, self.url + path, json=json_body, params=params,
-                                    timeout=timeout,
-                                    headers={"Authorization": f"Bearer {self.token}"})
-        except httpx.ConnectError as e:
-            if isinstance(e.__context__, ssl.SSLError) or "SSL" in str(e):
-                raise ClientError(f"no TLS connection to the control plane at {self.url}: {e}.",
-                                  "tls")
-            raise self._unreachable()
-        except httpx.TimeoutException:
+            return fn()
+        except CertificateChanged:
+            raise
+        except ssl.SSLError as e:
+            raise ClientError(f"no TLS connection to the control plane at {self.url}: {e}.", "tls")
+        except (socket.timeout, TimeoutError):
+            self._conn = None
             raise ClientError(f"the control plane at {self.url} did not answer in time; check "
                               "`sentinel server status`.", "timeout")
+        except (OSError, http.client.HTTPException):
+            self._conn = None
+            raise self._unreachable()
+
+    def request(self, method: str, path: str, *, json_body=None, params=None, timeout: float = 60):
+        def go():
+            resp = self._send(method, path, params, json_body, timeout)
+            return Response(resp.status, resp.read())
+
+        r = self._call(go)
         if r.status_code >= 400:
             self._raise_for(r)
         return r.json()
@@ -179,21 +204,18 @@ class Client:
 
     def stream_lines(self, path: str, *, params=None):
         """Lines of a streamed answer as they come (followed logs), until the server ends it."""
-        import httpx
-
+        resp = self._call(lambda: self._send("GET", path, params, None, None))
+        if resp.status >= 400:
+            self._raise_for(Response(resp.status, resp.read()))
         try:
-            with self.http().stream("GET", self.url + path, params=params,
-                                    headers={"Authorization": f"Bearer {self.token}"},
-                                    timeout=httpx.Timeout(10, read=None)) as r:
-                if r.status_code >= 400:
-                    r.read()
-                    self._raise_for(r)
-                yield from r.iter_lines()
-        except httpx.ConnectError:
-            raise self._unreachable()
-        except httpx.RemoteProtocolError:
-            raise ClientError(f"the control plane at {self.url} closed the stream; check "
-                              "`sentinel server status`.", "unreachable")
+            while True:
+                line = self._call(resp.readline)
+                if not line:
+                    return
+                yield line.decode("utf-8", "replace").rstrip("\r\n")
+        finally:
+            resp.close()
+            self._conn = None
 
     def wait(self, op_id: str, on_event=None, poll: float = 0.1) -> dict:
         after, op = 0, {}

@@ -15,6 +15,9 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 NAME = "e2e"
 HTTP, HTTPS = 18080, 18443
+# 1 s scrapes: the early check judges on every scrape.
+INIT = ("init", "--provider", "local", "--name", NAME, "--subnet", "172.30.0.0/24", "--nodes", "2",
+        "--http-port", str(HTTP), "--https-port", str(HTTPS), "--scrape-interval", "1s", "--yes")
 
 
 class Platform:
@@ -69,10 +72,7 @@ def platform():
     keep = os.environ.get("SENTINEL_E2E_HOME")
     home = Path(keep) if keep else Path(tempfile.mkdtemp(prefix="sentinel-e2e-"))
     p = Platform(home)
-    # 1 s scrapes: the early check judges on every scrape.
-    p.cli("init", "--provider", "local", "--name", NAME, "--subnet", "172.30.0.0/24", "--nodes", "2",
-          "--http-port", str(HTTP), "--https-port", str(HTTPS), "--scrape-interval", "1s", "--yes",
-          timeout=900)
+    p.cli(*INIT, timeout=900)
     yield p
     # Whatever the tests did, leave nothing behind (test_zz_destroy checks this for real).
     if not keep and (home / "config.json").exists():

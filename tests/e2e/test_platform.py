@@ -10,7 +10,7 @@ import time
 import httpx
 import pytest
 
-from .conftest import HTTP, NAME
+from .conftest import HTTP, INIT, NAME
 from .load import Load
 
 pytestmark = pytest.mark.e2e
@@ -47,8 +47,7 @@ def test_init_gives_two_ready_nodes_one_manager(platform):
 
 def test_init_again_reports_the_platform_and_changes_nothing(platform):
     before = platform.json("cluster", "inspect")["nodes"]
-    out = platform.cli("init", "--provider", "local", "--name", NAME, "--subnet", "172.30.0.0/24",
-                       "--nodes", "2", "--http-port", str(HTTP), "--https-port", "18443", "--yes")
+    out = platform.cli(*INIT)
     assert "already exists" in out.stdout
     assert [n["name"] for n in platform.json("cluster", "inspect")["nodes"]] == [n["name"] for n in before]
 
