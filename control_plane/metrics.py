@@ -99,7 +99,8 @@ class Prometheus:
     def range(self, query: str, start: float, end: float, step: float) -> list[list[float | None]]:
         data = self._get("/api/v1/query_range",
                          {"query": query, "start": f"{start:.3f}", "end": f"{end:.3f}",
-                          "step": f"{max(step, 0.001):g}s"})
+                          # Plain seconds: Prometheus durations ("3.75s") must be whole numbers.
+                          "step": f"{max(step, 0.001):g}"})
         return values_of(data.get("result", []))
 
     def ready(self) -> bool:

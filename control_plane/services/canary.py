@@ -129,7 +129,13 @@ class CanaryService:
     def health(self, name: str, role: str, want: int) -> tuple[int, int]:
         from ..docker_cli import service_ps_argv
 
-        tasks = self.p.docker.json_lines(service_ps_argv([service_name(name, role)], running_only=True))
+        from ..errors import CommandFailed
+
+        try:
+            tasks = self.p.docker.json_lines(service_ps_argv([service_name(name, role)],
+                                                             running_only=True))
+        except CommandFailed:  # removed a moment ago (promote/rollback finishing): none running
+            return 0, want
         return sum(1 for t in tasks if t.get("CurrentState", "").startswith("Running")), want
 
     def start_promote(self, name: str) -> str:

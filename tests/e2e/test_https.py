@@ -235,7 +235,10 @@ def test_logs_follow_streams_an_access_line_and_stops_quietly_on_ctrl_c(acme, tm
     probe = f"/follow-probe-{os.getpid()}"
     proc = subprocess.Popen([str(Path(sys.executable).parent / "sentinel"), "inspect", "logs", "todos",
                              "--follow", "--tail", "1"],
-                            env=acme.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            env=acme.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            # A suite started in the background inherits SIGINT ignored; a user's
+                            # terminal does not: give the CLI the default, as Ctrl-C would find it.
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     lines: queue.Queue[str] = queue.Queue()
     threading.Thread(target=lambda: [lines.put(l) for l in proc.stdout], daemon=True).start()
     ps = "for p in /proc/[0-9]*; do tr '\\0' ' ' < $p/cmdline 2>/dev/null; echo; done"
