@@ -76,6 +76,12 @@ def values_of(result: list[dict]) -> list[list[float | None]]:
     return out
 
 
+def range_params(query: str, start: float, end: float, step: float) -> dict[str, str]:
+    # Plain seconds: a Prometheus duration ("3.75s") must be a whole number of its unit.
+    return {"query": query, "start": f"{start:.3f}", "end": f"{end:.3f}",
+            "step": f"{max(step, 0.001):g}"}
+
+
 class Prometheus:
     def __init__(self, base_url: str, auth: tuple[str, str], host: str = PROMETHEUS_HOST):
         self.base = base_url.rstrip("/")
@@ -97,10 +103,7 @@ class Prometheus:
         return body["data"]
 
     def range(self, query: str, start: float, end: float, step: float) -> list[list[float | None]]:
-        data = self._get("/api/v1/query_range",
-                         {"query": query, "start": f"{start:.3f}", "end": f"{end:.3f}",
-                          # Plain seconds: Prometheus durations ("3.75s") must be whole numbers.
-                          "step": f"{max(step, 0.001):g}"})
+        data = self._get("/api/v1/query_range", range_params(query, start, end, step))
         return values_of(data.get("result", []))
 
     def ready(self) -> bool:

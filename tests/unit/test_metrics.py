@@ -3,7 +3,8 @@ import math
 
 import pytest
 
-from control_plane.metrics import METRICS, parse_duration, promql, rate_window, values_of
+from control_plane.metrics import (METRICS, parse_duration, promql, range_params, rate_window,
+                                   values_of)
 from control_plane.services.report import report_step
 
 
@@ -64,3 +65,9 @@ def test_report_step_keeps_series_small_but_never_below_a_scrape():
     assert report_step(900, 2) == 3.75
     assert report_step(60, 2) == 2
     assert math.ceil(86400 / report_step(86400, 2)) <= 240
+
+
+def test_range_steps_are_plain_seconds_prometheus_accepts():
+    p = range_params("up", 1000.0, 1900.0, 3.75)
+    assert p == {"query": "up", "start": "1000.000", "end": "1900.000", "step": "3.75"}
+    assert range_params("up", 0, 1, 0)["step"] == "0.001"
