@@ -12,6 +12,7 @@ import argparse
 import http.client
 import json
 import socket
+import signal
 import sys
 import threading
 import time
@@ -308,6 +309,9 @@ def main(argv: list[str] | None = None) -> int:
     poller.start()
     server = ThreadingHTTPServer(("", args.port), make_handler(poller))
     print(f"task-exporter: serving :{args.port}/metrics from {args.socket}", flush=True)
+    # As PID 1 nothing handles SIGTERM by default: the engine would wait 10 s and kill us on
+    # every stop, which held up draining a node for scale-down.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     try:
         server.serve_forever()
     except KeyboardInterrupt:
