@@ -78,8 +78,8 @@ def progressive_body(steps: Optional[str], interval: Optional[str], analysis: Op
 
         try:
             body["analysis"] = load_analysis(analysis).model_dump_config()
-        except AnalysisError as e:
-            fail(f"{analysis}: {e.message}")
+        except AnalysisError as e:  # read errors name the file already; key-path errors do not
+            fail(e.message if e.message.startswith(analysis) else f"{analysis}: {e.message}")
     return body
 
 
