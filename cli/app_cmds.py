@@ -32,6 +32,8 @@ def deploy(
     domain: Optional[str] = typer.Option(None, help="Domain (default <name>.<cluster domain>)."),
     db: Optional[str] = typer.Option(None, help="'postgres' to give the app a database."),
     db_schema: Optional[str] = typer.Option(None, help="SQL file applied once before the first task starts."),
+    db_ha: Optional[bool] = typer.Option(None, "--db-ha/--no-db-ha",
+                                         help="A standby on another node that takes over (default: on with 2+ nodes)."),
     env: List[str] = typer.Option([], help="KEY=VALUE, repeatable."),
     replicas: int = typer.Option(1, help="Number of tasks."),
     health_path: str = typer.Option("/healthz", help="Health path gating updates ('' for none)."),
@@ -52,7 +54,7 @@ def deploy(
         fail("--db-schema needs --db postgres.")
     confirm(f"Deploy {image} as {name}?", yes)
     body = {"name": name, "image": image, "port": port, "domain": domain, "db": db,
-            "db_schema": schema, "env": list(env), "replicas": replicas,
+            "db_schema": schema, "db_ha": db_ha, "env": list(env), "replicas": replicas,
             "health_path": health_path or None}
     client = Client()
     run_operation(client, client.post("/v1/apps", body), json_out=json_out,

@@ -10,11 +10,13 @@ from .errors import CommandFailed
 from .executor import mask
 from .paths import PLAYBOOKS_DIR
 from . import ssh
+from .names import BACKUP_LABEL
 
 
 def inventory(*, managers: list[dict], workers: list[dict], ssh_user: str,
-              ssh_config: Path) -> dict:
-    """Nodes are dicts with name, address, private_address."""
+              ssh_config: Path, backup: list[dict] | None = None) -> dict:
+    """Nodes are dicts with name, address, private_address. The backup node is a swarm worker
+    (in `workers`) and also in its own group `backup`."""
     def hosts(nodes: list[dict]) -> dict:
         return {n["name"]: {"ansible_host": n["address"],
                             "private_address": n.get("private_address", n["address"])}
@@ -22,9 +24,11 @@ def inventory(*, managers: list[dict], workers: list[dict], ssh_user: str,
     return {"all": {
         "vars": {"ansible_user": ssh_user,
                  "ansible_ssh_common_args": f"-F {ssh_config}",
-                 "ansible_python_interpreter": "/usr/bin/python3"},
+                 "ansible_python_interpreter": "/usr/bin/python3",
+                 "backup_label": BACKUP_LABEL},
         "children": {"managers": {"hosts": hosts(managers)},
-                     "workers": {"hosts": hosts(workers)}}}}
+                     "workers": {"hosts": hosts(workers + (backup or []))},
+                     "backup": {"hosts": hosts(backup or [])}}}}
 
 
 def run_playbook(playbook: str, inv: dict, extravars: dict | None = None, *,
@@ -79,6 +83,8 @@ def _stdout_tail(r) -> str:
 
 
 def inventory_for(nodes: list[dict], ssh_user: str = "root") -> dict:
+    """nodes: the app nodes (role manager|worker) and the backup node (role backup), if any."""
     return inventory(managers=[n for n in nodes if n["role"] == "manager"],
-                     workers=[n for n in nodes if n["role"] != "manager"],
+                     workers=[n for n in nodes if n["role"] == "worker"],
+                     backup=[n for n in nodes if n["role"] == "backup"],
                      ssh_user=ssh_user, ssh_config=ssh.config_path())

@@ -73,8 +73,9 @@ def service_inspect_argv(services: Iterable[str]) -> list[str]:
 
 
 def service_logs_argv(service: str, *, tail: int | None = None, since: str | None = None,
-                      follow: bool = False) -> list[str]:
-    argv = ["docker", "service", "logs", "--no-task-ids", "--timestamps"]
+                      follow: bool = False, raw: bool = False) -> list[str]:
+    argv = ["docker", "service", "logs", "--no-task-ids"]
+    argv += ["--raw"] if raw else ["--timestamps"]
     if tail is not None:
         argv += ["--tail", str(tail)]
     if since:
@@ -107,8 +108,9 @@ def secret_create_argv(name: str, labels: dict[str, str] | None = None) -> list[
     return argv + [name, "-"]
 
 
-def secret_ls_argv() -> list[str]:
-    return ["docker", "secret", "ls", "--format", JSON]
+def secret_ls_argv(label: str | None = None) -> list[str]:
+    argv = ["docker", "secret", "ls", "--format", JSON]
+    return argv + (["--filter", f"label={label}"] if label else [])
 
 
 def secret_rm_argv(names: Iterable[str]) -> list[str]:
@@ -132,8 +134,63 @@ def container_ls_argv(*, label: str | None = None, all: bool = False) -> list[st
     return argv
 
 
-def exec_argv(container: str, *command: str, interactive: bool = False) -> list[str]:
-    return ["docker", "exec", *(["-i"] if interactive else []), container, *command]
+def exec_argv(container: str, *command: str, interactive: bool = False, user: str | None = None,
+              env: dict[str, str] | None = None) -> list[str]:
+    argv = ["docker", "exec", *(["-i"] if interactive else [])]
+    if user:
+        argv += ["--user", user]
+    for k, v in (env or {}).items():
+        argv += ["--env", f"{k}={v}"]
+    return argv + [container, *command]
+
+
+def config_create_argv(name: str, labels: dict[str, str] | None = None) -> list[str]:
+    argv = ["docker", "config", "create"]
+    for k, v in (labels or {}).items():
+        argv += ["--label", f"{k}={v}"]
+    return argv + [name, "-"]
+
+
+def config_ls_argv(label: str | None = None) -> list[str]:
+    argv = ["docker", "config", "ls", "--format", JSON]
+    return argv + (["--filter", f"label={label}"] if label else [])
+
+
+def config_rm_argv(names: Iterable[str]) -> list[str]:
+    return ["docker", "config", "rm", *names]
+
+
+def one_off_argv(name: str, image: str, command: list[str], *, networks: Iterable[str] = (),
+                 secrets: Iterable[tuple[str, str]] = (), mounts: Iterable[str] = (),
+                 env: dict[str, str] | None = None, constraints: Iterable[str] = (),
+                 labels: dict[str, str] | None = None, user: str | None = None,
+                 entrypoint: str | None = None) -> list[str]:
+    """A swarm service that runs `command` once (no restart): a one-off task with the same
+    networks, secrets and placement a service would have. secrets: (source, target)."""
+    argv = ["docker", "service", "create", "--detach", "--name", name,
+            "--restart-condition", "none", "--replicas", "1", "--endpoint-mode", "dnsrr",
+            "--with-registry-auth"]
+    for n in networks:
+        argv += ["--network", n]
+    for source, target in secrets:
+        argv += ["--secret", f"source={source},target={target},mode=0400"]
+    for m in mounts:
+        argv += ["--mount", m]
+    for k, v in (env or {}).items():
+        argv += ["--env", f"{k}={v}"]
+    for c in constraints:
+        argv += ["--constraint", c]
+    for k, v in (labels or {}).items():
+        argv += ["--label", f"{k}={v}", "--container-label", f"{k}={v}"]
+    if user:
+        argv += ["--user", user]
+    if entrypoint is not None:
+        argv += ["--entrypoint", entrypoint]
+    return argv + [image, *command]
+
+
+def task_inspect_argv(task_ids: Iterable[str]) -> list[str]:
+    return ["docker", "inspect", "--type", "task", *task_ids]
 
 
 def login_argv(registry: str, user: str) -> list[str]:

@@ -34,12 +34,12 @@ HASH_LABEL = "sentinel.hash"
 # Where each logical image comes from when a registry is reachable.
 UPSTREAM: dict[str, str] = {
     "traefik": "traefik:v3.7",
-    "postgres": "postgres:16",
     "registry": "registry:2",
     "prometheus": "prom/prometheus:v3.0.0",
     "node-exporter": "prom/node-exporter:v1.8.2",
     "grafana": "grafana/grafana:11.3.0",  # no local build: the local set lacks it
-    # task-exporter: none upstream; Sentinel's own, built locally for either image set.
+    # task-exporter, postgres (Patroni + pgBackRest), etcd, haproxy: Sentinel's own, built
+    # locally for either image set.
 }
 
 # What the base drops from the debootstrap tree (copyright files and locale.alias stay).
@@ -90,6 +90,8 @@ def default_specs() -> dict[str, ImageSpec]:
         ImageSpec("node", IMAGES / "node"),
         ImageSpec("traefik", IMAGES / "traefik", extra_files=(("traefik", traefik_binary()),)),
         ImageSpec("postgres", IMAGES / "postgres"),
+        ImageSpec("etcd", IMAGES / "etcd"),
+        ImageSpec("haproxy", IMAGES / "haproxy"),
         ImageSpec("registry", IMAGES / "registry"),
         ImageSpec("prometheus", IMAGES / "prometheus"),
         ImageSpec("node-exporter", IMAGES / "node-exporter"),

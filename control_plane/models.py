@@ -41,6 +41,8 @@ class AppDeploy(Strict):
     domain: str | None = None
     db: Literal["postgres"] | None = None
     db_schema: str | None = Field(default=None, description="SQL applied once before the first task starts")
+    db_ha: bool | None = Field(default=None, description="a standby on another node (default: when "
+                               "the cluster has 2 nodes or more)")
     env: list[str] = []
     replicas: int = 1
     health_path: str | None = "/healthz"
@@ -78,3 +80,24 @@ class OperationPublic(BaseModel):
     error: str | None = None
     result: object = None
     events: list[dict] = []
+
+
+class DbBackup(Strict):
+    type: Literal["full", "diff", "incr"] = "full"
+
+
+class DbRestore(Strict):
+    to: str = Field(description="ISO 8601 time (UTC unless it says), `latest`, or a restore point name")
+    into: str | None = Field(default=None, description="a new app to restore into; production untouched")
+
+
+class DbSwitchover(Strict):
+    to: str | None = Field(default=None, description="the member to promote (default: the sync standby)")
+
+
+class DbSql(Strict):
+    sql: str = Field(max_length=1_000_000)
+
+
+class DbHa(Strict):
+    enabled: bool

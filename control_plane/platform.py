@@ -8,7 +8,11 @@ from pathlib import Path
 
 from . import secrets
 from .docker_cli import Docker
-from .errors import Precondition
+from .errors import CommandFailed, Precondition
+
+
+class NotRunning(CommandFailed):
+    """A service that should have a running task has none (its node is down, or it is starting)."""
 from .metrics import Prometheus, parse_duration
 from .models import ClusterCreate
 from .paths import cluster_dir
@@ -58,6 +62,27 @@ class Platform:
     @cached_property
     def docker(self) -> Docker:
         return Docker(self.manager)
+
+    def node_address(self, name: str) -> str | None:
+        return next((n["address"] for n in self.store.nodes() if n["name"] == name), None)
+
+    def task_container(self, service: str) -> tuple[Docker, str, str]:
+        """(Docker client of its node, container id, node name) of a running task of `service`."""
+        from .docker_cli import container_ls_argv, service_ps_argv
+
+        tasks = self.docker.json_lines(service_ps_argv([service], running_only=True), check=False)
+        for t in tasks:
+            if not t.get("CurrentState", "").startswith("Running"):
+                continue
+            address = self.node_address(t["Node"])
+            if not address:
+                continue
+            d = Docker(address)
+            found = d.json_lines(container_ls_argv(label=f"com.docker.swarm.service.name={service}"),
+                                 check=False, timeout=20)
+            if found:
+                return d, found[0]["ID"], t["Node"]
+        raise NotRunning(f"{service} has no running task")
 
     def traefik(self) -> TraefikWriter:
         return TraefikWriter(self.manager, (ADMIN_USER, secrets.get("admin_password")))

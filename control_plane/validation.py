@@ -125,3 +125,16 @@ def scrape_interval(text: str) -> float:
     if not 1 <= seconds <= 60:
         raise InvalidInput(f"--scrape-interval {text!r} must be a duration from 1s to 60s, e.g. 2s.")
     return seconds
+
+
+_HEALTH_PATH = re.compile(r"^/[A-Za-z0-9._~/%+-]*(\?[A-Za-z0-9._~%&=+-]*)?$")
+
+
+def health_path(value: str | None) -> str | None:
+    """A URL path (and query) with no quoting or shell characters."""
+    if value is None:
+        return None
+    if len(value) > 200 or not _HEALTH_PATH.match(value):
+        raise InvalidInput(f"health path {value!r} is not valid: give a URL path such as /healthz "
+                           "(letters, digits and . _ ~ / % + - ; a query after ?).")
+    return value

@@ -68,6 +68,9 @@ def create_app() -> FastAPI:
         return {"ok": True}
 
     api.include_router(ui.router)  # /ui: the canary report page; its data calls need the token
+    from . import database
+
+    api.include_router(database.router(platform, jobs, auth))
 
     deps = [Depends(auth)]
 

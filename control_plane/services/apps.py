@@ -2,9 +2,10 @@
 from __future__ import annotations
 
 import json
+import shlex
 import time
 
-from .. import executor, secrets, ssh, validation
+from .. import executor, names, secrets, ssh, validation
 from ..docker_cli import (container_ls_argv, exec_argv, secret_create_argv, secret_rm_argv,
                           service_inspect_argv, service_logs_argv, service_ps_argv,
                           stack_deploy_argv, stack_rm_argv, volume_rm_argv, service_ls_argv)
@@ -14,6 +15,7 @@ from ..models import AppDeploy
 from ..platform import Platform
 from ..templates import render
 from .. import traefik
+from .database import DatabaseService
 
 RESERVED = {"sentinel", "sentinel-registry", "prometheus", "grafana", "traefik", "registry"}
 ROLES = ("production", "canary", "baseline")
@@ -26,10 +28,25 @@ def service_name(app: str, role: str) -> str:
 
 
 def db_env(app: str, db: dict, password: str) -> dict[str, str]:
-    host = f"{app}_db"
-    return {"DATABASE_URL": f"postgresql://{db['user']}:{password}@{host}:5432/{db['name']}",
+    """What the app's tasks get to reach their database: one address (HAProxy, which follows the
+    primary) and libpq settings that notice a dead peer within seconds instead of minutes."""
+    host = names.db_service(app)
+    params = "connect_timeout=3&keepalives=1&keepalives_idle=5&keepalives_interval=2&keepalives_count=2"
+    return {"DATABASE_URL": f"postgresql://{db['user']}:{password}@{host}:5432/{db['name']}?{params}",
             "PGHOST": host, "PGPORT": "5432", "PGUSER": db["user"], "PGPASSWORD": password,
-            "PGDATABASE": db["name"], "PGPASSWORD_FILE": "/run/secrets/db_password"}
+            "PGDATABASE": db["name"], "PGPASSWORD_FILE": "/run/secrets/db_password",
+            "PGCONNECT_TIMEOUT": "3"}
+
+
+def health_test(port: int, path: str | None) -> list[str] | None:
+    """The container health check: the path is validated (no quoting characters) and quoted
+    for the shell, so it is one URL whatever it holds."""
+    if not path:
+        return None
+    url = shlex.quote(f"http://127.0.0.1:{port}{path}")
+    py = shlex.quote(f"import urllib.request; urllib.request.urlopen({json.dumps(f'http://127.0.0.1:{port}{path}')}, timeout=2)")
+    return ["CMD-SHELL", f"curl -fsS -o /dev/null {url} || wget -q -O /dev/null {url} || "
+                         f"python3 -c {py}"]
 
 
 class AppService:
@@ -53,8 +70,7 @@ class AppService:
         validation.port(body.port)
         validation.replicas(body.replicas)
         validation.env_entries(body.env)
-        if body.health_path is not None and not body.health_path.startswith("/"):
-            raise InvalidInput(f"health path {body.health_path!r} must start with '/'.")
+        validation.health_path(body.health_path)
         domain = validation.domain(body.domain or f"{body.name}.{self.p.spec.domain}")
         for other in self.store.apps():
             if other["name"] != body.name and other["domain"] == domain:
@@ -66,6 +82,14 @@ class AppService:
         if existing and body.db and not existing.get("db"):
             raise InvalidInput(f"app {body.name!r} was deployed without a database; delete it and "
                                "deploy again to add one.")
+        if body.db_ha is not None and not body.db:
+            raise InvalidInput("--db-ha/--no-db-ha need --db postgres.")
+        if body.db and body.db_ha and not existing:
+            ready = DatabaseService(self.p).app_nodes()
+            if len(ready) < 2:
+                raise InvalidInput(f"--db-ha needs 2 ready nodes for primary and standby and the "
+                                   f"cluster has {len(ready)}: add a node (`sentinel cluster scale "
+                                   "--nodes 2`) or leave out --db-ha.")
         return body.model_copy(update={"domain": domain})
 
     # ---- image --------------------------------------------------------------------------------
@@ -106,16 +130,22 @@ class AppService:
 
     def render_stack(self, app: dict, canary: dict | None = None, web: bool = True) -> str:
         spec = self.p.spec
-        db = None
-        if app.get("db"):
-            db = {**app["db"], "image": (self.store.get("stack_images") or {}).get("postgres")}
+        db = DatabaseService(self.p).stack_context(app) if app.get("db") else None
+        backup = f"node.labels.{names.BACKUP_LABEL} == true"
         return render("app.yml.j2", app=app["name"], port=app["port"],
-                      health_path=app.get("health_path"), endpoint_mode=spec.endpoint_mode,
+                      health_path=app.get("health_path"),
+                      health_test=health_test(app["port"], app.get("health_path")),
+                      endpoint_mode=spec.endpoint_mode, network=names.network(app["name"]),
+                      edge_network=names.EDGE_NETWORK, dcs_network=names.DCS_NETWORK,
+                      backup_node=backup, not_backup_node=backup.replace("==", "!="),
                       web_services=self.web_services(app, canary) if web else [], db=db)
 
     def deploy_stack(self, app: dict, canary: dict | None = None, web: bool = True) -> None:
         self.p.docker.run(stack_deploy_argv(app["name"]), input=self.render_stack(app, canary, web),
                           timeout=120, what="docker stack deploy")
+        if app.get("db"):
+            db = DatabaseService(self.p)
+            db.forget_old_objects(app["name"], keep=set(db.ensure_objects(app).values()))
 
     def wait_running(self, service: str, replicas: int, timeout: float = 180) -> None:
         """Until `replicas` tasks run (healthy: swarm holds a task in `starting` until then)
@@ -173,7 +203,7 @@ class AppService:
             return self.summary(app)
 
         if body.db:
-            app["db"] = self._create_db(op, app, body.db_schema)
+            app["db"] = self._create_db(op, app, body.db_schema, body.db_ha)
         try:
             op.step(f"starting {body.replicas} task(s) of {body.image}")
             self.deploy_stack(app)
@@ -190,59 +220,22 @@ class AppService:
         op.step(f"{body.name} is up at {self.summary(app)['url']}")
         return self.summary(app)
 
-    def _create_db(self, op: Operation, app: dict, schema: str | None) -> dict:
-        name = app["name"]
-        db = {"user": name.replace("-", "_"), "name": name.replace("-", "_"),
-              "secret": f"{name}-db-password", "node": self._db_node()}
-        password = secrets.get(f"db_{name}")
-        op.step("creating the database password as a swarm secret")
-        self.p.docker.run(["docker", "secret", "rm", db["secret"]], check=False)
-        self.p.docker.run(secret_create_argv(db["secret"], {"sentinel.app": name}), input=password,
-                          what="docker secret create")
-        app = {**app, "db": db}
+    def _create_db(self, op: Operation, app: dict, schema: str | None, ha: bool | None) -> dict:
+        db_service = DatabaseService(self.p)
+        if ha is None:  # HA by default when there is a second node for the standby
+            ha = len(db_service.app_nodes()) >= 2
+        app = {**app, "db": db_service.new_record(app["name"], ha)}
         try:
-            op.step(f"starting Postgres on {db['node']}")
+            db_service.prepare(op, app)
+            placed = ", ".join(f"{names.member(m['index'])} on {m['node']}" for m in app["db"]["members"])
+            op.step(f"starting Postgres ({placed})")
             self.deploy_stack(app, web=False)
-            self.wait_running(f"{name}_db", 1, timeout=180)
-            if schema:
-                op.step("applying the schema")
-                self._apply_schema(app, schema)
+            db_service.started(op, app, schema)
         except Exception:
             op.step("database setup failed: removing what it created")
             self._remove(app, keep_data=False)
             raise
-        return db
-
-    def _db_node(self) -> str:
-        nodes = [n for n in self.store.nodes() if n.get("state") == "ready"] or self.store.nodes()
-        workers = [n for n in nodes if n["role"] == "worker"]
-        return (workers or nodes)[0]["name"]
-
-    def _db_container(self, app: dict) -> tuple[str, str]:
-        """(node address, container id) of the app's running database task."""
-        tasks = self.p.docker.json_lines(service_ps_argv([f"{app['name']}_db"], running_only=True))
-        node = next(t["Node"] for t in tasks if t.get("CurrentState", "").startswith("Running"))
-        address = next(n["address"] for n in self.store.nodes() if n["name"] == node)
-        from ..docker_cli import Docker
-
-        d = Docker(address)
-        cid = d.json_lines(container_ls_argv(
-            label=f"com.docker.swarm.service.name={app['name']}_db"))[0]["ID"]
-        return address, cid
-
-    def _apply_schema(self, app: dict, schema: str) -> None:
-        from ..docker_cli import Docker
-
-        address, cid = self._db_container(app)
-        db = app["db"]
-        # One transaction: an SQL error leaves the database as it was.
-        proc = Docker(address).run(
-            exec_argv(cid, "psql", "-v", "ON_ERROR_STOP=1", "--single-transaction", "-q",
-                      "-U", db["user"], "-d", db["name"], "-f", "-", interactive=True),
-            input=schema, check=False, timeout=120)
-        if proc.returncode != 0:
-            msg = " ".join((proc.stderr or "").strip().split())
-            raise InvalidInput(f"the schema failed in Postgres: {msg}; fix the file and deploy again.")
+        return app["db"]
 
     # ---- scale, delete --------------------------------------------------------------------------
     def scale(self, op: Operation, name: str, replicas: int) -> dict:
@@ -273,22 +266,18 @@ class AppService:
             if not self.p.docker.json_lines(service_ls_argv(stack=name)):
                 break
             time.sleep(1)
-        db = app.get("db")
-        if db:
-            self.p.docker.run(secret_rm_argv([db["secret"]]), check=False)
-        if db and not keep_data:
-            address = next((n["address"] for n in self.store.nodes() if n["name"] == db["node"]), None)
-            if address:
-                from ..docker_cli import Docker
-
-                # The volume is freed when the task's container is gone; that takes a moment.
-                for _ in range(30):
-                    proc = Docker(address).run(volume_rm_argv([f"{name}_pgdata"]), check=False)
-                    if proc.returncode == 0:
-                        break
-                    time.sleep(1)
-        # the network goes with the stack; make sure
-        self.p.docker.run(["docker", "network", "rm", f"app-{name}"], check=False)
+        if app.get("db"):
+            DatabaseService(self.p).drop(app, keep_data)
+        # The network goes with the stack once its last task is gone; wait for it so a deploy
+        # of the same name right after finds no leftover.
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if self.p.docker.run(["docker", "network", "rm", names.network(name)],
+                                 check=False).returncode == 0 or not self.p.docker.json_lines(
+                    ["docker", "network", "ls", "--format", "{{json .}}", "--filter",
+                     f"name=^{names.network(name)}$"], check=False):
+                break
+            time.sleep(1)
 
     # ---- read -----------------------------------------------------------------------------------
     def summary(self, app: dict) -> dict:

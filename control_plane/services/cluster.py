@@ -15,14 +15,15 @@ from ..paths import MONITORING_DIR, cluster_dir
 from ..platform import ADMIN_USER, REGISTRY_USER, Platform
 from ..templates import render
 from ..terraform import TerraformRunner, tfvars
-from .. import traefik
+from .. import topology, traefik
+from .dcs import DCS
 
-UPSTREAM = {"traefik": "traefik:v3.7", "postgres": "postgres:16", "registry": "registry:2",
+UPSTREAM = {"traefik": "traefik:v3.7", "registry": "registry:2",
             "prometheus": "prom/prometheus:v3.0.0", "node_exporter": "prom/node-exporter:v1.8.2",
             "grafana": "grafana/grafana:11.3.0", "node": "docker:dind"}
 # Sentinel's own image, with no upstream: built locally and pushed to the cluster registry in
 # both image sets.
-OWN_IMAGES = ("task-exporter",)
+OWN_IMAGES = ("task-exporter", "postgres", "etcd", "haproxy")
 # Grafana's provisioning and dashboards, copied to /etc/sentinel/grafana/<same path> on the manager.
 GRAFANA_FILES = ("provisioning/datasources/prometheus.yml", "provisioning/dashboards/sentinel.yml",
                  "dashboards/sentinel.json")
@@ -93,7 +94,8 @@ class ClusterService:
             region=spec.region, extra=provider.extra(spec, images),
             control_plane_cidr=provider.control_plane_cidr()))
         self.store.put("terraform_outputs", outputs)
-        nodes = self._node_list(spec, outputs)
+        nodes = topology.all_nodes(spec.name, outputs)
+        self.store.set_nodes([{**n, "state": "joining"} for n in nodes])
 
         registry_host = self.p.registry_host
         tls = secrets.registry_tls(self.p.dir / "registry-tls", outputs["manager_private_address"])
@@ -108,8 +110,11 @@ class ClusterService:
 
         self._deploy_platform(op, spec, images, nodes, tls)
         self.store.set_nodes([{**n, "state": "ready"} for n in nodes])
+        DCS(self.p).ensure(op, topology.dcs_nodes(nodes))
         self.store.put("cluster_state", "ready")
-        op.step(f"platform ready: {len(nodes)} node(s), edge at {self.p.edge_url(spec.domain)}")
+        op.step(f"platform ready: {spec.nodes} node(s) and a backup node, edge at "
+                f"{self.p.edge_url(spec.domain)}" if topology.backup_node(outputs) else
+                f"platform ready: {spec.nodes} node(s), edge at {self.p.edge_url(spec.domain)}")
         return self.inspect()
 
     def _image_set(self, spec: ClusterCreate, op: Operation) -> dict[str, str]:
@@ -124,17 +129,6 @@ class ClusterService:
 
     def _terraform(self, spec: ClusterCreate) -> TerraformRunner:
         return TerraformRunner(spec.provider, cluster_dir(spec.name) / "terraform")
-
-    @staticmethod
-    def _node_list(spec: ClusterCreate, outputs: dict) -> list[dict]:
-        nodes = [{"name": f"{spec.name}-node-0", "role": "manager",
-                  "address": outputs["manager_address"],
-                  "private_address": outputs["manager_private_address"]}]
-        for i, (a, pa) in enumerate(zip(outputs["worker_addresses"],
-                                        outputs["worker_private_addresses"]), start=1):
-            nodes.append({"name": f"{spec.name}-node-{i}", "role": "worker", "address": a,
-                          "private_address": pa})
-        return nodes
 
     def _deploy_platform(self, op: Operation, spec: ClusterCreate, images: dict[str, str],
                          nodes: list[dict], tls: dict[str, Path]) -> None:
@@ -168,7 +162,7 @@ class ClusterService:
 
         registry = self.p.registry()
         pushed = {}
-        keys = ["traefik", "prometheus", "node_exporter", "postgres"] if local else []
+        keys = ["traefik", "prometheus", "node_exporter"] if local else []
         for key in keys + [n.replace("-", "_") for n in OWN_IMAGES]:
             op.step(f"pushing {images[key]} to the cluster registry")
             pushed[key] = registry.push(images[key])
@@ -224,7 +218,8 @@ class ClusterService:
         spec = self.p.spec
         nodes = self.reconcile_nodes()
         return {"name": spec.name, "provider": spec.provider, "state": self.p.state,
-                "nodes": nodes,
+                "nodes": [n for n in nodes if n["role"] != "backup"],
+                "backup_node": next((n for n in nodes if n["role"] == "backup"), None),
                 "ingress": {"http": self.p.edge_url(spec.domain),
                             "https": self.p.edge_url(spec.domain, https=True),
                             "prometheus": self.p.edge_url(f"prometheus.{spec.domain}")}}
@@ -240,11 +235,12 @@ class ClusterService:
         except (CommandFailed, KeyError) as e:
             return [{**n, "state": "unreachable", "error": str(e)} for n in stored.values()]
         nodes = []
+        backup = topology.backup_node(self.p.outputs)
         for name, d in sorted(details.items()):
             res = d["Description"].get("Resources", {})
             nodes.append({
                 "name": name,
-                "role": d["Spec"]["Role"],
+                "role": "backup" if backup and name == backup["name"] else d["Spec"]["Role"],
                 "state": d["Status"]["State"],
                 "availability": d["Spec"]["Availability"],
                 "address": stored.get(name, {}).get("address") or d["Status"].get("Addr"),

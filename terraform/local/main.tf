@@ -13,6 +13,13 @@ locals {
   https_port = lookup(var.extra, "https_port", "443")
   network    = "sentinel-${var.name}"
   addresses  = [for i in range(var.nodes) : cidrhost(local.subnet, 10 + i)]
+  # The backup node: a swarm worker that holds only the apps' backup repositories.
+  backup_address = cidrhost(local.subnet, 9)
+  backup_name    = "${var.name}-backup"
+  # The repositories themselves live in a volume of this machine's engine, not in the node, so
+  # they outlive the node and every `cluster scale`; only `sentinel destroy --delete-data`
+  # removes them.
+  backup_volume = "${var.name}-backups"
 }
 
 resource "terraform_data" "network" {
@@ -51,6 +58,50 @@ resource "terraform_data" "node" {
         -v /sys/fs/cgroup:/sys/fs/cgroup:rw --cgroupns host \
         -v ${self.input.name}-docker:/var/lib/docker \
         --label sentinel.cluster=${var.name} ${self.input.ports} \
+        -e SSH_PUBLIC_KEY="$SSH_PUBLIC_KEY" ${local.image} >/dev/null
+    CMD
+    environment = { SSH_PUBLIC_KEY = var.ssh_public_key }
+  }
+
+  provisioner "local-exec" {
+    when    = destroy
+    command = "docker rm -f ${self.input.name} >/dev/null 2>&1; docker volume rm -f ${self.input.name}-docker >/dev/null 2>&1; true"
+  }
+}
+
+resource "terraform_data" "backup_volume" {
+  input = { name = local.backup_volume }
+
+  provisioner "local-exec" {
+    command = "docker volume create --label sentinel.cluster=${var.name} ${self.input.name} >/dev/null"
+  }
+
+  provisioner "local-exec" {
+    when    = destroy
+    command = "docker volume rm -f ${self.input.name} >/dev/null 2>&1; true"
+  }
+}
+
+resource "terraform_data" "backup_node" {
+  depends_on = [terraform_data.network, terraform_data.backup_volume]
+
+  input = {
+    name    = local.backup_name
+    address = local.backup_address
+    volume  = local.backup_volume
+  }
+
+  provisioner "local-exec" {
+    command     = <<-CMD
+      docker rm -f ${self.input.name} >/dev/null 2>&1 || true
+      docker run -d --name ${self.input.name} --hostname ${self.input.name} \
+        --network ${local.network} --ip ${self.input.address} --restart unless-stopped \
+        --cap-add ALL --cap-drop SYS_RESOURCE \
+        --security-opt seccomp=unconfined --security-opt apparmor=unconfined \
+        -v /sys/fs/cgroup:/sys/fs/cgroup:rw --cgroupns host \
+        -v ${self.input.name}-docker:/var/lib/docker \
+        -v ${self.input.volume}:/var/lib/sentinel/backups \
+        --label sentinel.cluster=${var.name} \
         -e SSH_PUBLIC_KEY="$SSH_PUBLIC_KEY" ${local.image} >/dev/null
     CMD
     environment = { SSH_PUBLIC_KEY = var.ssh_public_key }

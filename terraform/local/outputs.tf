@@ -24,3 +24,13 @@ output "edge_addresses" {
   description = "Addresses that serve 80/443 (here: this host, through the manager's published ports)."
   value       = ["127.0.0.1"]
 }
+
+output "backup_repository" {
+  description = "Where the apps' backup repositories live: a backup node (pgBackRest's TLS server) or object storage."
+  value = {
+    type            = "node"
+    name            = local.backup_name
+    address         = local.backup_address
+    private_address = local.backup_address
+  }
+}

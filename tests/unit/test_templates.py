@@ -81,12 +81,27 @@ def test_redirect_points_at_the_published_https_port():
     assert "--entrypoints.web.http.redirections.entrypoint.scheme=https" in cmd
 
 
+DB = {"user": "todos", "name": "todos", "password_secret": "todos-db-password",
+      "image": "reg/postgres:1", "proxy_image": "reg/haproxy:1", "proxy_config": "todos-haproxy-1",
+      "proxy_replicas": 2,
+      "secrets": {"patroni": "todos-pg-patroni-1", "member_pgbackrest": "todos-pg-member-1",
+                  "repo_pgbackrest": "todos-pg-repo-1", "tls_key": "todos-pg-tls-key-1",
+                  "tls_cert": "todos-pg-tls-cert-1", "ca": "todos-pg-ca-1"},
+      "all_secrets": ["todos-db-password", "todos-pg-patroni-1"],
+      "members": [{"key": "pg-0", "volume_key": "pgdata-0", "node": "c-node-1", "replicas": 1},
+                  {"key": "pg-1", "volume_key": "pgdata-1", "node": "c-node-0", "replicas": 1}],
+      "repo": {"host_path": "/var/lib/sentinel/backups/todos", "alias": "backup"}}
+
+
 def app_stack(**kw):
+    from control_plane.services.apps import health_test
+
     web = [{"key": "web", "role": "production", "image": "reg/todo:1", "traefik_name": "todos-production",
             "env": {"A": "1", "QUOTE": 'x"y'}, "replicas": 2}]
-    ctx = dict(app="todos", port=8000, health_path="/healthz", endpoint_mode="dnsrr",
-               web_services=web, db={"user": "todos", "name": "todos", "secret": "todos-db-password",
-                                     "node": "c-node-1", "image": "reg/postgres:1"})
+    ctx = dict(app="todos", port=8000, health_path="/healthz", health_test=health_test(8000, "/healthz"),
+               endpoint_mode="dnsrr", network="app-todos", edge_network="sentinel-edge",
+               dcs_network="sentinel-dcs", backup_node="node.labels.sentinel.backup == true",
+               not_backup_node="node.labels.sentinel.backup != true", web_services=web, db=DB)
     return yaml.safe_load(render("app.yml.j2", **{**ctx, **kw}))
 
 
@@ -94,16 +109,32 @@ def test_app_stack_isolates_the_database():
     s = app_stack()
     assert s["services"]["db"]["networks"] == ["app"]
     assert "ports" not in s["services"]["db"]
+    assert set(s["services"]["pg-0"]["networks"]) == {"app", "dcs"}
+    assert s["services"]["pg-0"]["networks"]["app"]["aliases"] == ["pg-0"]
     assert set(s["services"]["web"]["networks"]) == {"app", "edge"}
     assert s["networks"]["app"]["name"] == "app-todos"
-    assert s["networks"]["edge"]["external"] is True
+    assert s["networks"]["edge"]["external"] is True and s["networks"]["dcs"]["external"] is True
 
 
-def test_app_stack_keeps_the_password_out_of_the_database_env():
-    db = app_stack()["services"]["db"]
-    assert db["environment"]["POSTGRES_PASSWORD_FILE"] == "/run/secrets/db_password"
-    assert "POSTGRES_PASSWORD" not in db["environment"]
-    assert db["deploy"]["placement"]["constraints"] == ["node.hostname == c-node-1"]
+def test_members_are_pinned_apart_and_keep_passwords_in_secrets():
+    s = app_stack()["services"]
+    assert s["pg-0"]["deploy"]["placement"]["constraints"] == ["node.hostname == c-node-1"]
+    assert s["pg-1"]["deploy"]["placement"]["constraints"] == ["node.hostname == c-node-0"]
+    env = s["pg-0"]["environment"]
+    assert env["PATRONI_NAME"] == "pg-0" and env["PATRONI_POSTGRESQL_CONNECT_ADDRESS"] == "pg-0:5432"
+    assert not [k for k in env if "PASSWORD" in k]
+    targets = {x["target"] for x in s["pg-0"]["secrets"]}
+    assert targets == {"patroni.yml", "pgbackrest.conf", "tls.key", "tls.crt", "ca.crt", "app_password"}
+    assert s["pg-0"]["volumes"] == ["pgdata-0:/var/lib/postgresql/data"]
+
+
+def test_the_repository_runs_only_on_the_backup_node_and_nothing_else_does():
+    s = app_stack()["services"]
+    assert s["backup"]["deploy"]["placement"]["constraints"] == ["node.labels.sentinel.backup == true"]
+    assert s["backup"]["volumes"][0]["source"] == "/var/lib/sentinel/backups/todos"
+    for key in ("web", "db"):
+        assert s[key]["deploy"]["placement"]["constraints"] == ["node.labels.sentinel.backup != true"]
+    assert s["db"]["deploy"]["placement"]["max_replicas_per_node"] == 1
 
 
 def test_app_updates_are_start_first_and_roll_back():
@@ -119,3 +150,22 @@ def test_app_updates_are_start_first_and_roll_back():
 def test_app_without_db():
     s = app_stack(db=None)
     assert "db" not in s["services"] and "volumes" not in s
+
+
+def test_no_value_can_change_the_stack_structure():
+    evil = 'x"\nservices:\n  pwn: {image: evil}\n# "'
+    web = [{"key": "web", "role": "production", "image": "reg/todo:1",
+            "traefik_name": "todos-production", "env": {"EVIL": evil, "DOLLAR": "$HOME"}, "replicas": 1}]
+    s = app_stack(web_services=web)
+    assert set(s["services"]) == {"web", "db", "pg-0", "pg-1", "backup"}
+    assert s["services"]["web"]["environment"]["EVIL"] == evil
+
+
+def test_a_name_that_is_not_a_token_is_refused():
+    import pytest
+    from control_plane.templates import TemplateValueError
+
+    web = [{"key": "web", "role": "production", "image": "reg/todo:1",
+            "traefik_name": "todos: {x}", "env": {}, "replicas": 1}]
+    with pytest.raises(TemplateValueError):
+        app_stack(web_services=web)

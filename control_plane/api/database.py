@@ -1,0 +1,58 @@
+"""Routes of `sentinel db`: thin, each parses a model and hands work to the database services."""
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends
+
+from ..jobs import Jobs
+from ..models import DbBackup, DbHa, DbRestore, DbSql, DbSwitchover
+from ..platform import Platform
+from ..services.backup import BackupService
+from ..services.database import DatabaseService
+from ..services.db_ops import DbOperations
+
+
+def router(platform: Platform, jobs: Jobs, auth) -> APIRouter:
+    r = APIRouter(prefix="/v1/apps/{name}/db", dependencies=[Depends(auth)])
+    ops = DbOperations(platform, jobs)
+
+    @r.get("")
+    def status(name: str):
+        return DatabaseService(platform).status(name)
+
+    @r.get("/backups")
+    def backups(name: str):
+        return BackupService(platform).listing(name)
+
+    @r.post("/backups", status_code=202)
+    def backup(name: str, body: DbBackup):
+        return {"operation": ops.start_backup(name, body.type)}
+
+    @r.get("/restore-plan")
+    def restore_plan(name: str, to: str, into: str | None = None):
+        return ops.restore_plan(name, to, into)
+
+    @r.post("/restore", status_code=202)
+    def restore(name: str, body: DbRestore):
+        return {"operation": ops.start_restore(name, body.to, body.into)}
+
+    @r.post("/verify", status_code=202)
+    def verify(name: str):
+        return {"operation": ops.start_verify(name)}
+
+    @r.post("/switchover", status_code=202)
+    def switchover(name: str, body: DbSwitchover):
+        return {"operation": ops.start_switchover(name, body.to)}
+
+    @r.post("/rebuild", status_code=202)
+    def rebuild(name: str):
+        return {"operation": ops.start_rebuild(name)}
+
+    @r.post("/ha", status_code=202)
+    def ha(name: str, body: DbHa):
+        return {"operation": ops.start_ha(name, body.enabled)}
+
+    @r.post("/sql")
+    def sql(name: str, body: DbSql):
+        return ops.psql(name, body.sql)
+
+    return r

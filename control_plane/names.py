@@ -1,0 +1,118 @@
+"""Every name derived from an app's name, in one place (pure).
+
+Swarm names are `<stack>_<service key>`; an app's stack is named after the app. Inside an app's
+overlay network the database parts also answer to short aliases (`pg-0`, `backup`), which are
+what the TLS certificates name, since swarm service names hold an underscore.
+"""
+from __future__ import annotations
+
+import hashlib
+
+ROLES = ("production", "canary", "baseline")
+SERVICE_KEY = {"production": "web", "canary": "canary", "baseline": "baseline"}
+DCS_STACK = "sentinel-dcs"
+DCS_NETWORK = "sentinel-dcs"
+EDGE_NETWORK = "sentinel-edge"
+DCS_NAMESPACE = "/sentinel/"
+# Inside a member container.
+PGDATA = "/var/lib/postgresql/data/pgdata"
+# On the backup node, one folder per app (bind-mounted from the control plane's machine locally).
+BACKUP_ROOT = "/var/lib/sentinel/backups"
+# The node label that marks the backup node: only backup repositories run there.
+BACKUP_LABEL = "sentinel.backup"
+
+
+def stack(app: str) -> str:
+    return app
+
+
+def service(app: str, role: str) -> str:
+    """The swarm service of a web role (production|canary|baseline)."""
+    return f"{app}_{SERVICE_KEY.get(role, role)}"
+
+
+def network(app: str) -> str:
+    return f"app-{app}"
+
+
+def traefik_service(app: str, role: str) -> str:
+    return f"{app}-{role}"
+
+
+def sticky_cookie(app: str) -> str:
+    return f"sentinel_{app.replace('-', '_')}"
+
+
+def traefik_file(app: str) -> str:
+    return f"app-{app}.yml"
+
+
+# ---- the database ---------------------------------------------------------------------------
+def db_user(app: str) -> str:
+    return app.replace("-", "_")
+
+
+def db_name(app: str) -> str:
+    return app.replace("-", "_")
+
+
+def db_service(app: str) -> str:
+    """The address apps connect to (HAProxy in front of the current primary)."""
+    return f"{app}_db"
+
+
+def member(index: int) -> str:
+    """A member's Patroni name, stack key and network alias."""
+    return f"pg-{index}"
+
+
+def member_service(app: str, index: int) -> str:
+    return f"{app}_{member(index)}"
+
+
+def member_volume_key(index: int) -> str:
+    return f"pgdata-{index}"
+
+
+def member_volume(app: str, index: int) -> str:
+    return f"{app}_{member_volume_key(index)}"
+
+
+def repo_service(app: str) -> str:
+    return f"{app}_backup"
+
+
+REPO_ALIAS = "backup"
+
+
+def repo_path(app: str) -> str:
+    """The app's pgBackRest repository on the backup node."""
+    return f"{BACKUP_ROOT}/{app}"
+
+
+def stanza(app: str) -> str:
+    return app
+
+
+def dcs_prefix(app: str) -> str:
+    return f"{DCS_NAMESPACE}{app}/"
+
+
+def dcs_user(app: str) -> str:
+    return f"app-{app}"
+
+
+def password_secret(app: str) -> str:
+    """The app role's password (swarm secret, mounted in web tasks as db_password)."""
+    return f"{app}-db-password"
+
+
+def versioned(app: str, kind: str, content: str | bytes) -> str:
+    """A swarm secret or config name for content that can change: swarm objects are immutable,
+    so a new content gets a new name (and the old one is removed once unused)."""
+    data = content.encode() if isinstance(content, str) else content
+    return f"{app}-{kind}-{hashlib.sha256(data).hexdigest()[:10]}"
+
+
+def secret_prefix(app: str) -> str:
+    return f"{app}-"

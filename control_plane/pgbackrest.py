@@ -1,0 +1,147 @@
+"""pgBackRest as data (pure): command lines, restore targets, and what `pgbackrest info` says
+(backups, the recoverable window)."""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+from dataclasses import dataclass
+
+BACKUP_TYPES = ("full", "diff", "incr")
+RESTORE_POINT = re.compile(r"^[a-z0-9][a-z0-9._-]{0,62}$")
+
+
+def base(stanza: str) -> list[str]:
+    return ["pgbackrest", f"--stanza={stanza}"]
+
+
+def stanza_create_argv(stanza: str) -> list[str]:
+    return base(stanza) + ["stanza-create"]
+
+
+def check_argv(stanza: str) -> list[str]:
+    return base(stanza) + ["check"]
+
+
+def backup_argv(stanza: str, kind: str = "full") -> list[str]:
+    if kind not in BACKUP_TYPES:
+        raise ValueError(kind)
+    return base(stanza) + [f"--type={kind}", "backup"]
+
+
+def expire_argv(stanza: str) -> list[str]:
+    return base(stanza) + ["expire"]
+
+
+def info_argv(stanza: str) -> list[str]:
+    return base(stanza) + ["--output=json", "info"]
+
+
+def verify_argv(stanza: str) -> list[str]:
+    return base(stanza) + ["verify"]
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where a restore stops: `latest` (all archived WAL), a time, an LSN, or a named restore
+    point (which records the timeline it was made on)."""
+
+    kind: str  # latest | time | lsn | name | immediate
+    value: str | None = None
+    timeline: int | None = None
+    exclusive: bool = False
+
+    def options(self) -> list[str]:
+        if self.kind == "latest":
+            return []
+        if self.kind == "immediate":
+            return ["--type=immediate"]
+        opts = [f"--type={self.kind}", f"--target={self.value}"]
+        if self.exclusive:
+            opts.append("--target-exclusive")
+        if self.timeline is not None:
+            opts.append(f"--target-timeline={self.timeline}")
+        return opts
+
+    def describe(self) -> str:
+        return {"latest": "the latest archived change", "immediate": "the end of the backup",
+                "time": f"{self.value}", "lsn": f"WAL position {self.value}",
+                "name": f"restore point {self.value}"}[self.kind]
+
+
+def time_target(when: dt.datetime) -> Target:
+    return Target("time", pg_time(when))
+
+
+def pg_time(when: dt.datetime) -> str:
+    """A time as pgBackRest and Postgres read it, in UTC with microseconds."""
+    return when.astimezone(dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%f+00")
+
+
+def restore_argv(stanza: str, target: Target, *, delta: bool = False, promote: bool = True,
+                 archive_off: bool = False, pg_path: str | None = None,
+                 set_backup: str | None = None) -> list[str]:
+    argv = base(stanza) + target.options()
+    if target.kind != "latest" and promote:
+        argv.append("--target-action=promote")
+    if delta:
+        argv.append("--delta")
+    if archive_off:
+        # A copy must never push its WAL into the production stanza (see docs/data.md).
+        argv.append("--archive-mode=off")
+    if pg_path:
+        argv.append(f"--pg1-path={pg_path}")
+    if set_backup:
+        argv.append(f"--set={set_backup}")
+    return argv + ["restore"]
+
+
+# ---- `pgbackrest info --output=json` ---------------------------------------------------------
+def _ts(seconds: int | float | None) -> str | None:
+    if seconds is None:
+        return None
+    return dt.datetime.fromtimestamp(seconds, dt.timezone.utc).isoformat().replace("+00:00", "Z")
+
+
+def parse_info(text: str, stanza: str) -> dict:
+    """{status, backups: [{label, type, start, stop, size_bytes, repo_bytes, lsn_stop}],
+    archive: {min, max}} of `stanza` (status "missing" when the stanza does not exist)."""
+    data = json.loads(text or "[]")
+    entry = next((s for s in data if s.get("name") == stanza), None)
+    if not entry:
+        return {"status": "missing", "message": "no stanza", "backups": [], "archive": None}
+    status = entry.get("status", {})
+    backups = []
+    for b in entry.get("backup", []):
+        info = b.get("info", {})
+        backups.append({
+            "label": b.get("label"), "type": b.get("type"),
+            "start": _ts((b.get("timestamp") or {}).get("start")),
+            "stop": _ts((b.get("timestamp") or {}).get("stop")),
+            "stop_epoch": (b.get("timestamp") or {}).get("stop"),
+            "size_bytes": info.get("size"), "repo_bytes": (info.get("repository") or {}).get("size"),
+            "lsn_stop": (b.get("lsn") or {}).get("stop"), "error": bool(b.get("error")),
+        })
+    archives = entry.get("archive", [])
+    archive = None
+    if archives:
+        archive = {"min": min(a.get("min") or "" for a in archives) or None,
+                   "max": max(a.get("max") or "" for a in archives) or None}
+    # 2 = "no valid backups": a new stanza, which is fine.
+    return {"status": "ok" if status.get("code") in (0, 2) else "error",
+            "message": status.get("message", ""), "backups": backups, "archive": archive}
+
+
+def window_from(backups: list[dict], latest: str | None) -> dict | None:
+    """The recoverable window: from the end of the oldest good backup to `latest` (the newest
+    time known to be in the archive)."""
+    good = [b for b in backups if not b.get("error") and b.get("stop_epoch")]
+    if not good:
+        return None
+    return {"from": min(good, key=lambda b: b["stop_epoch"])["stop"], "to": latest}
+
+
+def parse_time(text: str) -> dt.datetime:
+    """An ISO 8601 time from the user; without a zone it is UTC. Raises ValueError."""
+    t = dt.datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    return t if t.tzinfo else t.replace(tzinfo=dt.timezone.utc)

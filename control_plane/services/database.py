@@ -1,0 +1,506 @@
+"""An app's Postgres: members run by Patroni on different nodes, HAProxy as the one address
+apps connect to, pgBackRest archiving every WAL segment to the app's repository.
+
+The store keeps where each member lives (`app["db"]["members"]`: index and node); Patroni and
+etcd decide which member is primary. Every change of members (add, move, remove) goes through
+the app's stack, so the swarm always runs exactly what the store describes.
+"""
+from __future__ import annotations
+
+import json
+import shlex
+import time
+from pathlib import Path
+
+from .. import executor, names, patroni, secrets, ssh, topology
+from ..database_config import (MAX_MEMBER_INDEX, Passwords, Timing, haproxy_config,
+                               member_pgbackrest, patroni_config, repo_pgbackrest, tls_ext,
+                               tls_aliases, tls_key_argv, tls_sign_argv)
+from ..docker_cli import (Docker, config_create_argv, config_ls_argv, config_rm_argv, exec_argv,
+                          secret_create_argv, secret_ls_argv, secret_rm_argv, volume_rm_argv)
+from ..errors import CommandFailed, Conflict, InvalidInput, NotFound, Precondition
+from ..jobs import Operation
+from ..platform import NotRunning, Platform
+from .. import pgbackrest
+from .dcs import DCS
+
+REPO_ENV = {"PGBACKREST_CONFIG": "/run/sentinel/pgbackrest.conf"}
+TIMING = Timing()
+
+
+def pg_kinds(repo: bool) -> tuple[str, ...]:
+    return ("patroni", "member_pgbackrest", "tls_key", "tls_cert", "ca") + (
+        ("repo_pgbackrest",) if repo else ())
+
+
+def psql_argv(user: str, db: str, *, tuples: bool = False, script: bool = False) -> list[str]:
+    argv = ["psql", "-X", "-v", "ON_ERROR_STOP=1", "-U", user, "-d", db]
+    if tuples:
+        argv += ["-A", "-t"]
+    return argv + (["-f", "-"] if script else [])
+
+
+class DatabaseService:
+    def __init__(self, platform: Platform):
+        self.p = platform
+        self.store = platform.store
+        self.dcs = DCS(platform)
+
+    # ---- what the store says ------------------------------------------------------------------
+    def require(self, name: str) -> dict:
+        app = self.store.app(name)
+        if not app:
+            raise NotFound(f"there is no app named {name!r}: see `sentinel apps`.")
+        if not app.get("db"):
+            raise InvalidInput(f"app {name!r} has no database: deploy it with --db postgres to "
+                               "give it one.")
+        return app
+
+    def app_nodes(self, ready_only: bool = True) -> list[str]:
+        """Nodes that may hold members (not the backup node), in index order."""
+        states = self.node_states()
+        nodes = [n["name"] for n in self.store.nodes() if n["role"] != "backup"]
+        nodes.sort(key=lambda n: int(n.rsplit("-", 1)[-1]) if n.rsplit("-", 1)[-1].isdigit() else 0)
+        return [n for n in nodes if states.get(n) == "ready"] if ready_only else nodes
+
+    def node_states(self) -> dict[str, str]:
+        """hostname -> ready | down | ... as the swarm sees it now (cheap: one `node ls`)."""
+        rows = self.p.docker.json_lines(["docker", "node", "ls", "--format", "{{json .}}"],
+                                        check=False, timeout=20)
+        return {r["Hostname"]: r.get("Status", "").lower() for r in rows}
+
+    def has_repo_node(self) -> bool:
+        return any(n["role"] == "backup" for n in self.store.nodes())
+
+    # ---- credentials and configuration objects ------------------------------------------------
+    def passwords(self, app: str) -> Passwords:
+        return Passwords(superuser=secrets.get(f"db_{app}_superuser"),
+                         replication=secrets.get(f"db_{app}_replication"),
+                         restapi=secrets.get(f"db_{app}_restapi"),
+                         etcd=secrets.get(f"db_{app}_etcd"))
+
+    def tls(self, app: str) -> dict[str, str]:
+        """The app's key pair for pgBackRest's TLS (signed by the cluster CA), made once."""
+        folder = self.p.dir / "db-tls" / app
+        key, cert = folder / "tls.key", folder / "tls.crt"
+        ca_dir = self.p.dir / "registry-tls"
+        if not cert.exists():
+            folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+            csr, ext = folder / "tls.csr", folder / "tls.ext"
+            ext.write_text(tls_ext(app))
+            executor.run(tls_key_argv(key, csr, app), what="creating the database's TLS key")
+            executor.run(tls_sign_argv(csr, ca_dir / "ca.key", ca_dir / "ca.crt", cert, ext),
+                         what="signing the database's TLS certificate")
+            key.chmod(0o600)
+        return {"tls_key": key.read_text(), "tls_cert": cert.read_text(),
+                "ca": (ca_dir / "ca.crt").read_text()}
+
+    def contents(self, app: dict) -> tuple[dict[str, str], str]:
+        """(secret kind -> content, HAProxy config) for the app's current members."""
+        name = app["name"]
+        members = [names.member(m["index"]) for m in app["db"]["members"]]
+        out = {"patroni": patroni_config(name, self.passwords(name), timing=TIMING),
+               "member_pgbackrest": member_pgbackrest(name), **self.tls(name)}
+        if self.has_repo_node():
+            out["repo_pgbackrest"] = repo_pgbackrest(name, members)
+        # Every possible member is listed: HAProxy's config never changes when members move.
+        proxy = haproxy_config(name, [names.member(i) for i in range(MAX_MEMBER_INDEX + 1)])
+        return out, proxy
+
+    def ensure_objects(self, app: dict) -> dict[str, str]:
+        """Create the swarm secrets and config the app's database needs (named by content, so an
+        unchanged content means an unchanged service); return kind -> name."""
+        name = app["name"]
+        contents, proxy = self.contents(app)
+        labels = {"sentinel.app": name}
+        have_secrets = {s["Name"] for s in self.p.docker.json_lines(
+            secret_ls_argv(label=f"sentinel.app={name}"))}
+        out = {}
+        for kind, content in contents.items():
+            obj = names.versioned(name, f"pg-{kind.replace('_', '-')}", content)
+            if obj not in have_secrets:
+                self.p.docker.run(secret_create_argv(obj, labels), input=content,
+                                  what="docker secret create")
+            out[kind] = obj
+        have_configs = {c["Name"] for c in self.p.docker.json_lines(
+            config_ls_argv(label=f"sentinel.app={name}"))}
+        obj = names.versioned(name, "haproxy", proxy)
+        if obj not in have_configs:
+            self.p.docker.run(config_create_argv(obj, labels), input=proxy,
+                              what="docker config create")
+        out["haproxy"] = obj
+        return out
+
+    def forget_old_objects(self, name: str, keep: set[str]) -> None:
+        """Remove the app's versioned secrets and configs no service uses any more (the swarm
+        refuses to remove one in use, which is what we want)."""
+        prefix = f"{name}-pg-"
+        old = [s["Name"] for s in self.p.docker.json_lines(
+            secret_ls_argv(label=f"sentinel.app={name}"), check=False)
+            if s["Name"].startswith(prefix) and s["Name"] not in keep]
+        if old:
+            self.p.docker.run(secret_rm_argv(old), check=False)
+        old = [c["Name"] for c in self.p.docker.json_lines(
+            config_ls_argv(label=f"sentinel.app={name}"), check=False)
+            if c["Name"].startswith(f"{name}-haproxy-") and c["Name"] not in keep]
+        if old:
+            self.p.docker.run(config_rm_argv(old), check=False)
+
+    def stack_context(self, app: dict) -> dict:
+        """The `db` part of compose_templates/app.yml.j2."""
+        db = app["db"]
+        objects = self.ensure_objects(app)
+        images = self.store.get("stack_images") or {}
+        repo = self.has_repo_node()
+        member_secrets = [objects[k] for k in pg_kinds(repo)]
+        proxy_nodes = max(1, min(2, len(self.app_nodes(ready_only=False))))
+        return {
+            "user": db["user"], "name": db["name"], "password_secret": db["secret"],
+            "image": images["postgres"], "proxy_image": images["haproxy"],
+            "proxy_config": objects["haproxy"], "proxy_replicas": proxy_nodes,
+            "secrets": objects,
+            "all_secrets": sorted(set(member_secrets) | {db["secret"]}),
+            "members": [{"key": names.member(m["index"]),
+                         "volume_key": names.member_volume_key(m["index"]), "node": m["node"],
+                         "replicas": 0 if m.get("stopped") else 1} for m in db["members"]],
+            "repo": {"host_path": names.repo_path(app["name"]), "alias": names.REPO_ALIAS}
+            if repo else None,
+        }
+
+    # ---- running commands in the database's containers ------------------------------------------
+    def member_exec(self, app: str, member: str, argv: list[str], *, user: str = "postgres",
+                    input: str | None = None, timeout: float = 60, check: bool = True,
+                    env: dict[str, str] | None = None):
+        d, cid, _ = self.p.task_container(f"{app}_{member}")
+        proc = d.run(exec_argv(cid, *argv, interactive=input is not None, user=user,
+                               env={**REPO_ENV, **(env or {})}),
+                     input=input, timeout=timeout, check=False, what=" ".join(argv[:2]))
+        if check and proc.returncode != 0:
+            raise CommandFailed(executor.mask(
+                f"{' '.join(argv[:2])} failed on {member}: "
+                + " ".join(((proc.stderr or "") + (proc.stdout or "")).split())[-400:]))
+        return proc
+
+    def repo_exec(self, app: str, argv: list[str], *, timeout: float = 3600, check: bool = True):
+        """pgBackRest on the app's repository host (backups, info, expire)."""
+        try:
+            d, cid, _ = self.p.task_container(names.repo_service(app))
+        except NotRunning:
+            raise CommandFailed(f"the backup repository of {app} is not running: see "
+                                f"`sentinel db status {app}`.")
+        proc = d.run(exec_argv(cid, *argv, user="postgres", env=REPO_ENV), timeout=timeout,
+                     check=False, what=" ".join(argv[:3]))
+        if check and proc.returncode != 0:
+            raise CommandFailed(executor.mask(
+                f"{' '.join(argv[2:])} failed: "
+                + " ".join(((proc.stderr or "") + (proc.stdout or "")).split())[-400:]))
+        return proc
+
+    def running_members(self, app: dict) -> list[str]:
+        return [names.member(m["index"]) for m in app["db"]["members"] if not m.get("stopped")]
+
+    def cluster(self, app: dict) -> dict | None:
+        """Patroni's view (`GET /cluster`), asked of any member that answers."""
+        for member in self.running_members(app):
+            try:
+                proc = self.member_exec(app["name"], member,
+                                        ["curl", "-fsS", "-m", "3", "http://127.0.0.1:8008/cluster"],
+                                        check=False, timeout=15)
+            except CommandFailed:
+                continue
+            if proc.returncode == 0 and proc.stdout.strip():
+                try:
+                    return json.loads(proc.stdout)
+                except ValueError:
+                    continue
+        return None
+
+    def primary(self, app: dict) -> str:
+        leader = patroni.leader(self.cluster(app))
+        if not leader:
+            raise Precondition(f"the database of {app['name']} has no running primary now: see "
+                               f"`sentinel db status {app['name']}`.")
+        return leader
+
+    def sql(self, app: dict, sql: str, *, member: str | None = None, database: str | None = None,
+            user: str = "postgres", timeout: float = 60) -> str:
+        """One SQL string on the primary (or `member`), as a superuser unless `user` is given;
+        psql's unaligned tuples."""
+        member = member or self.primary(app)
+        proc = self.member_exec(app["name"], member,
+                                psql_argv(user, database or app["db"]["name"], tuples=True,
+                                          script=True),
+                                input=sql, timeout=timeout)
+        return proc.stdout.strip()
+
+    # ---- creation -----------------------------------------------------------------------------
+    def new_record(self, name: str, ha: bool) -> dict:
+        nodes = self.app_nodes()
+        if not nodes:
+            raise Precondition("no node is ready to hold a database: see `sentinel cluster inspect`.")
+        if ha and len(nodes) < 2:
+            raise InvalidInput(f"a database with a standby needs 2 ready nodes and the cluster has "
+                               f"{len(nodes)}: add a node (`sentinel cluster scale --nodes 2`) or "
+                               "deploy with --no-db-ha.")
+        placed = topology.place_members(nodes, 2 if ha else 1)
+        return {"user": names.db_user(name), "name": names.db_name(name),
+                "secret": names.password_secret(name), "ha": ha,
+                "members": [{"index": i, "node": n} for i, n in enumerate(placed)]}
+
+    def prepare(self, op: Operation, app: dict) -> None:
+        """What must exist before the database's services start: the app role's password secret,
+        the app's etcd user, its repository folder on the backup node."""
+        name, db = app["name"], app["db"]
+        op.step("creating the database credentials (swarm secrets, etcd user)")
+        password = secrets.get(f"db_{name}")
+        self.p.docker.run(secret_rm_argv([db["secret"]]), check=False)
+        self.p.docker.run(secret_create_argv(db["secret"], {"sentinel.app": name}), input=password,
+                          what="docker secret create")
+        self.dcs.ensure_app_user(name, self.passwords(name).etcd)
+        self.ensure_repo_folder(name)
+
+    def ensure_repo_folder(self, name: str) -> None:
+        backup = next((n for n in self.store.nodes() if n["role"] == "backup"), None)
+        if backup:
+            ssh.run(backup["address"], "mkdir", "-p", names.repo_path(name),
+                    what="creating the backup repository folder")
+
+    def wait_leader(self, app: dict, timeout: float = 180, what: str = "the database") -> str:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            leader = patroni.leader(self.cluster(app))
+            if leader:
+                # Patroni says leader a moment before Postgres accepts writes.
+                proc = self.member_exec(app["name"], leader,
+                                        psql_argv("postgres", "postgres", tuples=True),
+                                        input="select pg_is_in_recovery()", check=False)
+                if proc.returncode == 0 and proc.stdout.strip() == "f":
+                    return leader
+            time.sleep(1)
+        raise CommandFailed(f"{what} of {app['name']} did not get a primary within {int(timeout)} s; "
+                            f"see `sentinel inspect logs {app['name']} --db`.")
+
+    def wait_streaming(self, app: dict, member: str, timeout: float = 600) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if patroni.streaming(self.cluster(app), member):
+                return
+            time.sleep(1)
+        raise CommandFailed(f"standby {member} of {app['name']} did not catch up within "
+                            f"{int(timeout)} s; see `sentinel inspect logs {app['name']} --db`.")
+
+    def stanza_create(self, app: dict) -> None:
+        if not self.has_repo_node():
+            return
+        deadline = time.monotonic() + 60
+        while True:
+            proc = self.repo_exec(app["name"], pgbackrest.stanza_create_argv(names.stanza(app["name"])),
+                                  check=False, timeout=120)
+            if proc.returncode == 0:
+                return
+            if time.monotonic() > deadline:
+                raise CommandFailed("creating the backup stanza failed: "
+                                    + " ".join(((proc.stderr or "") + proc.stdout).split())[-300:])
+            time.sleep(2)
+
+    def apply_schema(self, app: dict, schema: str) -> None:
+        """The schema file, in one transaction, as the app's own role."""
+        db = app["db"]
+        proc = self.member_exec(app["name"], self.primary(app),
+                                psql_argv(db["user"], db["name"], script=True) +
+                                ["--single-transaction", "-q"], input=schema, check=False,
+                                timeout=300)
+        if proc.returncode != 0:
+            msg = " ".join((proc.stderr or "").strip().split())
+            raise InvalidInput(f"the schema failed in Postgres: {msg}; fix the file and deploy again.")
+
+    def started(self, op: Operation, app: dict, schema: str | None) -> None:
+        """After the app's stack first deployed the database: wait for the primary, create the
+        backup stanza, apply the schema, wait for the standby."""
+        name = app["name"]
+        op.step("waiting for the database's primary")
+        leader = self.wait_leader(app)
+        op.step(f"primary {leader} on {self.member_node(app, leader)}; creating the backup stanza")
+        self.stanza_create(app)
+        if schema:
+            op.step("applying the schema (one transaction, as the app's role)")
+            self.apply_schema(app, schema)
+        for m in self.running_members(app):
+            if m != leader:
+                op.step(f"waiting for standby {m} on {self.member_node(app, m)} to stream")
+                self.wait_streaming(app, m, timeout=300)
+        self.store.add_event(f"db:{name}", "create", f"database created ({len(app['db']['members'])} "
+                             "member(s)); the first backup starts in the background", "system", op.id)
+
+    def member_node(self, app: dict, member: str) -> str:
+        return next((m["node"] for m in app["db"]["members"] if names.member(m["index"]) == member), "?")
+
+    # ---- status -------------------------------------------------------------------------------
+    def status(self, name: str) -> dict:
+        app = self.require(name)
+        cluster = self.cluster(app)
+        summary = patroni.summarize(cluster, app["db"]["members"], self.node_states())
+        out = {"app": name, "ha": len(app["db"]["members"]) > 1, **summary}
+        from .backup import BackupService
+
+        out.update(BackupService(self.p).status_part(app, summary))
+        out["actions"] = self.advice(app, summary)
+        return out
+
+    def advice(self, app: dict, summary: dict) -> list[str]:
+        name = app["name"]
+        tips = []
+        for m in summary["members"]:
+            if m["node_state"] not in ("ready", "unknown"):
+                tips.append(f"member {m['member']} is on {m['node']}, which is {m['node_state']}: "
+                            f"when it will not come back, run `sentinel db rebuild {name}`.")
+        if not summary["primary"]:
+            tips.append(f"no primary is running: if every member is lost, `sentinel db restore "
+                        f"{name} --to latest --yes` brings the database back from its backups.")
+        return tips
+
+    # ---- members: add, remove, move ----------------------------------------------------------
+    def _redeploy(self, app: dict) -> None:
+        from .apps import AppService
+
+        AppService(self.p).deploy_stack(app, self.store.canary(app["name"]))
+
+    def _save(self, app: dict) -> None:
+        current = self.store.app(app["name"]) or {}
+        self.store.put_app(app["name"], {**current, "db": app["db"]})
+
+    def add_member(self, op: Operation, app: dict, node: str) -> str:
+        used = [m["index"] for m in app["db"]["members"]]
+        index = topology.free_index(used, MAX_MEMBER_INDEX)
+        key = names.member(index)
+        op.step(f"adding member {key} on {node} (cloned from the repository or the primary)")
+        app["db"]["members"].append({"index": index, "node": node})
+        self._save(app)
+        self._redeploy(app)
+        self.wait_streaming(app, key)
+        op.step(f"{key} on {node} is streaming")
+        return key
+
+    def remove_member(self, op: Operation, app: dict, key: str) -> None:
+        member = next(m for m in app["db"]["members"] if names.member(m["index"]) == key)
+        if patroni.leader(self.cluster(app)) == key:
+            self.switchover_now(op, app, exclude=key)
+        op.step(f"removing member {key} from {member['node']}")
+        app["db"]["members"] = [m for m in app["db"]["members"] if m is not member]
+        self._save(app)
+        self._redeploy(app)
+        self.wait_gone(f"{app['name']}_{key}")
+        address = self.p.node_address(member["node"])
+        if address and self.node_states().get(member["node"]) == "ready":
+            Docker(address).run(volume_rm_argv([names.member_volume(app["name"], member["index"])]),
+                                check=False)
+
+    def wait_gone(self, service: str, timeout: float = 90) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if not self.p.docker.json_lines(["docker", "service", "ls", "--format", "{{json .}}",
+                                             "--filter", f"name={service}"], check=False):
+                return
+            time.sleep(1)
+
+    def move_member(self, op: Operation, app: dict, key: str, node: str) -> None:
+        """A new member on `node` first, caught up; then the old one goes (after a switchover if
+        it was the primary). Nothing is ever down to one copy on the way."""
+        self.add_member(op, app, node)
+        self.remove_member(op, app, key)
+
+    # ---- switchover -----------------------------------------------------------------------------
+    def switchover_now(self, op: Operation, app: dict, exclude: str | None = None,
+                       candidate: str | None = None) -> str:
+        cluster = self.cluster(app)
+        leader = patroni.leader(cluster)
+        if not leader:
+            raise Precondition(f"the database of {app['name']} has no running primary to hand over "
+                               f"from: see `sentinel db status {app['name']}`.")
+        candidate = candidate or next(
+            (m for m in [patroni.sync_standby(cluster)] +
+             [x["name"] for x in (cluster or {}).get("members", [])]
+             if m and m != leader and m != exclude and patroni.streaming(cluster, m)), None)
+        if not candidate:
+            raise Conflict(f"the database of {app['name']} has no standby that is streaming and "
+                           "caught up: nothing can take over now; see `sentinel db status "
+                           f"{app['name']}`.")
+        op.step(f"switchover: {candidate} becomes primary instead of {leader}")
+        self.member_exec(app["name"], leader,
+                         ["patronictl", "-c", "/run/sentinel/patroni.yml", "switchover", "--force",
+                          "--leader", leader, "--candidate", candidate], timeout=90)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if patroni.leader(self.cluster(app)) == candidate:
+                break
+            time.sleep(0.5)
+        else:
+            raise CommandFailed(f"the switchover to {candidate} did not finish within 60 s.")
+        self.wait_leader(app, timeout=60)
+        self.store.add_event(f"db:{app['name']}", "switchover",
+                             f"primary {leader} -> {candidate} ({self.member_node(app, candidate)})",
+                             op.actor, op.id)
+        return candidate
+
+    # ---- cluster changes ----------------------------------------------------------------------
+    def plan_evacuation(self, leaving: list[str], remaining: list[str]) -> list[tuple[str, str, str]]:
+        """(app, member, to node) for every member on a leaving node; refuses (changing nothing)
+        when a database would be left with fewer copies than it has."""
+        moves, short = [], []
+        for app in self.store.apps():
+            db = app.get("db")
+            if not db:
+                continue
+            taken = [m["node"] for m in db["members"] if m["node"] not in leaving]
+            for m in db["members"]:
+                if m["node"] not in leaving:
+                    continue
+                free = [n for n in remaining if n not in taken]
+                if not free:
+                    short.append(app["name"])
+                    break
+                taken.append(free[0])
+                moves.append((app["name"], names.member(m["index"]), free[0]))
+        if short:
+            apps = ", ".join(short)
+            raise Conflict(
+                f"scaling to {len(remaining)} node(s) would leave the database of {apps} with "
+                f"fewer copies than it has (each copy needs its own node): keep "
+                f"{len(remaining) + 1} node(s), or first run `sentinel db ha {short[0]} --off` "
+                "for each of them to keep a single copy; nothing was changed.")
+        return moves
+
+    def evacuate(self, op: Operation, leaving: list[str], remaining: list[str]) -> None:
+        for app_name, key, node in self.plan_evacuation(leaving, remaining):
+            op.step(f"moving {app_name}'s database member {key} to {node}")
+            self.move_member(op, self.store.app(app_name), key, node)
+
+    def rebuild(self, op: Operation, name: str) -> dict:
+        raise CommandFailed("not yet")
+
+    # ---- drop ---------------------------------------------------------------------------------
+    def drop(self, app: dict, keep_data: bool) -> None:
+        """After the app's stack is gone: its etcd keys and user, its secrets and configs, and
+        (unless keep_data) its volumes and backup repository."""
+        name = app["name"]
+        db = app["db"]
+        try:
+            self.dcs.drop_app(name)
+        except CommandFailed:
+            pass
+        self.forget_old_objects(name, keep=set())
+        self.p.docker.run(secret_rm_argv([db["secret"]]), check=False)
+        if keep_data:
+            return
+        for m in db["members"]:
+            address = self.p.node_address(m["node"])
+            if not address:
+                continue
+            volume = names.member_volume(name, m["index"])
+            for _ in range(30):  # a volume is freed a moment after its container is gone
+                if Docker(address).run(volume_rm_argv([volume]), check=False).returncode == 0:
+                    break
+                time.sleep(1)
+        backup = next((n for n in self.store.nodes() if n["role"] == "backup"), None)
+        if backup:
+            ssh.run(backup["address"], "rm", "-rf", "--", names.repo_path(name), check=False)

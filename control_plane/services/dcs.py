@@ -1,0 +1,212 @@
+"""The consensus store every app's Patroni uses: etcd, one member per swarm manager.
+
+Membership changes go one member at a time and a new member joins as a learner, which does not
+count towards quorum until it has caught up and is promoted: a new member that fails to start
+never costs the store its majority. etcd's auth is on: each app's Patroni has a user whose role
+may only touch the app's own prefix.
+"""
+from __future__ import annotations
+
+import json
+import time
+
+from .. import names, secrets
+from ..docker_cli import Docker, exec_argv, stack_deploy_argv, volume_rm_argv
+from ..errors import CommandFailed
+from ..jobs import Operation
+from ..platform import NotRunning, Platform
+from ..templates import render_yaml
+
+ROOT_USER = "root"
+MEMBER_SLOTS = ("etcd-0", "etcd-1", "etcd-2")
+
+
+def peer_url(key: str) -> str:
+    return f"http://{key}:2380"
+
+
+def dcs_stack(members: list[dict], image: str, endpoint_mode: str) -> str:
+    text, data = render_yaml("dcs.yml.j2", members=members, image=image,
+                             endpoint_mode=endpoint_mode, network=names.DCS_NETWORK)
+    assert sorted(data["services"]) == sorted(m["key"] for m in members)
+    return text
+
+
+# ---- etcdctl argv (pure) ---------------------------------------------------------------------
+def etcdctl(*args: str, user: str | None = None) -> list[str]:
+    return ["etcdctl", "--command-timeout=10s", *(["--user", user] if user else []), *args]
+
+
+def member_add_argv(key: str, user: str | None) -> list[str]:
+    return etcdctl("member", "add", key, f"--peer-urls={peer_url(key)}", "--learner", user=user)
+
+
+def app_user_argvs(app: str, root: str) -> list[list[str]]:
+    """Create the app's etcd user (password on stdin), a role limited to its prefix, and grant
+    it; re-runnable: an existing user gets its password set instead."""
+    user = names.dcs_user(app)
+    return [
+        etcdctl("user", "add", user, "--interactive=false", user=root),
+        etcdctl("user", "passwd", user, "--interactive=false", user=root),
+        etcdctl("role", "add", user, user=root),
+        etcdctl("role", "grant-permission", user, "readwrite", names.dcs_prefix(app), "--prefix=true",
+                user=root),
+        etcdctl("user", "grant-role", user, user, user=root),
+    ]
+
+
+def parse_initial_cluster(output: str) -> str:
+    """ETCD_INITIAL_CLUSTER from `etcdctl member add`'s output."""
+    for line in output.splitlines():
+        if line.startswith("ETCD_INITIAL_CLUSTER="):
+            return line.split("=", 1)[1].strip().strip('"')
+    raise CommandFailed(f"etcdctl member add gave no initial cluster: {output.strip()[:200]}")
+
+
+class DCS:
+    def __init__(self, platform: Platform):
+        self.p = platform
+        self.store = platform.store
+
+    # ---- state ------------------------------------------------------------------------------
+    def members(self) -> list[dict]:
+        return self.store.get("dcs_members") or []
+
+    def _save(self, members: list[dict]) -> None:
+        self.store.put("dcs_members", members)
+
+    def _root(self) -> str:
+        return f"{ROOT_USER}:{secrets.get('etcd_root_password')}"
+
+    def _deploy(self, members: list[dict]) -> None:
+        image = (self.store.get("stack_images") or {})["etcd"]
+        self.p.docker.run(stack_deploy_argv(names.DCS_STACK),
+                          input=dcs_stack(members, image, self.p.spec.endpoint_mode),
+                          timeout=120, what="docker stack deploy (etcd)")
+
+    def _exec(self, argv: list[str], *, input: str | None = None, check: bool = True,
+              avoid: str | None = None, timeout: float = 30):
+        """Run etcdctl in a running member (not `avoid`), trying each until one answers."""
+        last: Exception | None = None
+        for m in self.members():
+            if m["key"] == avoid:
+                continue
+            try:
+                d, cid, _ = self.p.task_container(f"{names.DCS_STACK}_{m['key']}")
+            except (NotRunning, CommandFailed) as e:
+                last = e
+                continue
+            proc = d.run(exec_argv(cid, *argv, interactive=input is not None), input=input,
+                         check=False, timeout=timeout, what=" ".join(argv[:3]))
+            if proc.returncode == 0 or not check:
+                return proc
+            last = CommandFailed(f"{' '.join(argv[:3])} failed: {(proc.stderr or proc.stdout).strip()[:300]}")
+        raise last or CommandFailed("no etcd member is running")
+
+    def healthy(self) -> bool:
+        try:
+            return self._exec(etcdctl("endpoint", "health", "--cluster"), timeout=20).returncode == 0
+        except CommandFailed:
+            return False
+
+    def wait_healthy(self, timeout: float = 120) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.healthy():
+                return
+            time.sleep(1)
+        raise CommandFailed(f"etcd did not become healthy within {int(timeout)} s; see "
+                            f"`docker service logs {names.DCS_STACK}_etcd-0` on the manager.")
+
+    # ---- membership -------------------------------------------------------------------------
+    def ensure(self, op: Operation, nodes: list[str]) -> None:
+        """Make the members be exactly one on each of `nodes` (the managers)."""
+        members = self.members()
+        if not members:
+            first = {"key": MEMBER_SLOTS[0], "node": nodes[0],
+                     "initial_cluster": f"{MEMBER_SLOTS[0]}={peer_url(MEMBER_SLOTS[0])}",
+                     "initial_state": "new"}
+            op.step(f"starting etcd on {nodes[0]}")
+            self._save([first])
+            self._deploy([first])
+            self.wait_healthy()
+            self._enable_auth()
+            members = [first]
+        for node in [n for n in nodes if n not in {m["node"] for m in members}]:
+            members = self._add(op, node)
+        for m in [m for m in members if m["node"] not in nodes]:
+            members = self._remove(op, m)
+
+    def _add(self, op: Operation, node: str) -> list[dict]:
+        members = self.members()
+        key = next(k for k in MEMBER_SLOTS if k not in {m["key"] for m in members})
+        op.step(f"adding etcd member {key} on {node} (as a learner until it has caught up)")
+        out = self._exec(member_add_argv(key, self._root())).stdout
+        new = {"key": key, "node": node, "initial_cluster": parse_initial_cluster(out),
+               "initial_state": "existing"}
+        members = members + [new]
+        self._save(members)
+        self._deploy(members)
+        member_id = self._member_id(key)
+        deadline = time.monotonic() + 120
+        while True:
+            proc = self._exec(etcdctl("member", "promote", member_id, user=self._root()), check=False)
+            if proc.returncode == 0:
+                break
+            if time.monotonic() > deadline:
+                raise CommandFailed(f"etcd member {key} on {node} did not catch up within 120 s: "
+                                    f"{(proc.stderr or '').strip()[:200]}")
+            time.sleep(2)
+        self.wait_healthy()
+        return members
+
+    def _remove(self, op: Operation, member: dict) -> list[dict]:
+        op.step(f"removing etcd member {member['key']} from {member['node']}")
+        member_id = self._member_id(member["key"])
+        if member_id:
+            self._exec(etcdctl("member", "remove", member_id, user=self._root()), avoid=member["key"])
+        members = [m for m in self.members() if m["key"] != member["key"]]
+        self._save(members)
+        self._deploy(members)
+        address = self.p.node_address(member["node"])
+        if address:  # its data: gone with the member (the node may be leaving anyway)
+            Docker(address).run(volume_rm_argv([f"{names.DCS_STACK}_{member['key']}"]), check=False)
+        self.wait_healthy()
+        return members
+
+    def _member_id(self, key: str) -> str | None:
+        out = self._exec(etcdctl("member", "list", "-w", "json", user=self._root())).stdout
+        for m in json.loads(out).get("members", []):
+            if m.get("name") == key or peer_url(key) in m.get("peerURLs", []):
+                return format(int(m["ID"]), "x")
+        return None
+
+    # ---- auth -------------------------------------------------------------------------------
+    def _enable_auth(self) -> None:
+        # With auth on, root's `auth enable` succeeds again: that is the "already done" check.
+        if self._exec(etcdctl("auth", "enable", user=self._root()), check=False).returncode == 0:
+            return
+        pw = secrets.get("etcd_root_password")
+        self._exec(etcdctl("user", "add", ROOT_USER, "--interactive=false"), input=f"{pw}\n",
+                   check=False)
+        self._exec(etcdctl("user", "grant-role", ROOT_USER, "root"))
+        self._exec(etcdctl("auth", "enable"))
+
+    def ensure_app_user(self, app: str, password: str) -> None:
+        root = self._root()
+        add, passwd, role, grant, bind = app_user_argvs(app, root)
+        if self._exec(add, input=f"{password}\n", check=False).returncode != 0:
+            self._exec(passwd, input=f"{password}\n")  # exists: make its password the current one
+        self._exec(role, check=False)
+        self._exec(grant)
+        self._exec(bind)
+
+    def delete_app_keys(self, app: str) -> None:
+        """Forget an app's Patroni cluster state (all its members must be stopped)."""
+        self._exec(etcdctl("del", names.dcs_prefix(app), "--prefix", user=self._root()))
+
+    def drop_app(self, app: str) -> None:
+        root = self._root()
+        self._exec(etcdctl("del", names.dcs_prefix(app), "--prefix", user=root), check=False)
+        self._exec(etcdctl("user", "delete", names.dcs_user(app), user=root), check=False)
+        self._exec(etcdctl("role", "delete", names.dcs_user(app), user=root), check=False)

@@ -1,0 +1,90 @@
+"""One-off tasks: a command run once as a swarm service with no restart, with the networks,
+secrets, volumes and placement it needs; its output read back and its exit code reported.
+
+Used by restores (a recovery next to a volume), restore drills, and the release phase and
+`sentinel run` of app releases. The service is always removed afterwards.
+"""
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from ..docker_cli import one_off_argv, service_logs_argv, service_rm_argv, task_inspect_argv
+from ..errors import CommandFailed
+from ..platform import Platform
+
+FINAL = {"complete", "failed", "rejected", "shutdown", "orphaned", "remove"}
+
+
+@dataclass
+class OneOffResult:
+    state: str            # complete | failed | rejected | timeout | ...
+    exit_code: int | None
+    output: str
+    error: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.state == "complete" and self.exit_code == 0
+
+
+def run_one_off(p: Platform, name: str, image: str, command: list[str], *, timeout: float = 600,
+                on_line: Callable[[str], None] | None = None, **service) -> OneOffResult:
+    """Run `command` once; `service` takes one_off_argv's keyword arguments. Lines of output go
+    to `on_line` as they come (polled each second)."""
+    docker = p.docker
+    docker.run(service_rm_argv([name]), check=False)  # a leftover of an interrupted run
+    docker.run(one_off_argv(name, image, command, **service), what=f"starting {name}")
+    seen = 0
+    output: list[str] = []
+
+    def read_new() -> None:
+        nonlocal seen
+        proc = docker.run(service_logs_argv(name, raw=True), check=False, timeout=30)
+        lines = (proc.stdout or "").splitlines()
+        for line in lines[seen:]:
+            output.append(line)
+            if on_line:
+                on_line(line)
+        seen = max(seen, len(lines))
+
+    try:
+        deadline = time.monotonic() + timeout
+        status: dict = {}
+        while True:
+            ids = docker.out(["docker", "service", "ps", "-q", "--no-trunc", name], check=False,
+                             timeout=30).split()
+            if ids:
+                tasks = docker.inspect(task_inspect_argv(ids[:1]), timeout=30)
+                status = (tasks[0].get("Status") if tasks else None) or {}
+                if status.get("State") in FINAL:
+                    break
+            if time.monotonic() > deadline:
+                read_new()
+                return OneOffResult("timeout", None, "\n".join(output),
+                                    f"did not finish within {int(timeout)} s")
+            if on_line:
+                read_new()
+            time.sleep(1)
+        # Logs can trail the task's end by a moment.
+        for _ in range(3):
+            before = seen
+            read_new()
+            if seen and seen == before:
+                break
+            time.sleep(0.5)
+        code = (status.get("ContainerStatus") or {}).get("ExitCode")
+        return OneOffResult(status.get("State", "unknown"), code, "\n".join(output),
+                            status.get("Err", "") or "")
+    finally:
+        docker.run(service_rm_argv([name]), check=False)
+
+
+def require_ok(result: OneOffResult, what: str, tail: int = 6) -> OneOffResult:
+    if not result.ok:
+        last = [l for l in result.output.splitlines() if l.strip()][-tail:]
+        why = result.error or (f"exit code {result.exit_code}" if result.exit_code is not None
+                               else result.state)
+        raise CommandFailed(f"{what} failed ({why})" + (": " + " | ".join(last) if last else ""))
+    return result
