@@ -142,3 +142,57 @@ def _run_sql(client: Client, app: str, sql: str) -> int:
     if r["error"]:
         sys.stderr.write(r["error"])
     return int(r["exit_code"])
+
+
+def _span(seconds) -> str:
+    if seconds is None:
+        return ""
+    s = int(seconds)
+    if s < 120:
+        return f"{s} s"
+    if s < 7200:
+        return f"{s // 60} min"
+    return f"{s // 3600} h {s % 3600 // 60} min"
+
+
+@db_app.command("restore")
+def restore(app: str, to: str = typer.Option(..., "--to", help="A time (ISO 8601, UTC unless it says), `latest`, or a restore point."),
+            into: Optional[str] = typer.Option(None, "--into", help="Restore into a new app with this name; production untouched."),
+            yes: bool = typer.Option(False, "--yes", "-y"), json_out: bool = typer.Option(False, "--json")):
+    """Point-in-time restore: in place (the app answers 503 meanwhile) or --into a new app."""
+    client = Client()
+    plan = client.get(f"/v1/apps/{app}/db/restore-plan", params={"to": to, **({"into": into} if into else {})})
+    con = console()
+    if into:
+        question = f"Restore {app}'s database as of {plan['target_text']} into a new app {into}?"
+    else:
+        d = plan.get("discards") or {}
+        lost = ""
+        if d.get("from"):
+            n = d.get("transactions")
+            lost = (f" It discards every change since {d['from']} ({_span(d.get('seconds'))}"
+                    + (f", {'more than ' if d.get('transactions_at_least') else ''}{n} write transaction(s)"
+                       if n is not None else "") + ").")
+        kept = (" The current state is kept (a restore point and the old data folder) until the next "
+                "full backup." if plan.get("primary_running") else
+                " No primary is running, so the state after the last archived change is lost.")
+        question = (f"Restore {app}'s database in place to {plan['target_text']}? The app answers 503 "
+                    f"while it runs.{lost}{kept}")
+    if not json_out:
+        con.print(question)
+    confirm("Go ahead?" if not yes else question, yes)
+    result = run_operation(client, client.post(f"/v1/apps/{app}/db/restore", {"to": to, "into": into}),
+                           json_out=json_out,
+                           done_message=lambda r: (f"{r['into']} holds {app}'s data as of {r['restored_to']}"
+                                                   if r.get("into") else
+                                                   f"{app} restored to {r['restored_to']} in {r['seconds']} s"))
+    if not json_out and result.get("undo"):
+        con.print(f"to undo: {result['undo']}")
+
+
+@db_app.command("verify")
+def verify(app: str, json_out: bool = typer.Option(False, "--json")):
+    """Restore drill: restore the latest backup aside, run pg_amcheck, compare every table's rows."""
+    client = Client()
+    run_operation(client, client.post(f"/v1/apps/{app}/db/verify", {}), json_out=json_out,
+                  done_message=lambda r: f"restore drill passed: {r['summary']} ({r['seconds']} s)")

@@ -25,7 +25,7 @@ class Timing:
     loop_wait + 2 * retry_timeout <= ttl. Measured here: 5/1/2 gives writes back ~7.5 s after the
     primary's node dies, 10/2/4 ~11 s (docs/benchmarks.md)."""
 
-    ttl: int = 6
+    ttl: int = 5
     loop_wait: int = 1
     retry_timeout: int = 2
 
@@ -93,7 +93,7 @@ def repo_pgbackrest(app: str, members: list[str], *, retention_full: int = 2) ->
     return text
 
 
-def haproxy_config(app: str, members: list[str], check_ms: int = 1000) -> str:
+def haproxy_config(app: str, members: list[str], check_ms: int = 500) -> str:
     return render("haproxy.cfg.j2", app=app, members=members, check_ms=check_ms)
 
 

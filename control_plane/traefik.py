@@ -37,8 +37,10 @@ def router_tls(domain: str, cert_resolver: str | None = None) -> dict:
 
 
 def app_routes(*, app: str, domain: str, weights: dict[str, int], sticky: bool = True,
-               health: bool = True, cert_resolver: str | None = None, https: bool = True) -> str:
-    """weights: role -> weight (0..100). Zero-weight children are left out of the round robin."""
+               health: bool = True, cert_resolver: str | None = None, https: bool = True,
+               maintenance: bool = False) -> str:
+    """weights: role -> weight (0..100). Zero-weight children are left out of the round robin.
+    maintenance: every request of the app's domain gets 503 (a restore is running), not 404."""
     children = [{"name": f"{traefik_service(app, role)}@swarm", "weight": w}
                 for role, w in weights.items() if w > 0]
     if not children:  # every weight 0 would leave no backend: production keeps the traffic
@@ -52,7 +54,7 @@ def app_routes(*, app: str, domain: str, weights: dict[str, int], sticky: bool =
               if has_canary else {})
     return render("traefik_app.yml.j2", app=app, domain=domain, children=children,
                   forced=forced, sticky=sticky_cookie(app) if (sticky and len(children) > 1) else None,
-                  health=health, entrypoints=entrypoints)
+                  health=health, entrypoints=entrypoints, maintenance=maintenance)
 
 
 def app_file(app: str) -> str:
@@ -110,6 +112,10 @@ class TraefikWriter:
         want = {traefik_service(app, r): w for r, w in weights.items() if w > 0} or \
                {traefik_service(app, "production"): 100}
         return got == want
+
+    def in_maintenance(self, app: str) -> bool:
+        router = self.get(f"http/routers/{app}@file")
+        return bool(router) and router.get("service") == f"{app}-maintenance"
 
     def routers_gone(self, app: str) -> bool:
         return self.get(f"http/routers/{app}@file") is None

@@ -171,14 +171,16 @@ class AppService:
                             f"{int(timeout)} s{': ' + last if last else ''}; see `sentinel inspect logs`.")
 
     def write_routes(self, app: dict, weights: dict[str, int], sticky: bool = True,
-                     wait: bool = True) -> None:
+                     wait: bool = True, maintenance: bool = False) -> None:
         spec = self.p.spec
         writer = self.p.traefik()
         writer.write(traefik.app_file(app["name"]), traefik.app_routes(
             app=app["name"], domain=app["domain"], weights=weights, sticky=sticky,
-            health=bool(app.get("health_path")), cert_resolver=ACME_RESOLVER if spec.email else None))
+            health=bool(app.get("health_path")), cert_resolver=ACME_RESOLVER if spec.email else None,
+            maintenance=maintenance))
         if wait:
-            writer.wait_for(lambda: writer.weights_applied(app["name"], weights), "the new routes")
+            writer.wait_for(lambda: writer.weights_applied(app["name"], weights) and
+                            writer.in_maintenance(app["name"]) == maintenance, "the new routes")
 
     def wait_traefik_service(self, app: str, role: str) -> None:
         writer = self.p.traefik()

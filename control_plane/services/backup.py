@@ -6,11 +6,31 @@ from __future__ import annotations
 import datetime as dt
 import time
 
-from .. import names, pgbackrest
-from ..errors import CommandFailed, InvalidInput
+import json
+
+from .. import names, pgbackrest, validation
+from ..errors import CommandFailed, Conflict, InvalidInput, Precondition
 from ..jobs import Operation
 from ..platform import Platform
-from .database import DatabaseService
+from .database import DatabaseService, psql_argv
+from .oneoff import require_ok, run_one_off
+
+# Row counts of every table of a database, as one JSON object: the same query counts the source
+# and the restored copy of a drill (images/postgres/sentinel-pg reads it from the environment).
+COUNT_SQL = """SELECT coalesce(json_object_agg(t, n), '{}') FROM (
+  SELECT format('%I.%I', schemaname, tablename) AS t,
+         (xpath('/row/c/text()', query_to_xml(format('select count(*) as c from %I.%I',
+                 schemaname, tablename), false, true, '')))[1]::text::bigint AS n
+  FROM pg_tables WHERE schemaname NOT IN ('pg_catalog', 'information_schema')) s"""
+# A count of write transactions committed after a time, looked up by commit timestamp in the
+# newest XIDS transaction ids (track_commit_timestamp is on): what an in-place restore discards.
+DISCARD_SCAN = 2_000_000
+
+
+def discarded_sql(when: str) -> str:
+    return (f"select count(*), bool_or(x = lo) from (select greatest(3, txid_current() - {DISCARD_SCAN}) "
+            "as lo, txid_current() as hi) b, generate_series(b.lo, b.hi - 1) x "
+            f"where pg_xact_commit_timestamp(x::text::xid) > '{when}'::timestamptz")
 
 
 def utc(ts: float) -> str:
@@ -99,11 +119,365 @@ class BackupService:
         return {"label": last.get("label"), "type": kind, "seconds": round(took, 2),
                 "size_bytes": last.get("size_bytes")}
 
+
+    # ---- restore points -------------------------------------------------------------------------
+    def restore_point(self, app: dict, label: str, actor: str = "system", op_id: str | None = None) -> dict:
+        """A named restore point on the primary, with the WAL holding it archived before this
+        returns: `db restore --to <name>` then lands exactly there."""
+        if not pgbackrest.RESTORE_POINT.match(label):
+            raise InvalidInput(f"restore point name {label!r} is not valid: lowercase letters, "
+                               "digits, '.', '_', '-'.")
+        row = self.db.sql(app, f"select pg_create_restore_point('{label}'), "
+                               "timeline_id, now() from pg_control_checkpoint()", database="postgres")
+        lsn, timeline, at = row.split("|")
+        self.archive_now(app)
+        # The timeline in pg_control_checkpoint can trail a fresh promotion: ask the primary.
+        timeline = self.db.sql(app, "select substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8)",
+                               database="postgres")
+        point = {"name": label, "lsn": lsn, "timeline": int(timeline, 16), "at": at}
+        points = [p for p in self.store.get(f"db_points:{app['name']}") or [] if p["name"] != label]
+        self.store.put(f"db_points:{app['name']}", (points + [point])[-200:])
+        self.store.add_event(f"db:{app['name']}", "restore-point",
+                             f"restore point {label} at {lsn} (timeline {point['timeline']})", actor, op_id)
+        return point
+
+    def archive_now(self, app: dict, timeout: float = 60) -> str:
+        """Switch to a new WAL segment and wait until the one holding everything so far is in
+        the repository."""
+        seg = self.db.sql(app, "select pg_walfile_name(pg_switch_wal())", database="postgres")
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            last = self.db.sql(app, "select coalesce(last_archived_wal, '') from pg_stat_archiver",
+                               database="postgres")
+            if last and last[:24] >= seg:
+                return seg
+            time.sleep(0.3)
+        raise CommandFailed(f"WAL segment {seg} of {app['name']} did not reach the backup repository "
+                            f"within {int(timeout)} s: see `sentinel db status {app['name']}`.")
+
+    # ---- restore ----------------------------------------------------------------------------------
+    def target(self, app: dict, to: str) -> pgbackrest.Target:
+        to = (to or "").strip()
+        if to == "latest":
+            return pgbackrest.Target("latest")
+        point = next((p for p in self.store.get(f"db_points:{app['name']}") or [] if p["name"] == to), None)
+        if point:
+            return pgbackrest.Target("name", point["name"], timeline=point["timeline"])
+        try:
+            return pgbackrest.time_target(pgbackrest.parse_time(to))
+        except ValueError:
+            raise InvalidInput(f"--to {to!r} is not a time (ISO 8601, e.g. 2026-11-27T16:40:00Z), "
+                               f"`latest`, or a restore point of {app['name']} (see `sentinel db "
+                               f"backups {app['name']}`).")
+
     def plan_restore(self, name: str, to: str, into: str | None) -> dict:
-        raise CommandFailed("not yet")
+        """What a restore would do and what it would discard; refuses what cannot be done."""
+        app = self.db.require(name)
+        if into:
+            validation.name(into, "--into app name")
+            from .apps import RESERVED
+
+            if into in RESERVED or self.store.app(into):
+                raise Conflict(f"--into {into}: an app named {into!r} already exists (or the name is "
+                               "reserved): choose a new name.")
+        target = self.target(app, to)
+        info = self.info(app)
+        if info["status"] == "unreachable":
+            raise Precondition(f"the backup repository of {name} is unreachable ({info.get('message')}): "
+                               f"see `sentinel db status {name}`.")
+        good = [b for b in info["backups"] if not b["error"]]
+        if not good:
+            raise Precondition(f"{name} has no backup yet, so nothing can be restored: take one with "
+                               f"`sentinel db backup {name}`.")
+        cluster = self.db.cluster(app)
+        from .. import patroni
+
+        primary = patroni.leader(cluster)
+        archiver = (self.archiver(app, primary) if primary else None) or \
+            self.store.get(f"db_archiver:{name}") or {}
+        window = pgbackrest.window_from(info["backups"], archiver.get("last_archived_at"))
+        now = dt.datetime.now(dt.timezone.utc)
+        # With a primary running, everything up to now reaches the archive before the restore.
+        window_to = utc(now.timestamp()) if primary else window["to"]
+        shown = f"{window['from']} .. {window_to or 'the last archived change'}"
+        if target.kind == "time":
+            when = pgbackrest.parse_time(target.value.replace(" ", "T").replace("+00", "+00:00"))
+            if when < pgbackrest.parse_time(window["from"]):
+                raise InvalidInput(f"--to {to} is before the recoverable window of {name} ({shown}): "
+                                   "choose a time inside it.")
+            if when > now:
+                raise InvalidInput(f"--to {to} is in the future; the recoverable window of {name} is "
+                                   f"{shown}.")
+            if window_to and when > pgbackrest.parse_time(window_to):
+                raise InvalidInput(f"--to {to} is after the last change in the backup repository of "
+                                   f"{name} ({window_to}): the window is {shown}.")
+        plan = {"app": name, "into": into, "to": to, "target": target.__dict__,
+                "target_text": target.describe(), "window": {"from": window["from"], "to": window_to},
+                "primary_running": bool(primary), "primary": primary, "discards": None}
+        if not into:
+            plan["discards"] = self._discards(app, target, primary, now)
+        return plan
+
+    def _discards(self, app: dict, target: pgbackrest.Target, primary: str | None,
+                  now: dt.datetime) -> dict:
+        """The span (and, by commit timestamp, the number of write transactions) an in-place
+        restore throws away."""
+        since = None
+        if target.kind == "time":
+            since = target.value
+        elif target.kind == "name":
+            point = next(p for p in self.store.get(f"db_points:{app['name']}") or []
+                         if p["name"] == target.value)
+            since = point["at"]
+        out = {"from": since, "to": utc(now.timestamp()), "transactions": None,
+               "transactions_at_least": False}
+        if since and primary:
+            try:
+                row = self.db.sql(app, discarded_sql(since), database="postgres", timeout=120)
+                count, at_edge = row.split("|")
+                out["transactions"] = int(count)
+                out["transactions_at_least"] = at_edge == "t"
+            except CommandFailed:
+                pass
+        if since:
+            out["seconds"] = round(now.timestamp() - pgbackrest.parse_time(
+                since.replace(" ", "T").replace("+00", "+00:00")).timestamp(), 1)
+        return out
 
     def restore(self, op: Operation, name: str, plan: dict) -> dict:
-        raise CommandFailed("not yet")
+        app = self.db.require(name)
+        target = pgbackrest.Target(**plan["target"])
+        if plan["into"]:
+            return self._restore_into(op, app, plan["into"], target)
+        return self._restore_in_place(op, app, target, plan)
 
+    def _recover_argv(self, stanza: str, target: pgbackrest.Target, *, keep_old: str | None,
+                      archive: bool, drill_db: str | None = None) -> list[str]:
+        argv = ["recover", "--archive", "on" if archive else "off"]
+        if keep_old:
+            argv += ["--keep-old", keep_old]
+        if drill_db:
+            argv += ["--drill", drill_db]
+        # Everything after "--" is pgBackRest's (images/postgres/sentinel-pg).
+        return argv + ["--"] + pgbackrest.restore_argv(stanza, target)[1:-1]
+
+    def _recover(self, op: Operation, source: dict, target: pgbackrest.Target, *, node: str,
+                 volume: str | None, keep_old: str | None, archive: bool, task: str,
+                 drill_db: str | None = None, timeout: float = 3600):
+        """Restore the source app's repository into `volume` on `node` and recover it to the
+        target, as a one-off task on the source's network (it reaches the repository)."""
+        objects = self.db.ensure_objects(source)
+        images = self.store.get("stack_images") or {}
+        mounts = [f"type=volume,source={volume},target=/var/lib/postgresql/data"] if volume else []
+        op.step(f"restoring {source['name']}'s backup to {target.describe()} on {node}")
+        result = run_one_off(
+            self.p, task, images["postgres"],
+            self._recover_argv(names.stanza(source["name"]), target, keep_old=keep_old,
+                               archive=archive, drill_db=drill_db),
+            networks=[names.network(source["name"])],
+            secrets=[(objects["member_pgbackrest"], "pgbackrest.conf"), (objects["tls_key"], "tls.key"),
+                     (objects["tls_cert"], "tls.crt"), (objects["ca"], "ca.crt")],
+            mounts=mounts, constraints=[f"node.hostname == {node}"],
+            env={"SENTINEL_COUNT_SQL": COUNT_SQL} if drill_db else None,
+            labels={"sentinel.app": source["name"], "sentinel.role": "db-restore"},
+            timeout=timeout, on_line=lambda l: op.step(f"  {l}") if l.startswith("recover:") else None)
+        return result
+
+    def _restore_in_place(self, op: Operation, app: dict, target: pgbackrest.Target, plan: dict) -> dict:
+        from .apps import AppService
+
+        name = app["name"]
+        apps = AppService(self.p)
+        started = time.monotonic()
+        stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+        pre = None
+        if plan["primary_running"]:
+            pre = self.restore_point(app, f"pre-restore-{stamp.lower()}", op.actor, op.id)
+            op.step(f"the state before the restore is kept: restore point {pre['name']}")
+        canary = self.store.canary(name)
+        op.step("maintenance: the app answers 503 until the restore is done")
+        apps.write_routes(app, {"production": 100}, maintenance=True,
+                          wait=app.get("replicas", 0) > 0 or bool(app.get("image")))
+        try:
+            op.step("stopping every database member (the primary last)")
+            self.db.stop_all(app, canary)
+            states = self.db.node_states()
+            # The primary's data goes first: it is the newest, and it is the copy kept aside.
+            primary = plan.get("primary")
+            live = sorted((m for m in app["db"]["members"] if states.get(m["node"]) == "ready"),
+                          key=lambda m: names.member(m["index"]) != primary)
+            if not live:
+                raise Precondition(f"no node that holds a member of {name}'s database is ready: "
+                                   f"run `sentinel db rebuild {name}` first.")
+            first = live[0]
+            keep = f"discarded-{stamp.lower()}"
+            result = self._recover(op, app, target, node=first["node"],
+                                   volume=names.member_volume(name, first["index"]),
+                                   keep_old=keep, archive=True, task=f"{name}_restore")
+            if not result.ok:
+                op.step("the restore failed: putting the database back as it was")
+                self.db.put_back(op, app, first, keep, canary)
+                require_ok(result, "the restore")
+            op.step(f"starting {names.member(first['index'])} on the restored data")
+            first["stopped"] = False
+            self.db._save(app)
+            apps.deploy_stack(app, canary, web=bool(app.get("image")))
+            leader = self.db.wait_leader(app, what="the restored database")
+            for m in app["db"]["members"]:
+                if m is first:
+                    continue
+                if states.get(m["node"]) == "ready":
+                    op.step(f"clearing {names.member(m['index'])} on {m['node']}; it is cloned again")
+                    self.db.wipe_volume(m["node"], names.member_volume(name, m["index"]))
+                m["stopped"] = False
+            self.db._save(app)
+            apps.deploy_stack(app, canary, web=bool(app.get("image")))
+            for m in app["db"]["members"]:
+                key = names.member(m["index"])
+                if key != leader and states.get(m["node"]) == "ready":
+                    self.db.wait_streaming(app, key)
+        finally:
+            app_now = self.store.app(name)
+            if app_now.get("image") and app_now.get("replicas", 0) > 0:
+                # Web tasks whose health check needs the database may have been replaced while
+                # it was down: traffic returns only once Traefik has them again (never a 404).
+                try:
+                    apps.wait_traefik_service(name, "production")
+                except CommandFailed:
+                    op.step("the app's tasks are not healthy yet; routing to them anyway")
+            weights = {"production": 100}
+            if canary:
+                from .canary import weights_for
+
+                weights = weights_for(canary["weight"], canary["baseline"])
+            apps.write_routes(app_now, weights, canary["sticky"] if canary else True,
+                              wait=bool(app_now.get("image")))
+            op.step("maintenance over: traffic flows again")
+        took = time.monotonic() - started
+        kept = {"node": first["node"], "volume": names.member_volume(name, first["index"]),
+                "folder": f"{names.PGDATA}.{keep}", "restore_point": pre["name"] if pre else None}
+        self.store.put(f"db_discarded:{name}", {**kept, "at": utc(time.time())})
+        self.store.add_event(f"db:{name}", "restore",
+                             f"restored to {target.describe()} in {took:.1f} s; the state before is kept "
+                             f"({'restore point ' + pre['name'] if pre else 'no restore point: the primary was down'}, "
+                             f"and {kept['folder']} on {kept['node']}) until the next full backup",
+                             op.actor, op.id)
+        return {"restored_to": target.describe(), "seconds": round(took, 1), "kept": kept,
+                "undo": f"sentinel db restore {name} --to {pre['name']} --yes" if pre else None}
+
+    def _restore_into(self, op: Operation, source: dict, into: str, target: pgbackrest.Target) -> dict:
+        from .apps import AppService
+
+        started = time.monotonic()
+        spec = self.p.spec
+        copy = {"name": into, "image": None, "cluster_image": None, "port": 8000,
+                "domain": validation.domain(f"{into}.{spec.domain}") if spec.domain != "localhost"
+                else f"{into}.localhost", "replicas": 0, "env": {}, "health_path": None,
+                "db": self.db.new_record(into, ha=False), "created_at": time.time(),
+                "restored_from": {"app": source["name"], "target": target.describe()}}
+        self.db.prepare(op, copy)
+        self.store.put_app(into, copy)
+        member = copy["db"]["members"][0]
+        try:
+            result = self._recover(op, source, target, node=member["node"],
+                                   volume=names.member_volume(into, member["index"]), keep_old=None,
+                                   archive=False, task=f"{into}_restore")
+            require_ok(result, "the restore")
+            op.step(f"starting {into}'s database on the restored data")
+            AppService(self.p).deploy_stack(copy, None, web=False)
+            self.db.wait_leader(copy, what="the copy")
+            self.db.adopt_roles(copy, source)
+            self.db.stanza_create(copy)
+        except Exception:
+            op.step(f"the restore into {into} failed: removing {into}")
+            AppService(self.p)._remove(copy, keep_data=False)
+            self.store.delete_app(into)
+            raise
+        took = time.monotonic() - started
+        self.store.add_event(f"db:{source['name']}", "restore",
+                             f"restored into {into} at {target.describe()} in {took:.1f} s", op.actor, op.id)
+        return {"restored_to": target.describe(), "into": into, "seconds": round(took, 1)}
+
+    # ---- drills ---------------------------------------------------------------------------------
     def verify(self, op: Operation, name: str) -> dict:
-        raise CommandFailed("not yet")
+        """Restore the latest backup aside (on the backup node), check it with pg_amcheck, and
+        compare every table's row count with the source at the same WAL position."""
+        from .. import patroni
+
+        app = self.db.require(name)
+        started = time.monotonic()
+        info = self.info(app)
+        good = [b for b in info["backups"] if not b["error"]]
+        if not good:
+            raise Precondition(f"{name} has no backup to verify: take one with `sentinel db backup {name}`.")
+        cluster = self.db.cluster(app)
+        standby = next((m["name"] for m in (cluster or {}).get("members", [])
+                        if patroni.streaming(cluster, m["name"])), None)
+        if standby:
+            target, counts = self._counts_on_paused_standby(app, standby)
+            how = f"counted on standby {standby} paused at {target.value}"
+        else:
+            target, counts = self._counts_at_restore_point(app)
+            how = f"counted on the primary at restore point {target.value}"
+        self.archive_now(app)
+        backup_node = next((n["name"] for n in self.store.nodes() if n["role"] == "backup"),
+                           self.db.app_nodes()[0])
+        result = self._recover(op, app, target, node=backup_node, volume=None, keep_old=None,
+                               archive=False, task=f"{name}_drill", drill_db=app["db"]["name"])
+        report = next((json.loads(l.split(" ", 1)[1]) for l in result.output.splitlines()
+                       if l.startswith("SENTINEL-DRILL ")), None)
+        problems = []
+        if not result.ok:
+            tail = [l for l in result.output.splitlines() if l.strip()][-4:]
+            problems.append(f"the restore failed ({result.error or 'exit code ' + str(result.exit_code)}): "
+                            + " | ".join(tail))
+        if report:
+            if report["amcheck"] != "ok":
+                problems.append("pg_amcheck found corruption")
+            for table, n in sorted(counts.items()):
+                got = report["counts"].get(table)
+                if got != n:
+                    problems.append(f"{table}: {got} rows restored, {n} in the source")
+        elif result.ok:
+            problems.append("the drill printed no report")
+        took = time.monotonic() - started
+        drill = {"at": utc(time.time()), "passed": not problems, "backup": good[-1]["label"],
+                 "target": target.describe(), "tables": len(counts), "rows": sum(counts.values()),
+                 "seconds": round(took, 1), "how": how,
+                 "summary": (f"{len(counts)} table(s), {sum(counts.values())} row(s) match, pg_amcheck clean"
+                             if not problems else "; ".join(problems)[:500])}
+        self.store.put(f"db_drill:{name}", drill)
+        self.store.add_event(f"db:{name}", "drill", ("passed: " if not problems else "FAILED: ")
+                             + drill["summary"], op.actor, op.id)
+        if problems:
+            raise CommandFailed(f"the restore drill of {name} failed: {drill['summary']}")
+        op.step(f"drill passed in {took:.1f} s: {drill['summary']}")
+        return drill
+
+    def _counts_on_paused_standby(self, app: dict, standby: str) -> tuple[pgbackrest.Target, dict]:
+        """Pause replay on a standby, read its position and count there: exactly the state at that
+        position, whatever the primary does meanwhile."""
+        self.db.sql(app, "select pg_wal_replay_pause()", member=standby, database="postgres")
+        try:
+            for _ in range(50):
+                if self.db.sql(app, "select pg_get_wal_replay_pause_state()", member=standby,
+                               database="postgres") == "paused":
+                    break
+                time.sleep(0.1)
+            lsn = self.db.sql(app, "select pg_last_wal_replay_lsn()", member=standby,
+                              database="postgres")
+            counts = json.loads(self.db.sql(app, COUNT_SQL, member=standby) or "{}")
+        finally:
+            self.db.sql(app, "select pg_wal_replay_resume()", member=standby, database="postgres")
+        return pgbackrest.Target("lsn", lsn, exclusive=True), counts
+
+    def _counts_at_restore_point(self, app: dict) -> tuple[pgbackrest.Target, dict]:
+        """Without a standby: a restore point and the counts in one repeatable-read transaction
+        (a write committing in the instant between the two can make a drill report a mismatch)."""
+        label = f"drill-{time.strftime('%Y%m%dt%H%M%S', time.gmtime())}"
+        out = self.db.sql(app, "begin isolation level repeatable read;\n"
+                               f"select pg_create_restore_point('{label}');\n{COUNT_SQL};\ncommit;")
+        counts = json.loads(out.splitlines()[-1] or "{}")
+        timeline = self.db.sql(app, "select substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8)",
+                               database="postgres")
+        return pgbackrest.Target("name", label, timeline=int(timeline, 16)), counts

@@ -36,7 +36,7 @@ def pg_kinds(repo: bool) -> tuple[str, ...]:
 def psql_argv(user: str, db: str, *, tuples: bool = False, script: bool = False) -> list[str]:
     argv = ["psql", "-X", "-v", "ON_ERROR_STOP=1", "-U", user, "-d", db]
     if tuples:
-        argv += ["-A", "-t"]
+        argv += ["-A", "-t", "-q"]
     return argv + (["-f", "-"] if script else [])
 
 
@@ -243,9 +243,12 @@ class DatabaseService:
                                f"{len(nodes)}: add a node (`sentinel cluster scale --nodes 2`) or "
                                "deploy with --no-db-ha.")
         placed = topology.place_members(nodes, 2 if ha else 1)
+        # Only the first member starts: it creates the cluster where the primary should be; the
+        # standby is started once it runs (see `started`).
         return {"user": names.db_user(name), "name": names.db_name(name),
                 "secret": names.password_secret(name), "ha": ha,
-                "members": [{"index": i, "node": n} for i, n in enumerate(placed)]}
+                "members": [{"index": i, "node": n, **({"stopped": True} if i else {})}
+                            for i, n in enumerate(placed)]}
 
     def prepare(self, op: Operation, app: dict) -> None:
         """What must exist before the database's services start: the app role's password secret,
@@ -325,6 +328,10 @@ class DatabaseService:
         if schema:
             op.step("applying the schema (one transaction, as the app's role)")
             self.apply_schema(app, schema)
+        if any(m.get("stopped") for m in app["db"]["members"]):
+            for m in app["db"]["members"]:
+                m.pop("stopped", None)
+            self._redeploy_db_only(app)
         for m in self.running_members(app):
             if m != leader:
                 op.step(f"waiting for standby {m} on {self.member_node(app, m)} to stream")
@@ -364,6 +371,11 @@ class DatabaseService:
         from .apps import AppService
 
         AppService(self.p).deploy_stack(app, self.store.canary(app["name"]))
+
+    def _redeploy_db_only(self, app: dict) -> None:
+        from .apps import AppService
+
+        AppService(self.p).deploy_stack(app, None, web=False)
 
     def _save(self, app: dict) -> None:
         current = self.store.app(app["name"]) or {}
@@ -475,8 +487,117 @@ class DatabaseService:
             op.step(f"moving {app_name}'s database member {key} to {node}")
             self.move_member(op, self.store.app(app_name), key, node)
 
+    def wait_gone_tasks(self, service: str, timeout: float = 120) -> None:
+        """Until no task of `service` runs (its containers stopped and volumes free)."""
+        from ..docker_cli import service_ps_argv
+
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            tasks = self.p.docker.json_lines(service_ps_argv([service]), check=False)
+            if not any(t.get("CurrentState", "").startswith(
+                    ("Running", "Starting", "Preparing", "Assigned", "Accepted", "Ready", "New",
+                     "Pending")) for t in tasks):
+                return
+            time.sleep(1)
+        raise CommandFailed(f"{service} did not stop within {int(timeout)} s.")
+
+    def put_back(self, op: Operation, app: dict, first: dict, keep: str, canary: dict | None) -> None:
+        """A failed in-place restore: the data moved aside goes back, every member starts again
+        (Patroni adopts the data; the standbys still hold theirs)."""
+        volume = names.member_volume(app["name"], first["index"])
+        self._volume_sh(first["node"], volume,
+                        f"if [ -d /data/pgdata.{keep} ]; then rm -rf /data/pgdata && "
+                        f"mv /data/pgdata.{keep} /data/pgdata; fi")
+        for m in app["db"]["members"]:
+            m["stopped"] = False
+        self._save(app)
+        from .apps import AppService
+
+        AppService(self.p).deploy_stack(app, canary, web=bool(app.get("image")))
+        self.wait_leader(app, what="the database (as it was)")
+        op.step("the database is back as it was before the restore")
+
+    def _volume_sh(self, node: str, volume: str, script: str) -> None:
+        """A shell script over a member's volume on its node, as a one-off task (the swarm
+        hands it the registry login, which the node's engine alone does not have)."""
+        from .oneoff import require_ok, run_one_off
+
+        images = self.store.get("stack_images") or {}
+        app = volume.rsplit("_", 1)[0]
+        require_ok(run_one_off(self.p, f"{app}_volume", images["postgres"], ["-c", script],
+                               entrypoint="sh", mounts=[f"type=volume,source={volume},target=/data"],
+                               constraints=[f"node.hostname == {node}"],
+                               labels={"sentinel.app": app, "sentinel.role": "db-chore"}, timeout=300),
+                   f"changing {volume}")
+
+    def wipe_volume(self, node: str, volume: str) -> None:
+        """Empty a member's volume (a standby about to be cloned again)."""
+        self._volume_sh(node, volume, "rm -rf /data/pgdata")
+
+    def stop_all(self, app: dict, canary: dict | None) -> None:
+        """Every member stopped, standbys first: with the primary stopped last, no standby takes
+        over on the way down. Then the app's keys in etcd are removed, so whichever member
+        starts next begins a new cluster history from its own data."""
+        from .apps import AppService
+
+        leader = patroni.leader(self.cluster(app))
+        order = sorted(app["db"]["members"], key=lambda m: names.member(m["index"]) == leader)
+        for m in order:
+            m["stopped"] = True
+            self._save(app)
+            AppService(self.p).deploy_stack(app, canary, web=bool(app.get("image")))
+            self.wait_gone_tasks(names.member_service(app["name"], m["index"]))
+        self.dcs.delete_app_keys(app["name"])
+
+    def adopt_roles(self, copy: dict, source: dict) -> None:
+        """A database restored from another app carries that app's roles: rename its role and
+        database to the copy's, and give every login the copy's passwords."""
+        src, dst = source["db"], copy["db"]
+        pw = self.passwords(copy["name"])
+        app_pw = secrets.get(f"db_{copy['name']}")
+        statements = []
+        if src["name"] != dst["name"]:
+            statements.append(f'ALTER DATABASE "{src["name"]}" RENAME TO "{dst["name"]}";')
+        if src["user"] != dst["user"]:
+            statements.append(f'ALTER ROLE "{src["user"]}" RENAME TO "{dst["user"]}";')
+        statements += [f"ALTER ROLE \"{dst['user']}\" PASSWORD '{app_pw}';",
+                       f"ALTER ROLE postgres PASSWORD '{pw.superuser}';",
+                       f"ALTER ROLE replicator PASSWORD '{pw.replication}';"]
+        leader = self.primary(copy)
+        # The restored database may have sessions from the copy's own Patroni: none to the app db.
+        self.member_exec(copy["name"], leader, psql_argv("postgres", "postgres", script=True),
+                         input="\n".join(statements))
+
     def rebuild(self, op: Operation, name: str) -> dict:
-        raise CommandFailed("not yet")
+        """Members on nodes that are gone are rebuilt on ready nodes (cloned from the primary or
+        the repository). With no member left running, the database comes back from the
+        repository (`db restore --to latest`)."""
+        app = self.require(name)
+        states = self.node_states()
+        lost = [m for m in app["db"]["members"] if states.get(m["node"]) != "ready"]
+        if not lost:
+            return {"message": f"every member of {name}'s database is on a ready node: nothing to rebuild"}
+        alive = [m for m in app["db"]["members"] if states.get(m["node"]) == "ready"]
+        if not alive or not patroni.leader(self.cluster(app)):
+            raise Precondition(f"no member of {name}'s database is running: bring it back from its "
+                               f"backups with `sentinel db restore {name} --to latest --yes`.")
+        done = []
+        for m in lost:
+            key = names.member(m["index"])
+            free = [n for n in self.app_nodes()
+                    if n not in {x["node"] for x in app["db"]["members"] if x is not m}]
+            if not free:
+                raise Conflict(f"member {key} of {name} is on {m['node']}, which is {states.get(m['node'], 'gone')}, "
+                               "and every ready node already holds a member: add a node "
+                               "(`sentinel cluster scale`) or wait for the node to return.")
+            op.step(f"member {key} was on {m['node']} ({states.get(m['node'], 'gone')}): rebuilding it on {free[0]}")
+            new = self.add_member(op, app, free[0])
+            app["db"]["members"] = [x for x in app["db"]["members"] if x is not m]
+            self._save(app)
+            self._redeploy(app)
+            done.append(f"{key} -> {new} on {free[0]}")
+        self.store.add_event(f"db:{name}", "rebuild", "; ".join(done), op.actor, op.id)
+        return {"message": f"rebuilt {', '.join(done)}"}
 
     # ---- drop ---------------------------------------------------------------------------------
     def drop(self, app: dict, keep_data: bool) -> None:

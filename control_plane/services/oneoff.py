@@ -67,13 +67,16 @@ def run_one_off(p: Platform, name: str, image: str, command: list[str], *, timeo
             if on_line:
                 read_new()
             time.sleep(1)
-        # Logs can trail the task's end by a moment.
-        for _ in range(3):
+        # Logs can trail the task's end (they come from the task's node): read until nothing new
+        # arrives for two reads in a row.
+        quiet = 0
+        for _ in range(20):
             before = seen
             read_new()
-            if seen and seen == before:
+            quiet = quiet + 1 if seen == before else 0
+            if quiet >= 2:
                 break
-            time.sleep(0.5)
+            time.sleep(0.7)
         code = (status.get("ContainerStatus") or {}).get("ExitCode")
         return OneOffResult(status.get("State", "unknown"), code, "\n".join(output),
                             status.get("Err", "") or "")
@@ -81,9 +84,16 @@ def run_one_off(p: Platform, name: str, image: str, command: list[str], *, timeo
         docker.run(service_rm_argv([name]), check=False)
 
 
+def telling_lines(output: str, tail: int = 6) -> list[str]:
+    """The lines that say why something failed: errors first, else the last lines."""
+    lines = [l.strip() for l in output.splitlines() if l.strip()]
+    bad = [l for l in lines if any(w in l for w in ("FATAL", "ERROR", "PANIC", "error:", "recover:"))]
+    return (bad or lines)[-tail:]
+
+
 def require_ok(result: OneOffResult, what: str, tail: int = 6) -> OneOffResult:
     if not result.ok:
-        last = [l for l in result.output.splitlines() if l.strip()][-tail:]
+        last = telling_lines(result.output, tail)
         why = result.error or (f"exit code {result.exit_code}" if result.exit_code is not None
                                else result.state)
         raise CommandFailed(f"{what} failed ({why})" + (": " + " | ".join(last) if last else ""))

@@ -15,6 +15,9 @@ Environment:
   PGPASSWORD_FILE      file holding the password (a swarm secret); overrides other passwords
   DB_POOL_MAX          connections in the pool (default 5)
   DRAIN_SECONDS        on SIGTERM keep serving this long with /healthz = 503 (default 3)
+  DB_HEALTH_GRACE      /healthz stays 200 this many seconds after the database was last reached
+                       (default 30): a failover of a few seconds must not make the platform
+                       replace every task. A task that never reached its database is unhealthy.
   FAULT_ERROR_RATE     0..1: each request answers 500 with that probability (random.random())
   FAULT_LATENCY_MS     sleep added to each request
   FAULT_HEALTH_FAIL=1  /healthz always answers 503
@@ -99,6 +102,7 @@ class Config:
         self.version = read_version()
         self.hostname = socket.gethostname()
         self.drain_seconds = _float_env("DRAIN_SECONDS", 3.0, lo=0.0)
+        self.db_health_grace = _float_env("DB_HEALTH_GRACE", 30.0, lo=0.0)
         self.error_rate = _float_env("FAULT_ERROR_RATE", 0.0, lo=0.0, hi=1.0)
         self.latency_s = _float_env("FAULT_LATENCY_MS", 0.0, lo=0.0) / 1000.0
         self.health_fail = _truthy("FAULT_HEALTH_FAIL")
@@ -598,7 +602,11 @@ class Handler(BaseHTTPRequestHandler):
             app.db.ping()
         except DBUnavailable as e:
             log(f"healthz: {e}")
+            since = time.monotonic() - app.db_last_ok if app.db_last_ok is not None else None
+            if since is not None and since < app.cfg.db_health_grace:
+                return self.reply_text(200, f"ok (database unreachable for {since:.0f} s)")
             return self.reply_text(503, "database unavailable")
+        app.db_last_ok = time.monotonic()
         return self.reply_text(200, "ok")
 
 
@@ -612,6 +620,7 @@ class App:
     def __init__(self, cfg):
         self.cfg = cfg
         self.db = Database(cfg) if cfg.db_configured else None
+        self.db_last_ok = None  # monotonic time the database last answered /healthz
         self.draining = threading.Event()
         self.stop = threading.Event()
         self.hurry = threading.Event()

@@ -471,7 +471,7 @@ def test_postgres_crud(start_app, postgres):
 
 
 def test_postgres_reconnects_after_connections_drop_and_outage(start_app, postgres):
-    app = _start_with_db(start_app, postgres)
+    app = _start_with_db(start_app, postgres, DB_HEALTH_GRACE="0")
     for _ in range(3):
         assert app.get("/api/todos").status == 200
     # kill the app's pooled connections behind its back: the next request must not fail
@@ -489,3 +489,18 @@ def test_postgres_reconnects_after_connections_drop_and_outage(start_app, postgr
     postgres.start()
     assert app.get("/healthz").status == 200
     assert app.get("/api/todos").status == 200
+
+
+def test_a_short_database_outage_keeps_healthz_up_but_a_task_that_never_reached_it_is_down(
+        start_app, postgres):
+    app = _start_with_db(start_app, postgres)  # DB_HEALTH_GRACE: 30 s by default
+    assert app.get("/healthz").status == 200
+    postgres.stop()
+    try:
+        r = app.get("/healthz")
+        assert r.status == 200 and "database unreachable" in r.text
+        assert app.get("/api/todos").status == 503  # requests do fail: only the task is kept
+        fresh = _start_with_db(start_app, postgres)
+        assert fresh.get("/healthz").status == 503
+    finally:
+        postgres.start()
