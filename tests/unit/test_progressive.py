@@ -4,8 +4,8 @@ import pytest
 from control_plane.errors import InvalidInput
 from control_plane.analysis import default_analysis
 from control_plane.services.analysis import analysis_config, only_critical
-from control_plane.services.progressive import (MAX_HOLDS, decide, early_failure, new_plan,
-                                                validate_plan)
+from control_plane.services.progressive import (MAX_HOLDS, decide, describe, early_failure,
+                                                new_plan, validate_plan)
 
 
 def test_a_plan_needs_increasing_weights_and_an_interval():
@@ -43,6 +43,38 @@ def test_marginal_holds_a_bounded_number_of_times_then_rolls_back():
     assert decide(plan, "marginal") == "hold"
     assert decide({**plan, "holds": MAX_HOLDS}, "marginal") == "rollback"
     assert decide(plan, "fail") == "rollback"
+
+
+def test_not_enough_data_holds_then_rolls_back_or_waits():
+    plan = new_plan([5, 20], 60, True, now=0)
+    assert decide(plan, "inconclusive") == "hold"  # never a pass, never the next step
+    assert decide({**plan, "data_holds": 1}, "inconclusive") == "hold"
+    assert decide({**plan, "data_holds": 2}, "inconclusive") == "rollback"
+    assert decide({**plan, "data_holds": 2}, "inconclusive", 2, "wait") == "wait"
+    assert decide(plan, "inconclusive", 0, "wait") == "wait"
+    # Inconclusive holds and marginal holds are counted apart.
+    assert decide({**plan, "data_holds": 2}, "marginal") == "hold"
+    assert decide({**plan, "holds": MAX_HOLDS}, "inconclusive") == "hold"
+    # A plan stored before this rule existed has no data_holds: it starts at 0.
+    old = {k: v for k, v in plan.items() if k != "data_holds"}
+    assert decide(old, "inconclusive") == "hold"
+
+
+def test_describe_says_why_a_judgment_is_inconclusive():
+    result = {"score": 100.0, "verdict": "inconclusive", "reason": "not enough data: 12 canary requests, "
+              "at least 50 needed", "metrics": [{"name": "cpu", "classification": "Pass"},
+                                                {"name": "latency_p99", "classification": "NotEnoughData"}]}
+    assert describe(result) == ("score 100 (inconclusive): latency_p99 NotEnoughData; not enough data: "
+                                "12 canary requests, at least 50 needed")
+
+
+def test_early_config_keeps_the_level_and_the_inconclusive_policy():
+    cfg = analysis_config({"metrics": [{"name": "error_ratio", "critical": True, "min_points": 7},
+                                       {"name": "cpu"}], "confidence": 0.95,
+                           "inconclusive": {"holds": 1, "then": "wait"}})
+    crit = only_critical(cfg)
+    assert crit.confidence == 0.95 and crit.inconclusive == cfg.inconclusive
+    assert crit.metrics[0].min_points == 7
 
 
 def test_early_check_acts_on_critical_regressions_only():
