@@ -97,3 +97,50 @@ def test_analysis_names_must_be_metrics_sentinel_collects():
         analysis_config({"metrics": [{"name": "cpu"}, {"name": "rps"}]})
     with pytest.raises(InvalidInput, match=r"metrics\[0\]\.direction"):
         analysis_config({"metrics": [{"name": "cpu", "direction": "up"}]})
+
+
+class _FakeProm:
+    """Canary request rate 2 req/s, baseline 10 req/s; every other metric flat."""
+
+    def range(self, query, start, end, step):
+        if "requests_total" in query and "error" not in query and "5.." not in query and "duration" not in query:
+            rate = 2.0 if "canary" in query else 10.0
+            return [[t, rate] for t in range(int(start), int(end) + 1, int(step))]
+        return [[t, 1.0 + (t % 3) * 0.01] for t in range(int(start), int(end) + 1, int(step))]
+
+
+class _FakeStore:
+    def __init__(self):
+        self.saved = []
+
+    def add_judgment(self, app, input, result):
+        self.saved.append((input, result))
+
+
+class _FakePlatform:
+    scrape_seconds = 2.0
+
+    def __init__(self):
+        self.store = _FakeStore()
+
+    def prometheus(self):
+        return _FakeProm()
+
+
+def test_live_judgments_count_requests_and_archive_them():
+    from control_plane.services.analysis import Analyzer
+
+    p = _FakePlatform()
+    a = Analyzer(p)
+    canary = {"baseline": True}
+    cfg = analysis_config(None)
+    # 20 s at 2 req/s: 40 canary requests, under the default 50: inconclusive, never a pass.
+    result = a.judge("todos", canary, cfg, 1000.0, 1020.0, kind="step")
+    assert result["requests"] == {"control": 200.0, "experiment": 40.0}
+    assert result["verdict"] == "inconclusive" and "40 canary requests" in result["reason"]
+    saved_input, _ = p.store.saved[-1]
+    assert saved_input["requests"] == {"control": 200.0, "experiment": 40.0}
+    # 60 s: 120 requests, judged on the metrics.
+    assert a.judge("todos", canary, cfg, 1000.0, 1060.0)["verdict"] == "pass"
+    # The early check does not count requests.
+    assert a.judge("todos", canary, cfg, 1000.0, 1020.0, archive=False, count_requests=False)["requests"] is None
