@@ -215,18 +215,27 @@ def judge(file: str, json_out: bool = typer.Option(False, "--json")):
         emit_json(result)
     else:
         print_judgment(result)
-    if result["verdict"] == "fail":  # scripts and CI gates read the exit code
-        raise typer.Exit(1)
+    if result["verdict"] in ("fail", "inconclusive"):  # scripts and CI gates read the exit code:
+        raise typer.Exit(1)  # not enough data is never a pass
+
+
+def _class_text(m: dict) -> str:
+    """A metric's class; "not enough data" spelled out, as it is not a pass."""
+    return "not enough data" if m["classification"] == "NotEnoughData" else m["classification"]
 
 
 def print_judgment(result: dict) -> None:
-    console().print(f"score {result['score']:.1f}: [bold]{result['verdict']}[/]")
+    console().print(f"score {result['score']:.1f}: [bold]{result['verdict']}[/]"
+                    + (f" ({result['reason']})" if result.get("reason") else ""))
     fmt = lambda x: "-" if x is None else f"{x:.4g}"
+    # points: canary / baseline values judged (older archived judgments have none)
+    pts = lambda m: f"{m['points'][1]} / {m['points'][0]}" if m.get("points") else "-"
     table([{**m, "ci": f"[{fmt(m['ci'][0])}, {fmt(m['ci'][1])}]" if m.get("ci") else "-",
-            "estimate": fmt(m.get("estimate")), "ratio": fmt(m.get("ratio"))}
+            "classification": _class_text(m) + (" (muted)" if m.get("muted") else ""),
+            "estimate": fmt(m.get("estimate")), "ratio": fmt(m.get("ratio")), "points": pts(m)}
            for m in result["metrics"]],
           [("name", "METRIC"), ("classification", "CLASS"), ("critical", "CRITICAL"),
-           ("estimate", "ESTIMATE"), ("ci", "CI"), ("ratio", "RATIO")])
+           ("estimate", "ESTIMATE"), ("ci", "CI"), ("ratio", "RATIO"), ("points", "POINTS C/B")])
 
 
 @canary_app.command("analyze")
@@ -239,8 +248,12 @@ def analyze(app: Optional[str] = typer.Argument(None),
     result = client.post(f"/v1/apps/{app}/canary/analyze", params={"window": window})
     if json_out:
         return emit_json(result)
+    requests = result.get("requests") or {}
     console().print(f"{app}: canary vs {result['control']}, "
-                    f"{max(result['points'].values(), default=0)} points per series")
+                    f"{max(result['points'].values(), default=0)} points per series"
+                    + (f", {requests['experiment']:.0f} canary / {requests['control']:.0f} "
+                       f"{result['control']} requests" if requests.get("experiment") is not None
+                       and requests.get("control") is not None else ""))
     print_judgment(result)
 
 

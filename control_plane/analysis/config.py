@@ -18,6 +18,8 @@ from pydantic_core import PydanticCustomError
 
 Direction = Literal["increase", "decrease", "either"]
 NanStrategy = Literal["remove", "replace"]
+OutlierStrategy = Literal["keep", "remove"]
+AfterHolds = Literal["rollback", "wait"]
 
 
 class AnalysisError(Exception):
@@ -42,11 +44,16 @@ class _Strict(BaseModel):
 
 class MetricConfig(_Strict):
     name: str
-    group: str = "default"
+    group: Optional[str] = None  # one group ("default" when neither this nor groups is given)
+    groups: Optional[list[str]] = None  # or several: the metric counts in each (as Kayenta)
     direction: Direction = "either"
     nan_strategy: NanStrategy = "remove"
+    outliers: OutlierStrategy = "keep"  # remove: drop IQR outliers on each side first (Kayenta)
+    outlier_factor: float = 3.0
     critical: bool = False
     must_have_data: bool = False
+    muted: bool = False  # judged and shown, but not scored
+    min_points: int = 5  # fewer points on either side: NotEnoughData
     allowed_increase: float = 1.0
     allowed_decrease: float = 1.0
     critical_increase: float = 1.0
@@ -54,10 +61,49 @@ class MetricConfig(_Strict):
 
     @field_validator("name", "group")
     @classmethod
-    def _not_blank(cls, v: str) -> str:
-        if not v.strip():
+    def _not_blank(cls, v: Optional[str]) -> Optional[str]:
+        if v is not None and not v.strip():
             raise _fail("must not be empty")
         return v
+
+    @field_validator("groups")
+    @classmethod
+    def _group_list(cls, v: Optional[list[str]]) -> Optional[list[str]]:
+        if v is None:
+            return v
+        if not v:
+            raise _fail("must list at least one group")
+        for i, g in enumerate(v):
+            if not g.strip():
+                raise _fail("must not be empty", i)
+            if g in v[:i]:
+                raise _fail(f"group {g!r} is listed twice", i)
+        return v
+
+    @field_validator("outlier_factor")
+    @classmethod
+    def _positive(cls, v: float) -> float:
+        if not 0.0 < v < float("inf"):
+            raise _fail("must be a number above 0 (Kayenta's default is 3)")
+        return v
+
+    @field_validator("min_points")
+    @classmethod
+    def _at_least_one(cls, v: int) -> int:
+        if v < 1:
+            raise _fail("must be at least 1")
+        return v
+
+    @model_validator(mode="after")
+    def _one_way_to_group(self) -> "MetricConfig":
+        if self.group is not None and self.groups is not None:
+            raise _fail("give group or groups, not both", "groups")
+        return self
+
+    @property
+    def group_names(self) -> list[str]:
+        """The groups this metric counts in."""
+        return list(self.groups) if self.groups is not None else [self.group or "default"]
 
     # Effect sizes are ratios mean(experiment)/mean(control): increases are >= 1,
     # decreases in (0, 1]. Writing 1.2 for "allow a 20% decrease" is an easy slip.
@@ -94,10 +140,34 @@ class Thresholds(_Strict):
         return self
 
 
+class Inconclusive(_Strict):
+    """When a judgment has not enough data to decide, and what the progressive driver does then."""
+
+    min_requests: int = 50  # canary requests in a live judgment's window; fewer: inconclusive
+    holds: int = 2  # inconclusive step judgments to wait through, one more interval each
+    then: AfterHolds = "rollback"  # after those holds: roll back, or wait for a person
+
+    @field_validator("min_requests", "holds")
+    @classmethod
+    def _not_negative(cls, v: int) -> int:
+        if v < 0:
+            raise _fail("must be 0 or more")
+        return v
+
+
 class AnalysisConfig(_Strict):
     metrics: list[MetricConfig]
     groups: dict[str, float] = Field(default_factory=dict)
     thresholds: Thresholds = Field(default_factory=Thresholds)
+    confidence: float = 0.98  # of the Mann–Whitney interval; High/Low need significance at this level
+    inconclusive: Inconclusive = Field(default_factory=Inconclusive)
+
+    @field_validator("confidence")
+    @classmethod
+    def _level(cls, v: float) -> float:
+        if not 0.5 <= v < 1.0:
+            raise _fail("must be at least 0.5 and below 1 (e.g. 0.98)")
+        return v
 
     @field_validator("groups")
     @classmethod
@@ -116,12 +186,14 @@ class AnalysisConfig(_Strict):
     def _consistent(self) -> "AnalysisConfig":
         if not self.metrics:
             raise _fail("must list at least one metric", "metrics")
+        if all(m.muted for m in self.metrics):
+            raise _fail("at least one metric must not be muted", "metrics")
         seen: dict[str, int] = {}
         for i, m in enumerate(self.metrics):
             if m.name in seen:
                 raise _fail(f"duplicate metric name {m.name!r} (also metrics[{seen[m.name]}])", "metrics", i, "name")
             seen[m.name] = i
-        used = {m.group for m in self.metrics}
+        used = {g for m in self.metrics for g in m.group_names}
         for name in self.groups:
             if name not in used:
                 # A weight for a group nobody is in is almost surely a typo, and
@@ -139,9 +211,17 @@ class Series(_Strict):
     experiment: list[Optional[float]]
 
 
+class Requests(_Strict):
+    """Requests each side served in the judged window (live judgments record them)."""
+
+    control: Optional[float] = None
+    experiment: Optional[float] = None
+
+
 class JudgeInput(_Strict):
     config: AnalysisConfig
     data: dict[str, Series] = Field(default_factory=dict)
+    requests: Optional[Requests] = None
 
     @model_validator(mode="after")
     def _known_metrics(self) -> "JudgeInput":
@@ -236,16 +316,20 @@ def load_analysis(path: str | Path) -> AnalysisConfig:
     return analysis_from_dict(_read(path, "analysis config"))
 
 
-def judge_input_from_dict(raw: Any) -> tuple[AnalysisConfig, dict[str, dict[str, list[Optional[float]]]]]:
-    """Validate already-parsed judge input ``{"config": ..., "data": ...}``."""
+JudgeData = dict[str, dict[str, list[Optional[float]]]]
+
+
+def judge_input_from_dict(raw: Any) -> tuple[AnalysisConfig, JudgeData, Optional[dict[str, Optional[float]]]]:
+    """Validate already-parsed judge input ``{"config": ..., "data": ..., "requests": ...}``
+    into (config, data, requests); requests is None when the input has none."""
     try:
         parsed = JudgeInput.model_validate(raw)
     except ValidationError as e:
         raise AnalysisError(render_validation_error(e)) from None
     data = {name: {"control": s.control, "experiment": s.experiment} for name, s in parsed.data.items()}
-    return parsed.config, data
+    return parsed.config, data, (parsed.requests.model_dump() if parsed.requests else None)
 
 
-def parse_judge_file(path: str | Path) -> tuple[AnalysisConfig, dict[str, dict[str, list[Optional[float]]]]]:
-    """Read a judge input file (JSON; YAML also accepted) into (config, data)."""
+def parse_judge_file(path: str | Path) -> tuple[AnalysisConfig, JudgeData, Optional[dict[str, Optional[float]]]]:
+    """Read a judge input file (JSON; YAML also accepted) into (config, data, requests)."""
     return judge_input_from_dict(_read(path, "judge input"))

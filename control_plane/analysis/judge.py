@@ -1,20 +1,25 @@
 """The canary judge: classify each metric, then score and grade the run.
 
 A reimplementation of Netflix Kayenta's NetflixACAJudge from its published
-description (see docs/judge.md for how we read it and where we differ):
+description and code (see docs/judge.md for how we read it and where we differ):
 
-1. per metric: clean (NaN strategy), validate (no data -> Nodata/NodataFail),
-   Mann–Whitney test with the Hodges–Lehmann shift and its 98% interval;
-2. classify: High/Low when the interval lies clearly (beyond a quarter of the
-   estimate) above/below zero in a direction the metric cares about and the
-   mean ratio reaches the allowed effect size; else Pass;
+1. per metric: clean (NaN strategy, optional IQR outlier removal), validate
+   (no data -> Nodata/NodataFail, too few points -> NotEnoughData), then the
+   Mann–Whitney test with the Hodges–Lehmann shift and its exact interval;
+2. classify: High/Low when the test is significant at the configured level,
+   the interval lies clearly (beyond a quarter of the estimate) above/below
+   zero in a direction the metric cares about and the effect size (ratio of
+   means without each side's smallest and largest value) reaches the allowed one; NotEnoughData when no shift could
+   be significant with so few points; else Pass;
 3. score: per-group pass percentages, weighted; 0 on any critical failure or
-   when half or more of the metrics have no data; verdict by thresholds.
+   when half or more of the metrics have no data; "inconclusive" when a metric
+   or the canary's traffic is too thin to judge; else verdict by thresholds.
 """
 
 from __future__ import annotations
 
 import math
+from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import Any, Literal, Mapping, Optional, Sequence
 
@@ -22,14 +27,11 @@ from pydantic import BaseModel
 
 from .config import AnalysisConfig, MetricConfig, parse_judge_file
 
-CONFIDENCE = 0.98  # Kayenta's NetflixACAJudge uses a 98% interval
+CONFIDENCE = 0.98  # default level: Kayenta's NetflixACAJudge uses a 98% interval
 TOLERANCE = 0.25  # the interval must clear zero by a quarter of |estimate| (Kayenta's default)
-# R's uniroot tolerance is absolute (1e-4). We pass R's own tol.root argument
-# scaled to the data, so the result does not depend on the metric's unit
-# (an error ratio of 0.001 and a latency of 300 ms get the same relative precision).
-RELATIVE_ROOT_TOLERANCE = 1e-4
 
-Classification = Literal["Pass", "High", "Low", "Nodata", "NodataFail", "Error"]
+Classification = Literal["Pass", "High", "Low", "Nodata", "NodataFail", "NotEnoughData", "Error"]
+Verdict = Literal["pass", "marginal", "fail", "inconclusive"]
 FAILURES = ("High", "Low", "NodataFail", "Error")
 
 
@@ -38,15 +40,20 @@ class MetricResult(BaseModel):
     classification: Classification
     critical: bool  # this metric's failure fails the whole run
     estimate: Optional[float] = None  # Hodges–Lehmann shift, experiment - control
-    ci: list[Optional[float]] = [None, None]
-    ratio: Optional[float] = None  # mean(experiment) / mean(control)
+    ci: list[Optional[float]] = [None, None]  # [null, null]: no interval at this level (too few points)
+    ratio: Optional[float] = None  # effect size: robust mean(experiment) / robust mean(control)
+    p_value: Optional[float] = None
+    points: list[int] = [0, 0]  # [control, experiment] values judged (after cleaning)
+    muted: bool = False  # shown, not scored
 
 
 class JudgeResult(BaseModel):
     score: float
-    verdict: Literal["pass", "marginal", "fail"]
+    verdict: Verdict
     metrics: list[MetricResult]
     groups: dict[str, Optional[float]]  # None: no metric in the group could be judged
+    reason: Optional[str] = None  # why the verdict is fail or inconclusive, when not just the score
+    requests: Optional[dict[str, Optional[float]]] = None  # requests per side, when known
 
 
 def _finite(v: Optional[float]) -> Optional[float]:
@@ -65,9 +72,30 @@ def _clean(values: Sequence[Optional[float]], strategy: str) -> list[float]:
     return out
 
 
-def _mean_ratio(experiment: list[float], control: list[float]) -> Optional[float]:
-    e = math.fsum(experiment) / len(experiment)
-    c = math.fsum(control) / len(control)
+def remove_outliers(values: list[float], factor: float) -> list[float]:
+    """Kayenta's IQR detector with reduced sensitivity: drop values outside
+    [min(p1, Q1 - factor*IQR), max(p99, Q3 + factor*IQR)], percentiles as R's type 7."""
+    if len(values) < 2 or not all(math.isfinite(v) for v in values):
+        return values
+    import numpy as np
+
+    p1, q1, q3, p99 = np.percentile(values, [1, 25, 75, 99])
+    low = min(p1, q1 - factor * (q3 - q1))
+    high = max(p99, q3 + factor * (q3 - q1))
+    return [v for v in values if low <= v <= high]
+
+
+def robust_mean(values: list[float]) -> float:
+    """The mean without the smallest and the largest value (from 3 values on): close to
+    Kayenta's plain mean, but one extreme value (a timed-out interval) cannot move it."""
+    v = sorted(values)
+    kept = v[1:-1] if len(v) >= 3 else v
+    return math.fsum(kept) / len(kept)
+
+
+def _effect_ratio(experiment: list[float], control: list[float]) -> Optional[float]:
+    e = robust_mean(experiment)
+    c = robust_mean(control)
     if c == 0:
         # No change from zero is "no change"; any move away from zero is an
         # unbounded ratio, which we leave undefined (null) and treat as large.
@@ -87,50 +115,54 @@ def classify_metric(
     cfg: MetricConfig,
     control: Sequence[Optional[float]],
     experiment: Sequence[Optional[float]],
+    confidence: float = CONFIDENCE,
 ) -> MetricResult:
     """Classify one metric's canary (experiment) series against the baseline (control)."""
-    from .mannwhitney import mann_whitney
+    from .mannwhitney import shift_test
 
     x = _clean(experiment, cfg.nan_strategy)
     y = _clean(control, cfg.nan_strategy)
+    if cfg.outliers == "remove":
+        x, y = remove_outliers(x, cfg.outlier_factor), remove_outliers(y, cfg.outlier_factor)
+    base = {"name": cfg.name, "points": [len(y), len(x)], "muted": cfg.muted}
     if not x or not y:
         fail = cfg.must_have_data
-        return MetricResult(name=cfg.name, classification="NodataFail" if fail else "Nodata", critical=fail and cfg.critical)
+        return MetricResult(**base, classification="NodataFail" if fail else "Nodata", critical=fail and cfg.critical)
     if not all(math.isfinite(v) for v in x + y):
-        return MetricResult(name=cfg.name, classification="Error", critical=cfg.critical)
+        return MetricResult(**base, classification="Error", critical=cfg.critical)
 
-    ratio = _mean_ratio(x, y)
-    spread = (max(x) - min(y)) - (min(x) - max(y))
-    if spread == 0:
-        # Both series constant: R refuses (zero variance at the only candidate
-        # shift), but every pairwise difference is the same number, so that
-        # number is the shift, known exactly. Kayenta also judges this case.
-        estimate = ci_low = ci_high = x[0] - y[0]
-    else:
-        try:
-            _, estimate, ci_low, ci_high = mann_whitney(x, y, CONFIDENCE, RELATIVE_ROOT_TOLERANCE * spread)
-        except (ValueError, ArithmeticError):
-            return MetricResult(name=cfg.name, classification="Error", critical=cfg.critical, ratio=_finite(ratio))
+    ratio = _effect_ratio(x, y)
+    try:
+        t = shift_test(x, y, confidence)
+    except (ValueError, ArithmeticError):
+        return MetricResult(**base, classification="Error", critical=cfg.critical, ratio=_finite(ratio))
+    shown = {**base, "estimate": _finite(t.estimate), "ratio": _finite(ratio), "p_value": _finite(t.p_value),
+             "ci": [_finite(t.ci_low), _finite(t.ci_high)] if t.bounded else [None, None]}
+    if min(len(x), len(y)) < cfg.min_points or not t.bounded:
+        # Too few points to judge: with an unbounded interval not even completely
+        # separated samples would be significant. Say so rather than Pass or High.
+        return MetricResult(**shown, classification="NotEnoughData", critical=False)
 
-    bound = TOLERANCE * abs(estimate)
+    # Kayenta's rule: the interval clears zero by a quarter of the estimate; and,
+    # beyond Kayenta, the test itself is significant at the configured level in
+    # that direction. "Clears" includes touching when the estimate is 0: with a
+    # point mass (zero-inflated data such as error ratios) every end snaps to the
+    # pairwise difference 0, and then the significant test is the evidence.
+    bound = TOLERANCE * abs(t.estimate)
+    significant = t.p_value < 1 - confidence
     classification: Classification = "Pass"
     critical = False
-    if cfg.direction in ("increase", "either") and ci_low > bound and _at_least(ratio, cfg.allowed_increase):
+    if (cfg.direction in ("increase", "either") and significant and t.z > 0 and t.ci_low >= bound
+            and (t.ci_low > bound or t.estimate == 0) and _at_least(ratio, cfg.allowed_increase)):
         classification = "High"
         # critical_increase of 1.0 (the default) means "no escalation": a ratio
         # of 1 is no change, so it cannot be a threshold for a critical rise.
         critical = cfg.critical or (cfg.critical_increase > 1.0 and _at_least(ratio, cfg.critical_increase))
-    elif cfg.direction in ("decrease", "either") and ci_high < -bound and _at_most(ratio, cfg.allowed_decrease):
+    elif (cfg.direction in ("decrease", "either") and significant and t.z < 0 and t.ci_high <= -bound
+          and (t.ci_high < -bound or t.estimate == 0) and _at_most(ratio, cfg.allowed_decrease)):
         classification = "Low"
         critical = cfg.critical or (cfg.critical_decrease < 1.0 and _at_most(ratio, cfg.critical_decrease))
-    return MetricResult(
-        name=cfg.name,
-        classification=classification,
-        critical=critical,
-        estimate=_finite(estimate),
-        ci=[_finite(ci_low), _finite(ci_high)],
-        ratio=_finite(ratio),
-    )
+    return MetricResult(**shown, classification=classification, critical=critical)
 
 
 def _group_weights(config: AnalysisConfig, groups: list[str]) -> dict[str, float]:
@@ -140,18 +172,34 @@ def _group_weights(config: AnalysisConfig, groups: list[str]) -> dict[str, float
     return {g: config.groups.get(g, share) for g in groups}
 
 
-def score_results(config: AnalysisConfig, results: list[MetricResult]) -> tuple[float, str, dict[str, Optional[float]]]:
-    """Return (score, verdict, group scores) for classified metrics."""
-    group_of = {m.name: m.group for m in config.metrics}
-    groups = list(dict.fromkeys(m.group for m in config.metrics))
+def _round2(score: float) -> float:
+    """Two decimals, half up, as Kayenta (commons-math Precision.round) before the thresholds."""
+    return float(Decimal(repr(score)).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP))
+
+
+def _points(r: MetricResult) -> str:
+    return f"{r.name} ({r.points[1]} canary, {r.points[0]} baseline points)"
+
+
+def score_results(
+    config: AnalysisConfig,
+    results: list[MetricResult],
+    requests: Optional[Mapping[str, Optional[float]]] = None,
+) -> tuple[float, str, dict[str, Optional[float]], Optional[str]]:
+    """Return (score, verdict, group scores, reason) for classified metrics.
+    Muted metrics are left out entirely. ``requests`` is what each side served
+    in the window, when known: too few canary requests make the run inconclusive."""
+    cfg_of = {m.name: m for m in config.metrics}
+    scored_results = [r for r in results if not cfg_of[r.name].muted]
+    groups = list(dict.fromkeys(g for m in config.metrics if not m.muted for g in m.group_names))
     passed = dict.fromkeys(groups, 0)
     judged = dict.fromkeys(groups, 0)
-    for r in results:
-        g = group_of[r.name]
-        if r.classification == "Pass":
-            passed[g] += 1
-        if r.classification != "Nodata":  # Nodata is neither a pass nor a failure
-            judged[g] += 1
+    for r in scored_results:
+        for g in cfg_of[r.name].group_names:
+            if r.classification == "Pass":
+                passed[g] += 1
+            if r.classification not in ("Nodata", "NotEnoughData"):  # neither a pass nor a failure
+                judged[g] += 1
     group_scores = {g: (100.0 * passed[g] / judged[g] if judged[g] else None) for g in groups}
 
     weights = _group_weights(config, groups)
@@ -160,32 +208,51 @@ def score_results(config: AnalysisConfig, results: list[MetricResult]) -> tuple[
     # Groups without a score drop out and the others' weights are renormalised.
     # If no weighted group could be scored there is no evidence: score 0.
     score = sum(weights[g] * group_scores[g] for g in scored) / total if total > 0 else 0.0
-    score = round(score, 9)  # 33.3+33.3+33.4 weights must give 100, not 99.99999999999999
+    score = _round2(score)
 
-    no_data = sum(r.classification in ("Nodata", "NodataFail") for r in results)
-    if any(r.critical for r in results) or 2 * no_data >= len(results):
-        return 0.0, "fail", group_scores  # "fail" even if the marginal threshold is 0
+    critical = [r for r in scored_results if r.critical]
+    if critical:
+        names = ", ".join(f"{r.name} {r.classification}" for r in critical)
+        return 0.0, "fail", group_scores, f"critical: {names}"  # "fail" even if the marginal threshold is 0
+    canary_requests = (requests or {}).get("experiment")
+    if canary_requests is not None and canary_requests < config.inconclusive.min_requests:
+        return score, "inconclusive", group_scores, (
+            f"not enough data: {canary_requests:.0f} canary requests, "
+            f"at least {config.inconclusive.min_requests} needed")
+    no_data = [r for r in scored_results if r.classification in ("Nodata", "NodataFail")]
+    if not scored_results or 2 * len(no_data) >= len(scored_results):
+        return 0.0, "fail", group_scores, f"{len(no_data)} of {len(scored_results)} metrics have no data"
+    thin = [r for r in scored_results if r.classification == "NotEnoughData"]
+    if thin:
+        return score, "inconclusive", group_scores, "not enough data: " + ", ".join(_points(r) for r in thin)
     t = config.thresholds
     verdict = "pass" if score >= t.pass_ else "marginal" if score >= t.marginal else "fail"
-    return score, verdict, group_scores
+    return score, verdict, group_scores, None
 
 
-def judge(config: AnalysisConfig, data: Mapping[str, Mapping[str, Sequence[Optional[float]]]]) -> JudgeResult:
+def judge(
+    config: AnalysisConfig,
+    data: Mapping[str, Mapping[str, Sequence[Optional[float]]]],
+    requests: Optional[Mapping[str, Optional[float]]] = None,
+) -> JudgeResult:
     """Judge a canary run. ``data`` maps metric name -> {"control": [...], "experiment": [...]};
-    a configured metric missing from ``data`` has no data."""
+    a configured metric missing from ``data`` has no data. ``requests``
+    ({"control": n, "experiment": n}) is what each side served in the window, when known."""
     results = []
     for m in config.metrics:
         series = data.get(m.name, {})
-        results.append(classify_metric(m, series.get("control", []), series.get("experiment", [])))
-    score, verdict, groups = score_results(config, results)
-    return JudgeResult(score=score, verdict=verdict, metrics=results, groups=groups)
+        results.append(classify_metric(m, series.get("control", []), series.get("experiment", []),
+                                       config.confidence))
+    score, verdict, groups, reason = score_results(config, results, requests)
+    return JudgeResult(score=score, verdict=verdict, metrics=results, groups=groups, reason=reason,
+                       requests=dict(requests) if requests is not None else None)
 
 
 def judge_file(path: str | Path) -> dict[str, Any]:
-    """Judge a ``{"config": ..., "data": ...}`` file; returns the JSON-ready result.
-    Raises AnalysisError (one-line message) for a bad file."""
-    config, data = parse_judge_file(path)
-    return judge(config, data).model_dump()
+    """Judge a ``{"config": ..., "data": ..., "requests": ...}`` file; returns the JSON-ready
+    result. Raises AnalysisError (one-line message) for a bad file."""
+    config, data, requests = parse_judge_file(path)
+    return judge(config, data, requests).model_dump()
 
 
 def default_analysis() -> AnalysisConfig:

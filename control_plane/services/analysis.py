@@ -38,7 +38,9 @@ def only_critical(config: AnalysisConfig) -> AnalysisConfig | None:
     if not crit:
         return None
     return AnalysisConfig.model_validate({"metrics": [m.model_dump() for m in crit],
-                                          "thresholds": config.thresholds.model_dump(by_alias=True)})
+                                          "thresholds": config.thresholds.model_dump(by_alias=True),
+                                          "confidence": config.confidence,
+                                          "inconclusive": config.inconclusive.model_dump()})
 
 
 class Analyzer:
@@ -59,15 +61,29 @@ class Analyzer:
             data[m.name] = {side: [v for _, v in points] for side, points in series.items()}
         return data
 
+    def requests(self, app: str, canary: dict, start: float, end: float) -> dict[str, float]:
+        """Requests each side served in [start, end], estimated from the request-rate series
+        (mean rate x duration; no series means no requests)."""
+        prom = self.p.prometheus()
+        step = self.p.scrape_seconds
+        window = rate_window(step)
+        out = {}
+        for side, role in (("control", control_role(canary)), ("experiment", "canary")):
+            rates = [v or 0.0 for _, v in prom.range(promql("request_rate", app, role, window), start, end, step)]
+            out[side] = round(sum(rates) / len(rates) * max(0.0, end - start), 1) if rates else 0.0
+        return out
+
     def judge(self, app: str, canary: dict, config: AnalysisConfig, start: float, end: float,
-              kind: str = "analysis", archive: bool = True) -> dict:
+              kind: str = "analysis", archive: bool = True, count_requests: bool = True) -> dict:
         data = self.collect(app, canary, config, start, end)
-        result = judge(config, data).model_dump()
+        # Too few canary requests make a judgment inconclusive (config.inconclusive.min_requests).
+        requests = self.requests(app, canary, start, end) if count_requests else None
+        result = judge(config, data, requests).model_dump()
         result.update({"at": end, "window": [start, end], "control": control_role(canary),
                        "kind": kind, "points": {k: len(v["experiment"]) for k, v in data.items()}})
         if archive:
-            self.p.store.add_judgment(app, {"config": config.model_dump_config(), "data": data},
-                                      result)
+            self.p.store.add_judgment(app, {"config": config.model_dump_config(), "data": data,
+                                            **({"requests": requests} if requests else {})}, result)
         return result
 
     def analyze(self, app: str, canary: dict, window_seconds: float) -> dict:

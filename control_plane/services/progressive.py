@@ -9,7 +9,10 @@ Each tick (one scrape interval):
     back at once, without waiting for the interval;
   - when the interval is up: the full judgment. pass -> next step (or promote with
     --auto-promote, else wait for a person); marginal -> hold one more interval, a bounded number
-    of times; fail -> roll back.
+    of times; fail -> roll back; inconclusive (not enough data: too few points or canary
+    requests) -> hold one more interval, the judgment then covering the longer step, at most
+    `inconclusive.holds` times, then roll back or wait for a person (`inconclusive.then`).
+    Never a pass.
 Decisions go through the same jobs as a person's commands, so they respect the per-app lock.
 """
 from __future__ import annotations
@@ -58,8 +61,12 @@ def new_plan(steps: list[int], interval: float, auto_promote: bool, now: float) 
             "step_started": now, "next_at": now + interval, "holds": 0, "state": "running"}
 
 
-def decide(plan: dict, verdict: str) -> str:
-    """What a judgment at the end of an interval leads to: next|promote|wait|hold|rollback."""
+def decide(plan: dict, verdict: str, inconclusive_holds: int = 2, then: str = "rollback") -> str:
+    """What a judgment at the end of an interval leads to: next|promote|wait|hold|rollback.
+    An inconclusive verdict holds (up to `inconclusive_holds` times), then leads to `then`
+    (rollback, or wait for a person)."""
+    if verdict == "inconclusive":
+        return "hold" if plan.get("data_holds", 0) < inconclusive_holds else then
     if verdict == "pass":
         if plan["step_index"] + 1 < len(plan["steps"]):
             return "next"
@@ -79,7 +86,8 @@ def describe(result: dict) -> str:
     bad = [f"{m['name']} {m['classification']}" for m in result["metrics"]
            if m["classification"] != "Pass"]
     return (f"score {result['score']:.0f} ({result['verdict']})"
-            + (f": {', '.join(bad)}" if bad else ""))
+            + (f": {', '.join(bad)}" if bad else "")
+            + (f"; {result['reason']}" if result.get("reason") else ""))
 
 
 class ProgressiveDriver:
@@ -164,11 +172,13 @@ class ProgressiveDriver:
         critical = only_critical(config)
         if critical and now < plan["next_at"]:
             start = max(plan["step_started"], now - EARLY_LOOKBACK)
-            result = self.analyzer.judge(app, c, critical, start, now, kind="early", archive=False)
+            result = self.analyzer.judge(app, c, critical, start, now, kind="early", archive=False,
+                                         count_requests=False)
             points = max(result["points"].values(), default=0)
             bad = early_failure(result)
             if bad and points >= EARLY_MIN_POINTS:
-                result = self.analyzer.judge(app, c, critical, start, now, kind="early")
+                result = self.analyzer.judge(app, c, critical, start, now, kind="early",
+                                             count_requests=False)
                 self._event(app, "judgment", f"early check at {c['weight']}%: critical "
                                              f"{', '.join(bad)} regressed; rolling back")
                 self._rollback(app, f"early check: critical metric {', '.join(bad)} regressed")
@@ -176,7 +186,7 @@ class ProgressiveDriver:
         if now < plan["next_at"]:
             return
         result = self.analyzer.judge(app, c, config, plan["step_started"], now, kind="step")
-        action = decide(plan, result["verdict"])
+        action = decide(plan, result["verdict"], config.inconclusive.holds, config.inconclusive.then)
         weight = plan["steps"][plan["step_index"]]
         self._event(app, "judgment", f"step {plan['step_index'] + 1}/{len(plan['steps'])} at "
                                      f"{weight}%: {describe(result)} -> {action}")
@@ -187,14 +197,21 @@ class ProgressiveDriver:
                 out = self.canary.traffic(op, app, nxt)
                 t = time.time()
                 self._save(app, {**plan, "step_index": plan["step_index"] + 1, "step_started": t,
-                                 "next_at": t + plan["interval"], "holds": 0})
+                                 "next_at": t + plan["interval"], "holds": 0, "data_holds": 0})
                 return out
 
             self._start(app, "canary-traffic", advance)
+        elif action == "hold" and result["verdict"] == "inconclusive":
+            self._save(app, {**plan, "data_holds": plan.get("data_holds", 0) + 1,
+                             "next_at": now + plan["interval"]})
         elif action == "hold":
             self._save(app, {**plan, "holds": plan["holds"] + 1, "next_at": now + plan["interval"]})
         elif action == "promote":
             self._promote(app, plan)
+        elif action == "wait" and result["verdict"] == "inconclusive":
+            self._save(app, {**plan, "state": "awaiting_decision"})
+            self._event(app, "progress", f"still not enough data after {config.inconclusive.holds} "
+                                         f"holds: promote with `sentinel canary promote {app}` or roll back")
         elif action == "wait":
             self._save(app, {**plan, "state": "awaiting_promotion"})
             self._event(app, "progress", "every step passed: promote with "

@@ -77,6 +77,27 @@ BAD = [
     ({"metrics": [{"name": "a"}], "thresholds": {"pass": 101}}, "thresholds.pass: must be between 0 and 100"),
     ({"metrics": [{"name": "a"}], "thresholds": {"marginal": -1}}, "thresholds.marginal: must be between 0 and 100"),
     ({"metrics": [{"name": "a"}], "thresholds": {"pass": "high"}}, "thresholds.pass: must be a number"),
+    # several groups, muted metrics, outliers, minimum points
+    ({"metrics": [{"name": "a", "group": "g", "groups": ["g", "h"]}]}, "metrics[0].groups: give group or groups, not both"),
+    ({"metrics": [{"name": "a", "groups": []}]}, "metrics[0].groups: must list at least one group"),
+    ({"metrics": [{"name": "a", "groups": ["g", " "]}]}, "metrics[0].groups[1]: must not be empty"),
+    ({"metrics": [{"name": "a", "groups": ["g", "g"]}]}, "metrics[0].groups[1]: group 'g' is listed twice"),
+    ({"metrics": [{"name": "a", "groups": "g"}]}, "metrics[0].groups: must be a list"),
+    ({"metrics": [{"name": "a", "groups": ["g"]}], "groups": {"h": 10}}, "groups.h: no metric is in this group"),
+    ({"metrics": [{"name": "a", "muted": True}]}, "metrics: at least one metric must not be muted"),
+    ({"metrics": [{"name": "a", "muted": "no"}]}, "metrics[0].muted: must be true or false"),
+    ({"metrics": [{"name": "a", "outliers": "drop"}]}, "metrics[0].outliers: must be keep or remove"),
+    ({"metrics": [{"name": "a", "outlier_factor": 0}]},
+     "metrics[0].outlier_factor: must be a number above 0 (Kayenta's default is 3)"),
+    ({"metrics": [{"name": "a", "min_points": 0}]}, "metrics[0].min_points: must be at least 1"),
+    ({"metrics": [{"name": "a", "min_points": 2.5}]}, "metrics[0].min_points: must be an integer"),
+    # confidence and the inconclusive policy
+    ({"metrics": [{"name": "a"}], "confidence": 98}, "confidence: must be at least 0.5 and below 1 (e.g. 0.98)"),
+    ({"metrics": [{"name": "a"}], "confidence": 1.0}, "confidence: must be at least 0.5 and below 1 (e.g. 0.98)"),
+    ({"metrics": [{"name": "a"}], "inconclusive": {"min_requests": -1}}, "inconclusive.min_requests: must be 0 or more"),
+    ({"metrics": [{"name": "a"}], "inconclusive": {"holds": 1.5}}, "inconclusive.holds: must be an integer"),
+    ({"metrics": [{"name": "a"}], "inconclusive": {"then": "promote"}}, "inconclusive.then: must be rollback or wait"),
+    ({"metrics": [{"name": "a"}], "inconclusive": {"after": 2}}, "inconclusive.after: unknown key"),
 ]
 
 
@@ -94,10 +115,22 @@ def test_good_config_and_defaults():
     cpu = cfg.metrics[2]
     assert (cpu.direction, cpu.nan_strategy, cpu.critical, cpu.must_have_data) == ("either", "remove", False, False)
     assert (cpu.allowed_increase, cpu.allowed_decrease, cpu.critical_increase, cpu.critical_decrease) == (1, 1, 1, 1)
-    assert analysis_from_dict({"metrics": [{"name": "a"}]}).metrics[0].group == "default"
-    t = analysis_from_dict({"metrics": [{"name": "a"}]}).thresholds
+    plain = analysis_from_dict({"metrics": [{"name": "a"}]})
+    a = plain.metrics[0]
+    assert a.group_names == ["default"]
+    assert (a.outliers, a.outlier_factor, a.muted, a.min_points) == ("keep", 3.0, False, 5)
+    t = plain.thresholds
     assert (t.pass_, t.marginal) == (95, 75)
+    assert plain.confidence == 0.98
+    assert plain.inconclusive.model_dump() == {"min_requests": 50, "holds": 2, "then": "rollback"}
     assert cfg.model_dump_config()["thresholds"] == {"pass": 90, "marginal": 70}
+
+
+def test_a_metric_may_count_in_several_groups():
+    cfg = analysis_from_dict({"metrics": [{"name": "a", "groups": ["g", "h"]}, {"name": "b", "group": "h"}],
+                              "groups": {"g": 30, "h": 70}})
+    assert cfg.metrics[0].group_names == ["g", "h"] and cfg.metrics[1].group_names == ["h"]
+    assert AnalysisConfig.model_validate(cfg.model_dump_config()) == cfg
 
 
 def test_integers_are_numbers_and_weights_may_sum_below_100():
@@ -184,6 +217,14 @@ def test_bad_judge_input_gives_one_exact_line(raw, message):
 def test_parse_judge_file(tmp_path):
     p = tmp_path / "run.json"
     p.write_text(json.dumps({"config": CONFIG, "data": {"cpu": {"control": [1, None], "experiment": [2.5]}}}))
-    cfg, data = parse_judge_file(p)
+    cfg, data, requests = parse_judge_file(p)
     assert [m.name for m in cfg.metrics] == ["cpu", "mem"]
     assert data == {"cpu": {"control": [1.0, None], "experiment": [2.5]}}
+    assert requests is None
+
+
+def test_judge_input_may_carry_request_counts():
+    raw = {"config": CONFIG, "data": {}, "requests": {"control": 1200, "experiment": 14.5}}
+    assert judge_input_from_dict(raw)[2] == {"control": 1200.0, "experiment": 14.5}
+    with pytest.raises(AnalysisError, match=r"^requests\.canary: unknown key$"):
+        judge_input_from_dict({**raw, "requests": {"canary": 3}})

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+from pathlib import Path
 
 import pytest
 
@@ -100,7 +101,7 @@ def test_kayenta_effect_size_cases():
         ([1.0] * 5, [10.0] * 5, "High"),  # tied ranks: both constant
         ([0.0] * 5, [10.0] * 5, "High"),  # ... from zero
         ([0.0] * 5, [0.0] * 5, "Pass"),  # zero mean both sides
-        ([1.0, 1.0], [1.0, 1.0, 1.0], "Pass"),  # all observations tied
+        ([1.0, 1.0], [1.0, 1.0, 1.0], "NotEnoughData"),  # all tied, but 2 vs 3 points (Kayenta: Pass)
         ([5.0, 4.0, 3.0, 2.0, 1.0], [1.0, 2.0, 3.0, 4.0, 5.0], "Pass"),  # identical populations
         ([1.0] * 5, [1.0, 1.0, 1.0, 1.0, 10.0], "Pass"),  # majority tied
         ([1.0] * 5, [0.0, 1.0, 1.0, 1.0, 1.0], "Pass"),  # leading zero
@@ -221,7 +222,7 @@ def test_less_than_half_without_data_is_scored_on_the_rest():
 def test_nodatafail_counts_as_a_failure_and_as_no_data():
     cfg = config({"name": "a"}, {"name": "b"}, {"name": "c", "must_have_data": True})
     res = judge(cfg, {"a": pair(BASE, SAME), "b": pair(BASE, SAME)})
-    assert res.score == pytest.approx(100 * 2 / 3)
+    assert res.score == 66.67  # rounded to 2 decimals, as Kayenta
     cfg = config({"name": "a"}, {"name": "c", "must_have_data": True})
     assert judge(cfg, {"a": pair(BASE, SAME)}).score == 0.0
 
@@ -231,7 +232,7 @@ def test_group_score_is_pass_share_ignoring_nodata():
     data = {"a": pair(BASE, SAME), "b": pair(BASE, SAME), "c": pair(BASE, HIGHER), "d": pair(BASE, [])}
     res = judge(cfg, data)  # 2 Pass, 1 High, 2 Nodata (d empty, e absent): 2 of 5 < half
     assert res.groups == {"default": pytest.approx(100 * 2 / 3)}
-    assert res.score == pytest.approx(100 * 2 / 3)
+    assert res.score == 66.67
 
 
 def test_error_counts_as_a_failure_in_its_group():
@@ -263,7 +264,7 @@ def test_unweighted_groups_share_the_remaining_weight():
     # g1 = 40; g2 and g3 share the other 60: 40*100 + 30*0 + 30*100.
     assert judge(config(*metrics, groups={"g1": 40}), data).score == 70.0
     # No weights at all: equal shares.
-    assert judge(config(*metrics), data).score == pytest.approx(200 / 3)
+    assert judge(config(*metrics), data).score == 66.67
     # Weights already summing to 100 leave nothing for unlisted groups (as Kayenta).
     assert judge(config(*metrics, groups={"g1": 50, "g2": 50}), data).score == 50.0
 
@@ -327,8 +328,8 @@ def test_default_analysis():
 
 # --- files and JSON -------------------------------------------------------------------
 
-OUTPUT_KEYS = {"score", "verdict", "metrics", "groups"}
-METRIC_KEYS = {"name", "classification", "critical", "estimate", "ci", "ratio"}
+OUTPUT_KEYS = {"score", "verdict", "metrics", "groups", "reason", "requests"}
+METRIC_KEYS = {"name", "classification", "critical", "estimate", "ci", "ratio", "p_value", "points", "muted"}
 
 
 def test_judge_file_json_round_trip(tmp_path):
@@ -369,7 +370,8 @@ def test_judge_file_nan_in_input_and_null_in_output(tmp_path):
     path.write_text(json.dumps({"config": {"metrics": [{"name": "m"}]}, "data": {"m": pair([math.nan], [1.0])}}))
     out = judge_file(path)
     assert out["metrics"][0] == {"name": "m", "classification": "Nodata", "critical": False,
-                                 "estimate": None, "ci": [None, None], "ratio": None}
+                                 "estimate": None, "ci": [None, None], "ratio": None, "p_value": None,
+                                 "points": [0, 1], "muted": False}
     json.dumps(out, allow_nan=False)
 
 
@@ -378,3 +380,174 @@ def test_judge_file_bad_input_is_one_line(tmp_path):
     path.write_text(json.dumps({"config": {"metrics": [{"name": "m"}]}, "data": {"x": pair([], [])}}))
     with pytest.raises(AnalysisError, match=r"^data\.x: no metric named 'x' in config$"):
         judge_file(path)
+
+
+# --- Kayenta's own classifier vectors ------------------------------------------------
+
+KAYENTA = json.loads((Path(__file__).parent / "fixtures/kayenta_vectors.json").read_text())["classifier"]
+
+
+@pytest.mark.parametrize("case", KAYENTA, ids=lambda c: c["name"])
+def test_kayenta_classifier_suite(case):
+    # Kayenta's ClassifierSuite (its tolerance 0.10 there, ours stays 0.25; its 95% level;
+    # min_points 1 so that its 5-point cases are judged). Where we differ, the fixture
+    # says why (docs/judge.md lists each difference).
+    r = classify_metric(metric(**case["metric"]), case["control"], case["experiment"], case["confidence"])
+    assert r.classification == case["sentinel"]
+    if case["sentinel_critical"] is not None:
+        assert r.critical is case["sentinel_critical"]
+    assert ("why" in case) == (case["sentinel"] != case["kayenta"] or case["sentinel_critical"] != case["kayenta_critical"])
+
+
+# --- not enough data ---------------------------------------------------------------------
+
+
+def test_too_few_points_is_not_enough_data_never_pass_or_high():
+    # 3 vs 3 completely separated: p = 0.08, R's interval is the range, the old judge said High.
+    r = classify([1.0, 2.0, 3.0], [11.0, 12.0, 13.0])
+    assert r.classification == "NotEnoughData" and r.critical is False
+    assert r.points == [3, 3] and r.ci == [None, None] and r.p_value == pytest.approx(0.0809, abs=1e-4)
+    # 4 vs 4 is still below the 98% level even with min_points lowered: the interval is unbounded.
+    assert classify([1.0, 2, 3, 4], [11.0, 12, 13, 14], min_points=1).classification == "NotEnoughData"
+    # 1 vs 1 constant: the old shortcut gave a zero-width interval and High.
+    assert classify([1.0], [10.0], min_points=1).classification == "NotEnoughData"
+    # Identical short series: not a pass either.
+    assert classify([5.0, 5.0], [5.0, 5.0]).classification == "NotEnoughData"
+
+
+def test_min_points_counts_each_side_after_cleaning():
+    seven = [float(v) for v in range(7)]
+    assert classify(seven, [v + 100 for v in seven]).classification == "High"
+    assert classify(seven, [v + 100 for v in seven], min_points=8).classification == "NotEnoughData"
+    gappy = [None, None, 101.0, 102.0, 103.0, 104.0, None]
+    r = classify(seven, gappy)
+    assert (r.classification, r.points) == ("NotEnoughData", [7, 4])
+
+
+def test_the_confidence_level_is_configurable():
+    # 4 vs 4 separated: p = 0.03, significant at 90% but not at 98%.
+    x, y = [11.0, 12, 13, 14], [1.0, 2, 3, 4]
+    assert classify(y, x, min_points=4).classification == "NotEnoughData"
+    assert classify_metric(metric(min_points=4), y, x, 0.9).classification == "High"
+    cfg = config({"name": "m", "min_points": 4})
+    cfg = cfg.model_copy(update={"confidence": 0.9})
+    assert judge(cfg, {"m": pair(y, x)}).metrics[0].classification == "High"
+
+
+def test_high_and_low_need_significance():
+    # A clear, separated shift that the interval rule alone would accept.
+    for x in (HIGHER, LOWER):
+        r = classify(BASE, x)
+        assert r.classification in ("High", "Low") and r.p_value < 0.02
+
+
+def test_not_enough_data_makes_the_run_inconclusive_with_points_per_side():
+    cfg = config({"name": "a"}, {"name": "b"}, {"name": "c"})
+    res = judge(cfg, {"a": pair(BASE, SAME), "b": pair(BASE, SAME), "c": pair(BASE, [120.0, 121.0])})
+    assert res.verdict == "inconclusive"
+    assert res.metrics[2].classification == "NotEnoughData"
+    assert res.reason == "not enough data: c (2 canary, 30 baseline points)"
+    assert res.score == 100.0  # of what could be judged; not a pass
+    assert res.groups == {"default": 100.0}
+
+
+def test_a_critical_failure_is_not_hidden_by_thin_data():
+    cfg = config({"name": "errors", "critical": True}, {"name": "b"})
+    res = judge(cfg, {"errors": pair(BASE, HIGHER), "b": pair(BASE, [1.0])})
+    assert (res.score, res.verdict, res.reason) == (0.0, "fail", "critical: errors High")
+
+
+def test_too_few_canary_requests_make_the_run_inconclusive():
+    cfg = config({"name": "a"}, {"name": "b"})
+    data = {"a": pair(BASE, SAME), "b": pair(BASE, SAME)}
+    assert judge(cfg, data).verdict == "pass"  # request counts unknown: no such rule
+    assert judge(cfg, data, {"control": 5000.0, "experiment": 50.0}).verdict == "pass"
+    res = judge(cfg, data, {"control": 5000.0, "experiment": 12.0})
+    assert res.verdict == "inconclusive"
+    assert res.reason == "not enough data: 12 canary requests, at least 50 needed"
+    assert res.requests == {"control": 5000.0, "experiment": 12.0}
+    off = cfg.model_copy(update={"inconclusive": cfg.inconclusive.model_copy(update={"min_requests": 0})})
+    assert judge(off, data, {"control": 5000.0, "experiment": 0.0}).verdict == "pass"
+
+
+def test_a_canary_without_traffic_never_passes():
+    # The Flagger complaint: no requests, so latency has no data, errors are "replaced" by 0,
+    # CPU and memory look fine. On the metrics alone that scores 100 (2 of 5 without data is
+    # under half): the request count is what stops it.
+    cfg = default_analysis()
+    quiet = {"error_ratio": pair([0.01] * 30, [None] * 30), "latency_p50": pair(BASE, []),
+             "latency_p99": pair(BASE, []), "cpu": pair(BASE, SAME), "memory": pair(BASE, SAME)}
+    assert judge(cfg, quiet).verdict == "pass"
+    assert judge(cfg, quiet, {"control": 30000.0, "experiment": 0.0}).verdict == "inconclusive"
+
+
+def test_thin_traffic_beats_the_no_data_rule_but_not_a_critical_failure():
+    cfg = config({"name": "a"}, {"name": "b"}, {"name": "c", "critical": True})
+    nodata = {"c": pair(BASE, SAME)}  # a and b have no data: 2 of 3
+    assert judge(cfg, nodata).verdict == "fail"
+    assert judge(cfg, nodata, {"control": 1e4, "experiment": 3.0}).verdict == "inconclusive"
+    crit = {"c": pair(BASE, HIGHER)}
+    assert judge(cfg, crit, {"control": 1e4, "experiment": 3.0}).verdict == "fail"
+
+
+# --- Kayenta's options: muted metrics, several groups, outlier removal ------------------
+
+
+def test_muted_metrics_are_shown_but_not_scored():
+    cfg = config({"name": "a"}, {"name": "b", "muted": True, "critical": True, "group": "quiet"})
+    res = judge(cfg, {"a": pair(BASE, SAME), "b": pair(BASE, HIGHER)})
+    assert res.metrics[1].classification == "High" and res.metrics[1].muted
+    assert (res.score, res.verdict) == (100.0, "pass")  # its critical failure does not count
+    assert res.groups == {"default": 100.0}  # nor its group
+    res = judge(cfg, {"a": pair(BASE, SAME)})  # a muted metric without data is not "half without data"
+    assert res.verdict == "pass"
+
+
+def test_a_metric_in_several_groups_counts_in_each():
+    cfg = config({"name": "a", "groups": ["g", "h"]}, {"name": "b", "group": "h"}, groups={"g": 50, "h": 50})
+    res = judge(cfg, {"a": pair(BASE, HIGHER), "b": pair(BASE, SAME)})
+    assert res.groups == {"g": 0.0, "h": 50.0}
+    assert res.score == 25.0
+
+
+def test_outlier_removal_uses_kayentas_iqr_detector():
+    from control_plane.analysis.judge import remove_outliers
+
+    # Fences: min(p1, Q1 - 3 IQR) and max(p99, Q3 + 3 IQR), percentiles of R's type 7.
+    values = [float(v) for v in range(1, 21)] + [1000.0]
+    assert remove_outliers(values, 3.0) == values[:-1]
+    assert remove_outliers(values, 1000.0) == values
+    # Zero-inflated data: IQR 0, so the 99th percentile is the fence; only the very top goes.
+    sparse = [0.0] * 95 + [1.0, 2.0, 3.0, 4.0, 50.0]
+    assert remove_outliers(sparse, 3.0) == sparse[:-1]
+    timed_out = BASE + [1e6]
+    assert classify(BASE, timed_out, outliers="remove").points == [30, 30]
+    assert classify(BASE, timed_out, outliers="keep").points == [30, 31]
+
+
+def test_one_timeout_on_the_baseline_does_not_hide_a_regression():
+    # The case: +20 ms with no overlap, and one baseline interval timed out at 1e6.
+    # A plain mean ratio would be ~0.004 and fail allowed_increase 1.1; the robust one is ~1.18.
+    control = [105 + 0.5 * i for i in range(30)] + [1e6]
+    canary = [125 + 0.5 * i for i in range(30)]
+    r = classify(control, canary, direction="increase", allowed_increase=1.1)
+    assert r.classification == "High" and r.ratio == pytest.approx(1.18, abs=0.01)
+
+
+# --- scoring decisions against Kayenta ------------------------------------------------------
+
+
+def test_score_is_rounded_to_two_decimals_before_the_thresholds():
+    # As Kayenta: 2 of 3 passing is 66.67, which reaches a pass threshold of 66.67.
+    cfg = config(*({"name": n} for n in "abc"), thresholds={"pass": 66.67, "marginal": 50})
+    res = judge(cfg, {"a": pair(BASE, SAME), "b": pair(BASE, SAME), "c": pair(BASE, HIGHER)})
+    assert (res.score, res.verdict) == (66.67, "pass")
+
+
+def test_nodatafail_counts_towards_the_no_data_rule():
+    # Kayenta counts only Nodata there, so requiring data would make missing data *less*
+    # fatal: 2 NodataFail + 2 Pass would score 50 and pass a 50 threshold.
+    cfg = config({"name": "a"}, {"name": "b"}, {"name": "c", "must_have_data": True},
+                 {"name": "d", "must_have_data": True}, thresholds={"pass": 50, "marginal": 25})
+    res = judge(cfg, {"a": pair(BASE, SAME), "b": pair(BASE, SAME)})
+    assert (res.score, res.verdict, res.reason) == (0.0, "fail", "2 of 4 metrics have no data")

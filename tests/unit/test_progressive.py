@@ -4,8 +4,8 @@ import pytest
 from control_plane.errors import InvalidInput
 from control_plane.analysis import default_analysis
 from control_plane.services.analysis import analysis_config, only_critical
-from control_plane.services.progressive import (MAX_HOLDS, decide, early_failure, new_plan,
-                                                validate_plan)
+from control_plane.services.progressive import (MAX_HOLDS, decide, describe, early_failure,
+                                                new_plan, validate_plan)
 
 
 def test_a_plan_needs_increasing_weights_and_an_interval():
@@ -45,6 +45,38 @@ def test_marginal_holds_a_bounded_number_of_times_then_rolls_back():
     assert decide(plan, "fail") == "rollback"
 
 
+def test_not_enough_data_holds_then_rolls_back_or_waits():
+    plan = new_plan([5, 20], 60, True, now=0)
+    assert decide(plan, "inconclusive") == "hold"  # never a pass, never the next step
+    assert decide({**plan, "data_holds": 1}, "inconclusive") == "hold"
+    assert decide({**plan, "data_holds": 2}, "inconclusive") == "rollback"
+    assert decide({**plan, "data_holds": 2}, "inconclusive", 2, "wait") == "wait"
+    assert decide(plan, "inconclusive", 0, "wait") == "wait"
+    # Inconclusive holds and marginal holds are counted apart.
+    assert decide({**plan, "data_holds": 2}, "marginal") == "hold"
+    assert decide({**plan, "holds": MAX_HOLDS}, "inconclusive") == "hold"
+    # A plan stored before this rule existed has no data_holds: it starts at 0.
+    old = {k: v for k, v in plan.items() if k != "data_holds"}
+    assert decide(old, "inconclusive") == "hold"
+
+
+def test_describe_says_why_a_judgment_is_inconclusive():
+    result = {"score": 100.0, "verdict": "inconclusive", "reason": "not enough data: 12 canary requests, "
+              "at least 50 needed", "metrics": [{"name": "cpu", "classification": "Pass"},
+                                                {"name": "latency_p99", "classification": "NotEnoughData"}]}
+    assert describe(result) == ("score 100 (inconclusive): latency_p99 NotEnoughData; not enough data: "
+                                "12 canary requests, at least 50 needed")
+
+
+def test_early_config_keeps_the_level_and_the_inconclusive_policy():
+    cfg = analysis_config({"metrics": [{"name": "error_ratio", "critical": True, "min_points": 7},
+                                       {"name": "cpu"}], "confidence": 0.95,
+                           "inconclusive": {"holds": 1, "then": "wait"}})
+    crit = only_critical(cfg)
+    assert crit.confidence == 0.95 and crit.inconclusive == cfg.inconclusive
+    assert crit.metrics[0].min_points == 7
+
+
 def test_early_check_acts_on_critical_regressions_only():
     result = {"metrics": [
         {"name": "error_ratio", "critical": True, "classification": "High"},
@@ -65,3 +97,50 @@ def test_analysis_names_must_be_metrics_sentinel_collects():
         analysis_config({"metrics": [{"name": "cpu"}, {"name": "rps"}]})
     with pytest.raises(InvalidInput, match=r"metrics\[0\]\.direction"):
         analysis_config({"metrics": [{"name": "cpu", "direction": "up"}]})
+
+
+class _FakeProm:
+    """Canary request rate 2 req/s, baseline 10 req/s; every other metric flat."""
+
+    def range(self, query, start, end, step):
+        if "requests_total" in query and "error" not in query and "5.." not in query and "duration" not in query:
+            rate = 2.0 if "canary" in query else 10.0
+            return [[t, rate] for t in range(int(start), int(end) + 1, int(step))]
+        return [[t, 1.0 + (t % 3) * 0.01] for t in range(int(start), int(end) + 1, int(step))]
+
+
+class _FakeStore:
+    def __init__(self):
+        self.saved = []
+
+    def add_judgment(self, app, input, result):
+        self.saved.append((input, result))
+
+
+class _FakePlatform:
+    scrape_seconds = 2.0
+
+    def __init__(self):
+        self.store = _FakeStore()
+
+    def prometheus(self):
+        return _FakeProm()
+
+
+def test_live_judgments_count_requests_and_archive_them():
+    from control_plane.services.analysis import Analyzer
+
+    p = _FakePlatform()
+    a = Analyzer(p)
+    canary = {"baseline": True}
+    cfg = analysis_config(None)
+    # 20 s at 2 req/s: 40 canary requests, under the default 50: inconclusive, never a pass.
+    result = a.judge("todos", canary, cfg, 1000.0, 1020.0, kind="step")
+    assert result["requests"] == {"control": 200.0, "experiment": 40.0}
+    assert result["verdict"] == "inconclusive" and "40 canary requests" in result["reason"]
+    saved_input, _ = p.store.saved[-1]
+    assert saved_input["requests"] == {"control": 200.0, "experiment": 40.0}
+    # 60 s: 120 requests, judged on the metrics.
+    assert a.judge("todos", canary, cfg, 1000.0, 1060.0)["verdict"] == "pass"
+    # The early check does not count requests.
+    assert a.judge("todos", canary, cfg, 1000.0, 1020.0, archive=False, count_requests=False)["requests"] is None

@@ -127,16 +127,30 @@ function summary(r) {
   return parts;
 }
 
+// "not enough data" is spelled out with the points each side had: it is neither a pass nor a failure.
+function classCell(m) {
+  const pts = Array.isArray(m.points) ? m.points : null;
+  if (m.classification === "NotEnoughData") {
+    return el("span", { class: "class-notenoughdata" }, "not enough data",
+              pts ? el("span", { class: "dim" }, ` (${pts[1]} canary / ${pts[0]} baseline points)`) : "");
+  }
+  return [el("span", { class: `class-${String(m.classification).toLowerCase()}` }, m.classification),
+          m.muted ? el("span", { class: "dim" }, " (muted)") : ""];
+}
+
 function judgment(j) {
   if (!j) return el("p", { class: "empty-state" }, "No judgment yet.");
   const groups = Object.entries(j.groups || {}).map(([g, s]) => `${g} ${g4(s)}`).join(" · ");
+  // An inconclusive verdict has no verdict colour: it is not a pass, and not yet a failure.
+  const badge = j.verdict === "inconclusive" ? "badge" : `badge verdict-${j.verdict}`;
   const head = el("p", { class: "verdict" },
-                  el("span", { class: `badge verdict-${j.verdict}` }, j.verdict), " ",
+                  el("span", { class: badge }, j.verdict), " ",
                   el("strong", {}, `score ${g4(j.score)}`), j.at ? ` at ${when(j.at)}` : "",
                   groups ? el("span", { class: "dim" }, ` (${groups})`) : "");
+  const reason = j.reason ? el("p", { class: "reason" }, j.reason) : "";
   const rows = (j.metrics || []).map((m) => el("tr", { "data-metric": m.name },
     el("td", {}, m.name),
-    el("td", {}, el("span", { class: `class-${String(m.classification).toLowerCase()}` }, m.classification)),
+    el("td", {}, classCell(m)),
     el("td", {}, m.critical ? "critical" : ""),
     el("td", { class: "n" }, g4(m.estimate)),
     el("td", { class: "n" }, m.ci ? `[${g4(m.ci[0])}, ${g4(m.ci[1])}]` : "–"),
@@ -145,7 +159,7 @@ function judgment(j) {
     el("thead", {}, el("tr", {}, ["Metric", "Class", "", "Estimate", "Confidence interval", "Ratio"]
       .map((h) => el("th", {}, h)))),
     el("tbody", {}, rows));
-  return [head, table];
+  return [head, reason, table].filter(Boolean);
 }
 
 function events(list) {
