@@ -92,7 +92,11 @@ class TerraformRunner:
 
     def apply(self, variables: dict) -> dict:
         self._sync_module()
-        (self.workdir / "terraform.tfvars.json").write_text(json.dumps(variables, indent=2))
+        # 0600 like the state: `extra` may carry a key (Hetzner's Object Storage keys).
+        tfvars = self.workdir / "terraform.tfvars.json"
+        tfvars.touch(mode=0o600)
+        tfvars.chmod(0o600)
+        tfvars.write_text(json.dumps(variables, indent=2))
         if not (self.workdir / ".terraform").exists():
             self._run(init_argv(self.workdir), "terraform init")
         self._run(apply_argv(self.workdir), "terraform apply")

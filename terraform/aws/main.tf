@@ -205,9 +205,16 @@ resource "aws_instance" "node" {
   subnet_id              = aws_subnet.nodes.id
   vpc_security_group_ids = [aws_security_group.nodes.id]
   key_name               = aws_key_pair.this.key_name
+  # The role that may use the backup bucket (backups.tf): pgBackRest takes its temporary
+  # credentials from the instance metadata (repo1-s3-key-type=auto).
+  iam_instance_profile = aws_iam_instance_profile.nodes.name
 
   metadata_options {
     http_tokens = "required" # IMDSv2 only
+    # pgBackRest runs in containers, one network hop behind the host: with the default
+    # limit of 1 the IMDSv2 token never reaches them. See docs/providers.md for what this
+    # means for other containers on the node.
+    http_put_response_hop_limit = 2
   }
 
   root_block_device {

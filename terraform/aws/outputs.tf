@@ -29,3 +29,15 @@ output "edge_addresses" {
   description = "Public IPv4 addresses that serve 80/443: every node (swarm routing mesh)."
   value       = aws_instance.node[*].public_ip
 }
+
+output "backup_repository" {
+  description = "Where the apps' pgBackRest repositories live: the cluster's S3 bucket, reached with the nodes' instance role (repo1-s3-*)."
+  value = {
+    type      = "s3"
+    bucket    = aws_s3_bucket.backups.bucket
+    endpoint  = "s3.${var.region}.${data.aws_partition.current.dns_suffix}"
+    region    = var.region
+    uri_style = "host"
+    key_type  = "auto"
+  }
+}

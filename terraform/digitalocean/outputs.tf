@@ -29,3 +29,18 @@ output "edge_addresses" {
   description = "Public IPv4 addresses that serve 80/443: every node (swarm routing mesh)."
   value       = digitalocean_droplet.node[*].ipv4_address
 }
+
+output "backup_repository" {
+  description = "Where the apps' pgBackRest repositories live: the cluster's Spaces bucket and the nodes' bucket-scoped key (repo1-s3-*)."
+  sensitive   = true
+  value = {
+    type              = "s3"
+    bucket            = digitalocean_spaces_bucket.backups.name
+    endpoint          = digitalocean_spaces_bucket.backups.endpoint # <region>.digitaloceanspaces.com
+    region            = digitalocean_spaces_bucket.backups.region
+    uri_style         = "host"
+    key_type          = "shared"
+    access_key_id     = digitalocean_spaces_key.backups.access_key
+    secret_access_key = digitalocean_spaces_key.backups.secret_key
+  }
+}

@@ -29,3 +29,18 @@ output "edge_addresses" {
   description = "Public IPv4 addresses that serve 80/443: every node (swarm routing mesh)."
   value       = hcloud_server.node[*].ipv4_address
 }
+
+output "backup_repository" {
+  description = "Where the apps' pgBackRest repositories live: the cluster's Object Storage bucket and the project's S3 keys (repo1-s3-*)."
+  sensitive   = true
+  value = {
+    type              = "s3"
+    bucket            = minio_s3_bucket.backups.bucket
+    endpoint          = local.s3_endpoint # <location>.your-objectstorage.com
+    region            = local.s3_location
+    uri_style         = "host"
+    key_type          = "shared"
+    access_key_id     = local.s3_access_key_id
+    secret_access_key = local.s3_secret_access_key
+  }
+}

@@ -174,10 +174,17 @@ def test_credential_env_takes_only_the_providers_variables():
 
 
 def test_cloud_control_plane_needs_credentials_and_admin_cidr(monkeypatch):
-    monkeypatch.delenv("HCLOUD_TOKEN", raising=False)
+    for v in ("HCLOUD_TOKEN", "HETZNER_S3_ACCESS_KEY", "HETZNER_S3_SECRET_KEY"):
+        monkeypatch.delenv(v, raising=False)
     with pytest.raises(Precondition, match="HCLOUD_TOKEN"):
         providers.get("hetzner").controlplane_preflight({"admin_cidr": "203.0.113.7/32"})
     monkeypatch.setenv("HCLOUD_TOKEN", "x")
+    # The backup bucket's keys too: the server gets them with the token, or could never
+    # create the cluster's bucket (tests/unit/test_providers.py).
+    with pytest.raises(Precondition, match="HETZNER_S3_ACCESS_KEY and HETZNER_S3_SECRET_KEY"):
+        providers.get("hetzner").controlplane_preflight({"admin_cidr": "203.0.113.7/32"})
+    monkeypatch.setenv("HETZNER_S3_ACCESS_KEY", "k")
+    monkeypatch.setenv("HETZNER_S3_SECRET_KEY", "s")
     with pytest.raises(Precondition, match="--admin-cidr"):
         providers.get("hetzner").controlplane_preflight({})
     providers.get("hetzner").controlplane_preflight({"admin_cidr": "203.0.113.7/32"})

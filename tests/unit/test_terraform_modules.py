@@ -2,7 +2,8 @@
 
 No cloud can be reached and no provider plugin is downloaded, so the modules are checked
 as text: `terraform fmt`, parsing with python-hcl2, the shared variable/output contract,
-and the firewall rules read from the parsed HCL.
+the firewall rules and the backup bucket (private, versioned, kept on destroy, reached with
+least privilege, secrets marked sensitive) read from the parsed HCL.
 
 Layout: terraform/<provider>/ is a cluster module (every provider, `local` included);
 terraform/<cloud>/controlplane/ creates the control plane's own server.
@@ -31,7 +32,7 @@ CONTRACT_VARIABLES = {
 }
 CONTRACT_OUTPUTS = {
     "manager_address", "manager_private_address", "worker_addresses", "worker_private_addresses",
-    "ssh_user", "edge_addresses",
+    "ssh_user", "edge_addresses", "backup_repository",
 }
 CONTROLPLANE_VARIABLES = {"name", "ssh_public_key", "size", "region", "admin_cidr"}
 CONTROLPLANE_OUTPUTS = {"address", "ssh_user"}
@@ -43,6 +44,19 @@ EXPECTED_SOURCES = {
     "hetzner": "hetznercloud/hcloud",
 }
 DEFAULT_SIZES = {"aws": "t3.small", "digitalocean": "s-1vcpu-2gb", "hetzner": "cx23"}
+
+# The backup repository in object storage (output `backup_repository`, pgBackRest's repo1-s3-*).
+BACKUP_BUCKETS = {"aws": "aws_s3_bucket", "digitalocean": "digitalocean_spaces_bucket",
+                  "hetzner": "minio_s3_bucket"}
+BACKUP_KEY_TYPES = {"aws": "auto", "digitalocean": "shared", "hetzner": "shared"}
+BACKUP_OUTPUT_KEYS = {"type", "bucket", "endpoint", "region", "uri_style", "key_type"}
+BACKUP_SHARED_KEYS = {"access_key_id", "secret_access_key"}
+# What the nodes' IAM policy may allow (pgBackRest's needs): listing the bucket, and reading,
+# writing, tagging and deleting current objects. Never s3:DeleteObjectVersion or a wildcard.
+BUCKET_ACTIONS = {"s3:ListBucket", "s3:ListBucketVersions"}
+OBJECT_ACTIONS = {"s3:GetObject", "s3:GetObjectVersion", "s3:PutObject", "s3:PutObjectTagging",
+                  "s3:DeleteObject", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts"}
+SECRET_NAME = re.compile(r"secret|password|passphrase|token|private_key", re.I)
 
 # Never reachable from the internet. 2375/2376 (Docker API) are never open at all.
 SENSITIVE_PORTS = (22, 2375, 2376, 2377, 4789, 5000, 7946)
@@ -525,6 +539,167 @@ def test_debian_12_image(module_dir):
     assert amis or "debian-12" in text
 
 
+# --- backups in object storage ----------------------------------------------------
+
+def _accepted_extra_keys(variable: dict) -> set[str]:
+    """The keys a module's `extra` accepts, read from its `contains([...], k)` validation."""
+    keys = set()
+    for v in _as_list(variable.get("validation")):
+        m = re.search(r"contains\(\[(.*?)\],\s*k\)", str(v.get("condition", "")))
+        if m:
+            keys |= set(re.findall(r'"([^"]+)"', m[1]))
+    return keys
+
+
+def _bucket(module: dict, cloud: str) -> tuple[str, dict]:
+    buckets = _resources(module, BACKUP_BUCKETS[cloud])
+    assert len(buckets) == 1, f"expected one {BACKUP_BUCKETS[cloud]}, found {len(buckets)}"
+    return buckets[0]
+
+
+def _refers_to(value, address: str) -> bool:
+    return re.search(rf"\b{re.escape(address)}\.(id|bucket|name)\b", json.dumps(value)) is not None
+
+
+def _policy_documents(module: dict, resource_types: tuple[str, ...]) -> list[tuple[str, dict]]:
+    """The aws_iam_policy_document data sources that the given resources' `policy` names."""
+    docs = dict(_resources(module, "aws_iam_policy_document", kind="data"))
+    found = []
+    for rtype in resource_types:
+        for name, body in _resources(module, rtype):
+            refs = re.findall(r"data\.aws_iam_policy_document\.([\w-]+)\.json", json.dumps(body.get("policy")))
+            assert refs, f"{rtype}.{name}: the policy must be an aws_iam_policy_document (readable here)"
+            found += [(f"{rtype}.{name} -> {r}", docs[r]) for r in refs]
+    return found
+
+
+def iam_violations(module: dict, bucket: str) -> list[str]:
+    """What the nodes' IAM policies allow beyond pgBackRest's needs on `bucket`
+    (e.g. aws_s3_bucket.backups): other actions, other resources, wildcards."""
+    arn = f"${{{bucket}.arn}}"
+    bad = []
+    for role_name, role in _resources(module, "aws_iam_role"):
+        if role.get("managed_policy_arns"):
+            bad.append(f"aws_iam_role.{role_name}: managed policies cannot be checked here")
+    for name, _ in _resources(module, "aws_iam_role_policy_attachment") + \
+            _resources(module, "aws_iam_policy_attachment"):
+        bad.append(f"{name}: attached managed policies cannot be checked here")
+    for where, doc in _policy_documents(module, ("aws_iam_role_policy", "aws_iam_policy")):
+        for st in _as_list(doc.get("statement")):
+            if str(st.get("effect", "Allow")) != "Allow":
+                continue
+            for key in ("not_actions", "not_resources", "principals", "not_principals"):
+                if st.get(key):
+                    bad.append(f"{where}: {key} is not allowed in the nodes' policy")
+            actions = set(_as_list(st.get("actions")))
+            resources = set(_as_list(st.get("resources")))
+            if not actions or not resources:
+                bad.append(f"{where}: a statement without actions or resources")
+            for action in sorted(actions):
+                if "*" in action or action not in BUCKET_ACTIONS | OBJECT_ACTIONS:
+                    bad.append(f"{where}: action {action}")
+                elif action in BUCKET_ACTIONS and resources != {arn}:
+                    bad.append(f"{where}: {action} on {sorted(resources)} (only {arn})")
+                elif action in OBJECT_ACTIONS and resources != {f"{arn}/*"}:
+                    bad.append(f"{where}: {action} on {sorted(resources)} (only {arn}/*)")
+    return bad
+
+
+@pytest.mark.parametrize("module_dir", CLOUD_DIRS, ids=_ids(CLOUD_DIRS))
+def test_backup_repository_output(module_dir):
+    """The shape the control plane turns into pgBackRest's repo1-s3-* options."""
+    module = _load_module(module_dir)
+    output = _named(module, "output")["backup_repository"]
+    value = output["value"]
+    assert value["type"] == "s3"
+    key_type = value["key_type"]
+    assert key_type == BACKUP_KEY_TYPES.get(module_dir.name, key_type) and key_type in ("auto", "shared")
+    assert set(value) == BACKUP_OUTPUT_KEYS | (BACKUP_SHARED_KEYS if key_type == "shared" else set())
+    assert value["uri_style"] in ("host", "path")
+    assert "://" not in _expand(value["endpoint"], module), "endpoint is a host name, no scheme"
+    if key_type == "shared":
+        assert output.get("sensitive") is True, "an output holding keys is sensitive"
+    if module_dir.name in BACKUP_BUCKETS:
+        name, _ = _bucket(module, module_dir.name)
+        assert _refers_to(value["bucket"], f"{BACKUP_BUCKETS[module_dir.name]}.{name}")
+
+
+@pytest.mark.parametrize("module_dir", CLOUD_DIRS, ids=_ids(CLOUD_DIRS))
+def test_backup_bucket_private_versioned_and_kept(module_dir):
+    assert module_dir.name in BACKUP_BUCKETS, f"add {module_dir.name}'s bucket resource to BACKUP_BUCKETS"
+    module = _load_module(module_dir)
+    cloud = module_dir.name
+    name, bucket = _bucket(module, cloud)
+    address = f"{BACKUP_BUCKETS[cloud]}.{name}"
+    assert bucket.get("force_destroy") is False, "force_destroy must be an explicit false"
+    assert "prevent_destroy" not in json.dumps(bucket.get("lifecycle")), "destroy must still run"
+
+    def attached(rtype):
+        return [body for _, body in _resources(module, rtype) if _refers_to(body.get("bucket"), address)]
+
+    if cloud == "aws":
+        blocks = attached("aws_s3_bucket_public_access_block")
+        assert len(blocks) == 1
+        for flag in ("block_public_acls", "block_public_policy", "ignore_public_acls", "restrict_public_buckets"):
+            assert blocks[0].get(flag) is True, flag
+        assert not _resources(module, "aws_s3_bucket_acl"), "ACLs stay off (BucketOwnerEnforced)"
+        owners = attached("aws_s3_bucket_ownership_controls")
+        assert owners and "BucketOwnerEnforced" in json.dumps(owners)
+        versioning = attached("aws_s3_bucket_versioning")
+        assert [v["versioning_configuration"][0]["status"] for v in versioning] == ["Enabled"]
+        sse = attached("aws_s3_bucket_server_side_encryption_configuration")
+        assert len(sse) == 1 and re.search(r'"sse_algorithm": "(AES256|aws:kms)"', json.dumps(sse))
+    elif cloud == "digitalocean":
+        assert bucket.get("acl") == "private"
+        assert [v.get("enabled") for v in _as_list(bucket.get("versioning"))] == [True]
+    elif cloud == "hetzner":
+        assert bucket.get("acl") == "private"
+        versioning = attached("minio_s3_bucket_versioning")
+        assert [v["versioning_configuration"][0]["status"] for v in versioning] == ["Enabled"]
+    else:
+        pytest.fail(f"teach this test how {cloud}'s bucket is made private and versioned")
+
+
+def test_aws_nodes_reach_only_the_backup_bucket():
+    module = _load_module(TERRAFORM / "aws")
+    name, _ = _bucket(module, "aws")
+    assert iam_violations(module, f"aws_s3_bucket.{name}") == []
+    assert _policy_documents(module, ("aws_iam_role_policy", "aws_iam_policy")), "no policy for the nodes"
+    roles = _resources(module, "aws_iam_role")
+    assert len(roles) == 1
+    role_name, role = roles[0]
+    trust = dict(_resources(module, "aws_iam_policy_document", kind="data"))
+    trust_ref = re.search(r"aws_iam_policy_document\.([\w-]+)\.json", role["assume_role_policy"])[1]
+    assert json.dumps(trust[trust_ref]).count("ec2.amazonaws.com") == 1
+    assert "sts:AssumeRole" in json.dumps(trust[trust_ref])
+    profiles = _resources(module, "aws_iam_instance_profile")
+    assert len(profiles) == 1 and f"aws_iam_role.{role_name}." in json.dumps(profiles[0][1]["role"])
+    for node, body in _resources(module, "aws_instance"):
+        assert f"aws_iam_instance_profile.{profiles[0][0]}." in json.dumps(body.get("iam_instance_profile")), node
+        metadata = _as_list(body.get("metadata_options"))
+        assert metadata and metadata[0].get("http_tokens") == "required", f"{node}: IMDSv2 only"
+
+
+@pytest.mark.parametrize("module_dir", CLOUD_DIRS, ids=_ids(CLOUD_DIRS))
+def test_backup_secrets_are_sensitive_and_never_defaulted(module_dir):
+    module = _load_module(module_dir)
+    for name, var in _named(module, "variable").items():
+        carried = {name} | (_accepted_extra_keys(var) if name == "extra" else set())
+        secrets = sorted(k for k in carried if SECRET_NAME.search(k))
+        if secrets:
+            assert var.get("sensitive") is True, f"variable {name} carries {secrets}: mark it sensitive"
+            assert not SECRET_NAME.search(json.dumps(var.get("default", ""))), f"{name}: a default secret"
+    for name, output in _named(module, "output").items():
+        if SECRET_NAME.search(_expand(output.get("value"), module)):
+            assert output.get("sensitive") is True, f"output {name} holds a secret: mark it sensitive"
+    for block in module.get("provider", []):
+        for provider, body in block.items():
+            for arg, value in body.items():
+                if SECRET_NAME.search(arg) or re.search(r"access|user|_key", arg):
+                    assert re.search(r"\b(var|local)\.", json.dumps(value)), \
+                        f"provider {provider}: {arg} is a literal (credentials come from the environment or `extra`)"
+
+
 # --- tests of the checker itself -------------------------------------------------
 
 BAD_MODULES = {
@@ -626,3 +801,52 @@ resource "aws_security_group" "x" {
     rules = ingress_rules(_load_module(tmp_path))
     assert world_violations(rules) == [] and docker_api_violations(rules) == []
     assert _is_private_source(next(r for r in rules if r.covers(4789, "udp")).sources)
+
+
+BAD_POLICIES = {
+    "wildcard_action": ('["s3:*"]', '[aws_s3_bucket.b.arn, "${aws_s3_bucket.b.arn}/*"]'),
+    "any_resource": ('["s3:GetObject"]', '["*"]'),
+    "other_bucket": ('["s3:GetObject"]', '["arn:aws:s3:::someone-else/*"]'),
+    "delete_versions": ('["s3:DeleteObjectVersion"]', '["${aws_s3_bucket.b.arn}/*"]'),
+    "bucket_admin": ('["s3:PutBucketPolicy"]', '[aws_s3_bucket.b.arn]'),
+    "list_on_objects": ('["s3:ListBucket"]', '["${aws_s3_bucket.b.arn}/*"]'),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_POLICIES))
+def test_checker_flags_wide_iam_policies(tmp_path, case):
+    actions, resources = BAD_POLICIES[case]
+    (tmp_path / "main.tf").write_text(f'''
+resource "aws_s3_bucket" "b" {{
+  bucket = "x"
+}}
+data "aws_iam_policy_document" "p" {{
+  statement {{
+    actions   = {actions}
+    resources = {resources}
+  }}
+}}
+resource "aws_iam_role_policy" "p" {{
+  role   = "r"
+  policy = data.aws_iam_policy_document.p.json
+}}
+''')
+    assert iam_violations(_load_module(tmp_path), "aws_s3_bucket.b")
+
+
+def test_checker_flags_managed_policies_and_inline_json(tmp_path):
+    (tmp_path / "main.tf").write_text('''
+resource "aws_iam_role_policy_attachment" "x" {
+  role       = "r"
+  policy_arn = "arn:aws:iam::aws:policy/AmazonS3FullAccess"
+}
+''')
+    assert iam_violations(_load_module(tmp_path), "aws_s3_bucket.b")
+    (tmp_path / "main.tf").write_text('''
+resource "aws_iam_role_policy" "x" {
+  role   = "r"
+  policy = jsonencode({ Statement = [{ Effect = "Allow", Action = "s3:*", Resource = "*" }] })
+}
+''')
+    with pytest.raises(AssertionError, match="aws_iam_policy_document"):
+        iam_violations(_load_module(tmp_path), "aws_s3_bucket.b")
