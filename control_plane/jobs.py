@@ -44,7 +44,10 @@ class Jobs:
               actor: str = "cli", also_lock: tuple[str, ...] = ()) -> str:
         targets = (target, *also_lock)
         with self._lock:
-            for t in targets:
+            # A cluster operation (scale, destroy) excludes every app operation: it may move
+            # their databases or remove their nodes.
+            checked = targets + (("cluster",) if target.startswith("app:") else ())
+            for t in checked:
                 cur = self._running.get(t)
                 if cur:
                     since = time.strftime("%H:%M:%S", time.localtime(cur["since"]))

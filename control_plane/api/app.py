@@ -50,6 +50,9 @@ def create_app() -> FastAPI:
     reports = ReportService(platform)
     driver = ProgressiveDriver(canary, jobs)
     driver.start()  # resumes progressive canaries left by a previous run from the store
+    from ..services.backup_schedule import BackupScheduler
+
+    BackupScheduler(platform, jobs).start()
     token = secrets.get("api_token")
 
     def auth(cred: HTTPAuthorizationCredentials | None = Depends(bearer)) -> None:
@@ -99,9 +102,11 @@ def create_app() -> FastAPI:
     def scale(body: ClusterScale):
         from .. import validation
 
-        validation.node_count(body.nodes)
-        platform.require_ready()
-        return {"operation": jobs.start("cluster", "scale", lambda op: clusters.scale(op, body.nodes))}
+        clusters.check_scale(body.nodes)  # refuses a scale-down that would lose a copy
+        # A cluster change excludes every app operation (and waits for none to be running).
+        app_locks = tuple(f"app:{a['name']}" for a in store.apps())
+        return {"operation": jobs.start("cluster", "scale", lambda op: clusters.scale(op, body.nodes),
+                                        also_lock=app_locks)}
 
     @api.delete("/v1/cluster", dependencies=deps, status_code=202)
     def destroy():

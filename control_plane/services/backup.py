@@ -13,7 +13,7 @@ from ..errors import CommandFailed, Conflict, InvalidInput, Precondition
 from ..jobs import Operation
 from ..platform import Platform
 from .database import DatabaseService, psql_argv
-from .oneoff import require_ok, run_one_off
+from .oneoff import require_ok, run_one_off, telling_lines
 
 # Row counts of every table of a database, as one JSON object: the same query counts the source
 # and the restored copy of a drill (images/postgres/sentinel-pg reads it from the environment).
@@ -428,9 +428,8 @@ class BackupService:
                        if l.startswith("SENTINEL-DRILL ")), None)
         problems = []
         if not result.ok:
-            tail = [l for l in result.output.splitlines() if l.strip()][-4:]
             problems.append(f"the restore failed ({result.error or 'exit code ' + str(result.exit_code)}): "
-                            + " | ".join(tail))
+                            + " | ".join(telling_lines(result.output, 2)))
         if report:
             if report["amcheck"] != "ok":
                 problems.append("pg_amcheck found corruption")
@@ -481,3 +480,17 @@ class BackupService:
         timeline = self.db.sql(app, "select substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8)",
                                database="postgres")
         return pgbackrest.Target("name", label, timeline=int(timeline, 16)), counts
+
+    def forget_discarded(self, op: Operation, name: str) -> None:
+        """After a full backup: delete the data folder an in-place restore kept aside."""
+        kept = self.store.get(f"db_discarded:{name}")
+        if not kept:
+            return
+        try:
+            self.db._volume_sh(kept["node"], kept["volume"],
+                               f"rm -rf -- /data/{kept['folder'].rsplit('/', 1)[-1]}")
+        except CommandFailed as e:
+            op.step(f"could not delete {kept['folder']} on {kept['node']} yet: {e.message}")
+            return
+        self.store.delete(f"db_discarded:{name}")
+        op.step(f"deleted {kept['folder']} on {kept['node']}: the new full backup covers it")

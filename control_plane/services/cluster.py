@@ -151,7 +151,8 @@ class ClusterService:
                               what="copying the registry image to the manager")
         files = {
             "platform/registry.yml": render("registry.yml.j2", images=images,
-                                            endpoint_mode=spec.endpoint_mode),
+                                            endpoint_mode=spec.endpoint_mode,
+                                            edge_node=manager["name"]),
             "registry/htpasswd": secrets.htpasswd_line(REGISTRY_USER, reg_pw) + "\n",
             "registry/registry.crt": tls["cert"].read_text(),
             "registry/registry.key": tls["key"].read_text(),
@@ -174,6 +175,7 @@ class ClusterService:
             "platform/platform.yml": render(
                 "platform.yml.j2", images={**stack_images, "grafana": stack_images.get("grafana")},
                 endpoint_mode=spec.endpoint_mode, publish_mode=spec.publish_mode,
+                edge_node=manager["name"],
                 throttle="50ms", acme_email=spec.email, acme_server=spec.acme_server,
                 acme_ca=ACME_CA_PATH if acme_ca else None, https_port=spec.https_port,
                 tls_redirect=bool(spec.email)),
@@ -279,20 +281,45 @@ class ClusterService:
         return out
 
     # ---- scale ------------------------------------------------------------------------------
-    def scale(self, op: Operation, nodes: int) -> dict:
+    def check_scale(self, nodes: int) -> None:
+        """Refuse, before anything changes, a scale-down that would leave a database with fewer
+        copies than it has (one sentence naming them)."""
         validation.node_count(nodes)
         self.p.require_ready()
+        current = topology.node_list(self.p.spec.name, self.p.outputs)
+        if nodes < len(current):
+            from .database import DatabaseService
+
+            DatabaseService(self.p).plan_evacuation(
+                [n["name"] for n in current[nodes:]], [n["name"] for n in current[:nodes]])
+
+    def scale(self, op: Operation, nodes: int) -> dict:
+        """Scale-down: database members move off the leaving nodes first (a new member caught up
+        before the old one goes), etcd and the managers follow the 1-or-3 rule, then the nodes
+        drain, leave and are destroyed. Scale-up: the nodes join, then managers and etcd grow."""
+        from .database import DatabaseService
+
+        self.check_scale(nodes)
         spec = self.p.spec
-        current = self._node_list(spec, self.p.outputs)
+        current = topology.node_list(spec.name, self.p.outputs)
         provider = providers.get(spec.provider)
         if nodes == len(current):
             op.step(f"the cluster already has {nodes} node(s)")
             return self.inspect()
+        dcs = DCS(self.p)
         if nodes < len(current):
-            leaving = current[nodes:]
+            leaving, remaining = current[nodes:], current[:nodes]
+            DatabaseService(self.p).evacuate(op, [n["name"] for n in leaving],
+                                             [n["name"] for n in remaining])
+            managers = [n["name"] for n in remaining[:topology.manager_count(nodes)]]
+            dcs.ensure(op, managers)
+            demote = [n["name"] for n in current if n["role"] == "manager" and n["name"] not in managers]
             op.step(f"draining {', '.join(n['name'] for n in leaving)}")
-            ansible.run_playbook("leave.yml", ansible.inventory_for(current, self.p.outputs["ssh_user"]),
-                                 {"leaving": [n["name"] for n in leaving]}, step=op.step)
+            backup = topology.backup_node(self.p.outputs)
+            ansible.run_playbook("leave.yml", ansible.inventory_for(current + ([backup] if backup else []),
+                                                                    self.p.outputs["ssh_user"]),
+                                 {"leaving": [n["name"] for n in leaving], "demote": demote},
+                                 step=op.step)
         op.step(f"applying Terraform with {nodes} node(s)")
         self.store.put("cluster_state", "scaling")
         spec = spec.model_copy(update={"nodes": nodes})
@@ -303,12 +330,13 @@ class ClusterService:
             control_plane_cidr=provider.control_plane_cidr()))
         self.store.put("terraform_outputs", outputs)
         self.store.put("cluster", spec.model_dump())
-        new_nodes = self._node_list(spec, outputs)
+        new_nodes = topology.all_nodes(spec.name, outputs)
         if nodes > len(current):
-            for n in new_nodes[len(current):]:
+            added = [n for n in new_nodes if n["role"] != "backup"][len(current):]
+            for n in added:
                 ssh.forget_host(n["address"])
             inv = ansible.inventory_for(new_nodes, outputs["ssh_user"])
-            limit = ",".join([new_nodes[0]["name"]] + [n["name"] for n in new_nodes[len(current):]])
+            limit = ",".join([new_nodes[0]["name"]] + [n["name"] for n in added])
             op.step("configuring the new node(s) and joining the swarm")
             tls = self.p.dir / "registry-tls"
             ansible.run_playbook("node.yml", inv, {
@@ -316,10 +344,13 @@ class ClusterService:
                                          "log-opts": {"max-size": "10m", "max-file": "3"}},
                 "registry_host": self.p.registry_host,
                 "registry_ca": (tls / "ca.crt").read_text()}, limit=limit, step=op.step)
-            ansible.run_playbook("swarm.yml", inv, limit=limit, step=op.step)
+            ansible.run_playbook("swarm.yml", inv, step=op.step)
+            self.store.set_nodes([{**n, "state": "ready"} for n in new_nodes])
+            dcs.ensure(op, topology.dcs_nodes(new_nodes))
         else:
             for n in current[nodes:]:
                 ssh.forget_host(n["address"])
+        self.store.set_nodes([{**n, "state": "ready"} for n in new_nodes])
         self.store.put("cluster_state", "ready")
         op.step(f"the cluster has {nodes} node(s)")
         return self.inspect()

@@ -84,11 +84,18 @@ def run_one_off(p: Platform, name: str, image: str, command: list[str], *, timeo
         docker.run(service_rm_argv([name]), check=False)
 
 
-def telling_lines(output: str, tail: int = 6) -> list[str]:
-    """The lines that say why something failed: errors first, else the last lines."""
-    lines = [l.strip() for l in output.splitlines() if l.strip()]
-    bad = [l for l in lines if any(w in l for w in ("FATAL", "ERROR", "PANIC", "error:", "recover:"))]
-    return (bad or lines)[-tail:]
+def telling_lines(output: str, tail: int = 3) -> list[str]:
+    """The lines that say why something failed: errors first, else the last lines; each without
+    its timestamp prefix and cut short."""
+    import re
+
+    lines = [re.sub(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d[.,]\d+ (\w+ +)?(\[\d+\] +)?", "", l.strip()).strip()
+             for l in output.splitlines() if l.strip()]
+    for words in (("ERROR", "FATAL", "PANIC"), ("error:", "recover:")):
+        bad = [l for l in lines if any(w in l for w in words)]
+        if bad:
+            return [l[:240] for l in bad[-tail:]]
+    return [l[:240] for l in lines[-tail:]]
 
 
 def require_ok(result: OneOffResult, what: str, tail: int = 6) -> OneOffResult:

@@ -7,7 +7,7 @@ IMAGES = {"traefik": "t:1", "prometheus": "p:1", "node_exporter": "n:1", "regist
 
 
 def platform(**kw):
-    ctx = dict(images=IMAGES, endpoint_mode="dnsrr", publish_mode="host", throttle="50ms",
+    ctx = dict(images=IMAGES, endpoint_mode="dnsrr", publish_mode="host", throttle="50ms", edge_node="c-node-0",
                acme_email=None, acme_server=None, acme_ca=None, https_port=443, tls_redirect=False)
     return yaml.safe_load(render("platform.yml.j2", **{**ctx, **kw}))
 

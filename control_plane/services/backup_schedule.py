@@ -1,0 +1,101 @@
+"""Scheduled backups and restore drills: one thread in the control plane.
+
+Every `tick` seconds, for each app with a database: a full backup when there is none yet (right
+after the database is created) or the last full is older than the policy's interval, else a
+differential when the last backup is older than its interval, and a restore drill when the last
+one is older than its interval. Each is an ordinary operation on the app (actor `sentinel`), so
+it waits its turn behind a deploy or a canary and shows in the app's events. After a full
+backup, the data an in-place restore kept aside is deleted: the backups now cover it.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass
+
+from .. import pgbackrest
+from ..errors import SentinelError
+from ..jobs import Jobs
+from ..platform import Platform
+from .backup import BackupService
+
+log = logging.getLogger("sentinel.schedule")
+DAY = 86400.0
+
+
+@dataclass(frozen=True)
+class Policy:
+    full_every: float = 7 * DAY
+    diff_every: float = 1 * DAY
+    drill_every: float = 7 * DAY
+
+
+def due(policy: Policy, backups: list[dict], last_drill_at: float | None, now: float) -> str | None:
+    """What is due now (pure): "full", "diff", "drill" or None. `backups` as parse_info gives."""
+    good = [b for b in backups if not b.get("error") and b.get("stop_epoch")]
+    if not good:
+        return "full"
+    fulls = [b for b in good if b["type"] == "full"]
+    if not fulls or now - fulls[-1]["stop_epoch"] >= policy.full_every:
+        return "full"
+    if now - good[-1]["stop_epoch"] >= policy.diff_every:
+        return "diff"
+    if last_drill_at is None or now - last_drill_at >= policy.drill_every:
+        return "drill"
+    return None
+
+
+class BackupScheduler:
+    def __init__(self, platform: Platform, jobs: Jobs, tick: float = 30.0,
+                 policy: Policy = Policy()):
+        self.p, self.jobs, self.tick, self.policy = platform, jobs, tick, policy
+        self.backups = BackupService(platform)
+        self._stop = threading.Event()
+
+    def start(self) -> None:
+        threading.Thread(target=self._run, name="backup-schedule", daemon=True).start()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.tick):
+            try:
+                self.round()
+            except Exception:  # never let one bad round stop the schedule
+                log.exception("backup schedule round failed")
+
+    def round(self) -> None:
+        if self.p.state != "ready" or self.jobs.busy("cluster"):
+            return
+        for app in self.p.store.apps():
+            if not app.get("db") or self.jobs.busy(f"app:{app['name']}"):
+                continue
+            self.consider(app)
+
+    def consider(self, app: dict) -> None:
+        name = app["name"]
+        info = self.backups.info(app)
+        if info["status"] == "unreachable":
+            return  # `db status` says so; nothing to schedule against
+        drill = self.p.store.get(f"db_drill:{name}")
+        last_drill = pgbackrest.parse_time(drill["at"]).timestamp() if drill else None
+        what = due(self.policy, info["backups"], last_drill, time.time())
+        if what is None:
+            return
+        try:
+            if what == "drill":
+                self.jobs.start(f"app:{name}", "db-verify",
+                                lambda op: self.backups.verify(op, name), actor="sentinel")
+            else:
+                self.jobs.start(f"app:{name}", "db-backup",
+                                lambda op: self._backup(op, name, what), actor="sentinel")
+        except SentinelError:  # busy: next round
+            pass
+
+    def _backup(self, op, name: str, kind: str) -> dict:
+        result = self.backups.backup(op, name, kind)
+        if kind == "full":
+            self.backups.forget_discarded(op, name)
+        return result
