@@ -294,6 +294,15 @@ class ClusterService:
                 [n["name"] for n in current[nodes:]], [n["name"] for n in current[:nodes]])
 
     def scale(self, op: Operation, nodes: int) -> dict:
+        try:
+            return self._scale(op, nodes)
+        except Exception:
+            # What ran stays done and a new `cluster scale` converges from there: the platform
+            # stays usable (and scalable) meanwhile.
+            self.store.put("cluster_state", "ready")
+            raise
+
+    def _scale(self, op: Operation, nodes: int) -> dict:
         """Scale-down: database members move off the leaving nodes first (a new member caught up
         before the old one goes), etcd and the managers follow the 1-or-3 rule, then the nodes
         drain, leave and are destroyed. Scale-up: the nodes join, then managers and etcd grow."""
@@ -303,10 +312,15 @@ class ClusterService:
         spec = self.p.spec
         current = topology.node_list(spec.name, self.p.outputs)
         provider = providers.get(spec.provider)
-        if nodes == len(current):
-            op.step(f"the cluster already has {nodes} node(s)")
-            return self.inspect()
         dcs = DCS(self.p)
+        if nodes == len(current):
+            # Converge what an interrupted scale may have left: managers and etcd members.
+            op.step(f"the cluster already has {nodes} node(s); checking managers and etcd")
+            every = topology.all_nodes(spec.name, self.p.outputs)
+            ansible.run_playbook("swarm.yml", ansible.inventory_for(every, self.p.outputs["ssh_user"]),
+                                 step=op.step)
+            dcs.ensure(op, topology.dcs_nodes(every))
+            return self.inspect()
         if nodes < len(current):
             leaving, remaining = current[nodes:], current[:nodes]
             DatabaseService(self.p).evacuate(op, [n["name"] for n in leaving],

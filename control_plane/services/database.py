@@ -98,7 +98,8 @@ class DatabaseService:
     def contents(self, app: dict) -> tuple[dict[str, str], str]:
         """(secret kind -> content, HAProxy config) for the app's current members."""
         name = app["name"]
-        members = [names.member(m["index"]) for m in app["db"]["members"]]
+        # The repository host backs up from running members only (a stopped one has no address).
+        members = [names.member(m["index"]) for m in app["db"]["members"] if not m.get("stopped")]
         out = {"patroni": patroni_config(name, self.passwords(name), timing=TIMING),
                "member_pgbackrest": member_pgbackrest(name), **self.tls(name)}
         if self.has_repo_node():

@@ -104,10 +104,15 @@ class DCS:
         raise last or CommandFailed("no etcd member is running")
 
     def healthy(self) -> bool:
-        try:
-            return self._exec(etcdctl("endpoint", "health", "--cluster"), timeout=20).returncode == 0
-        except CommandFailed:
-            return False
+        # With auth on, a health check's proposal needs a user; before it is on, root is unknown.
+        for user in (self._root(), None):
+            try:
+                if self._exec(etcdctl("endpoint", "health", "--cluster", user=user),
+                              timeout=20).returncode == 0:
+                    return True
+            except CommandFailed:
+                continue
+        return False
 
     def wait_healthy(self, timeout: float = 120) -> None:
         deadline = time.monotonic() + timeout
