@@ -113,7 +113,7 @@ def main() -> None:
         early = [bad_canary(home) for _ in range(max(3, runs // 2))]
         print(f"bad canary (10% 5xx at 20%): traffic start to rollback, s: {summary(early)}")
     finally:
-        cli(home, "destroy", "--yes")
+        cli(home, "destroy", "--delete-data", "--yes")
 
 
 if __name__ == "__main__":

@@ -30,7 +30,7 @@ def main() -> None:
             ups.append(cli(home, "cluster", "scale", "--nodes", "3", "--yes"))
             downs.append(cli(home, "cluster", "scale", "--nodes", "2", "--yes"))
         finally:
-            cli(home, "destroy", "--yes")
+            cli(home, "destroy", "--delete-data", "--yes")
         print(f"run {i + 1}: init {inits[-1]:.1f} s, scale-up {ups[-1]:.1f} s, scale-down {downs[-1]:.1f} s",
               flush=True)
     print(f"init, 2 nodes, cached images, s: {summary(inits)}")

@@ -118,11 +118,13 @@ def scale(name: str, replicas: int = typer.Option(..., help="The new number of t
 
 
 @delete_app.command("app")
-def delete(name: str, keep_data: bool = typer.Option(False, "--keep-data"),
+def delete(name: str, keep_data: bool = typer.Option(False, "--keep-data", help="Keep the database's volumes and backups."),
+           delete_data: bool = typer.Option(False, "--delete-data", help="Delete the database and its backups too."),
            yes: bool = typer.Option(False, "--yes", "-y"),
            json_out: bool = typer.Option(False, "--json")):
-    """Remove an app: services, network, secrets and (without --keep-data) its database volume."""
-    confirm(f"Delete app {name}" + ("" if keep_data else " and its data") + "?", yes)
+    """Remove an app: services, network, secrets; an app with a database needs --keep-data or --delete-data."""
+    confirm(f"Delete app {name}" + (" with its database and backups" if delete_data else "") + "?", yes)
     client = Client()
-    run_operation(client, client.delete(f"/v1/apps/{name}", params={"keep_data": keep_data}),
+    run_operation(client, client.delete(f"/v1/apps/{name}", params={"keep_data": keep_data,
+                                                                    "delete_data": delete_data}),
                   json_out=json_out, done_message=f"{name} deleted")

@@ -90,13 +90,15 @@ def switchover(app: str, to: Optional[str] = typer.Option(None, help="Member to 
 
 @db_app.command("ha")
 def ha(app: str, on: bool = typer.Option(..., "--on/--off", help="Add or remove the standby."),
+       node: Optional[str] = typer.Option(None, help="With --on: the node for the standby."),
        yes: bool = typer.Option(False, "--yes", "-y"), json_out: bool = typer.Option(False, "--json")):
     """Add a standby on another node (--on) or keep a single copy (--off)."""
     if not on:
         confirm(f"Remove {app}'s standby? Its database then lives on one node only "
                 "(plus its backups).", yes)
     client = Client()
-    run_operation(client, client.post(f"/v1/apps/{app}/db/ha", {"enabled": on}), json_out=json_out,
+    run_operation(client, client.post(f"/v1/apps/{app}/db/ha", {"enabled": on, "node": node}),
+                  json_out=json_out,
                   done_message=lambda r: f"{app}'s database: members {', '.join(r['members'])}")
 
 

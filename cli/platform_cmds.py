@@ -163,21 +163,24 @@ def cluster_scale(nodes: int = typer.Option(..., help="The new number of nodes."
 
 
 def destroy(yes: bool = typer.Option(False, "--yes", "-y"),
+            delete_data: bool = typer.Option(False, "--delete-data",
+                                             help="Also delete every database and its backups (required when there are any)."),
             json_out: bool = typer.Option(False, "--json")):
     """Remove everything init created: nodes, networks, volumes, state, the control plane."""
     from control_plane import server
 
-    confirm("Destroy the platform and every app on it (data included)?", yes)
+    confirm("Destroy the platform and every app on it" + (" (databases and backups included)?"
+                                                           if delete_data else "?"), yes)
     from .remote_cmds import destroy_remote, is_remote
 
     if is_remote(load_config()):
-        return destroy_remote(json_out)
+        return destroy_remote(json_out, delete_data)
     if load_config().get("provider", "local") == "local":
         client = ensure_local_server()
     else:
         client = Client()
-    run_operation(client, client.delete("/v1/cluster"), json_out=json_out,
-                  done_message="everything init created is gone")
+    run_operation(client, client.delete("/v1/cluster", params={"delete_data": delete_data}),
+                  json_out=json_out, done_message="everything init created is gone")
     if load_config().get("provider", "local") == "local":
         server.stop()
         import shutil

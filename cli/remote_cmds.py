@@ -86,7 +86,7 @@ def ensure_remote_server(*, provider: str, name: str, settings: dict,
     return client
 
 
-def destroy_remote(json_out: bool) -> None:
+def destroy_remote(json_out: bool, delete_data: bool = False) -> None:
     """Destroy the cluster through the control plane, then the control plane's server."""
     from control_plane.errors import SentinelError
     from control_plane.remote import ControlPlaneServer
@@ -97,7 +97,8 @@ def destroy_remote(json_out: bool) -> None:
     cfg = load_config()
     if cfg.get("url"):
         client = Client()
-        run_operation(client, client.delete("/v1/cluster", timeout=120), json_out=json_out,
+        run_operation(client, client.delete("/v1/cluster", params={"delete_data": delete_data},
+                                            timeout=120), json_out=json_out,
                       done_message="the cluster is gone")
     try:
         ControlPlaneServer(cfg["provider"], cfg["name"], log=_log(time.monotonic(), json_out)).destroy()

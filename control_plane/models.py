@@ -101,3 +101,5 @@ class DbSql(Strict):
 
 class DbHa(Strict):
     enabled: bool
+    node: str | None = Field(default=None, description="where the new standby goes (default: the "
+                             "first ready node without a member)")

@@ -109,8 +109,14 @@ def create_app() -> FastAPI:
                                         also_lock=app_locks)}
 
     @api.delete("/v1/cluster", dependencies=deps, status_code=202)
-    def destroy():
-        return {"operation": jobs.start("cluster", "destroy", clusters.destroy)}
+    def destroy(delete_data: bool = False):
+        with_db = [a["name"] for a in store.apps() if a.get("db")]
+        if with_db and not delete_data:
+            raise InvalidInput(f"destroying the platform deletes the databases of {', '.join(with_db)} "
+                               "and all their backups: add --delete-data to confirm that loss (copy "
+                               "what you need first, e.g. with `sentinel db psql`).")
+        app_locks = tuple(f"app:{a['name']}" for a in store.apps())
+        return {"operation": jobs.start("cluster", "destroy", clusters.destroy, also_lock=app_locks)}
 
     # apps
     @api.get("/v1/apps", dependencies=deps)
@@ -149,8 +155,12 @@ def create_app() -> FastAPI:
                                         lambda op: apps.scale(op, name, body.replicas))}
 
     @api.delete("/v1/apps/{name}", dependencies=deps, status_code=202)
-    def delete_app(name: str, keep_data: bool = False):
-        apps.require(name)
+    def delete_app(name: str, keep_data: bool = False, delete_data: bool = False):
+        app = apps.require(name)
+        if app.get("db") and keep_data == delete_data:
+            raise InvalidInput(f"app {name!r} has a database: add --keep-data to keep its data and "
+                               "backups, or --delete-data to delete them with the app."
+                               if not keep_data else "--keep-data and --delete-data exclude each other.")
         return {"operation": jobs.start(f"app:{name}", "delete",
                                         lambda op: apps.delete(op, name, keep_data))}
 

@@ -49,7 +49,7 @@ def router(platform: Platform, jobs: Jobs, auth) -> APIRouter:
 
     @r.post("/ha", status_code=202)
     def ha(name: str, body: DbHa):
-        return {"operation": ops.start_ha(name, body.enabled)}
+        return {"operation": ops.start_ha(name, body.enabled, body.node)}
 
     @r.post("/sql")
     def sql(name: str, body: DbSql):

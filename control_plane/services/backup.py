@@ -107,9 +107,17 @@ class BackupService:
         app = self.db.require(name)
         if kind not in pgbackrest.BACKUP_TYPES:
             raise InvalidInput(f"backup type {kind!r} is not valid: use full, diff or incr.")
-        op.step(f"{kind} backup of {name} (from the standby when there is one)")
+        from .. import patroni
+
+        cluster = self.db.cluster(app)
+        standby = next((m["name"] for m in (cluster or {}).get("members", [])
+                        if patroni.streaming(cluster, m["name"])), None)
+        op.step(f"{kind} backup of {name} from " + (f"standby {standby}" if standby else "the primary"))
         started = time.monotonic()
-        self.db.repo_exec(name, pgbackrest.backup_argv(names.stanza(name), kind), timeout=6 * 3600)
+        argv = pgbackrest.backup_argv(names.stanza(name), kind)
+        if not standby:  # pgBackRest would look for one for two minutes, then fail
+            argv.insert(-1, "--no-backup-standby")
+        self.db.repo_exec(name, argv, timeout=6 * 3600)
         took = time.monotonic() - started
         info = self.info(app)
         last = info["backups"][-1] if info["backups"] else {}
@@ -322,20 +330,7 @@ class BackupService:
             first["stopped"] = False
             self.db._save(app)
             apps.deploy_stack(app, canary, web=bool(app.get("image")))
-            leader = self.db.wait_leader(app, what="the restored database")
-            for m in app["db"]["members"]:
-                if m is first:
-                    continue
-                if states.get(m["node"]) == "ready":
-                    op.step(f"clearing {names.member(m['index'])} on {m['node']}; it is cloned again")
-                    self.db.wipe_volume(m["node"], names.member_volume(name, m["index"]))
-                m["stopped"] = False
-            self.db._save(app)
-            apps.deploy_stack(app, canary, web=bool(app.get("image")))
-            for m in app["db"]["members"]:
-                key = names.member(m["index"])
-                if key != leader and states.get(m["node"]) == "ready":
-                    self.db.wait_streaming(app, key)
+            self.db.wait_leader(app, what="the restored database")
         finally:
             app_now = self.store.app(name)
             if app_now.get("image") and app_now.get("replicas", 0) > 0:
@@ -353,6 +348,7 @@ class BackupService:
             apps.write_routes(app_now, weights, canary["sticky"] if canary else True,
                               wait=bool(app_now.get("image")))
             op.step("maintenance over: traffic flows again")
+        self._restart_standbys(op, app, first, canary, states)
         took = time.monotonic() - started
         kept = {"node": first["node"], "volume": names.member_volume(name, first["index"]),
                 "folder": f"{names.PGDATA}.{keep}", "restore_point": pre["name"] if pre else None}
@@ -364,6 +360,31 @@ class BackupService:
                              op.actor, op.id)
         return {"restored_to": target.describe(), "seconds": round(took, 1), "kept": kept,
                 "undo": f"sentinel db restore {name} --to {pre['name']} --yes" if pre else None}
+
+    def _restart_standbys(self, op: Operation, app: dict, first: dict, canary: dict | None,
+                          states: dict[str, str]) -> None:
+        """After an in-place restore the standbys are cloned again. A full backup on the new
+        timeline comes first: a clone from the repository takes the newest backup, and one
+        taken after the target lies on the abandoned timeline."""
+        from .apps import AppService
+
+        name = app["name"]
+        others = [m for m in app["db"]["members"] if m is not first]
+        if not others:
+            return
+        op.step("a full backup of the restored database (the standbys are cloned from it)")
+        self.db.repo_exec(name, pgbackrest.backup_argv(names.stanza(name), "full")[:-1]
+                          + ["--no-backup-standby", "backup"], timeout=6 * 3600)
+        for m in others:
+            if states.get(m["node"]) == "ready":
+                op.step(f"clearing {names.member(m['index'])} on {m['node']}; it is cloned again")
+                self.db.wipe_volume(m["node"], names.member_volume(name, m["index"]))
+            m["stopped"] = False
+        self.db._save(app)
+        AppService(self.p).deploy_stack(app, canary, web=bool(app.get("image")))
+        for m in others:
+            if states.get(m["node"]) == "ready":
+                self.db.wait_streaming(app, names.member(m["index"]))
 
     def _restore_into(self, op: Operation, source: dict, into: str, target: pgbackrest.Target) -> dict:
         from .apps import AppService
@@ -455,7 +476,10 @@ class BackupService:
 
     def _counts_on_paused_standby(self, app: dict, standby: str) -> tuple[pgbackrest.Target, dict]:
         """Pause replay on a standby, read its position and count there: exactly the state at that
-        position, whatever the primary does meanwhile."""
+        position, whatever the primary does meanwhile. Patroni would resume replay within a
+        loop, so it is paused too (no automatic failover for those seconds)."""
+        patronictl = ["patronictl", "-c", "/run/sentinel/patroni.yml"]
+        self.db.member_exec(app["name"], standby, patronictl + ["pause", "--wait"], timeout=60)
         self.db.sql(app, "select pg_wal_replay_pause()", member=standby, database="postgres")
         try:
             for _ in range(50):
@@ -468,6 +492,7 @@ class BackupService:
             counts = json.loads(self.db.sql(app, COUNT_SQL, member=standby) or "{}")
         finally:
             self.db.sql(app, "select pg_wal_replay_resume()", member=standby, database="postgres")
+            self.db.member_exec(app["name"], standby, patronictl + ["resume", "--wait"], timeout=60)
         return pgbackrest.Target("lsn", lsn, exclusive=True), counts
 
     def _counts_at_restore_point(self, app: dict) -> tuple[pgbackrest.Target, dict]:

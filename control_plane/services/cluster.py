@@ -330,9 +330,12 @@ class ClusterService:
             demote = [n["name"] for n in current if n["role"] == "manager" and n["name"] not in managers]
             op.step(f"draining {', '.join(n['name'] for n in leaving)}")
             backup = topology.backup_node(self.p.outputs)
+            states = DatabaseService(self.p).node_states()
             ansible.run_playbook("leave.yml", ansible.inventory_for(current + ([backup] if backup else []),
                                                                     self.p.outputs["ssh_user"]),
-                                 {"leaving": [n["name"] for n in leaving], "demote": demote},
+                                 {"leaving": [n["name"] for n in leaving], "demote": demote,
+                                  "reachable": [n["name"] for n in leaving
+                                                if states.get(n["name"]) == "ready"]},
                                  step=op.step)
         op.step(f"applying Terraform with {nodes} node(s)")
         self.store.put("cluster_state", "scaling")

@@ -49,26 +49,33 @@ class DbOperations:
         new = self.db.switchover_now(op, app, candidate=to)
         return {"primary": new, "node": self.db.member_node(app, new)}
 
-    def start_ha(self, name: str, enabled: bool) -> str:
+    def _free_nodes(self, app: dict) -> list[str]:
+        return [n for n in self.db.app_nodes() if n not in {m["node"] for m in app["db"]["members"]}]
+
+    def start_ha(self, name: str, enabled: bool, node: str | None = None) -> str:
         app = self.db.require(name)
         count = len(app["db"]["members"])
         if enabled and count >= 2:
             raise Conflict(f"the database of {name} already has a standby.")
         if not enabled and count < 2:
             raise Conflict(f"the database of {name} has no standby to remove.")
+        if not enabled and node:
+            raise InvalidInput("--node goes with --on (where the new standby goes).")
         if enabled:
-            free = [n for n in self.db.app_nodes() if n not in {m["node"] for m in app["db"]["members"]}]
+            free = self._free_nodes(app)
             if not free:
                 raise InvalidInput(f"a standby needs a ready node that holds no member of {name}'s "
                                    "database and there is none: add a node first "
                                    "(`sentinel cluster scale`).")
-        return self._start(name, "db-ha", lambda op: self._ha(op, name, enabled))
+            if node and node not in free:
+                raise InvalidInput(f"--node {node} is not a ready node without a member of {name}'s "
+                                   f"database: choose one of {', '.join(free)}.")
+        return self._start(name, "db-ha", lambda op: self._ha(op, name, enabled, node))
 
-    def _ha(self, op: Operation, name: str, enabled: bool) -> dict:
+    def _ha(self, op: Operation, name: str, enabled: bool, node: str | None = None) -> dict:
         app = self.db.require(name)
         if enabled:
-            free = [n for n in self.db.app_nodes() if n not in {m["node"] for m in app["db"]["members"]}]
-            key = self.db.add_member(op, app, free[0])
+            key = self.db.add_member(op, app, node or self._free_nodes(app)[0])
         else:
             cluster = self.db.cluster(app)
             from .. import patroni

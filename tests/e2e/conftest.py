@@ -60,8 +60,12 @@ class Platform:
         raise AssertionError(f"no running container of {service}")
 
     def psql(self, app: str, sql: str) -> str:
-        node, cid = self.task_container(f"{app}_db")
-        p = self.node_exec(node, "docker", "exec", cid, "psql", "-U", app, "-d", app, "-At", "-c", sql)
+        """SQL as the app's role, straight on the container of the current primary."""
+        primary = self.json("db", "status", app)["primary"]["member"]
+        node, cid = self.task_container(f"{app}_{primary}")
+        user = app.replace("-", "_")
+        p = self.node_exec(node, "docker", "exec", "-u", "postgres", cid, "psql", "-X", "-U", user,
+                           "-d", user, "-At", "-c", sql)
         assert p.returncode == 0, p.stderr
         return p.stdout.strip()
 
@@ -76,7 +80,7 @@ def platform():
     yield p
     # Whatever the tests did, leave nothing behind (test_zz_destroy checks this for real).
     if not keep and (home / "config.json").exists():
-        p.cli("destroy", "--yes", check=False, timeout=600)
+        p.cli("destroy", "--delete-data", "--yes", check=False, timeout=600)
 
 
 @pytest.fixture(scope="session")

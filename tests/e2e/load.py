@@ -59,3 +59,46 @@ class Load:
     @property
     def rate(self) -> float:
         return self.total / max(self.ended - self.started, 1e-9)
+
+
+class Writer:
+    """Inserts rows through the app (POST /api/todos) as fast as answers come, one client,
+    recording every acknowledged id with its time, and every failure with its time."""
+
+    def __init__(self, base: str, host: str, prefix: str, max_seconds: float = 300):
+        self.base, self.host, self.prefix, self.max_seconds = base, host, prefix, max_seconds
+        self.acked: list[tuple[float, int]] = []
+        self.failures: list[tuple[float, str]] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        deadline = time.monotonic() + self.max_seconds
+        i = 0
+        with httpx.Client(timeout=5, headers={"Host": self.host}) as c:
+            while not self._stop.is_set() and time.monotonic() < deadline:
+                i += 1
+                t = time.monotonic()
+                try:
+                    r = c.post(f"{self.base}/api/todos", json={"title": f"{self.prefix}-{i}"})
+                    if r.status_code == 201:
+                        self.acked.append((t, r.json()["id"]))
+                    else:
+                        self.failures.append((t, str(r.status_code)))
+                except httpx.HTTPError as e:
+                    self.failures.append((t, type(e).__name__))
+                time.sleep(0.01)
+
+    def __enter__(self) -> "Writer":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join(timeout=15)
+
+    def ids(self) -> list[int]:
+        return [i for _, i in self.acked]
+
+    def first_ack_after(self, t: float) -> float | None:
+        return next((a - t for a, _ in self.acked if a > t), None)

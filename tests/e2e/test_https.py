@@ -157,7 +157,7 @@ def acme():
     finally:
         try:
             if (home / "config.json").exists():
-                p.cli("destroy", "--yes", check=False, timeout=600)
+                p.cli("destroy", "--delete-data", "--yes", check=False, timeout=600)
         finally:
             pebble.stop()
             shutil.rmtree(work, ignore_errors=True)

@@ -78,7 +78,7 @@ def remote():
     r = Remote(home)
     yield r
     if (home / "config.json").exists():
-        r.cli("destroy", "--yes", check=False, timeout=900)
+        r.cli("destroy", "--delete-data", "--yes", check=False, timeout=900)
 
 
 def versions(r: Remote, n: int = 40) -> Counter:
@@ -151,7 +151,7 @@ def test_remote_control_plane_end_to_end(remote):
     assert wrong.returncode != 0 and "certificate changed" in wrong.stderr, wrong.stderr
 
     t1 = time.monotonic()
-    r.cli("destroy", "--yes", timeout=900)
+    r.cli("destroy", "--delete-data", "--yes", timeout=900)
     print(f"destroy: {time.monotonic() - t1:.0f}s")
     assert not leftovers(), leftovers()
     assert not (r.home / "config.json").exists()

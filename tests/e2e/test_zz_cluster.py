@@ -16,7 +16,7 @@ def states(platform) -> dict[str, str]:
 
 
 def test_scale_up_to_three_then_down_to_one(platform):
-    platform.cli("delete", "app", "todos", "--yes", check=False)
+    platform.cli("delete", "app", "todos", "--delete-data", "--yes", check=False)
     platform.cli("cluster", "scale", "--nodes", "3", "--yes")
     assert states(platform) == {f"{NAME}-node-{i}": "ready" for i in range(3)}
     platform.cli("cluster", "scale", "--nodes", "1", "--yes")
@@ -36,7 +36,7 @@ def test_a_killed_worker_shows_down(platform):
 
 
 def test_zz_destroy_leaves_nothing_behind(platform):
-    platform.cli("destroy", "--yes")
+    platform.cli("destroy", "--delete-data", "--yes")
     out = lambda *a: subprocess.run(a, capture_output=True, text=True).stdout
     assert f"{NAME}-node" not in out("docker", "ps", "-a", "--format", "{{.Names}}")
     assert f"sentinel-{NAME}" not in out("docker", "network", "ls", "--format", "{{.Name}}")

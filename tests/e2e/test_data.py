@@ -1,0 +1,260 @@
+"""The data side end to end on the real swarm, as a user sees it: a standby on another node,
+point-in-time restore, restore drills, the primary's node killed under load, a node lost for
+good, and node changes that keep every row. Runs first (file order) on the shared platform and
+removes its app at the end."""
+from __future__ import annotations
+
+import datetime as dt
+import re
+import subprocess
+import threading
+import time
+from collections import Counter
+
+import httpx
+import pytest
+
+from .conftest import HTTP, NAME, ROOT
+from .load import Writer
+from .test_platform import one_clear_error
+
+pytestmark = pytest.mark.e2e
+
+APP, DOMAIN = "ledger", "ledger.localhost"
+BASE = f"http://127.0.0.1:{HTTP}"
+
+
+@pytest.fixture(scope="module")
+def ledger(platform):
+    platform.cli("deploy", "--name", APP, "--image", "todo:1", "--port", "8000", "--db", "postgres",
+                 "--db-schema", str(ROOT / "examples/todo/schema.sql"), "--replicas", "2", "--yes")
+    yield DOMAIN
+    platform.cli("delete", "app", APP, "--delete-data", "--yes", check=False)
+
+
+def add(platform, title: str) -> int:
+    r = platform.http(DOMAIN, "/api/todos", method="POST", json={"title": title})
+    assert r.status_code == 201, r.text
+    return r.json()["id"]
+
+
+def titles(platform, app: str = APP) -> list[str]:
+    return platform.psql(app, "select title from todos order by id").splitlines()
+
+
+def present(platform, ids: list[int]) -> int:
+    return int(platform.psql(APP, f"select count(*) from todos where id in ({','.join(map(str, ids))})"))
+
+
+def utc_now() -> str:
+    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def wait_healthy_pair(platform, timeout: float = 180) -> dict:
+    """Until both members run and the standby streams with a known lag."""
+    deadline = time.monotonic() + timeout
+    while True:
+        s = platform.json("db", "status", APP)
+        if (s["primary"] and len(s["standbys"]) == 1 and s["standbys"][0]["state"] in ("running", "streaming")
+                and s["standbys"][0]["lag_bytes"] is not None):
+            return s
+        assert time.monotonic() < deadline, s
+        time.sleep(2)
+
+
+class Prober:
+    """GETs the app page every 50 ms and counts the answers (codes and failures)."""
+
+    def __init__(self, host: str):
+        self.host, self.codes, self._stop = host, Counter(), threading.Event()
+        self._t = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        with httpx.Client(timeout=5, headers={"Host": self.host}) as c:
+            while not self._stop.is_set():
+                try:
+                    self.codes[c.get(f"{BASE}/api/todos").status_code] += 1
+                except httpx.HTTPError as e:
+                    self.codes[type(e).__name__] += 1
+                time.sleep(0.05)
+
+    def __enter__(self):
+        self._t.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._t.join(timeout=10)
+
+
+def test_the_database_has_a_standby_on_another_node_and_the_app_role_is_not_a_superuser(platform, ledger):
+    s = wait_healthy_pair(platform)
+    assert s["ha"] is True
+    assert s["primary"]["node"] == f"{NAME}-node-1"  # off node 0, which carries the edge
+    assert [m["node"] for m in s["standbys"]] == [f"{NAME}-node-0"]
+    assert platform.psql(APP, "select rolsuper from pg_roles where rolname = current_user") == "f"
+    assert platform.psql(APP, "select pg_get_userbyid(datdba) from pg_database "
+                              "where datname = current_database()") == APP
+    add(platform, "first")
+    out = platform.cli("db", "psql", APP, "-c", "select title from todos").stdout
+    assert "first" in out
+    # psql as the app's role cannot reach a shell in the database's container
+    proc = platform.cli("db", "psql", APP, "-c", "\\! id", check=False)
+    assert proc.returncode != 0 and "restricted" in proc.stderr and "uid=" not in proc.stdout
+
+
+def test_bad_database_input_gets_one_clear_sentence_and_changes_nothing(platform, ledger):
+    before = platform.json("db", "status", APP)["members"]
+    one_clear_error(platform.cli("db", "restore", "ghost", "--to", "latest", "--yes", check=False),
+                    "no app named")
+    one_clear_error(platform.cli("db", "restore", APP, "--to", "yesterday noon", "--yes", check=False),
+                    "is not a time")
+    one_clear_error(platform.cli("db", "switchover", APP, "--to", "pg-9", "--yes", check=False),
+                    "not a member")
+    one_clear_error(platform.cli("db", "ha", APP, "--on", check=False), "already has a standby")
+    one_clear_error(platform.cli("cluster", "scale", "--nodes", "1", "--yes", check=False),
+                    "fewer copies", APP, "nothing was changed")
+    one_clear_error(platform.cli("delete", "app", APP, "--yes", check=False), "--keep-data", "--delete-data")
+    one_clear_error(platform.cli("destroy", "--yes", check=False), "--delete-data", APP)
+    platform.cli("deploy", "--name", "plain", "--image", "todo:1", "--port", "8000", "--yes")
+    one_clear_error(platform.cli("db", "switchover", "plain", "--yes", check=False), "has no database")
+    one_clear_error(platform.cli("db", "backup", "plain", check=False), "has no database")
+    platform.cli("delete", "app", "plain", "--yes")
+    platform.cli("db", "backup", APP)
+    one_clear_error(platform.cli("db", "restore", APP, "--to", "2001-01-01T00:00:00Z", "--yes",
+                                 check=False), "before the recoverable window")
+    one_clear_error(platform.cli("db", "restore", APP, "--to", "2099-01-01T00:00:00Z", "--yes",
+                                 check=False), "in the future")
+    one_clear_error(platform.cli("db", "restore", APP, "--to", "latest", "--into", APP, "--yes",
+                                 check=False), "already exists")
+    assert len(platform.json("cluster", "inspect")["nodes"]) == 2
+    assert platform.json("db", "status", APP)["members"] == before
+    assert "first" in titles(platform)
+
+
+def test_point_in_time_restore_lands_exactly_between_two_batches_and_can_be_undone(platform, ledger):
+    kept = titles(platform)
+    batch_a = [f"a-{i}" for i in range(5)]
+    for t in batch_a:
+        add(platform, t)
+    time.sleep(1)
+    target = utc_now()
+    time.sleep(1)
+    batch_b = [f"b-{i}" for i in range(5)]
+    for t in batch_b:
+        add(platform, t)
+    # Without --yes (and no terminal) it says what it would discard and changes nothing.
+    dry = platform.cli("db", "restore", APP, "--to", target, check=False)
+    assert dry.returncode != 0 and "5 write transaction(s)" in " ".join(dry.stdout.split())
+    assert titles(platform) == kept + batch_a + batch_b
+    with Prober(DOMAIN) as probe:
+        out = platform.cli("db", "restore", APP, "--to", target, "--yes").stdout
+        time.sleep(1)
+    assert set(probe.codes) <= {200, 503}, probe.codes  # 503 while it runs, never a 404
+    assert probe.codes[503] > 0, probe.codes
+    assert titles(platform) == kept + batch_a
+    undo = re.search(r"sentinel db restore \S+ --to (pre-restore-\S+)", out).group(1)
+    platform.cli("db", "restore", APP, "--to", undo, "--yes")
+    assert titles(platform) == kept + batch_a + batch_b
+    wait_healthy_pair(platform)
+
+
+def test_a_restore_into_a_new_app_leaves_production_untouched(platform, ledger):
+    target = utc_now()
+    time.sleep(1)
+    add(platform, "after the copy")
+    copy = "ledger-copy"
+    platform.cli("db", "restore", APP, "--to", target, "--into", copy, "--yes")
+    try:
+        assert titles(platform, copy) == titles(platform)[:-1]
+        assert platform.psql(copy, "select current_user") == "ledger_copy"
+        assert titles(platform)[-1] == "after the copy"
+    finally:
+        platform.cli("delete", "app", copy, "--delete-data", "--yes")
+
+
+def test_a_restore_drill_passes_and_a_damaged_backup_fails_it(platform, ledger):
+    platform.cli("db", "verify", APP)
+    assert platform.json("db", "status", APP)["last_drill"]["passed"] is True
+    platform.cli("db", "backup", APP, "--type", "full")
+    label = platform.json("db", "backups", APP)["backups"][-1]["label"]
+    oid = platform.psql(APP, "select oid from pg_database where datname = current_database()")
+    pg_class = f"/var/lib/sentinel/backups/{APP}/backup/{APP}/{label}/pg_data/base/{oid}/1259.lz4"
+    backup_node = f"{NAME}-backup"
+    subprocess.run(["docker", "exec", backup_node, "sh", "-c",
+                    f"cp {pg_class} /tmp/keep && head -c 64 /dev/urandom | "
+                    f"dd of={pg_class} bs=1 seek=100 conv=notrunc 2>/dev/null"], check=True)
+    try:
+        proc = platform.cli("db", "verify", APP, check=False)
+        one_clear_error(proc, "restore drill of ledger failed")
+        drill = platform.json("db", "status", APP)["last_drill"]
+        assert drill["passed"] is False and drill["backup"] == label
+    finally:
+        subprocess.run(["docker", "exec", backup_node, "cp", "/tmp/keep", pg_class], check=True)
+    platform.cli("db", "backup", APP, "--type", "full")
+
+
+def test_killing_the_primarys_node_under_load_loses_no_acknowledged_row(platform, ledger):
+    s = wait_healthy_pair(platform)
+    if s["primary"]["node"] != f"{NAME}-node-1":
+        platform.cli("db", "switchover", APP, "--yes")
+    victim = f"{NAME}-node-1"
+    with Writer(BASE, DOMAIN, "kill") as w:
+        time.sleep(3)
+        killed_at = time.monotonic()
+        subprocess.run(["docker", "kill", victim], check=True, capture_output=True)
+        deadline = time.monotonic() + 90
+        while w.first_ack_after(killed_at) is None:
+            assert time.monotonic() < deadline, w.failures[-5:]
+            time.sleep(0.5)
+        time.sleep(3)
+    back_after = w.first_ack_after(killed_at)
+    print(f"writes back {back_after:.1f} s after the node was killed")  # figures: bench/failover.py
+    assert back_after < 45
+    subprocess.run(["docker", "start", victim], check=True, capture_output=True)
+    ids = w.ids()
+    assert len(ids) > 100
+    assert present(platform, ids) == len(ids)  # every acknowledged row is there
+    s = wait_healthy_pair(platform, timeout=240)
+    assert s["primary"]["node"] == f"{NAME}-node-0"
+    platform.cli("db", "switchover", APP, "--yes")
+    assert platform.json("db", "status", APP)["primary"]["node"] == victim
+
+
+def test_node_changes_keep_every_row_and_a_lost_node_is_rebuilt(platform, ledger):
+    """2 -> 3 nodes (3 managers, 3 etcd members); the standby moved to node 2; node 2 lost for
+    good and its member rebuilt elsewhere; 3 -> 2 nodes, all under writes."""
+    with Writer(BASE, DOMAIN, "grow") as w:
+        platform.cli("cluster", "scale", "--nodes", "3", "--yes")
+        nodes = platform.json("cluster", "inspect")["nodes"]
+        assert sorted(n["role"] for n in nodes) == ["manager"] * 3
+        platform.cli("db", "ha", APP, "--off", "--yes")
+        platform.cli("db", "ha", APP, "--on", "--node", f"{NAME}-node-2")
+        time.sleep(2)
+    assert w.failures == [], w.failures[:5]
+    assert present(platform, w.ids()) == len(w.ids())
+    s = wait_healthy_pair(platform)
+    assert [m["node"] for m in s["standbys"]] == [f"{NAME}-node-2"]
+
+    # node 2 is lost for good: its standby is rebuilt on node 0
+    lost = f"{NAME}-node-2"
+    subprocess.run(["docker", "kill", lost], check=True, capture_output=True)
+    deadline = time.monotonic() + 90
+    while not any("rebuild" in a for a in platform.json("db", "status", APP)["actions"]):
+        assert time.monotonic() < deadline
+        time.sleep(3)
+    with Writer(BASE, DOMAIN, "rebuild") as w:
+        platform.cli("db", "rebuild", APP)
+        time.sleep(2)
+    assert present(platform, w.ids()) == len(w.ids())
+    s = wait_healthy_pair(platform)
+    assert [m["node"] for m in s["standbys"]] == [f"{NAME}-node-0"]
+
+    with Writer(BASE, DOMAIN, "shrink") as w:
+        platform.cli("cluster", "scale", "--nodes", "2", "--yes")
+        time.sleep(2)
+    assert w.failures == [], w.failures[:5]
+    assert present(platform, w.ids()) == len(w.ids())
+    nodes = platform.json("cluster", "inspect")["nodes"]
+    assert sorted(n["role"] for n in nodes) == ["manager", "worker"]
+    assert platform.http(DOMAIN, "/").status_code == 200
