@@ -69,21 +69,32 @@ def _check_patroni(data: dict, app: str) -> None:
     assert data["postgresql"]["data_dir"] == names.PGDATA
 
 
-def member_pgbackrest(app: str) -> str:
+S3_KEYS = ("bucket", "endpoint", "region", "uri_style", "key_type")
+
+
+def member_pgbackrest(app: str, s3: dict | None = None, cluster: str = "sentinel",
+                      retention_full: int = 2) -> str:
     """pgBackRest on a member: archive-push/get to the repository host over TLS, and a TLS
-    server so the repository host can take backups from this member."""
+    server so the repository host can take backups from this member. With `s3` (the clouds'
+    `backup_repository` output) the member reaches the bucket itself, under /<cluster>/<app>."""
+    if s3:
+        missing = [k for k in S3_KEYS if not s3.get(k)]
+        if missing or (s3["key_type"] == "shared" and not (s3.get("access_key_id") and
+                                                          s3.get("secret_access_key"))):
+            raise ValueError(f"backup_repository lacks {', '.join(missing) or 'its keys'}")
     text = render("pgbackrest.conf.j2", app=app, repo_host=False, stanza=names.stanza(app),
                   tls=MEMBER_TLS, client_cn=app, repo_alias=names.REPO_ALIAS, pgdata=names.PGDATA,
-                  members=[])
+                  members=[], s3=s3, repo_path=f"/{cluster}/{app}", retention_full=retention_full)
     ini = parse_ini(text)
     assert ini[names.stanza(app)]["pg1-path"] == names.PGDATA
+    assert ("repo1-host" in ini["global"]) != bool(s3)
     return text
 
 
 def repo_pgbackrest(app: str, members: list[str], *, retention_full: int = 2) -> str:
     """pgBackRest on the repository host: the repository itself, and every member as a pg host
     (backups come from a standby when there is one)."""
-    text = render("pgbackrest.conf.j2", app=app, repo_host=True, stanza=names.stanza(app),
+    text = render("pgbackrest.conf.j2", app=app, repo_host=True, stanza=names.stanza(app), s3=None,
                   tls=MEMBER_TLS, client_cn=app, repo_path="/var/lib/pgbackrest",
                   retention_full=retention_full, backup_standby=len(members) > 1,
                   members=members, pgdata=names.PGDATA)

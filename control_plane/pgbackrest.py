@@ -50,6 +50,7 @@ class Target:
     value: str | None = None
     timeline: int | None = None
     exclusive: bool = False
+    set: str | None = None  # a backup to start from (else pgBackRest takes the newest)
 
     def options(self) -> list[str]:
         if self.kind == "latest":
@@ -61,6 +62,8 @@ class Target:
             opts.append("--target-exclusive")
         if self.timeline is not None:
             opts.append(f"--target-timeline={self.timeline}")
+        if self.set:
+            opts.append(f"--set={self.set}")
         return opts
 
     def describe(self) -> str:
@@ -121,6 +124,7 @@ def parse_info(text: str, stanza: str) -> dict:
             "stop_epoch": (b.get("timestamp") or {}).get("stop"),
             "size_bytes": info.get("size"), "repo_bytes": (info.get("repository") or {}).get("size"),
             "lsn_stop": (b.get("lsn") or {}).get("stop"), "error": bool(b.get("error")),
+            "timeline": int(((b.get("archive") or {}).get("start") or "1")[:8], 16),
         })
     archives = entry.get("archive", [])
     archive = None
@@ -130,6 +134,20 @@ def parse_info(text: str, stanza: str) -> dict:
     # 2 = "no valid backups": a new stanza, which is fine.
     return {"status": "ok" if status.get("code") in (0, 2) else "error",
             "message": status.get("message", ""), "backups": backups, "archive": archive}
+
+
+def lsn(text: str) -> int:
+    hi, lo = text.split("/")
+    return (int(hi, 16) << 32) + int(lo, 16)
+
+
+def backup_for_point(backups: list[dict], point_lsn: str, timeline: int) -> str | None:
+    """The newest good backup a restore to a point can start from: ended at or before it, on its
+    timeline or an earlier one (pgBackRest would otherwise take the newest backup, which after a
+    restore lies on another timeline)."""
+    fit = [b for b in backups if not b.get("error") and b.get("lsn_stop")
+           and b.get("timeline", 1) <= timeline and lsn(b["lsn_stop"]) <= lsn(point_lsn)]
+    return fit[-1]["label"] if fit else None
 
 
 def window_from(backups: list[dict], latest: str | None) -> dict | None:

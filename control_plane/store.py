@@ -119,6 +119,15 @@ class Store:
         op["result"] = json.loads(op["result"]) if op["result"] else None
         return op
 
+    def last_operation_end(self, target: str, exclude_actor: str | None = None) -> float | None:
+        sql = "SELECT max(coalesce(finished_at, started_at)) AS t FROM operations WHERE target=?"
+        args: tuple = (target,)
+        if exclude_actor:
+            sql += " AND actor != ?"
+            args += (exclude_actor,)
+        rows = self._q(sql, args)
+        return rows[0]["t"] if rows and rows[0]["t"] is not None else None
+
     def running_operations(self) -> list[dict]:
         return [dict(r) for r in self._q("SELECT * FROM operations WHERE status='running'")]
 

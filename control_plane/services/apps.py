@@ -262,6 +262,15 @@ class AppService:
             self.p.traefik().remove(traefik.app_file(name))
         except CommandFailed:
             pass
+        if app.get("db"):
+            # Members stopped first (standbys, then the primary) and only then the stack: a
+            # member still running would write its cluster's keys back into etcd after they are
+            # removed, and a new app of the same name would wait for that old cluster.
+            try:
+                DatabaseService(self.p).stop_all({**app, "db": {**app["db"], "members": [
+                    dict(m) for m in app["db"]["members"]]}}, None, removing=True)
+            except CommandFailed:
+                pass
         self.p.docker.run(stack_rm_argv(name), check=False)
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
@@ -322,7 +331,13 @@ class AppService:
             raise InvalidInput(f"app {name!r} has no database.")
         if role in ("canary", "baseline") and not self.store.canary(name):
             raise InvalidInput(f"app {name!r} has no canary.")
-        return f"{name}_db" if role == "db" else service_name(name, role)
+        if role == "db":  # the database's logs are its primary's (else its first member's)
+            from .. import patroni
+
+            members = app["db"]["members"]
+            leader = patroni.leader(DatabaseService(self.p).cluster(app))
+            return f"{name}_{leader}" if leader else names.member_service(name, members[0]["index"])
+        return service_name(name, role)
 
     def logs(self, name: str, role: str = "production", tail: int | None = 200,
              since: str | None = None) -> list[str]:

@@ -170,7 +170,12 @@ class BackupService:
             return pgbackrest.Target("latest")
         point = next((p for p in self.store.get(f"db_points:{app['name']}") or [] if p["name"] == to), None)
         if point:
-            return pgbackrest.Target("name", point["name"], timeline=point["timeline"])
+            backup = pgbackrest.backup_for_point(self.info(app)["backups"], point["lsn"],
+                                                 point["timeline"])
+            if not backup:
+                raise InvalidInput(f"no backup of {app['name']} ends before restore point {to}: it "
+                                   "cannot be reached any more.")
+            return pgbackrest.Target("name", point["name"], timeline=point["timeline"], set=backup)
         try:
             return pgbackrest.time_target(pgbackrest.parse_time(to))
         except ValueError:
@@ -255,6 +260,10 @@ class BackupService:
     def restore(self, op: Operation, name: str, plan: dict) -> dict:
         app = self.db.require(name)
         target = pgbackrest.Target(**plan["target"])
+        if plan["primary_running"] and plan["into"]:
+            # The window offered runs to now: what was written until now reaches the repository
+            # first (in place, the pre-restore restore point does the same).
+            self.archive_now(app)
         if plan["into"]:
             return self._restore_into(op, app, plan["into"], target)
         return self._restore_in_place(op, app, target, plan)

@@ -4,12 +4,16 @@ Every `tick` seconds, for each app with a database: a full backup when there is 
 after the database is created) or the last full is older than the policy's interval, else a
 differential when the last backup is older than its interval, and a restore drill when the last
 one is older than its interval. Each is an ordinary operation on the app (actor `sentinel`), so
-it waits its turn behind a deploy or a canary and shows in the app's events. After a full
+it waits its turn behind a deploy or a canary and shows in the app's events; it also leaves an
+app alone for `quiet` seconds after a person's last operation on it, so scheduled work never
+answers a person's next command with "busy". SENTINEL_BACKUP_SCHEDULE=off turns the schedule
+off (the end-to-end tests do, to stay deterministic). After a full
 backup, the data an in-place restore kept aside is deleted: the backups now cover it.
 """
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from dataclasses import dataclass
@@ -48,12 +52,15 @@ def due(policy: Policy, backups: list[dict], last_drill_at: float | None, now: f
 
 class BackupScheduler:
     def __init__(self, platform: Platform, jobs: Jobs, tick: float = 30.0,
-                 policy: Policy = Policy()):
-        self.p, self.jobs, self.tick, self.policy = platform, jobs, tick, policy
+                 policy: Policy = Policy(), quiet: float = 120.0):
+        self.p, self.jobs, self.tick, self.policy, self.quiet = platform, jobs, tick, policy, quiet
         self.backups = BackupService(platform)
         self._stop = threading.Event()
 
     def start(self) -> None:
+        if os.environ.get("SENTINEL_BACKUP_SCHEDULE", "on").lower() == "off":
+            log.info("scheduled backups and drills are off (SENTINEL_BACKUP_SCHEDULE=off)")
+            return
         threading.Thread(target=self._run, name="backup-schedule", daemon=True).start()
 
     def stop(self) -> None:
@@ -70,7 +77,11 @@ class BackupScheduler:
         if self.p.state != "ready" or self.jobs.busy("cluster"):
             return
         for app in self.p.store.apps():
-            if not app.get("db") or self.jobs.busy(f"app:{app['name']}"):
+            target = f"app:{app['name']}"
+            if not app.get("db") or self.jobs.busy(target):
+                continue
+            last = self.p.store.last_operation_end(target, exclude_actor="sentinel")
+            if last is not None and time.time() - last < self.quiet:
                 continue
             self.consider(app)
 

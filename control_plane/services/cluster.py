@@ -111,6 +111,7 @@ class ClusterService:
         self._deploy_platform(op, spec, images, nodes, tls)
         self.store.set_nodes([{**n, "state": "ready"} for n in nodes])
         DCS(self.p).ensure(op, topology.dcs_nodes(nodes))
+        self.prepull(op)
         self.store.put("cluster_state", "ready")
         op.step(f"platform ready: {spec.nodes} node(s) and a backup node, edge at "
                 f"{self.p.edge_url(spec.domain)}" if topology.backup_node(outputs) else
@@ -214,6 +215,20 @@ class ClusterService:
             mode = "0600" if secret else "0640" if rel == "grafana/admin_password" else "0644"
             out.append({"src": str(path), "path": rel, "mode": mode})
         return out
+
+    def prepull(self, op: Operation) -> None:
+        """Every node pulls the database images now (a global job, not waited for), so an app's
+        first database does not wait for them."""
+        from ..docker_cli import service_rm_argv
+
+        images = self.store.get("stack_images") or {}
+        for key in ("postgres", "haproxy"):
+            name = f"sentinel-prepull-{key}"
+            self.p.docker.run(service_rm_argv([name]), check=False)
+            self.p.docker.run(["docker", "service", "create", "--detach", "--name", name,
+                               "--mode", "global-job", "--with-registry-auth", "--entrypoint", "true",
+                               images[key]], check=False, what="pre-pulling the database images")
+        op.step("every node is pulling the database images in the background")
 
     # ---- inspect ----------------------------------------------------------------------------
     def inspect(self) -> dict:
@@ -364,6 +379,7 @@ class ClusterService:
             ansible.run_playbook("swarm.yml", inv, step=op.step)
             self.store.set_nodes([{**n, "state": "ready"} for n in new_nodes])
             dcs.ensure(op, topology.dcs_nodes(new_nodes))
+            self.prepull(op)
         else:
             for n in current[nodes:]:
                 ssh.forget_host(n["address"])

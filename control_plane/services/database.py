@@ -72,6 +72,12 @@ class DatabaseService:
     def has_repo_node(self) -> bool:
         return any(n["role"] == "backup" for n in self.store.nodes())
 
+    def object_storage(self) -> dict | None:
+        """The clouds' bucket (Terraform's `backup_repository` output), when that is where the
+        repositories live."""
+        repo = self.p.outputs.get("backup_repository") or {}
+        return repo if repo.get("type") == "s3" else None
+
     # ---- credentials and configuration objects ------------------------------------------------
     def passwords(self, app: str) -> Passwords:
         return Passwords(superuser=secrets.get(f"db_{app}_superuser"),
@@ -101,7 +107,8 @@ class DatabaseService:
         # The repository host backs up from running members only (a stopped one has no address).
         members = [names.member(m["index"]) for m in app["db"]["members"] if not m.get("stopped")]
         out = {"patroni": patroni_config(name, self.passwords(name), timing=TIMING),
-               "member_pgbackrest": member_pgbackrest(name), **self.tls(name)}
+               "member_pgbackrest": member_pgbackrest(name, self.object_storage(),
+                                                      self.p.spec.name), **self.tls(name)}
         if self.has_repo_node():
             out["repo_pgbackrest"] = repo_pgbackrest(name, members)
         # Every possible member is listed: HAProxy's config never changes when members move.
@@ -183,7 +190,13 @@ class DatabaseService:
         return proc
 
     def repo_exec(self, app: str, argv: list[str], *, timeout: float = 3600, check: bool = True):
-        """pgBackRest on the app's repository host (backups, info, expire)."""
+        """pgBackRest where the repository is handled: the app's repository host, or (object
+        storage) the primary member, which reaches the bucket itself."""
+        if not self.has_repo_node():
+            record = self.require(app)
+            return self.member_exec(app, patroni.leader(self.cluster(record)) or
+                                    self.running_members(record)[0], argv, timeout=timeout,
+                                    check=check)
         try:
             d, cid, _ = self.p.task_container(names.repo_service(app))
         except NotRunning:
@@ -261,6 +274,7 @@ class DatabaseService:
         self.p.docker.run(secret_create_argv(db["secret"], {"sentinel.app": name}), input=password,
                           what="docker secret create")
         self.dcs.ensure_app_user(name, self.passwords(name).etcd)
+        self.dcs.delete_app_keys(name)  # a new database: nothing of an older one may linger
         self.ensure_repo_folder(name)
 
     def ensure_repo_folder(self, name: str) -> None:
@@ -271,8 +285,13 @@ class DatabaseService:
 
     def wait_leader(self, app: dict, timeout: float = 180, what: str = "the database") -> str:
         deadline = time.monotonic() + timeout
+        seen = "no member answered"
         while time.monotonic() < deadline:
-            leader = patroni.leader(self.cluster(app))
+            cluster = self.cluster(app)
+            if cluster:
+                seen = ", ".join(f"{m['name']} {m.get('role')} {m.get('state')}"
+                                 for m in cluster.get("members", [])) or "no member registered"
+            leader = patroni.leader(cluster)
             if leader:
                 # Patroni says leader a moment before Postgres accepts writes.
                 proc = self.member_exec(app["name"], leader,
@@ -281,8 +300,8 @@ class DatabaseService:
                 if proc.returncode == 0 and proc.stdout.strip() == "f":
                     return leader
             time.sleep(1)
-        raise CommandFailed(f"{what} of {app['name']} did not get a primary within {int(timeout)} s; "
-                            f"see `sentinel inspect logs {app['name']} --db`.")
+        raise CommandFailed(f"{what} of {app['name']} did not get a primary within {int(timeout)} s "
+                            f"(Patroni: {seen}); see `sentinel inspect logs {app['name']} --db`.")
 
     def wait_streaming(self, app: dict, member: str, timeout: float = 600) -> None:
         deadline = time.monotonic() + timeout
@@ -294,8 +313,6 @@ class DatabaseService:
                             f"{int(timeout)} s; see `sentinel inspect logs {app['name']} --db`.")
 
     def stanza_create(self, app: dict) -> None:
-        if not self.has_repo_node():
-            return
         deadline = time.monotonic() + 60
         while True:
             proc = self.repo_exec(app["name"], pgbackrest.stanza_create_argv(names.stanza(app["name"])),
@@ -535,18 +552,20 @@ class DatabaseService:
         """Empty a member's volume (a standby about to be cloned again)."""
         self._volume_sh(node, volume, "rm -rf /data/pgdata")
 
-    def stop_all(self, app: dict, canary: dict | None) -> None:
+    def stop_all(self, app: dict, canary: dict | None, *, removing: bool = False) -> None:
         """Every member stopped, standbys first: with the primary stopped last, no standby takes
         over on the way down. Then the app's keys in etcd are removed, so whichever member
-        starts next begins a new cluster history from its own data."""
+        starts next begins a new cluster history from its own data. `removing`: the app is being
+        deleted (nothing is saved, and its web services go first)."""
         from .apps import AppService
 
         leader = patroni.leader(self.cluster(app))
         order = sorted(app["db"]["members"], key=lambda m: names.member(m["index"]) == leader)
         for m in order:
             m["stopped"] = True
-            self._save(app)
-            AppService(self.p).deploy_stack(app, canary, web=bool(app.get("image")))
+            if not removing:
+                self._save(app)
+            AppService(self.p).deploy_stack(app, canary, web=bool(app.get("image")) and not removing)
             self.wait_gone_tasks(names.member_service(app["name"], m["index"]))
         self.dcs.delete_app_keys(app["name"])
 

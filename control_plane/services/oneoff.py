@@ -69,12 +69,13 @@ def run_one_off(p: Platform, name: str, image: str, command: list[str], *, timeo
             time.sleep(1)
         # Logs can trail the task's end (they come from the task's node): read until nothing new
         # arrives for two reads in a row.
+        ended = time.monotonic()
         quiet = 0
-        for _ in range(20):
+        for _ in range(30):
             before = seen
             read_new()
             quiet = quiet + 1 if seen == before else 0
-            if quiet >= 2:
+            if quiet >= 2 and time.monotonic() - ended >= 3:
                 break
             time.sleep(0.7)
         code = (status.get("ContainerStatus") or {}).get("ExitCode")

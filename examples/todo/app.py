@@ -49,7 +49,22 @@ except ImportError:  # the app still serves (without a database) where psycopg2 
 MAX_BODY = 64 * 1024
 MAX_TITLE = 500
 MAX_ID = 2**31 - 1  # serial is a 4-byte integer
-COLUMNS = "id, title, done, created_at"
+# The schema the app reads, by version: v3 came with an expand migration (priority) and no longer
+# reads created_at, which a contract migration drops once v3 is all that runs
+# (examples/todo/migrations). v1 and v2 never name priority, so they run on either schema
+# until that contract step.
+COLUMNS_BEFORE_3 = "id, title, done, created_at"
+COLUMNS_FROM_3 = "id, title, done, priority"
+
+
+def schema_generation(version):
+    try:
+        return 3 if int(version.split(".")[0]) >= 3 else 1
+    except ValueError:
+        return 1
+
+
+COLUMNS = COLUMNS_BEFORE_3  # set from the version at start (see main)
 
 _log_lock = threading.Lock()
 
@@ -284,6 +299,8 @@ class Database:
 
 
 def _row(r):
+    if COLUMNS == COLUMNS_FROM_3:
+        return {"id": r[0], "title": r[1], "done": bool(r[2]), "priority": r[3]}
     created = r[3]
     if isinstance(created, (datetime.date, datetime.datetime)):
         created = created.isoformat()
@@ -294,6 +311,7 @@ def _row(r):
 THEMES = {
     "1": {"color": "#1d4ed8", "badge": ""},
     "2": {"color": "#15803d", "badge": "new!"},
+    "3": {"color": "#b45309", "badge": "priorities"},
 }
 OTHER_COLORS = ["#7e22ce", "#c2410c", "#0e7490", "#be123c"]
 
@@ -669,7 +687,9 @@ class App:
 
 
 def main():
+    global COLUMNS
     cfg = Config()
+    COLUMNS = COLUMNS_FROM_3 if schema_generation(cfg.version) >= 3 else COLUMNS_BEFORE_3
     try:
         app = App(cfg)
     except OSError as e:

@@ -26,7 +26,10 @@ class Platform:
     def __init__(self, home: Path, *, name: str = NAME, http: int = HTTP, https: int = HTTPS,
                  api_port: int = 18765):
         self.home, self.name, self.http_port, self.https_port = home, name, http, https
-        self.env = {**os.environ, "SENTINEL_HOME": str(home), "SENTINEL_PORT": str(api_port)}
+        # Scheduled backups and drills off: they would take an app's lock between two steps of a
+        # test (their timing is unit-tested; the operations they run are tested here directly).
+        self.env = {**os.environ, "SENTINEL_HOME": str(home), "SENTINEL_PORT": str(api_port),
+                    "SENTINEL_BACKUP_SCHEDULE": "off"}
         self.env.pop("SENTINEL_URL", None)
         self.env.pop("SENTINEL_TOKEN", None)
 

@@ -110,3 +110,23 @@ def test_docker_stream_runs_the_follow_on_the_manager(monkeypatch):
     assert argv[:2] == ["ssh", "-F"] and argv[3:5] == ["172.28.0.10", "--"]
     assert argv[5].startswith("sh -c 'exec 3<&0; docker service logs --follow todos_web & p=$!;")
     assert seen["what"] == "docker service logs"
+
+
+def test_one_off_task_argv():
+    from control_plane.docker_cli import one_off_argv
+
+    argv = one_off_argv("todos_restore", "reg/pg:1", ["recover", "--", "--stanza=todos"],
+                        networks=["app-todos"], secrets=[("todos-pg-tls-key-1", "tls.key")],
+                        mounts=["type=volume,source=todos_pgdata-0,target=/var/lib/postgresql/data"],
+                        constraints=["node.hostname == c-node-1"], labels={"sentinel.app": "todos"})
+    assert argv[:6] == ["docker", "service", "create", "--detach", "--name", "todos_restore"]
+    assert argv[argv.index("--restart-condition") + 1] == "none"
+    assert "source=todos-pg-tls-key-1,target=tls.key,mode=0400" in argv
+    assert argv[-4:] == ["reg/pg:1", "recover", "--", "--stanza=todos"]
+
+
+def test_exec_argv_with_user_and_env():
+    from control_plane.docker_cli import exec_argv
+
+    assert exec_argv("c1", "psql", user="postgres", env={"A": "b c"}, interactive=True) == [
+        "docker", "exec", "-i", "--user", "postgres", "--env", "A=b c", "c1", "psql"]

@@ -504,3 +504,37 @@ def test_a_short_database_outage_keeps_healthz_up_but_a_task_that_never_reached_
         assert fresh.get("/healthz").status == 503
     finally:
         postgres.start()
+
+
+def test_expand_then_contract_keeps_each_running_version_working(start_app):
+    """The demo's release path on a real Postgres: v1 runs; the expand migration (v3's release
+    command) leaves v1 working; v3 runs on it; the contract step (after promote) removes what only
+    v1 read, and only then does v1 stop working."""
+    pg = LocalPostgres()
+    try:
+        with pg.connect() as conn, conn.cursor() as cur:
+            cur.execute(SCHEMA.read_text())
+        env = {**os.environ, "DATABASE_URL": pg.url(), "PGPASSWORD_FILE": str(pg.pwfile)}
+
+        def migrate(cmd):
+            return subprocess.run([sys.executable, str(TODO_DIR / "migrate.py"), cmd], env=env,
+                                  capture_output=True, text=True, timeout=60)
+
+        v1 = _start_with_db(start_app, pg, APP_VERSION="1")
+        assert v1.post_json("/api/todos", {"title": "before"}).status == 201
+        up = migrate("up")
+        assert up.returncode == 0 and "applied 0001_expand_priority.sql" in up.stdout
+        assert migrate("up").stdout.strip() == "no expand migration to apply"
+        assert v1.get("/api/todos").status == 200
+        assert v1.post_json("/api/todos", {"title": "v1 after expand"}).status == 201
+        v3 = _start_with_db(start_app, pg, APP_VERSION="3")
+        rows = v3.get("/api/todos").json()
+        assert [r["title"] for r in rows] == ["before", "v1 after expand"]
+        assert rows[0]["priority"] == 0 and "created_at" not in rows[0]
+        contract = migrate("contract")
+        assert contract.returncode == 0 and "0002_contract_drop_created_at.sql" in contract.stdout
+        assert v3.get("/api/todos").status == 200
+        assert v1.get("/api/todos").status == 503  # what the contract step must wait for
+        assert "applied  0002_contract_drop_created_at.sql" in migrate("status").stdout
+    finally:
+        pg.cleanup()

@@ -1,0 +1,241 @@
+"""Figures of the data issue, on a throwaway 2-node platform (own ports, subnet, SENTINEL_HOME).
+
+    .venv/bin/python bench/data.py [--kills 5] [--gib 1.0] [--skip-size]
+
+- failover: the node holding the primary is killed (`docker kill`) while one client writes
+  through the app (POST, each acknowledged row recorded); seconds until a write is acknowledged
+  again, and acknowledged rows missing afterwards. After each kill the node is started again,
+  the member rejoins and the primary is handed back to the worker (node 0 carries the edge).
+- the cost of synchronous replication: write latency through the app, an HA app and a single-copy
+  app measured alternately in one run (p50 and p99 ratios).
+- no HA: the only member's node killed under writes, the database restored with `--to latest`:
+  acknowledged rows missing (the archive is at most archive_timeout behind).
+- size: a ~1 GiB database (pgbench tables): full backup time, restore into a new app, drill time.
+- archive lag under steady writes: now minus the last archived WAL's time, sampled every 5 s.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import httpx
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import HTTP, ROOT, SENTINEL, cli, env, init, new_home, summary  # noqa: E402
+
+BASE = f"http://127.0.0.1:{HTTP}"
+
+
+def sjson(home: Path, *args: str):
+    p = subprocess.run([SENTINEL, *args, "--json"], env=env(home), capture_output=True, text=True,
+                       timeout=300, stdin=subprocess.DEVNULL)
+    if p.returncode != 0:
+        raise SystemExit(f"sentinel {' '.join(args)} failed: {p.stderr.strip()}")
+    return json.loads(p.stdout)
+
+
+def psql(home: Path, app: str, sql: str) -> str:
+    p = subprocess.run([SENTINEL, "db", "psql", app, "-c", sql], env=env(home), capture_output=True,
+                       text=True, timeout=3600, stdin=subprocess.DEVNULL)
+    if p.returncode != 0:
+        raise SystemExit(f"psql failed: {p.stderr.strip()}")
+    return p.stdout
+
+
+class Writer(threading.Thread):
+    def __init__(self, host: str, prefix: str, pause: float = 0.01):
+        super().__init__(daemon=True)
+        self.host, self.prefix, self.pause = host, prefix, pause
+        self.acked: list[tuple[float, int, float]] = []  # (sent at, id, latency)
+        self.failed = 0
+        self.stop = threading.Event()
+
+    def run(self) -> None:
+        i = 0
+        with httpx.Client(timeout=5, headers={"Host": self.host}) as c:
+            while not self.stop.is_set():
+                i += 1
+                t = time.monotonic()
+                try:
+                    r = c.post(f"{BASE}/api/todos", json={"title": f"{self.prefix}-{i}"})
+                    if r.status_code == 201:
+                        self.acked.append((t, r.json()["id"], time.monotonic() - t))
+                    else:
+                        self.failed += 1
+                except httpx.HTTPError:
+                    self.failed += 1
+                time.sleep(self.pause)
+
+    def first_after(self, t: float) -> float | None:
+        return next((a - t for a, _, _ in self.acked if a > t), None)
+
+
+def count_present(home: Path, app: str, ids: list[int]) -> int:
+    out = psql(home, app, f"select count(*) from todos where id in ({','.join(map(str, ids))})")
+    return int(out.split()[2])
+
+
+def status(home: Path, app: str) -> dict:
+    return sjson(home, "db", "status", app)
+
+
+def wait_pair(home: Path, app: str, timeout: float = 300) -> dict:
+    deadline = time.monotonic() + timeout
+    while True:
+        s = status(home, app)
+        if s["primary"] and s["standbys"] and s["standbys"][0]["lag_bytes"] is not None:
+            return s
+        if time.monotonic() > deadline:
+            raise SystemExit(f"{app}'s standby did not come back: {s['members']}")
+        time.sleep(2)
+
+
+def deploy(home: Path, app: str, *extra: str) -> None:
+    cli(home, "deploy", "--name", app, "--image", "todo:1", "--port", "8000", "--db", "postgres",
+        "--db-schema", str(ROOT / "examples/todo/schema.sql"), "--replicas", "2", *extra, "--yes")
+
+
+def failover(home: Path, kills: int) -> None:
+    app, host = "ha", "ha.localhost"
+    gaps, lost, writes = [], 0, 0
+    for k in range(kills):
+        s = wait_pair(home, app)
+        if s["primary"]["node"] != "bench-node-1":
+            cli(home, "db", "switchover", app, "--yes")
+        w = Writer(host, f"kill{k}")
+        w.start()
+        time.sleep(5)
+        killed = time.monotonic()
+        subprocess.run(["docker", "kill", "bench-node-1"], check=True, capture_output=True)
+        deadline = killed + 120
+        while w.first_after(killed) is None and time.monotonic() < deadline:
+            time.sleep(0.2)
+        time.sleep(3)
+        w.stop.set()
+        w.join()
+        gap = w.first_after(killed)
+        subprocess.run(["docker", "start", "bench-node-1"], check=True, capture_output=True)
+        ids = [i for _, i, _ in w.acked]
+        missing = len(ids) - count_present(home, app, ids)
+        gaps.append(gap if gap is not None else float("inf"))
+        lost += missing
+        writes += len(ids)
+        print(f"kill {k + 1}: writes back after {gap:.2f} s; {len(ids)} acknowledged, {missing} missing",
+              flush=True)
+    print(f"primary's node killed, writes back after, s: {summary(gaps)}")
+    print(f"acknowledged rows lost: {lost} of {writes} in {kills} kills")
+    wait_pair(home, app)
+
+
+def sync_cost(home: Path, rounds: int = 8, per_round: int = 300) -> None:
+    lat = {"ha": [], "single": []}
+    for r in range(rounds):
+        for app in (("ha", "single") if r % 2 == 0 else ("single", "ha")):
+            with httpx.Client(timeout=10, headers={"Host": f"{app}.localhost"}) as c:
+                for i in range(per_round):
+                    t = time.perf_counter()
+                    resp = c.post(f"{BASE}/api/todos", json={"title": f"lat-{r}-{i}"})
+                    if resp.status_code == 201:
+                        lat[app].append(time.perf_counter() - t)
+
+    def pct(xs, q):
+        xs = sorted(xs)
+        return xs[min(len(xs) - 1, int(q * len(xs)))] * 1000
+
+    for app in lat:
+        print(f"write latency through the app, {app}: p50 {pct(lat[app], .5):.2f} ms, "
+              f"p99 {pct(lat[app], .99):.2f} ms (n={len(lat[app])})")
+    print(f"synchronous replication cost: p50 ratio {pct(lat['ha'], .5) / pct(lat['single'], .5):.2f}, "
+          f"p99 ratio {pct(lat['ha'], .99) / pct(lat['single'], .99):.2f} (HA / single copy)")
+
+
+def no_ha_loss(home: Path) -> None:
+    app, host = "single", "single.localhost"
+    node = status(home, app)["primary"]["node"]
+    w = Writer(host, "noha", pause=0.05)
+    w.start()
+    time.sleep(20)
+    killed = time.time()
+    subprocess.run(["docker", "kill", node], check=True, capture_output=True)
+    time.sleep(2)
+    w.stop.set()
+    w.join()
+    t = time.monotonic()
+    cli(home, "db", "restore", app, "--to", "latest", "--yes")
+    took = time.monotonic() - t
+    subprocess.run(["docker", "start", node], check=True, capture_output=True)
+    ids = [i for _, i, _ in w.acked]
+    missing = len(ids) - count_present(home, app, ids)
+    print(f"no HA, the only member's node killed: {missing} of {len(ids)} acknowledged rows lost "
+          f"(written over the last 20 s at ~{len(ids) / 20:.0f}/s); restore --to latest {took:.1f} s")
+
+
+def size(home: Path, gib: float) -> None:
+    app = "big"
+    deploy(home, app)
+    scale = max(1, int(gib * 68))  # pgbench: ~15 MB per scale unit
+    primary = status(home, app)["primary"]["member"]
+    d = subprocess.run(["docker", "exec", "bench-node-1", "docker", "ps", "-q", "--filter",
+                        f"label=com.docker.swarm.service.name={app}_{primary}"],
+                       capture_output=True, text=True).stdout.split()
+    node = "bench-node-1" if d else "bench-node-0"
+    cid = d[0] if d else subprocess.run(
+        ["docker", "exec", node, "docker", "ps", "-q", "--filter",
+         f"label=com.docker.swarm.service.name={app}_{primary}"], capture_output=True, text=True).stdout.split()[0]
+    t = time.monotonic()
+    subprocess.run(["docker", "exec", node, "docker", "exec", "-u", "postgres", cid, "pgbench", "-i",
+                    "-s", str(scale), "-q", "-U", app, app], check=True, capture_output=True)
+    print(f"loaded pgbench scale {scale} in {time.monotonic() - t:.0f} s", flush=True)
+    dbsize = psql(home, app, "select pg_size_pretty(pg_database_size(current_database()))").split()[2:4]
+    backup = cli(home, "db", "backup", app, "--type", "full")
+    restore = cli(home, "db", "restore", app, "--to", "latest", "--into", "bigcopy", "--yes")
+    drill = cli(home, "db", "verify", app)
+    print(f"database of {' '.join(dbsize)}: full backup {backup:.1f} s, restore into a new app "
+          f"{restore:.1f} s, restore drill {drill:.1f} s")
+    cli(home, "delete", "app", "bigcopy", "--delete-data", "--yes")
+
+    lags = []
+    w = Writer("ha.localhost", "steady", pause=0.05)
+    w.start()
+    for _ in range(36):
+        time.sleep(5)
+        a = status(home, "ha").get("archive") or {}
+        if a.get("archive_lag_seconds") is not None:
+            lags.append(a["archive_lag_seconds"])
+    w.stop.set()
+    w.join()
+    print(f"archive lag under ~{len(w.acked) / 180:.0f} writes/s, s: {summary(lags)}")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--kills", type=int, default=5)
+    ap.add_argument("--gib", type=float, default=1.0)
+    ap.add_argument("--skip-size", action="store_true")
+    a = ap.parse_args()
+    home = new_home()
+    try:
+        t = init(home, 2)
+        print(f"init {t:.0f} s", flush=True)
+        print(f"deploy with an HA database: {cli(home, 'deploy', '--name', 'ha', '--image', 'todo:1', '--port', '8000', '--db', 'postgres', '--db-schema', str(ROOT / 'examples/todo/schema.sql'), '--replicas', '2', '--yes'):.1f} s")
+        print(f"deploy with a single copy:  {cli(home, 'deploy', '--name', 'single', '--image', 'todo:1', '--port', '8000', '--db', 'postgres', '--no-db-ha', '--db-schema', str(ROOT / 'examples/todo/schema.sql'), '--replicas', '2', '--yes'):.1f} s", flush=True)
+        wait_pair(home, "ha")
+        for app in ("ha", "single"):
+            cli(home, "db", "backup", app)
+        sync_cost(home)
+        failover(home, a.kills)
+        no_ha_loss(home)
+        if not a.skip_size:
+            size(home, a.gib)
+    finally:
+        cli(home, "destroy", "--delete-data", "--yes")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,37 @@
+import yaml
+
+from control_plane.services import dcs
+
+MEMBERS = [{"key": "etcd-0", "node": "c-node-0", "initial_cluster": "etcd-0=http://etcd-0:2380",
+            "initial_state": "new"},
+           {"key": "etcd-1", "node": "c-node-1",
+            "initial_cluster": "etcd-0=http://etcd-0:2380,etcd-1=http://etcd-1:2380",
+            "initial_state": "existing"}]
+
+
+def test_each_member_is_pinned_and_keeps_the_settings_it_was_created_with():
+    s = yaml.safe_load(dcs.dcs_stack(MEMBERS, "reg/etcd:1", "dnsrr"))
+    e1 = s["services"]["etcd-1"]
+    assert e1["deploy"]["placement"]["constraints"] == ["node.hostname == c-node-1"]
+    assert "--initial-cluster-state=existing" in e1["command"]
+    assert "--initial-cluster=etcd-0=http://etcd-0:2380,etcd-1=http://etcd-1:2380" in e1["command"]
+    assert e1["networks"]["dcs"]["aliases"] == ["etcd-1"]
+    assert s["networks"]["dcs"]["name"] == "sentinel-dcs" and s["networks"]["dcs"]["attachable"] is False
+
+
+def test_a_new_member_joins_as_a_learner():
+    argv = dcs.member_add_argv("etcd-2", "root:pw")
+    assert argv[-2:] == ["--peer-urls=http://etcd-2:2380", "--learner"] or "--learner" in argv
+    assert ["--user", "root:pw"] == argv[2:4]
+
+
+def test_the_initial_cluster_is_read_from_member_add():
+    out = 'Member 1 added\n\nETCD_NAME="etcd-2"\nETCD_INITIAL_CLUSTER="etcd-0=http://etcd-0:2380,etcd-2=http://etcd-2:2380"\n'
+    assert dcs.parse_initial_cluster(out) == "etcd-0=http://etcd-0:2380,etcd-2=http://etcd-2:2380"
+
+
+def test_an_apps_role_is_limited_to_its_prefix_and_no_password_is_on_a_command_line():
+    argvs = dcs.app_user_argvs("todos", "root:pw")
+    grant = next(a for a in argvs if "grant-permission" in a)
+    assert grant[-3:] == ["readwrite", "/sentinel/todos/", "--prefix=true"]
+    assert not any("new-user-password" in x for a in argvs for x in a)

@@ -1,0 +1,73 @@
+import datetime as dt
+import json
+
+import pytest
+
+from control_plane import pgbackrest as pb
+
+INFO = [{"name": "todos", "status": {"code": 0, "message": "ok"},
+         "archive": [{"id": "15-1", "min": "000000010000000000000002", "max": "000000020000000000000007"}],
+         "backup": [
+             {"label": "20261127-182950F", "type": "full", "timestamp": {"start": 1795804190, "stop": 1795804194},
+              "info": {"size": 30910951, "repository": {"size": 6061051}}, "lsn": {"stop": "0/4000100"}},
+             {"label": "20261127-182950F_20261128-010000D", "type": "diff",
+              "timestamp": {"start": 1795827600, "stop": 1795827603},
+              "info": {"size": 31000000, "repository": {"size": 100000}}, "lsn": {"stop": "0/9000100"}}]}]
+
+
+def test_info_gives_backups_and_archive():
+    i = pb.parse_info(json.dumps(INFO), "todos")
+    assert i["status"] == "ok"
+    assert [b["type"] for b in i["backups"]] == ["full", "diff"]
+    assert i["backups"][0]["stop"] == "2026-11-27T18:29:54Z" and i["backups"][0]["size_bytes"] == 30910951
+    assert i["archive"] == {"min": "000000010000000000000002", "max": "000000020000000000000007"}
+
+
+def test_a_new_stanza_without_backups_is_fine_and_a_missing_one_is_missing():
+    new = [{"name": "todos", "status": {"code": 2, "message": "no valid backups"}, "backup": [], "archive": []}]
+    assert pb.parse_info(json.dumps(new), "todos")["status"] == "ok"
+    assert pb.parse_info("[]", "todos")["status"] == "missing"
+
+
+def test_window_runs_from_the_oldest_good_backup_to_the_last_archived_change():
+    backups = pb.parse_info(json.dumps(INFO), "todos")["backups"]
+    assert pb.window_from(backups, "2026-11-28T09:00:00Z") == {"from": "2026-11-27T18:29:54Z",
+                                                              "to": "2026-11-28T09:00:00Z"}
+    assert pb.window_from([], None) is None
+
+
+def test_restore_argv_for_each_target():
+    t = pb.time_target(dt.datetime(2026, 11, 27, 16, 40, tzinfo=dt.timezone.utc))
+    assert pb.restore_argv("todos", t, delta=True) == [
+        "pgbackrest", "--stanza=todos", "--type=time", "--target=2026-11-27 16:40:00.000000+00",
+        "--target-action=promote", "--delta", "restore"]
+    named = pb.Target("name", "pre-restore-x", timeline=3)
+    assert "--target-timeline=3" in pb.restore_argv("todos", named)
+    lsn = pb.Target("lsn", "0/9000060", exclusive=True)
+    argv = pb.restore_argv("todos", lsn, archive_off=True)
+    assert "--target-exclusive" in argv and "--archive-mode=off" in argv
+    assert pb.restore_argv("todos", pb.Target("latest")) == ["pgbackrest", "--stanza=todos", "restore"]
+
+
+def test_times_from_users():
+    assert pb.parse_time("2026-11-27T16:40:00Z").tzinfo is not None
+    assert pb.parse_time("2026-11-27T16:40:00").utcoffset() == dt.timedelta(0)  # no zone: UTC
+    with pytest.raises(ValueError):
+        pb.parse_time("yesterday")
+
+
+def test_backup_argv():
+    assert pb.backup_argv("todos", "diff") == ["pgbackrest", "--stanza=todos", "--type=diff", "backup"]
+    with pytest.raises(ValueError):
+        pb.backup_argv("todos", "weekly")
+
+
+def test_a_restore_point_starts_from_a_backup_on_its_own_timeline_before_it():
+    backups = [{"label": "F1", "lsn_stop": "0/4000100", "timeline": 1},
+               {"label": "F2", "lsn_stop": "0/9000000", "timeline": 3},
+               {"label": "F3", "lsn_stop": "0/10000000", "timeline": 4}]  # after a restore
+    assert pb.backup_for_point(backups, "0/A000000", 3) == "F2"
+    assert pb.backup_for_point(backups, "0/5000000", 3) == "F1"
+    assert pb.backup_for_point(backups, "0/1000000", 3) is None
+    assert "--set=F2" in pb.restore_argv("todos", pb.Target("name", "p", timeline=3, set="F2"))
+    assert pb.lsn("1/0") > pb.lsn("0/FFFFFFFF")
