@@ -53,7 +53,7 @@ class Writer(threading.Thread):
         super().__init__(daemon=True)
         self.host, self.prefix, self.pause = host, prefix, pause
         self.acked: list[tuple[float, int, float]] = []  # (sent at, id, latency)
-        self.failed = 0
+        self.failed_at: list[float] = []
         self.stop = threading.Event()
 
     def run(self) -> None:
@@ -67,13 +67,18 @@ class Writer(threading.Thread):
                     if r.status_code == 201:
                         self.acked.append((t, r.json()["id"], time.monotonic() - t))
                     else:
-                        self.failed += 1
+                        self.failed_at.append(t)
                 except httpx.HTTPError:
-                    self.failed += 1
+                    self.failed_at.append(t)
                 time.sleep(self.pause)
 
     def first_after(self, t: float) -> float | None:
-        return next((a - t for a, _, _ in self.acked if a > t), None)
+        """Seconds from `t` (a kill) to the first acknowledged write sent after the first failure
+        that followed it (0 when nothing failed)."""
+        first_fail = next((f for f in self.failed_at if f > t), None)
+        if first_fail is None:
+            return 0.0 if any(a > t for a, _, _ in self.acked) else None
+        return next((a - t for a, _, _ in self.acked if a > first_fail), None)
 
 
 def count_present(home: Path, app: str, ids: list[int]) -> int:
@@ -114,7 +119,8 @@ def failover(home: Path, kills: int) -> None:
         killed = time.monotonic()
         subprocess.run(["docker", "kill", "bench-node-1"], check=True, capture_output=True)
         deadline = killed + 120
-        while w.first_after(killed) is None and time.monotonic() < deadline:
+        while (w.first_after(killed) is None or time.monotonic() - killed < 5) and \
+                time.monotonic() < deadline:
             time.sleep(0.2)
         time.sleep(3)
         w.stop.set()

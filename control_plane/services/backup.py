@@ -114,6 +114,8 @@ class BackupService:
                         if patroni.streaming(cluster, m["name"])), None)
         op.step(f"{kind} backup of {name} from " + (f"standby {standby}" if standby else "the primary"))
         started = time.monotonic()
+        # Idempotent, and needed when the database was created while the repository was away.
+        self.db.repo_exec(name, pgbackrest.stanza_create_argv(names.stanza(name)), timeout=120)
         argv = pgbackrest.backup_argv(names.stanza(name), kind)
         if not standby:  # pgBackRest would look for one for two minutes, then fail
             argv.insert(-1, "--no-backup-standby")

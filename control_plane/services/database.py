@@ -277,9 +277,14 @@ class DatabaseService:
         self.dcs.delete_app_keys(name)  # a new database: nothing of an older one may linger
         self.ensure_repo_folder(name)
 
+    def repo_ready(self) -> bool:
+        """The repository can be reached now (object storage is assumed reachable)."""
+        backup = next((n for n in self.store.nodes() if n["role"] == "backup"), None)
+        return backup is None or self.node_states().get(backup["name"]) == "ready"
+
     def ensure_repo_folder(self, name: str) -> None:
         backup = next((n for n in self.store.nodes() if n["role"] == "backup"), None)
-        if backup:
+        if backup and self.repo_ready():
             ssh.run(backup["address"], "mkdir", "-p", names.repo_path(name),
                     what="creating the backup repository folder")
 
@@ -341,8 +346,13 @@ class DatabaseService:
         name = app["name"]
         op.step("waiting for the database's primary")
         leader = self.wait_leader(app)
-        op.step(f"primary {leader} on {self.member_node(app, leader)}; creating the backup stanza")
-        self.stanza_create(app)
+        if self.repo_ready():
+            op.step(f"primary {leader} on {self.member_node(app, leader)}; creating the backup stanza")
+            self.stanza_create(app)
+        else:
+            op.step(f"primary {leader} on {self.member_node(app, leader)}; WARNING: the backup node is "
+                    "down, so backups are not being taken until it is back (`sentinel db status "
+                    f"{name}`)")
         if schema:
             op.step("applying the schema (one transaction, as the app's role)")
             self.apply_schema(app, schema)
@@ -407,7 +417,18 @@ class DatabaseService:
         app["db"]["members"].append({"index": index, "node": node})
         self._save(app)
         self._redeploy(app)
-        self.wait_streaming(app, key)
+        try:
+            self.wait_streaming(app, key)
+        except CommandFailed as e:
+            # A standby that cannot catch up is taken out again: the database stays as it was.
+            op.step(f"{key} did not catch up: removing it again")
+            app["db"]["members"] = [m for m in app["db"]["members"] if m["index"] != index]
+            self._save(app)
+            self._redeploy(app)
+            address = self.p.node_address(node)
+            if address:
+                Docker(address).run(volume_rm_argv([names.member_volume(app["name"], index)]), check=False)
+            raise CommandFailed(f"{e.message} It was removed again; nothing else changed.")
         op.step(f"{key} on {node} is streaming")
         return key
 
@@ -455,10 +476,34 @@ class DatabaseService:
             raise Conflict(f"the database of {app['name']} has no standby that is streaming and "
                            "caught up: nothing can take over now; see `sentinel db status "
                            f"{app['name']}`.")
+        # In synchronous mode Patroni hands over only to the synchronous standby: a member that
+        # just caught up becomes it within a loop or two.
+        deadline = time.monotonic() + 60
+        while patroni.sync_standby(cluster) != candidate:
+            if time.monotonic() > deadline:
+                raise Conflict(f"standby {candidate} of {app['name']} has not become synchronous "
+                               "within 60 s, so it cannot take over without losing writes; see "
+                               f"`sentinel db status {app['name']}`.")
+            time.sleep(1)
+            cluster = self.cluster(app)
         op.step(f"switchover: {candidate} becomes primary instead of {leader}")
-        self.member_exec(app["name"], leader,
-                         ["patronictl", "-c", "/run/sentinel/patroni.yml", "switchover", "--force",
-                          "--leader", leader, "--candidate", candidate], timeout=90)
+        # Right after a standby rejoined, Patroni may still find "no good candidates" for a few
+        # seconds: ask again for up to 30 s.
+        deadline = time.monotonic() + 30
+        while True:
+            proc = self.member_exec(app["name"], leader,
+                                    ["patronictl", "-c", "/run/sentinel/patroni.yml", "switchover",
+                                     "--force", "--leader", leader, "--candidate", candidate],
+                                    timeout=90, check=False)
+            # patronictl also logs etcd lookups of members that do not exist (etcd-1, etcd-2 on
+            # a small cluster): only its own verdict counts.
+            said = " ".join((proc.stdout or "").split())
+            if proc.returncode == 0 and "switchover failed" not in said.lower():
+                break
+            if time.monotonic() > deadline:
+                raise CommandFailed(f"Patroni refused the switchover to {candidate}: "
+                                    f"{said[said.lower().find('switchover failed'):][:200] or said[-200:]}")
+            time.sleep(2)
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             if patroni.leader(self.cluster(app)) == candidate:

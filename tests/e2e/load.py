@@ -102,3 +102,11 @@ class Writer:
 
     def first_ack_after(self, t: float) -> float | None:
         return next((a - t for a, _ in self.acked if a > t), None)
+
+    def back_after(self, t: float) -> float | None:
+        """Seconds from `t` (a fault) to the first acknowledged write sent after the first failure
+        that followed it; 0 when nothing failed; None when nothing succeeded again."""
+        first_fail = next((f for f, _ in self.failures if f > t), None)
+        if first_fail is None:
+            return 0.0 if self.first_ack_after(t) is not None else None
+        return next((a - t for a, _ in self.acked if a > first_fail), None)

@@ -121,7 +121,7 @@ def test_members_are_pinned_apart_and_keep_passwords_in_secrets():
     assert s["pg-0"]["deploy"]["placement"]["constraints"] == ["node.hostname == c-node-1"]
     assert s["pg-1"]["deploy"]["placement"]["constraints"] == ["node.hostname == c-node-0"]
     env = s["pg-0"]["environment"]
-    assert env["PATRONI_NAME"] == "pg-0" and env["PATRONI_POSTGRESQL_CONNECT_ADDRESS"] == "pg-0:5432"
+    assert env["PATRONI_NAME"] == "pg-0"
     assert not [k for k in env if "PASSWORD" in k]
     targets = {x["target"] for x in s["pg-0"]["secrets"]}
     assert targets == {"patroni.yml", "pgbackrest.conf", "tls.key", "tls.crt", "ca.crt", "app_password"}
