@@ -9,6 +9,9 @@ import typer
 
 from .client import Client
 from .output import ask, confirm, emit_json, fail, run_operation, table, console
+from .release_opts import options as _release_options, release_body
+
+_R = _release_options()
 
 inspect_app = typer.Typer(help="Look at an app.", no_args_is_help=True)
 scale_app = typer.Typer(help="Scale an app.", no_args_is_help=True)
@@ -37,10 +40,19 @@ def deploy(
     env: List[str] = typer.Option([], help="KEY=VALUE, repeatable."),
     replicas: int = typer.Option(1, help="Number of tasks."),
     health_path: str = typer.Option("/healthz", help="Health path gating updates ('' for none)."),
+    release_command: Optional[str] = _R["release_command"],
+    release_sql: Optional[str] = _R["release_sql"],
+    release_timeout: Optional[str] = _R["release_timeout"],
+    allow_destructive: bool = _R["allow_destructive"],
+    skip_check: bool = _R["skip_check"],
+    smoke_command: Optional[str] = _R["smoke_command"],
+    check_path: Optional[str] = _R["check_path"],
     yes: bool = typer.Option(False, "--yes", "-y"),
     json_out: bool = typer.Option(False, "--json"),
 ):
     """Deploy an app, or update it in place (rolling, start-first, health-gated)."""
+    release = release_body(release_command, release_sql, release_timeout, allow_destructive,
+                           skip_check, smoke_command, check_path)
     name = ask(name, "App name?", flag="--name")
     image = ask(image, "Image?", flag="--image")
     port = int(ask(port, "Port the app listens on?", default=8000, flag="--port"))
@@ -55,7 +67,7 @@ def deploy(
     confirm(f"Deploy {image} as {name}?", yes)
     body = {"name": name, "image": image, "port": port, "domain": domain, "db": db,
             "db_schema": schema, "db_ha": db_ha, "env": list(env), "replicas": replicas,
-            "health_path": health_path or None}
+            "health_path": health_path or None, "release": release}
     client = Client()
     run_operation(client, client.post("/v1/apps", body), json_out=json_out,
                   done_message=lambda r: f"{r['name']} runs {r['image']} at {r['url']}")
@@ -128,3 +140,25 @@ def delete(name: str, keep_data: bool = typer.Option(False, "--keep-data", help=
     run_operation(client, client.delete(f"/v1/apps/{name}", params={"keep_data": keep_data,
                                                                     "delete_data": delete_data}),
                   json_out=json_out, done_message=f"{name} deleted")
+
+
+def run(app: str = typer.Argument(..., help="The app whose environment, secrets and network the command gets."),
+        command: List[str] = typer.Argument(..., help="The command, after `--`."),
+        image: Optional[str] = typer.Option(None, help="Run from this image (default: production's)."),
+        timeout: str = typer.Option("10m", help="Stop the command after this long."),
+        json_out: bool = typer.Option(False, "--json")):
+    """Run a command once, like `heroku run`: `sentinel run todos -- python migrate.py status`.
+    Exits with the command's exit code."""
+    from control_plane.metrics import parse_duration
+
+    try:
+        seconds = parse_duration(timeout)
+    except ValueError:
+        fail(f"--timeout {timeout!r} is not a duration like 90s, 10m or 1h.")
+    client = Client()
+    result = run_operation(client, client.post(f"/v1/apps/{app}/run", {"command": list(command),
+                                                                       "image": image,
+                                                                       "timeout": seconds}),
+                           json_out=json_out,
+                           done_message=lambda r: f"exit code {r['exit_code']} ({r['seconds']} s)")
+    raise typer.Exit(int(result.get("exit_code", 1)))

@@ -8,6 +8,9 @@ import typer
 
 from .client import Client
 from .output import ask, confirm, emit_json, fail, run_operation, table, console
+from .release_opts import options as _release_options, release_body
+
+_R = _release_options()
 
 canary_app = typer.Typer(help="Canary releases.", no_args_is_help=True)
 
@@ -31,10 +34,21 @@ def deploy(app: Optional[str] = typer.Argument(None), image: Optional[str] = typ
            interval: Optional[str] = typer.Option(None, help="How long each step runs before it is judged, e.g. 60s."),
            analysis: Optional[str] = typer.Option(None, help="'default' or an analysis YAML file (metrics, groups, thresholds)."),
            auto_promote: bool = typer.Option(False, "--auto-promote", help="Promote when the last step passes."),
+           release_command: Optional[str] = _R["release_command"],
+           release_sql: Optional[str] = _R["release_sql"],
+           release_timeout: Optional[str] = _R["release_timeout"],
+           allow_destructive: bool = _R["allow_destructive"],
+           skip_check: bool = _R["skip_check"],
+           smoke_command: Optional[str] = _R["smoke_command"],
+           check_path: Optional[str] = _R["check_path"],
+           post_promote_command: Optional[str] = typer.Option(
+               None, help="The contract step: runs once after all traffic is on the new version."),
            yes: bool = typer.Option(False, "--yes", "-y"),
            json_out: bool = typer.Option(False, "--json")):
     """Start a canary beside production with a slice of the traffic (optionally stepped and judged)."""
     plan = progressive_body(steps, interval, analysis, auto_promote)
+    release = release_body(release_command, release_sql, release_timeout, allow_destructive,
+                           skip_check, smoke_command, check_path)
     client = Client()
     app = _pick_app(client, app)
     image = ask(image, "Canary image?", flag="--image")
@@ -45,7 +59,8 @@ def deploy(app: Optional[str] = typer.Argument(None), image: Optional[str] = typ
             if plan.get("steps") else f"{weight}%")
     confirm(f"Send {app}'s traffic to {image} ({what})?", yes)
     body = {"image": image, "weight": weight, "env": list(env), "replicas": replicas,
-            "sticky": not no_sticky, "baseline": baseline, **plan}
+            "sticky": not no_sticky, "baseline": baseline, **plan, "release": release,
+            "post_promote_command": post_promote_command}
 
     def done(r):
         msg = f"canary {r['canary']['image']} takes {r['canary']['weight']}% of {app}'s traffic"
@@ -178,25 +193,53 @@ def traffic(app: Optional[str] = typer.Argument(None),
 
 
 @canary_app.command("promote")
-def promote(app: Optional[str] = typer.Argument(None), yes: bool = typer.Option(False, "--yes", "-y"),
+def promote(app: Optional[str] = typer.Argument(None),
+            post_promote_command: Optional[str] = typer.Option(
+                None, help="The contract step: runs once after all traffic is on the new version."),
+            yes: bool = typer.Option(False, "--yes", "-y"),
             json_out: bool = typer.Option(False, "--json")):
     """Make the canary the new production (rolling, health-gated), then remove it."""
     client = Client()
     app = _pick_app(client, app)
-    confirm(f"Promote {app}'s canary to production?", yes)
-    run_operation(client, client.post(f"/v1/apps/{app}/canary/promote"), json_out=json_out,
-                  done_message=lambda r: f"{r['promoted']} is production ({r['seconds']} s)")
+    confirm(f"Promote {app}'s canary to production"
+            + (f" and then run `{post_promote_command}`?" if post_promote_command else "?"), yes)
+    run_operation(client, client.post(f"/v1/apps/{app}/canary/promote",
+                                      {"post_promote_command": post_promote_command}),
+                  json_out=json_out,
+                  done_message=lambda r: f"{r['promoted']} is production ({r['seconds']} s)"
+                  + ("; the post-promote command ran" if r.get("post_promote") else ""))
 
 
 @canary_app.command("rollback")
-def rollback(app: Optional[str] = typer.Argument(None), yes: bool = typer.Option(False, "--yes", "-y"),
+def rollback(app: Optional[str] = typer.Argument(None),
+             restore_db: bool = typer.Option(False, "--restore-db", help="Also return the database to the restore point taken just before the release."),
+             yes: bool = typer.Option(False, "--yes", "-y"),
              json_out: bool = typer.Option(False, "--json")):
-    """Send all traffic back to production at once and remove the canary."""
+    """Send all traffic back to production at once and remove the canary (and, with --restore-db,
+    undo the release's database changes)."""
     client = Client()
     app = _pick_app(client, app)
-    confirm(f"Roll back {app}'s canary?", yes)
-    run_operation(client, client.post(f"/v1/apps/{app}/canary/rollback"), json_out=json_out,
-                  done_message=lambda r: f"rolled back {r['rolled_back']}; production has all traffic")
+    question = f"Roll back {app}'s canary?"
+    if restore_db:
+        c = client.get(f"/v1/apps/{app}/canary")["canary"] or {}
+        point = (c.get("release") or {}).get("restore_point")
+        if not point:
+            fail(f"the canary of {app!r} ran no release phase, so there is no restore point to "
+                 "return to: roll back without --restore-db.")
+        plan = client.get(f"/v1/apps/{app}/db/restore-plan", params={"to": point})
+        d = plan.get("discards") or {}
+        n = d.get("transactions")
+        question = (f"Roll back {app}'s canary and return its database to restore point {point}? "
+                    f"Every change since {d.get('from')} is discarded"
+                    + (f" ({n} write transaction(s))" if n is not None else "")
+                    + "; the current state is kept until the next full backup.")
+        if not json_out:
+            console().print(question)
+    confirm(question if yes else "Go ahead?", yes)
+    run_operation(client, client.post(f"/v1/apps/{app}/canary/rollback", {"restore_db": restore_db}),
+                  json_out=json_out,
+                  done_message=lambda r: f"rolled back {r['rolled_back']}; production has all traffic"
+                  + ("; the database is back at the restore point" if r.get("restored") else ""))
 
 
 @canary_app.command("judge")

@@ -96,9 +96,11 @@ def default_specs() -> dict[str, ImageSpec]:
         ImageSpec("prometheus", IMAGES / "prometheus"),
         ImageSpec("node-exporter", IMAGES / "node-exporter"),
         ImageSpec("task-exporter", IMAGES / "task-exporter"),
-        # The demo app, twice: users type `--image todo:1`, so plain tags.
+        # The demo app: users type `--image todo:1`, so plain tags. todo:3 reads the schema its
+        # expand migration makes (examples/todo/migrations).
         ImageSpec("todo:1", todo, build_args=(("APP_VERSION", "1"),), tag="todo:1"),
         ImageSpec("todo:2", todo, build_args=(("APP_VERSION", "2"),), tag="todo:2"),
+        ImageSpec("todo:3", todo, build_args=(("APP_VERSION", "3"),), tag="todo:3"),
     ]
     return {s.name: s for s in specs}
 

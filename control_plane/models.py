@@ -34,6 +34,20 @@ class ClusterScale(Strict):
     nodes: int
 
 
+class ReleaseOptions(Strict):
+    """A release phase: a command (run once from the new image) or SQL (one transaction, as the
+    app's role) that changes the schema before the new version takes traffic."""
+    command: str | None = Field(default=None, max_length=4096)
+    sql: str | None = Field(default=None, max_length=1_000_000, description="the SQL file's text")
+    sql_name: str = "release.sql"
+    timeout: float = Field(default=600, description="seconds")
+    allow_destructive: bool = False
+    skip_check: bool = False
+    smoke_command: str | None = Field(default=None, max_length=4096)
+    check_path: str = Field(default="/", description="the production image must answer it "
+                            "(below 500) on the migrated copy")
+
+
 class AppDeploy(Strict):
     name: str
     image: str
@@ -46,6 +60,7 @@ class AppDeploy(Strict):
     env: list[str] = []
     replicas: int = 1
     health_path: str | None = "/healthz"
+    release: ReleaseOptions | None = None
 
 
 class AppScale(Strict):
@@ -63,6 +78,25 @@ class CanaryDeploy(Strict):
     interval: float | None = None
     analysis: dict | None = None
     auto_promote: bool = False
+    release: ReleaseOptions | None = None
+    post_promote_command: str | None = Field(default=None, max_length=4096)
+
+
+class CanaryPromote(Strict):
+    post_promote_command: str | None = Field(default=None, max_length=4096,
+                                             description="the contract step: runs once after all "
+                                             "traffic is on the new version")
+
+
+class CanaryRollback(Strict):
+    restore_db: bool = Field(default=False, description="also return the database to the restore "
+                             "point taken just before the release command")
+
+
+class AppRun(Strict):
+    command: list[str] = Field(min_length=1, max_length=200)
+    image: str | None = None
+    timeout: float = 600
 
 
 class CanaryTraffic(Strict):

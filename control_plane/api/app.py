@@ -11,7 +11,8 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from .. import secrets
 from ..errors import InvalidInput, NotFound, SentinelError, Unauthorized
 from ..jobs import Jobs
-from ..models import AppDeploy, AppScale, CanaryDeploy, CanaryTraffic, ClusterCreate, ClusterScale
+from ..models import (AppDeploy, AppRun, AppScale, CanaryDeploy, CanaryPromote, CanaryRollback,
+                      CanaryTraffic, ClusterCreate, ClusterScale)
 from ..paths import sentinel_home
 from ..platform import Platform
 from ..services.apps import AppService
@@ -49,6 +50,9 @@ def create_app() -> FastAPI:
     analyzer = Analyzer(platform)
     reports = ReportService(platform)
     driver = ProgressiveDriver(canary, jobs)
+    from ..services.release import ReleaseService
+
+    ReleaseService(platform).report_interrupted()  # before anything resumes
     driver.start()  # resumes progressive canaries left by a previous run from the store
     from ..services.backup_schedule import BackupScheduler
 
@@ -178,12 +182,28 @@ def create_app() -> FastAPI:
         return {"operation": canary.start_traffic(name, body.weight)}
 
     @api.post("/v1/apps/{name}/canary/promote", dependencies=deps, status_code=202)
-    def canary_promote(name: str):
-        return {"operation": canary.start_promote(name)}
+    def canary_promote(name: str, body: CanaryPromote | None = None):
+        return {"operation": canary.start_promote(name, (body or CanaryPromote()).post_promote_command)}
 
     @api.post("/v1/apps/{name}/canary/rollback", dependencies=deps, status_code=202)
-    def canary_rollback(name: str):
-        return {"operation": canary.start_rollback(name)}
+    def canary_rollback(name: str, body: CanaryRollback | None = None):
+        return {"operation": canary.start_rollback(name, restore_db=(body or CanaryRollback()).restore_db)}
+
+    @api.post("/v1/apps/{name}/run", dependencies=deps, status_code=202)
+    def run(name: str, body: AppRun):
+        from .. import validation
+        from ..services.release import ReleaseService
+
+        apps.require(name)
+        if body.image:
+            validation.image(body.image)
+        if not 1 <= body.timeout <= 24 * 3600:
+            raise InvalidInput("--timeout must be between 1s and 24h.")
+        import secrets as pysecrets
+
+        return {"operation": jobs.start(f"run:{name}:{pysecrets.token_hex(3)}", "run",
+                                        lambda op: ReleaseService(platform).run(
+                                            op, name, body.command, body.image, body.timeout))}
 
     @api.post("/v1/apps/{name}/canary/analyze", dependencies=deps)
     def canary_analyze(name: str, window: str = "5m"):

@@ -82,6 +82,9 @@ class AppService:
         if existing and body.db and not existing.get("db"):
             raise InvalidInput(f"app {body.name!r} was deployed without a database; delete it and "
                                "deploy again to add one.")
+        from . import release
+
+        release.validate(existing or {"name": body.name, "db": body.db}, body.release)
         if body.db_ha is not None and not body.db:
             raise InvalidInput("--db-ha/--no-db-ha need --db postgres.")
         if body.db and body.db_ha and not existing:
@@ -195,6 +198,12 @@ class AppService:
                "port": body.port, "domain": body.domain, "replicas": body.replicas,
                "env": validation.env_entries(body.env), "health_path": body.health_path,
                "db": existing.get("db") if existing else None, "created_at": time.time()}
+        if existing and body.release:
+            from .release import ReleaseService
+
+            info = ReleaseService(self.p).release(op, existing, cluster_image, body.release,
+                                                  extra_env=app["env"])
+            app["last_release"] = info
         if existing:
             op.step(f"rolling update of {body.name} to {body.image} (start-first, health-gated)")
             self.deploy_stack(app)
@@ -206,6 +215,17 @@ class AppService:
 
         if body.db:
             app["db"] = self._create_db(op, app, body.db_schema, body.db_ha)
+        if body.release:  # a first deploy: nothing runs yet that the release could break
+            from .release import ReleaseService
+
+            op.step("release phase (a new app: no compatibility check needed)")
+            try:
+                ReleaseService(self.p).apply(op, app, cluster_image, body.release,
+                                             task=f"{body.name}_release")
+            except Exception:
+                op.step("the release failed: removing what the deploy created")
+                self._remove(app, keep_data=False)
+                raise
         try:
             op.step(f"starting {body.replicas} task(s) of {body.image}")
             self.deploy_stack(app)
@@ -297,7 +317,7 @@ class AppService:
             "url": self.p.edge_url(app["domain"], https=bool(self.p.spec.email))}
 
     def list(self) -> list[dict]:
-        apps = self.store.apps()
+        apps = [a for a in self.store.apps() if not a.get("internal")]
         services = {s["Name"]: s for s in self.p.docker.json_lines(service_ls_argv())} if apps else {}
         out = []
         for a in apps:

@@ -397,7 +397,8 @@ class BackupService:
             if states.get(m["node"]) == "ready":
                 self.db.wait_streaming(app, names.member(m["index"]))
 
-    def _restore_into(self, op: Operation, source: dict, into: str, target: pgbackrest.Target) -> dict:
+    def _restore_into(self, op: Operation, source: dict, into: str, target: pgbackrest.Target,
+                      internal: bool = False) -> dict:
         from .apps import AppService
 
         started = time.monotonic()
@@ -406,7 +407,8 @@ class BackupService:
                 "domain": validation.domain(f"{into}.{spec.domain}") if spec.domain != "localhost"
                 else f"{into}.localhost", "replicas": 0, "env": {}, "health_path": None,
                 "db": self.db.new_record(into, ha=False), "created_at": time.time(),
-                "restored_from": {"app": source["name"], "target": target.describe()}}
+                "restored_from": {"app": source["name"], "target": target.describe()},
+                **({"internal": True} if internal else {})}
         self.db.prepare(op, copy)
         self.store.put_app(into, copy)
         member = copy["db"]["members"][0]

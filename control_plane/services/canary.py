@@ -65,6 +65,12 @@ class CanaryService:
         validate_plan(body.steps, body.interval, body.auto_promote, body.baseline,
                       self.p.scrape_seconds)
         analysis_config(body.analysis)  # a bad file is refused before anything starts
+        from . import release
+
+        release.validate(self.apps.require(name), body.release)
+        if body.post_promote_command is not None and not body.post_promote_command.strip():
+            raise InvalidInput("--post-promote-command is empty: give the contract command, e.g. "
+                               "\"python migrate.py contract\".")
         if body.steps:
             body = body.model_copy(update={"weight": body.steps[0]})
         return self.jobs.start(f"app:{name}", "canary-deploy", lambda op: self.deploy(op, name, body))
@@ -75,7 +81,10 @@ class CanaryService:
         canary = {"app": name, "image": body.image, "cluster_image": cluster_image,
                   "weight": body.weight, "env": validation.env_entries(body.env),
                   "replicas": body.replicas, "sticky": body.sticky, "baseline": body.baseline,
-                  "started_at": time.time(), "state": "starting", "analysis": body.analysis}
+                  "started_at": time.time(), "state": "starting", "analysis": body.analysis,
+                  "post_promote_command": body.post_promote_command}
+        if body.release:
+            canary["release"] = self._release(op, app, canary, body)
         self.store.put_canary(name, canary)
         try:
             op.step(f"starting the canary ({body.image}, {body.replicas} replica(s))"
@@ -93,6 +102,10 @@ class CanaryService:
             self.apps.deploy_stack(app, None)
             self.store.delete_canary(name)
             self._event(name, "failure", f"canary {body.image} failed to start: {e}", op)
+            point = (canary.get("release") or {}).get("restore_point")
+            if point:
+                op.step(f"the release phase had run: `sentinel db restore {name} --to {point} --yes` "
+                        "returns the database to before it")
             raise
         canary["state"] = "running"
         if body.steps:
@@ -104,6 +117,31 @@ class CanaryService:
                     + (f", steps {','.join(map(str, body.steps))} every {body.interval:g}s"
                        + (" then promote" if body.auto_promote else "") if body.steps else ""), op)
         return self.status(name)
+
+    def _release(self, op: Operation, app: dict, canary: dict, body: CanaryDeploy) -> dict:
+        """The release phase, before any canary task exists. The canary's record says
+        "releasing" meanwhile (with the restore point once recorded), so a control plane that
+        stops here reports it on restart; nothing is routed to the canary until it is over."""
+        from .release import ReleaseService
+
+        name = app["name"]
+        self.store.put_canary(name, {**canary, "state": "releasing", "release": {}})
+
+        def keep_point(point: dict) -> None:
+            c = self.store.canary(name) or canary
+            self.store.put_canary(name, {**c, "release": {"restore_point": point["name"]}})
+
+        try:
+            info = ReleaseService(self.p).release(op, app, canary["cluster_image"], body.release,
+                                                  extra_env=canary["env"], on_point=keep_point)
+        except Exception as e:
+            self.store.delete_canary(name)
+            self._event(name, "failure", f"release phase of {canary['image']} failed: {e}", op)
+            raise
+        self._event(name, "release", f"release phase of {canary['image']} done ({info['what']}); "
+                    f"restore point {info['restore_point']}"
+                    + (f"; schema: {info['schema_diff']}" if info["schema_changed"] else ""), op)
+        return info
 
     # ---- traffic --------------------------------------------------------------------------------
     def start_traffic(self, name: str, weight) -> str:
@@ -138,8 +176,13 @@ class CanaryService:
             return 0, want
         return sum(1 for t in tasks if t.get("CurrentState", "").startswith("Running")), want
 
-    def start_promote(self, name: str) -> str:
+    def start_promote(self, name: str, post_promote_command: str | None = None) -> str:
         c = self.require(name)
+        if post_promote_command is not None:
+            if not post_promote_command.strip():
+                raise InvalidInput("--post-promote-command is empty: give the contract command.")
+            c["post_promote_command"] = post_promote_command
+            self.store.put_canary(name, c)
         running, want = self.health(name, "canary", c["replicas"])
         if running < want:
             raise Conflict(f"the canary of {name!r} is unhealthy ({running} of {want} task(s) "
@@ -162,13 +205,42 @@ class CanaryService:
         self.store.delete_canary(name)
         took = time.monotonic() - started
         self._event(name, "promote", f"promoted {c['image']} to production in {took:.1f} s", op)
-        return {"promoted": c["image"], "seconds": round(took, 2)}
+        out = {"promoted": c["image"], "seconds": round(took, 2)}
+        if c.get("post_promote_command"):
+            from .release import ReleaseService
+
+            try:
+                out["post_promote"] = ReleaseService(self.p).post_promote(op, promoted,
+                                                                          c["post_promote_command"])
+            except Exception as e:
+                self._event(name, "failure", f"post-promote command failed: {e}", op)
+                raise
+            self._event(name, "contract", f"post-promote command done: {c['post_promote_command']}", op)
+        return out
 
     # ---- rollback -------------------------------------------------------------------------------
-    def start_rollback(self, name: str, actor: str = "cli") -> str:
-        self.require(name)
-        return self.jobs.start(f"app:{name}", "canary-rollback",
-                               lambda op: self.rollback(op, name), actor=actor)
+    def start_rollback(self, name: str, actor: str = "cli", restore_db: bool = False) -> str:
+        c = self.require(name)
+        plan = None
+        if restore_db:
+            point = (c.get("release") or {}).get("restore_point")
+            if not point:
+                raise InvalidInput(f"the canary of {name!r} ran no release phase, so there is no "
+                                   "restore point to return to: roll back without --restore-db.")
+            from .backup import BackupService
+
+            plan = BackupService(self.p).plan_restore(name, point, None)
+
+        def run(op: Operation) -> dict:
+            out = self.rollback(op, name)
+            if plan:
+                from .backup import BackupService
+
+                op.step(f"returning the database to restore point {plan['to']}")
+                out["restored"] = BackupService(self.p).restore(op, name, plan)
+            return out
+
+        return self.jobs.start(f"app:{name}", "canary-rollback", run, actor=actor)
 
     def rollback(self, op: Operation, name: str, reason: str = "") -> dict:
         app, c = self.apps.require(name), self.require(name)
@@ -195,7 +267,8 @@ class CanaryService:
                              "replicas": c["replicas"], "healthy": f"{running}/{want}",
                              "sticky": c["sticky"], "baseline": c["baseline"],
                              "since": c["started_at"], "state": c.get("state"),
-                             "progressive": c.get("progressive")}
+                             "progressive": c.get("progressive"), "release": c.get("release"),
+                             "post_promote_command": c.get("post_promote_command")}
         latest = self.store.judgments(name, limit=1)
         out["judgment"] = latest[0]["result"] if latest and c and \
             latest[0]["at"] >= c["started_at"] else None

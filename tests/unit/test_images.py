@@ -118,7 +118,7 @@ def test_select():
     specs = im.default_specs()
     assert im.select(None, specs) == list(specs)
     assert im.select(["postgres"], specs) == ["base", "postgres"]
-    assert im.select(["todo"], specs) == ["base", "todo:1", "todo:2"]
+    assert im.select(["todo"], specs) == ["base", "todo:1", "todo:2", "todo:3"]
     with pytest.raises(im.ImageError, match="Unknown image 'nope'"):
         im.select(["nope"], specs)
 
