@@ -130,3 +130,11 @@ def test_exec_argv_with_user_and_env():
 
     assert exec_argv("c1", "psql", user="postgres", env={"A": "b c"}, interactive=True) == [
         "docker", "exec", "-i", "--user", "postgres", "--env", "A=b c", "c1", "psql"]
+
+
+def test_one_off_output_merges_the_tasks_stdout_and_stderr_in_order():
+    from control_plane.services.oneoff import merged_lines
+
+    out = "2026-11-27T10:00:00.100000000Z out 1\n2026-11-27T10:00:00.300000000Z out 2\n"
+    err = "2026-11-27T10:00:00.200000000Z err 1\n"
+    assert merged_lines(out, err) == ["out 1", "err 1", "out 2"]
