@@ -26,6 +26,14 @@ def running_pid() -> int | None:
     try:
         pid = int(pid_file().read_text().split()[0])
         os.kill(pid, 0)
+        # A killed server whose parent is gone can linger as a zombie (kill -0 still succeeds),
+        # and a recycled pid may be another program: only our live server counts.
+        proc = Path(f"/proc/{pid}")
+        if proc.exists():
+            state = (proc / "stat").read_text().rsplit(")", 1)[1].split()[0]
+            cmdline = (proc / "cmdline").read_bytes()
+            if state in ("Z", "X") or b"control_plane.server" not in cmdline:
+                return None
         return pid
     except (OSError, ValueError, IndexError):
         return None

@@ -342,10 +342,13 @@ class ClusterService:
                                              [n["name"] for n in remaining])
             managers = [n["name"] for n in remaining[:topology.manager_count(nodes)]]
             dcs.ensure(op, managers)
-            demote = [n["name"] for n in current if n["role"] == "manager" and n["name"] not in managers]
+            states = self.p.node_states()
+            # Managers on nodes that are down go first: Raft keeps its majority at every step.
+            demote = sorted((n["name"] for n in current
+                             if n["role"] == "manager" and n["name"] not in managers),
+                            key=lambda name: states.get(name) == "ready")
             op.step(f"draining {', '.join(n['name'] for n in leaving)}")
             backup = topology.backup_node(self.p.outputs)
-            states = DatabaseService(self.p).node_states()
             ansible.run_playbook("leave.yml", ansible.inventory_for(current + ([backup] if backup else []),
                                                                     self.p.outputs["ssh_user"]),
                                  {"leaving": [n["name"] for n in leaving], "demote": demote,
