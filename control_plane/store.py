@@ -41,6 +41,10 @@ class Store:
         self._lock = threading.RLock()
         with self._lock:
             self._db.executescript(SCHEMA)
+            # Columns added after a store was created: added in place.
+            cols = {r["name"] for r in self._db.execute("PRAGMA table_info(operations)")}
+            if "error_code" not in cols:
+                self._db.execute("ALTER TABLE operations ADD COLUMN error_code TEXT")
 
     def _q(self, sql: str, args: tuple = ()) -> list[sqlite3.Row]:
         with self._lock:
@@ -107,9 +111,9 @@ class Store:
                 (op_id, target, kind, "running", actor, time.time()))
 
     def finish_operation(self, op_id: str, status: str, error: str | None = None,
-                         result: Any = None) -> None:
-        self._q("UPDATE operations SET status=?, finished_at=?, error=?, result=? WHERE id=?",
-                (status, time.time(), error, json.dumps(result), op_id))
+                         result: Any = None, code: str | None = None) -> None:
+        self._q("UPDATE operations SET status=?, finished_at=?, error=?, result=?, error_code=? "
+                "WHERE id=?", (status, time.time(), error, json.dumps(result), code, op_id))
 
     def operation(self, op_id: str) -> dict | None:
         rows = self._q("SELECT * FROM operations WHERE id=?", (op_id,))

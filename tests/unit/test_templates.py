@@ -15,6 +15,9 @@ def platform(**kw):
 def test_platform_stack_uses_dnsrr_and_host_ports():
     s = platform()
     t = s["services"]["traefik"]
+    assert "--entrypoints.internal.address=:8084" in t["command"]
+    assert 8084 not in {p["published"] for p in t["ports"]}
+    assert "--web.enable-lifecycle" not in s["services"]["prometheus"]["command"]
     assert t["deploy"]["endpoint_mode"] == "dnsrr"
     assert {p["published"]: p["mode"] for p in t["ports"]} == {80: "host", 443: "host", 8082: "host"}
     assert "--providers.providersThrottleDuration=50ms" in t["command"]
@@ -145,6 +148,8 @@ def test_app_updates_are_start_first_and_roll_back():
     labels = web["deploy"]["labels"]
     assert labels["traefik.http.services.todos-production.loadbalancer.server.port"] == "8000"
     assert labels["traefik.http.services.todos-production.loadbalancer.healthcheck.path"] == "/healthz"
+    # the label router exists only so Traefik makes no default one: never on a public entrypoint
+    assert labels["traefik.http.routers.todos-production.entrypoints"] == "internal"
 
 
 def test_app_without_db():
@@ -159,6 +164,8 @@ def test_no_value_can_change_the_stack_structure():
     s = app_stack(web_services=web)
     assert set(s["services"]) == {"web", "db", "pg-0", "pg-1", "backup"}
     assert s["services"]["web"]["environment"]["EVIL"] == evil
+    # docker stack deploy turns $$ back into $: the task gets "$HOME", not this machine's HOME
+    assert s["services"]["web"]["environment"]["DOLLAR"] == "$$HOME"
 
 
 def test_a_name_that_is_not_a_token_is_refused():
