@@ -96,6 +96,9 @@ class ClusterService:
         self.store.put("terraform_outputs", outputs)
         nodes = topology.all_nodes(spec.name, outputs)
         self.store.set_nodes([{**n, "state": "joining"} for n in nodes])
+        op.step("recording the nodes' ssh host keys")
+        for n in nodes:
+            ssh.record_host_key(n["address"])
 
         registry_host = self.p.registry_host
         tls = secrets.registry_tls(self.p.dir / "registry-tls", outputs["manager_private_address"])
@@ -367,6 +370,7 @@ class ClusterService:
             added = [n for n in new_nodes if n["role"] != "backup"][len(current):]
             for n in added:
                 ssh.forget_host(n["address"])
+                ssh.record_host_key(n["address"])
             inv = ansible.inventory_for(new_nodes, outputs["ssh_user"])
             limit = ",".join([new_nodes[0]["name"]] + [n["name"] for n in added])
             op.step("configuring the new node(s) and joining the swarm")

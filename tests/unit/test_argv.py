@@ -46,7 +46,7 @@ def test_remote_docker_is_quoted_for_the_remote_shell(tmp_path, monkeypatch):
 def test_ssh_config_multiplexes_and_pins_hosts(tmp_path):
     cfg = ssh.render_config(tmp_path / "k", tmp_path / "kh", tmp_path / "c")
     assert "ControlMaster auto" in cfg and "ControlPersist 10m" in cfg
-    assert "StrictHostKeyChecking accept-new" in cfg and f"IdentityFile {tmp_path / 'k'}" in cfg
+    assert "StrictHostKeyChecking yes" in cfg and f"IdentityFile {tmp_path / 'k'}" in cfg
 
 
 def test_terraform_argv(tmp_path, monkeypatch):
@@ -130,3 +130,27 @@ def test_exec_argv_with_user_and_env():
 
     assert exec_argv("c1", "psql", user="postgres", env={"A": "b c"}, interactive=True) == [
         "docker", "exec", "-i", "--user", "postgres", "--env", "A=b c", "c1", "psql"]
+
+
+def test_control_sockets_live_in_a_private_folder_of_sentinel_home(tmp_path, monkeypatch):
+    import os
+
+    import pytest
+
+    from control_plane import ssh
+    from control_plane.errors import CommandFailed
+
+    import tempfile
+    from pathlib import Path
+
+    short = Path(tempfile.mkdtemp(prefix="s", dir="/tmp"))  # a socket path must stay short
+    monkeypatch.setenv("SENTINEL_HOME", str(short))
+    assert ssh.control_dir() == short / "ssh" / "cm"
+    ssh.ensure_private_dir(ssh.control_dir())
+    assert oct(ssh.control_dir().stat().st_mode & 0o777) == "0o700"
+    os.chmod(ssh.control_dir(), 0o755)
+    with pytest.raises(CommandFailed):
+        ssh.ensure_private_dir(ssh.control_dir())
+    monkeypatch.setenv("SENTINEL_HOME", str(tmp_path / ("x" * 80)))
+    assert str(ssh.control_dir()).startswith("/tmp/sentinel-ssh-")  # too long for a socket
+    assert ssh.keyscan_argv("10.0.0.5") == ["ssh-keyscan", "-T", "5", "-t", "ed25519", "10.0.0.5"]
