@@ -13,7 +13,7 @@ import re
 import httpx
 
 from .errors import CommandFailed
-from .traefik import traefik_service
+from .names import traefik_ref
 
 PROMETHEUS_HOST = "prometheus.sentinel.internal"
 # What the report charts and the judge's default analysis know how to query.
@@ -45,7 +45,7 @@ def rate_window(scrape_seconds: float) -> str:
 
 def promql(metric: str, app: str, role: str, window: str) -> str:
     """The PromQL of one metric of one version of an app (a single series, or none)."""
-    svc = f'service="{traefik_service(app, role)}@swarm"'
+    svc = f'service="{traefik_ref(app, role)}"'
     reqs = f"traefik_service_requests_total{{{svc}}}"
     task = f'app="{app}",role="{role}"'
     if metric == "request_rate":

@@ -39,6 +39,11 @@ def traefik_service(app: str, role: str) -> str:
     return f"{app}-{role}"
 
 
+def traefik_ref(app: str, role: str) -> str:
+    """How the file provider names a role's swarm-provided Traefik service."""
+    return f"{traefik_service(app, role)}@swarm"
+
+
 def sticky_cookie(app: str) -> str:
     return f"sentinel_{app.replace('-', '_')}"
 

@@ -18,13 +18,9 @@ from .. import traefik
 from .database import DatabaseService
 
 RESERVED = {"sentinel", "sentinel-registry", "prometheus", "grafana", "traefik", "registry"}
-ROLES = ("production", "canary", "baseline")
-SERVICE_KEY = {"production": "web", "canary": "canary", "baseline": "baseline"}
+ROLES = names.ROLES
 ACME_RESOLVER = "acme"  # the certificate resolver compose_templates/platform.yml.j2 defines
-
-
-def service_name(app: str, role: str) -> str:
-    return f"{app}_{SERVICE_KEY.get(role, role)}"
+service_name = names.service  # the swarm service of a web role
 
 
 def db_env(app: str, db: dict, password: str) -> dict[str, str]:
@@ -116,17 +112,17 @@ class AppService:
         if app.get("db"):
             env.update(db_env(app["name"], app["db"], secrets.get(f"db_{app['name']}")))
         out = [{"key": "web", "role": "production", "image": app["cluster_image"],
-                "traefik_name": traefik.traefik_service(app["name"], "production"),
+                "traefik_name": names.traefik_service(app["name"], "production"),
                 "env": {**env, "SENTINEL_VERSION_ROLE": "production"},
                 "replicas": app["replicas"]}]
         if canary:
             out.append({"key": "canary", "role": "canary", "image": canary["cluster_image"],
-                        "traefik_name": traefik.traefik_service(app["name"], "canary"),
+                        "traefik_name": names.traefik_service(app["name"], "canary"),
                         "env": {**env, **canary.get("env", {}), "SENTINEL_VERSION_ROLE": "canary"},
                         "replicas": canary["replicas"]})
             if canary.get("baseline"):
                 out.append({"key": "baseline", "role": "baseline", "image": app["cluster_image"],
-                            "traefik_name": traefik.traefik_service(app["name"], "baseline"),
+                            "traefik_name": names.traefik_service(app["name"], "baseline"),
                             "env": {**env, "SENTINEL_VERSION_ROLE": "baseline"},
                             "replicas": canary["replicas"]})
         return out
@@ -177,7 +173,7 @@ class AppService:
                      wait: bool = True, maintenance: bool = False) -> None:
         spec = self.p.spec
         writer = self.p.traefik()
-        writer.write(traefik.app_file(app["name"]), traefik.app_routes(
+        writer.write(names.traefik_file(app["name"]), traefik.app_routes(
             app=app["name"], domain=app["domain"], weights=weights, sticky=sticky,
             health=bool(app.get("health_path")), cert_resolver=ACME_RESOLVER if spec.email else None,
             maintenance=maintenance))
@@ -187,7 +183,7 @@ class AppService:
 
     def wait_traefik_service(self, app: str, role: str) -> None:
         writer = self.p.traefik()
-        name = f"{traefik.traefik_service(app, role)}@swarm"
+        name = names.traefik_ref(app, role)
         writer.wait_for(lambda: writer.has_service(name), f"service {name}", timeout=60, interval=0.25)
 
     # ---- deploy -------------------------------------------------------------------------------
@@ -279,7 +275,7 @@ class AppService:
     def _remove(self, app: dict, keep_data: bool) -> None:
         name = app["name"]
         try:
-            self.p.traefik().remove(traefik.app_file(name))
+            self.p.traefik().remove(names.traefik_file(name))
         except CommandFailed:
             pass
         if app.get("db"):
