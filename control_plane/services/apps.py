@@ -139,32 +139,39 @@ class AppService:
                       backup_node=backup, not_backup_node=backup.replace("==", "!="),
                       web_services=self.web_services(app, canary) if web else [], db=db)
 
+    deployed_at: float | None = None  # when this service last deployed a stack (wait_running)
+
     def deploy_stack(self, app: dict, canary: dict | None = None, web: bool = True) -> None:
-        self.p.docker.run(stack_deploy_argv(app["name"]), input=self.render_stack(app, canary, web),
-                          timeout=120, what="docker stack deploy")
+        text = self.render_stack(app, canary, web)
+        self.deployed_at = time.time()
+        self.p.docker.run(stack_deploy_argv(app["name"]), input=text, timeout=120,
+                          what="docker stack deploy")
         if app.get("db"):
             db = DatabaseService(self.p)
             db.forget_old_objects(app["name"], keep=set(db.ensure_objects(app).values()))
 
-    def wait_running(self, service: str, replicas: int, timeout: float = 180) -> None:
-        """Until `replicas` tasks run (healthy: swarm holds a task in `starting` until then)
-        and no update is in flight; a rolled-back update is an error."""
+    def wait_running(self, service: str, replicas: int, timeout: float = 180,
+                     since: float | None = None) -> None:
+        """Until `replicas` tasks run (healthy: swarm holds a task in `starting` until then) and
+        no update is in flight. A rolled-back update is an error, but only the update this
+        deploy started (`since`): a leftover status of an older one says nothing now."""
+        from ..swarm_state import running_tasks, update_state
+
+        since = since if since is not None else (self.deployed_at or time.time() - 5)
         deadline = time.monotonic() + timeout
         last = ""
         while time.monotonic() < deadline:
             info = self.p.docker.inspect(service_inspect_argv([service]))
             if info:
-                upd = (info[0].get("UpdateStatus") or {}).get("State", "")
-                if upd in ("rollback_completed", "rollback_paused", "paused"):
-                    msg = (info[0].get("UpdateStatus") or {}).get("Message", "")
+                state, msg = update_state(info[0], since)
+                if state in ("rollback_completed", "rollback_paused", "paused"):
                     raise CommandFailed(f"the update of {service} failed its health check and was "
                                         f"rolled back to the previous version ({msg}).")
-                tasks = self.p.docker.json_lines(service_ps_argv([service], running_only=True))
-                running = sum(1 for t in tasks if t.get("CurrentState", "").startswith("Running"))
-                last = next((t.get("Error") for t in tasks if t.get("Error")), last)
-                if running >= replicas and upd in ("", "completed", "rollback_completed"[:0] or "completed"):
-                    if replicas == 0 or running == replicas:
-                        return
+                tasks = running_tasks(self.p.docker, service)
+                running = sum(1 for t in tasks if t["state"] == "running")
+                last = next((t["error"] for t in tasks if t["error"]), last)
+                if running == replicas and state in ("", "completed"):
+                    return
             time.sleep(1)
         raise CommandFailed(f"{service} did not reach {replicas} healthy task(s) within "
                             f"{int(timeout)} s{': ' + last if last else ''}; see `sentinel inspect logs`.")
