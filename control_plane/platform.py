@@ -68,20 +68,20 @@ class Platform:
 
     def task_container(self, service: str) -> tuple[Docker, str, str]:
         """(Docker client of its node, container id, node name) of a running task of `service`."""
-        from .docker_cli import container_ls_argv, service_ps_argv
+        from .docker_cli import container_ls_argv
+        from .swarm_state import tasks
 
-        tasks = self.docker.json_lines(service_ps_argv([service], running_only=True), check=False)
-        for t in tasks:
-            if not t.get("CurrentState", "").startswith("Running"):
+        for t in tasks(self.docker, service, running_only=True, with_nodes=True):
+            if t["state"] != "running":
                 continue
-            address = self.node_address(t["Node"])
+            address = self.node_address(t["node"])
             if not address:
                 continue
             d = Docker(address)
             found = d.json_lines(container_ls_argv(label=f"com.docker.swarm.service.name={service}"),
                                  check=False, timeout=20)
             if found:
-                return d, found[0]["ID"], t["Node"]
+                return d, found[0]["ID"], t["node"]
         raise NotRunning(f"{service} has no running task")
 
     def traefik(self) -> TraefikWriter:

@@ -25,17 +25,43 @@ def update_state(service: dict, since: float) -> tuple[str, str]:
     return us.get("State", ""), us.get("Message", "")
 
 
-def task_rows(tasks: list[dict]) -> list[dict]:
-    """Task inspect JSON -> {id, state, desired, error, node_id, exit_code}."""
-    return [{"id": t.get("ID"), "state": (t.get("Status") or {}).get("State", ""),
-             "desired": t.get("DesiredState", ""), "error": (t.get("Status") or {}).get("Err", ""),
-             "node_id": t.get("NodeID"),
-             "exit_code": ((t.get("Status") or {}).get("ContainerStatus") or {}).get("ExitCode")}
-            for t in tasks]
+# Task states before it is gone for good (swarm's TaskState values).
+ACTIVE = {"new", "pending", "assigned", "accepted", "ready", "preparing", "starting", "running"}
+
+
+def task_rows(tasks: list[dict], nodes: dict[str, str] | None = None) -> list[dict]:
+    """Task inspect JSON -> {id, slot, state, desired, error, node_id, node, since, exit_code}."""
+    out = []
+    for t in tasks:
+        st = t.get("Status") or {}
+        out.append({"id": t.get("ID"), "slot": t.get("Slot"), "state": st.get("State", ""),
+                    "desired": t.get("DesiredState", ""), "error": st.get("Err", ""),
+                    "node_id": t.get("NodeID"), "node": (nodes or {}).get(t.get("NodeID"), ""),
+                    "since": parse_time(st.get("Timestamp")),
+                    "exit_code": (st.get("ContainerStatus") or {}).get("ExitCode")})
+    return out
+
+
+def node_names(docker: Docker) -> dict[str, str]:
+    """Node ID -> hostname."""
+    rows = docker.json_lines(["docker", "node", "ls", "--format", "{{json .}}"], check=False,
+                             timeout=20)
+    return {r["ID"]: r["Hostname"] for r in rows}
+
+
+def tasks(docker: Docker, service: str, *, running_only: bool = False,
+          with_nodes: bool = False) -> list[dict]:
+    """A service's tasks (those swarm wants running, or all it still lists), with their actual
+    states; [] when the service does not exist."""
+    argv = ["docker", "service", "ps", "-q", "--no-trunc"]
+    if running_only:
+        argv += ["--filter", "desired-state=running"]
+    ids = docker.out(argv + [service], check=False, timeout=30).split()
+    if not ids:
+        return []
+    return task_rows(docker.inspect(task_inspect_argv(ids), timeout=30),
+                     node_names(docker) if with_nodes else None)
 
 
 def running_tasks(docker: Docker, service: str) -> list[dict]:
-    """The tasks swarm wants running, with their actual states."""
-    ids = docker.out(["docker", "service", "ps", "-q", "--no-trunc", "--filter",
-                      "desired-state=running", service], check=False, timeout=30).split()
-    return task_rows(docker.inspect(task_inspect_argv(ids), timeout=30)) if ids else []
+    return tasks(docker, service, running_only=True)

@@ -332,18 +332,21 @@ class AppService:
     def inspect(self, name: str) -> dict:
         app = self.require(name)
         services = self.p.docker.json_lines(service_ls_argv(stack=name))
-        names = [s["Name"] for s in services]
-        tasks = self.p.docker.json_lines(service_ps_argv(names)) if names else []
+        from ..swarm_state import tasks as service_tasks
         from .cluster import ClusterService
 
+        rows = []
+        for s in services:
+            for t in service_tasks(self.p.docker, s["Name"], running_only=True, with_nodes=True):
+                age = time.time() - t["since"] if t["since"] else None
+                rows.append({"name": f"{s['Name']}.{t['slot'] or t['id'][:8]}", "node": t["node"],
+                             "state": t["state"], "desired": t["desired"], "error": t["error"],
+                             "age_seconds": round(age) if age is not None else None})
         nodes = ClusterService(self.p).reconcile_nodes()
         return {"app": self.summary(app),
                 "services": [{"name": s["Name"], "image": s["Image"], "replicas": s["Replicas"]}
                              for s in services],
-                "tasks": [{"name": t["Name"], "node": t["Node"], "state": t["CurrentState"],
-                           "desired": t["DesiredState"], "error": t.get("Error", "")}
-                          for t in tasks if t.get("DesiredState") == "Running" or "ago" in t.get("CurrentState", "")][:50],
-                "nodes": nodes}
+                "tasks": rows[:50], "nodes": nodes}
 
     def log_service(self, name: str, role: str = "production") -> str:
         """The swarm service whose logs `sentinel inspect logs` shows."""
