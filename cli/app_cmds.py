@@ -151,6 +151,11 @@ def run(app: str = typer.Argument(..., help="The app whose environment, secrets 
     Exits with the command's exit code."""
     from control_plane.metrics import parse_duration
 
+    command = list(command)
+    if command and command[0] == "--":  # `sentinel run APP -- CMD`: the separator is not the command
+        command = command[1:]
+    if not command:
+        fail("give the command to run after `--`, e.g. `sentinel run todos -- python migrate.py status`.")
     try:
         seconds = parse_duration(timeout)
     except ValueError:

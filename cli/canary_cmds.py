@@ -221,7 +221,9 @@ def rollback(app: Optional[str] = typer.Argument(None),
     app = _pick_app(client, app)
     question = f"Roll back {app}'s canary?"
     if restore_db:
-        c = client.get(f"/v1/apps/{app}/canary")["canary"] or {}
+        c = client.get(f"/v1/apps/{app}/canary")["canary"]
+        if c is None:
+            fail(f"app {app!r} has no canary: start one with `sentinel canary deploy {app}`.")
         point = (c.get("release") or {}).get("restore_point")
         if not point:
             fail(f"the canary of {app!r} ran no release phase, so there is no restore point to "

@@ -73,9 +73,9 @@ def service_inspect_argv(services: Iterable[str]) -> list[str]:
 
 
 def service_logs_argv(service: str, *, tail: int | None = None, since: str | None = None,
-                      follow: bool = False, raw: bool = False) -> list[str]:
+                      follow: bool = False, raw: bool = False, timestamps: bool = True) -> list[str]:
     argv = ["docker", "service", "logs", "--no-task-ids"]
-    argv += ["--raw"] if raw else ["--timestamps"]
+    argv += (["--raw"] if raw else []) + (["--timestamps"] if timestamps else [])
     if tail is not None:
         argv += ["--tail", str(tail)]
     if since:
@@ -164,7 +164,7 @@ def one_off_argv(name: str, image: str, command: list[str], *, networks: Iterabl
                  secrets: Iterable[tuple[str, str]] = (), mounts: Iterable[str] = (),
                  env: dict[str, str] | None = None, constraints: Iterable[str] = (),
                  labels: dict[str, str] | None = None, user: str | None = None,
-                 entrypoint: str | None = None) -> list[str]:
+                 entrypoint: str | None = None, secret_mode: str = "0400") -> list[str]:
     """A swarm service that runs `command` once (no restart): a one-off task with the same
     networks, secrets and placement a service would have. secrets: (source, target)."""
     argv = ["docker", "service", "create", "--detach", "--name", name,
@@ -173,7 +173,7 @@ def one_off_argv(name: str, image: str, command: list[str], *, networks: Iterabl
     for n in networks:
         argv += ["--network", n]
     for source, target in secrets:
-        argv += ["--secret", f"source={source},target={target},mode=0400"]
+        argv += ["--secret", f"source={source},target={target},mode={secret_mode}"]
     for m in mounts:
         argv += ["--mount", m]
     for k, v in (env or {}).items():

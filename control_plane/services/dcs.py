@@ -146,7 +146,17 @@ class DCS:
         members = self.members()
         key = next(k for k in MEMBER_SLOTS if k not in {m["key"] for m in members})
         op.step(f"adding etcd member {key} on {node} (as a learner until it has caught up)")
-        out = self._exec(member_add_argv(key, self._root())).stdout
+        # Right after a promotion etcd answers "unhealthy cluster" for a moment: ask again.
+        deadline = time.monotonic() + 60
+        while True:
+            proc = self._exec(member_add_argv(key, self._root()), check=False)
+            if proc.returncode == 0:
+                break
+            if time.monotonic() > deadline:
+                raise CommandFailed(f"etcd did not accept member {key}: "
+                                    f"{(proc.stderr or proc.stdout).strip()[-200:]}")
+            time.sleep(2)
+        out = proc.stdout
         new = {"key": key, "node": node, "initial_cluster": parse_initial_cluster(out),
                "initial_state": "existing"}
         members = members + [new]

@@ -41,8 +41,8 @@ def run_one_off(p: Platform, name: str, image: str, command: list[str], *, timeo
 
     def read_new() -> None:
         nonlocal seen
-        proc = docker.run(service_logs_argv(name, raw=True), check=False, timeout=30)
-        lines = (proc.stdout or "").splitlines()
+        proc = docker.run(service_logs_argv(name, raw=True, timestamps=True), check=False, timeout=30)
+        lines = merged_lines(proc.stdout or "", proc.stderr or "")
         for line in lines[seen:]:
             output.append(line)
             if on_line:
@@ -97,6 +97,18 @@ def telling_lines(output: str, tail: int = 3) -> list[str]:
         if bad:
             return [l[:240] for l in bad[-tail:]]
     return [l[:240] for l in lines[-tail:]]
+
+
+def merged_lines(out: str, err: str) -> list[str]:
+    """`docker service logs` writes a task's stdout to its stdout and the task's stderr to its
+    stderr: both, in the order the task wrote them (by their timestamps), timestamps removed."""
+    stamped = []
+    for text in (out, err):
+        for line in text.splitlines():
+            ts, _, rest = line.partition(" ")
+            if ts[:2] == "20" and ts.endswith("Z"):
+                stamped.append((ts, rest))
+    return [rest for _, rest in sorted(stamped, key=lambda x: x[0])]
 
 
 def require_ok(result: OneOffResult, what: str, tail: int = 6) -> OneOffResult:

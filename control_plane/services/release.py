@@ -123,7 +123,8 @@ class ReleaseService:
 
         secrets_ = [(app["db"]["secret"], "db_password")] if app.get("db") else []
         return run_one_off(self.p, task, image, argv, networks=[names.network(app["name"])],
-                           secrets=secrets_, env={**self.task_env(app, extra_env),
+                           secrets=secrets_, secret_mode="0444",  # as in the app's own tasks
+                           env={**self.task_env(app, extra_env),
                                                   "SENTINEL_VERSION_ROLE": role},
                            constraints=[f"node.labels.{names.BACKUP_LABEL} != true"],
                            labels={"sentinel.app": app["name"], "sentinel.role": role},

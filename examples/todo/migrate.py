@@ -22,8 +22,11 @@ HERE = Path(os.environ.get("MIGRATIONS_DIR", Path(__file__).resolve().parent / "
 def connect():
     kwargs = {}
     pw_file = os.environ.get("PGPASSWORD_FILE")
-    if pw_file and os.path.exists(pw_file):
-        kwargs["password"] = Path(pw_file).read_text().rstrip("\r\n")
+    try:
+        if pw_file:
+            kwargs["password"] = Path(pw_file).read_text().rstrip("\r\n")
+    except OSError:
+        pass  # DATABASE_URL carries the password too
     return psycopg2.connect(os.environ.get("DATABASE_URL", ""), **kwargs)
 
 

@@ -160,7 +160,8 @@ def test_a_control_plane_stopped_during_the_release_reports_it_and_routes_nothin
     pid = int((platform.home / "control-plane.pid").read_text().split()[0])
     os.kill(pid, signal.SIGKILL)
     proc.wait(timeout=60)
-    status = platform.json("canary", "status", APP)  # starts the control plane again
+    platform.cli("server", "start")
+    status = platform.json("canary", "status", APP)
     assert status["canary"]["state"] == "interrupted"
     assert any(point in e["message"] for e in status["events"])
     assert count_versions(platform, DOMAIN, 30) == {"3": 30}  # nothing went to the canary

@@ -154,3 +154,9 @@ def test_control_sockets_live_in_a_private_folder_of_sentinel_home(tmp_path, mon
     monkeypatch.setenv("SENTINEL_HOME", str(tmp_path / ("x" * 80)))
     assert str(ssh.control_dir()).startswith("/tmp/sentinel-ssh-")  # too long for a socket
     assert ssh.keyscan_argv("10.0.0.5") == ["ssh-keyscan", "-T", "5", "-t", "ed25519", "10.0.0.5"]
+def test_one_off_output_merges_the_tasks_stdout_and_stderr_in_order():
+    from control_plane.services.oneoff import merged_lines
+
+    out = "2026-11-27T10:00:00.100000000Z out 1\n2026-11-27T10:00:00.300000000Z out 2\n"
+    err = "2026-11-27T10:00:00.200000000Z err 1\n"
+    assert merged_lines(out, err) == ["out 1", "err 1", "out 2"]
