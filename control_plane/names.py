@@ -12,7 +12,6 @@ ROLES = ("production", "canary", "baseline")
 SERVICE_KEY = {"production": "web", "canary": "canary", "baseline": "baseline"}
 DCS_STACK = "sentinel-dcs"
 DCS_NETWORK = "sentinel-dcs"
-EDGE_NETWORK = "sentinel-edge"
 DCS_NAMESPACE = "/sentinel/"
 # Inside a member container.
 PGDATA = "/var/lib/postgresql/data/pgdata"
@@ -33,6 +32,11 @@ def service(app: str, role: str) -> str:
 
 def network(app: str) -> str:
     return f"app-{app}"
+
+
+def edge_network(slot: int) -> str:
+    """One of the edge networks init makes: an app's web tasks share it with Traefik only."""
+    return f"sentinel-edge-{slot}"
 
 
 def traefik_service(app: str, role: str) -> str:

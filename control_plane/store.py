@@ -62,6 +62,27 @@ class Store:
     def delete(self, key: str) -> None:
         self._q("DELETE FROM kv WHERE key=?", (key,))
 
+    # numbered resources shared out among apps (edge networks)
+    def claim_slot(self, key: str, owner: str, limit: int) -> int | None:
+        """The owner's slot under `key`, or the lowest free one below `limit` (None: all taken).
+        Atomic: two apps claiming at once get different slots."""
+        with self._lock:
+            slots = self.get(key) or {}
+            if owner in slots:
+                return slots[owner]
+            used = set(slots.values())
+            slot = next((i for i in range(limit) if i not in used), None)
+            if slot is not None:
+                slots[owner] = slot
+                self.put(key, slots)
+            return slot
+
+    def release_slot(self, key: str, owner: str) -> None:
+        with self._lock:
+            slots = self.get(key) or {}
+            if slots.pop(owner, None) is not None:
+                self.put(key, slots)
+
     # nodes
     def set_nodes(self, nodes: list[dict]) -> None:
         with self._lock:
@@ -89,6 +110,7 @@ class Store:
         return [json.loads(r["spec"]) for r in self._q("SELECT spec FROM apps ORDER BY name")]
 
     def delete_app(self, name: str) -> None:
+        self.release_slot("edge_slots", name)
         self._q("DELETE FROM apps WHERE name=?", (name,))
         self._q("DELETE FROM canaries WHERE app=?", (name,))
 

@@ -91,6 +91,15 @@ class AppService:
                                    "--nodes 2`) or leave out --db-ha.")
         return body.model_copy(update={"domain": domain})
 
+    def free_edge_slot(self, name: str) -> int:
+        """The app's edge network: the lowest one no other app holds (claimed atomically)."""
+        slot = self.store.claim_slot("edge_slots", name, self.p.spec.edge_networks)
+        if slot is not None:
+            return slot
+        raise Conflict(f"all {self.p.spec.edge_networks} edge networks are taken, one per app: delete "
+                       "an app, or run `sentinel init` again with a larger --edge-networks (Traefik "
+                       "restarts once).")
+
     # ---- image --------------------------------------------------------------------------------
     def resolve_image(self, op: Operation, image: str) -> str:
         """A local image is pushed to the cluster registry; a remote one must exist there."""
@@ -135,7 +144,8 @@ class AppService:
                       health_path=app.get("health_path"),
                       health_test=health_test(app["port"], app.get("health_path")),
                       endpoint_mode=spec.endpoint_mode, network=names.network(app["name"]),
-                      edge_network=names.EDGE_NETWORK, dcs_network=names.DCS_NETWORK,
+                      edge_network=names.edge_network(app.get("edge_slot", 0)),
+                      dcs_network=names.DCS_NETWORK,
                       backup_node=backup, not_backup_node=backup.replace("==", "!="),
                       web_services=self.web_services(app, canary) if web else [], db=db)
 
@@ -200,7 +210,8 @@ class AppService:
         app = {"name": body.name, "image": body.image, "cluster_image": cluster_image,
                "port": body.port, "domain": body.domain, "replicas": body.replicas,
                "env": validation.env_entries(body.env), "health_path": body.health_path,
-               "db": existing.get("db") if existing else None, "created_at": time.time()}
+               "db": existing.get("db") if existing else None, "created_at": time.time(),
+               "edge_slot": existing.get("edge_slot") if existing else self.free_edge_slot(body.name)}
         if existing and body.release:
             from .release import ReleaseService
 
