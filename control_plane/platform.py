@@ -63,6 +63,12 @@ class Platform:
     def docker(self) -> Docker:
         return Docker(self.manager)
 
+    def node_states(self) -> dict[str, str]:
+        """hostname -> ready | down | ... as the swarm sees it now (one `docker node ls`)."""
+        rows = self.docker.json_lines(["docker", "node", "ls", "--format", "{{json .}}"],
+                                      check=False, timeout=20)
+        return {r["Hostname"]: r.get("Status", "").lower() for r in rows}
+
     def node_address(self, name: str) -> str | None:
         return next((n["address"] for n in self.store.nodes() if n["name"] == name), None)
 

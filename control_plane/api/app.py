@@ -50,9 +50,13 @@ def create_app():
     analyzer = Analyzer(platform)
     reports = ReportService(platform)
     driver = ProgressiveDriver(canary, jobs)
+    import threading
+
     from ..services.release import ReleaseService
 
-    ReleaseService(platform).report_interrupted()  # before anything resumes
+    # Reads the swarm over ssh: in the background, so the API answers at once.
+    threading.Thread(target=ReleaseService(platform).report_interrupted, name="interrupted-releases",
+                     daemon=True).start()
     driver.start()  # resumes progressive canaries left by a previous run from the store
     from ..services.backup_schedule import BackupScheduler
 

@@ -64,10 +64,7 @@ class DatabaseService:
         return [n for n in nodes if states.get(n) == "ready"] if ready_only else nodes
 
     def node_states(self) -> dict[str, str]:
-        """hostname -> ready | down | ... as the swarm sees it now (cheap: one `node ls`)."""
-        rows = self.p.docker.json_lines(["docker", "node", "ls", "--format", "{{json .}}"],
-                                        check=False, timeout=20)
-        return {r["Hostname"]: r.get("Status", "").lower() for r in rows}
+        return self.p.node_states()
 
     def has_repo_node(self) -> bool:
         return any(n["role"] == "backup" for n in self.store.nodes())

@@ -94,7 +94,7 @@ class DCS:
             try:
                 d, cid, _ = self.p.task_container(f"{names.DCS_STACK}_{m['key']}")
             except (NotRunning, CommandFailed) as e:
-                last = e
+                last = last or e  # an answer from a running member says more
                 continue
             proc = d.run(exec_argv(cid, *argv, interactive=input is not None), input=input,
                          check=False, timeout=timeout, what=" ".join(argv[:3]))
@@ -139,7 +139,11 @@ class DCS:
             members = [first]
         for node in [n for n in nodes if n not in {m["node"] for m in members}]:
             members = self._add(op, node)
-        for m in [m for m in members if m["node"] not in nodes]:
+        # Members on nodes that are down go first: etcd refuses to remove a live member while a
+        # dead one still counts towards the majority.
+        states = self.p.node_states()
+        for m in sorted((m for m in members if m["node"] not in nodes),
+                        key=lambda m: states.get(m["node"]) == "ready"):
             members = self._remove(op, m)
 
     def _add(self, op: Operation, node: str) -> list[dict]:

@@ -317,6 +317,14 @@ class ReleaseService:
     def report_interrupted(self) -> None:
         """A canary whose release phase was cut off by a control-plane stop: say so, name the
         restore point, and leave routing as it was (production only)."""
+        try:
+            self._report_interrupted()
+        except Exception:  # never let a report stop the control plane
+            import logging
+
+            logging.getLogger("sentinel.release").exception("reporting interrupted releases failed")
+
+    def _report_interrupted(self) -> None:
         for c in self.store.canaries():
             if c.get("state") != "releasing":
                 continue

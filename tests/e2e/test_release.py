@@ -161,8 +161,10 @@ def test_a_control_plane_stopped_during_the_release_reports_it_and_routes_nothin
     os.kill(pid, signal.SIGKILL)
     proc.wait(timeout=60)
     platform.cli("server", "start")
-    status = platform.json("canary", "status", APP)
-    assert status["canary"]["state"] == "interrupted"
+    deadline = time.monotonic() + 60
+    while (status := platform.json("canary", "status", APP))["canary"]["state"] != "interrupted":
+        assert time.monotonic() < deadline, status["canary"]
+        time.sleep(1)
     assert any(point in e["message"] for e in status["events"])
     assert count_versions(platform, DOMAIN, 30) == {"3": 30}  # nothing went to the canary
     platform.cli("canary", "rollback", APP, "--yes")
