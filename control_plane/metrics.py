@@ -101,18 +101,31 @@ def range_params(query: str, start: float, end: float, step: float) -> dict[str,
 
 
 class Prometheus:
-    def __init__(self, base_url: str, auth: tuple[str, str], host: str = PROMETHEUS_HOST):
-        self.base = base_url.rstrip("/")
+    def __init__(self, base_url, auth: tuple[str, str], host: str = PROMETHEUS_HOST,
+                 on_error=None):
+        """base_url: a string, or a function giving it (a tunnel that can be made again);
+        on_error: called when the server could not be reached, before the one retry."""
+        self._base = base_url
         self.auth = auth
         self.headers = {"Host": host}
+        self.on_error = on_error
+
+    @property
+    def base(self) -> str:
+        return (self._base() if callable(self._base) else self._base).rstrip("/")
 
     def _get(self, path: str, params: dict) -> dict:
-        try:
-            r = httpx.get(f"{self.base}{path}", params=params, auth=self.auth,
-                          headers=self.headers, timeout=10)
-        except httpx.HTTPError as e:
-            raise CommandFailed(f"Prometheus could not be reached ({e.__class__.__name__}): "
-                                "check `sentinel cluster inspect`.")
+        for attempt in (1, 2):
+            try:
+                r = httpx.get(f"{self.base}{path}", params=params, auth=self.auth,
+                              headers=self.headers, timeout=10)
+                break
+            except httpx.HTTPError as e:
+                if attempt == 1 and self.on_error:
+                    self.on_error()
+                    continue
+                raise CommandFailed(f"Prometheus could not be reached ({e.__class__.__name__}): "
+                                    "check `sentinel cluster inspect`.")
         if r.status_code != 200:
             raise CommandFailed(f"Prometheus answered {r.status_code}: {r.text[:200]}")
         body = r.json()

@@ -94,14 +94,17 @@ def registry_tls(folder: Path, address: str) -> dict[str, Path]:
     if not files["ca"].exists():
         executor.run(ca_argv(files["ca_key"], files["ca"]), what="creating the cluster CA")
     marker = folder / "registry.address"
-    if not files["cert"].exists() or (marker.read_text() if marker.exists() else "") != address:
+    # Nodes name it by the manager's private address; the control plane pushes through an ssh
+    # forward on its own loopback (control_plane/tunnel.py).
+    names = f"IP:{address},IP:127.0.0.1"
+    if not files["cert"].exists() or (marker.read_text() if marker.exists() else "") != names:
         ext = folder / "san.ext"
-        ext.write_text(f"subjectAltName=IP:{address}\n")
+        ext.write_text(f"subjectAltName={names}\n")
         csr = folder / "registry.csr"
         executor.run(server_csr_argv(files["key"], csr, address), what="creating the registry key")
         executor.run(server_sign_argv(csr, files["ca_key"], files["ca"], files["cert"], ext),
                      what="signing the registry certificate")
-        marker.write_text(address)
+        marker.write_text(names)
     for p in files.values():
         p.chmod(0o600)
     return files

@@ -64,9 +64,17 @@ def remove_file_argv(name: str) -> list[str]:
 
 class TraefikWriter:
     def __init__(self, manager: str, api_auth: tuple[str, str], api_port: int = 8082):
+        """Traefik's API is read through an ssh forward to the manager's admin entrypoint
+        (control_plane/tunnel.py): it never crosses the network in clear."""
         self.manager = manager
-        self.api = f"http://{manager}:{api_port}/api"
+        self.api_port = api_port
         self.auth = api_auth
+
+    @property
+    def api(self) -> str:
+        from . import tunnel
+
+        return f"{tunnel.url(self.manager, self.api_port)}/api"
 
     def write(self, name: str, content: str) -> None:
         ssh.run(self.manager, *write_file_argv(name), input=content, what="writing Traefik config")
@@ -75,11 +83,18 @@ class TraefikWriter:
         ssh.run(self.manager, *remove_file_argv(name), what="removing Traefik config")
 
     def get(self, path: str) -> dict | list | None:
-        try:
-            r = httpx.get(f"{self.api}/{path}", auth=self.auth, timeout=3)
-        except httpx.HTTPError:
-            return None
-        return r.json() if r.status_code == 200 else None
+        from . import tunnel
+
+        for attempt in (1, 2):
+            try:
+                r = httpx.get(f"{self.api}/{path}", auth=self.auth, timeout=3)
+                return r.json() if r.status_code == 200 else None
+            except httpx.HTTPError:
+                if attempt == 1:
+                    tunnel.forget(self.manager)  # the forward may have gone with its master
+            except CommandFailed:  # the manager does not answer ssh: nothing to read
+                return None
+        return None
 
     def wait_for(self, check, what: str, timeout: float = 30, interval: float = 0.05) -> None:
         deadline = time.monotonic() + timeout

@@ -160,3 +160,20 @@ def test_one_off_output_merges_the_tasks_stdout_and_stderr_in_order():
     out = "2026-11-27T10:00:00.100000000Z out 1\n2026-11-27T10:00:00.300000000Z out 2\n"
     err = "2026-11-27T10:00:00.200000000Z err 1\n"
     assert merged_lines(out, err) == ["out 1", "err 1", "out 2"]
+
+
+def test_manager_ports_are_reached_through_an_ssh_forward(tmp_path, monkeypatch):
+    from control_plane import tunnel
+
+    monkeypatch.setenv("SENTINEL_HOME", str(tmp_path))
+    assert tunnel.forward_spec(41000, 8082) == "127.0.0.1:41000:127.0.0.1:8082"
+    argv = tunnel.forward_argv("10.0.0.10", 41000, 5000)
+    assert argv[:2] == ["ssh", "-F"] and argv[3:] == ["-O", "forward", "-L",
+                                                       "127.0.0.1:41000:127.0.0.1:5000", "10.0.0.10"]
+
+
+def test_pushes_go_through_the_forward_and_nodes_get_the_private_name(tmp_path):
+    from control_plane.registry import cluster_ref
+
+    assert cluster_ref("127.0.0.1:41000", "todo:1") == "127.0.0.1:41000/todo:1"
+    assert cluster_ref("10.42.1.10:5000", "todo:1") == "10.42.1.10:5000/todo:1"
