@@ -36,7 +36,8 @@ def run() -> None:
         if isinstance(code, int) and code:
             sys.exit(code)
     except (Failure, ClientError) as e:
-        _error(str(e) if isinstance(e, Failure) else e.message)
+        _error(str(e) if isinstance(e, Failure) else e.message,
+               code_name="invalid_input" if isinstance(e, Failure) else e.code)
     except typer.Exit as e:
         sys.exit(e.exit_code)
     except typer.Abort:
@@ -45,16 +46,21 @@ def run() -> None:
         _error("interrupted; running operations continue in the control plane "
                "(`sentinel canary status`, `sentinel cluster inspect`).", 130)
     except Exception as e:  # click usage errors and the unexpected
-        import click
-
-        if isinstance(e, click.exceptions.ClickException):
-            e.show()
+        # Typer carries its own copy of click: its usage errors are not click's classes.
+        if hasattr(e, "show") and hasattr(e, "exit_code"):
+            e.show()  # "Usage: …  Try 'sentinel deploy --help' for help.  Error: No such option …"
             sys.exit(e.exit_code)
         if debug:
             raise
         _error(f"unexpected error: {e} (run with SENTINEL_DEBUG=1 for details).")
 
 
-def _error(message: str, code: int = 1) -> None:
+def _error(message: str, code: int = 1, code_name: str = "error") -> None:
+    """One line on stderr and a non-zero exit; with --json, also {"error": {code, message}} on
+    stdout, the code being the control plane's (not_found, busy, conflict, invalid_input, ...)."""
+    if "--json" in sys.argv[1:]:
+        import json
+
+        sys.stdout.write(json.dumps({"error": {"code": code_name, "message": message}}) + "\n")
     sys.stderr.write(f"\x1b[31merror:\x1b[0m {message}\n" if sys.stderr.isatty() else f"error: {message}\n")
     sys.exit(code)

@@ -63,7 +63,7 @@ def run_playbook(playbook: str, inv: dict, extravars: dict | None = None, *,
             private_data_dir=str(work), project_dir=str(PLAYBOOKS_DIR),
             playbook=str(PLAYBOOKS_DIR / playbook), inventory=str(work / "inventory" / "hosts.json"),
             extravars=extravars or {}, limit=limit, quiet=True, event_handler=on_event,
-            timeout=timeout, envvars={"ANSIBLE_HOST_KEY_CHECKING": "False",
+            timeout=timeout, envvars={"ANSIBLE_HOST_KEY_CHECKING": "True",
                                       "ANSIBLE_PIPELINING": "True",
                                       "ANSIBLE_SSH_RETRIES": "3"})
         if r.status != "successful":

@@ -34,7 +34,8 @@ class Jobs:
         # Operations left "running" by a previous process were cut off: say so.
         for op in store.running_operations():
             store.finish_operation(op["id"], "interrupted",
-                                   "the control plane stopped during this operation; run it again")
+                                   "the control plane stopped during this operation; run it again",
+                                   code="interrupted")
 
     def busy(self, target: str) -> dict | None:
         with self._lock:
@@ -65,10 +66,11 @@ class Jobs:
                 self.store.finish_operation(op_id, "succeeded", result=result)
             except SentinelError as e:
                 op.step(f"failed: {e.message}")
-                self.store.finish_operation(op_id, "failed", mask(e.message))
+                self.store.finish_operation(op_id, "failed", mask(e.message), code=e.code)
             except Exception as e:  # a bug: keep the trace in the log, one line for the user
                 log.error("operation %s crashed:\n%s", op_id, mask(traceback.format_exc()))
-                self.store.finish_operation(op_id, "failed", mask(f"internal error: {e}"))
+                self.store.finish_operation(op_id, "failed", mask(f"internal error: {e}"),
+                                            code="internal")
             finally:
                 with self._lock:
                     for t in targets:

@@ -13,7 +13,7 @@ import re
 import httpx
 
 from .errors import CommandFailed
-from .traefik import traefik_service
+from .names import traefik_ref
 
 PROMETHEUS_HOST = "prometheus.sentinel.internal"
 # What the report charts and the judge's default analysis know how to query.
@@ -43,21 +43,39 @@ def rate_window(scrape_seconds: float) -> str:
     return f"{int(max(10, math.ceil(5 * scrape_seconds)))}s"
 
 
+def forced_routers(app: str, role: str) -> str:
+    """The routers that carry requests forced to a version by header or cookie (testers)."""
+    return f'router=~"{app}-force-{role}(-secure)?@file"'  # app: a DNS label, nothing to escape
+
+
+def _unforced(expr: str, family: str, svc: str, forced: str, window: str,
+              by: str = "", extra: str = "") -> str:
+    """rate of `family` for the service minus the same for the forced routers: what the weights
+    sent. `or` keeps the service's own when no forced request was ever counted."""
+    grouping = f" by ({by})" if by else ""
+    mine = f"sum{grouping}(rate(traefik_service_{family}{{{svc}{extra}}}[{window}]))"
+    theirs = f"sum{grouping}(rate(traefik_router_{family}{{{forced}{extra}}}[{window}]))"
+    return f"(({mine} - {theirs}) or {mine})"
+
+
 def promql(metric: str, app: str, role: str, window: str) -> str:
-    """The PromQL of one metric of one version of an app (a single series, or none)."""
-    svc = f'service="{traefik_service(app, role)}@swarm"'
-    reqs = f"traefik_service_requests_total{{{svc}}}"
+    """The PromQL of one metric of one version of an app (a single series, or none). Requests
+    forced to a version by the tester header or cookie are left out: they did not come by the
+    weights, and counting them would let anyone dilute (or inflate) a canary's errors."""
+    svc = f'service="{traefik_ref(app, role)}"'
+    forced = forced_routers(app, role)
     task = f'app="{app}",role="{role}"'
+    reqs = _unforced("", "requests_total", svc, forced, window)
     if metric == "request_rate":
-        return f"sum(rate({reqs}[{window}]))"
+        return reqs
     if metric == "error_ratio":
         # No 5xx series at all means no errors, not no data; no requests at all gives NaN (no data).
-        errors = f'traefik_service_requests_total{{{svc},code=~"5.."}}'
-        return f"(sum(rate({errors}[{window}])) or vector(0)) / sum(rate({reqs}[{window}]))"
+        errors = _unforced("", "requests_total", svc, forced, window, extra=',code=~"5.."')
+        return f"({errors} or vector(0)) / {reqs}"
     if metric in ("latency_p50", "latency_p99"):
         q = 0.5 if metric == "latency_p50" else 0.99
-        return (f"histogram_quantile({q}, sum by (le) "
-                f"(rate(traefik_service_request_duration_seconds_bucket{{{svc}}}[{window}])))")
+        buckets = _unforced("", "request_duration_seconds_bucket", svc, forced, window, by="le")
+        return f"histogram_quantile({q}, {buckets})"
     if metric == "cpu":  # cores per task, so versions with different replica counts compare
         return f"avg(rate(sentinel_task_cpu_seconds_total{{{task}}}[{window}]))"
     if metric == "memory":
@@ -83,18 +101,31 @@ def range_params(query: str, start: float, end: float, step: float) -> dict[str,
 
 
 class Prometheus:
-    def __init__(self, base_url: str, auth: tuple[str, str], host: str = PROMETHEUS_HOST):
-        self.base = base_url.rstrip("/")
+    def __init__(self, base_url, auth: tuple[str, str], host: str = PROMETHEUS_HOST,
+                 on_error=None):
+        """base_url: a string, or a function giving it (a tunnel that can be made again);
+        on_error: called when the server could not be reached, before the one retry."""
+        self._base = base_url
         self.auth = auth
         self.headers = {"Host": host}
+        self.on_error = on_error
+
+    @property
+    def base(self) -> str:
+        return (self._base() if callable(self._base) else self._base).rstrip("/")
 
     def _get(self, path: str, params: dict) -> dict:
-        try:
-            r = httpx.get(f"{self.base}{path}", params=params, auth=self.auth,
-                          headers=self.headers, timeout=10)
-        except httpx.HTTPError as e:
-            raise CommandFailed(f"Prometheus could not be reached ({e.__class__.__name__}): "
-                                "check `sentinel cluster inspect`.")
+        for attempt in (1, 2):
+            try:
+                r = httpx.get(f"{self.base}{path}", params=params, auth=self.auth,
+                              headers=self.headers, timeout=10)
+                break
+            except httpx.HTTPError as e:
+                if attempt == 1 and self.on_error:
+                    self.on_error()
+                    continue
+                raise CommandFailed(f"Prometheus could not be reached ({e.__class__.__name__}): "
+                                    "check `sentinel cluster inspect`.")
         if r.status_code != 200:
             raise CommandFailed(f"Prometheus answered {r.status_code}: {r.text[:200]}")
         body = r.json()

@@ -28,6 +28,8 @@ class ClusterCreate(Strict):
     publish_mode: Literal["host", "ingress"] = "host"
     subnet: str = "172.29.0.0/24"
     scrape_interval: str = "2s"
+    edge_networks: int = Field(default=32, description="how many apps the edge can hold: one "
+                               "network per app, made at init")
 
 
 class ClusterScale(Strict):

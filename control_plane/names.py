@@ -12,7 +12,6 @@ ROLES = ("production", "canary", "baseline")
 SERVICE_KEY = {"production": "web", "canary": "canary", "baseline": "baseline"}
 DCS_STACK = "sentinel-dcs"
 DCS_NETWORK = "sentinel-dcs"
-EDGE_NETWORK = "sentinel-edge"
 DCS_NAMESPACE = "/sentinel/"
 # Inside a member container.
 PGDATA = "/var/lib/postgresql/data/pgdata"
@@ -35,8 +34,18 @@ def network(app: str) -> str:
     return f"app-{app}"
 
 
+def edge_network(slot: int) -> str:
+    """One of the edge networks init makes: an app's web tasks share it with Traefik only."""
+    return f"sentinel-edge-{slot}"
+
+
 def traefik_service(app: str, role: str) -> str:
     return f"{app}-{role}"
+
+
+def traefik_ref(app: str, role: str) -> str:
+    """How the file provider names a role's swarm-provided Traefik service."""
+    return f"{traefik_service(app, role)}@swarm"
 
 
 def sticky_cookie(app: str) -> str:

@@ -74,27 +74,31 @@ class Platform:
 
     def task_container(self, service: str) -> tuple[Docker, str, str]:
         """(Docker client of its node, container id, node name) of a running task of `service`."""
-        from .docker_cli import container_ls_argv, service_ps_argv
+        from .docker_cli import container_ls_argv
+        from .swarm_state import tasks
 
-        tasks = self.docker.json_lines(service_ps_argv([service], running_only=True), check=False)
-        for t in tasks:
-            if not t.get("CurrentState", "").startswith("Running"):
+        for t in tasks(self.docker, service, running_only=True, with_nodes=True):
+            if t["state"] != "running":
                 continue
-            address = self.node_address(t["Node"])
+            address = self.node_address(t["node"])
             if not address:
                 continue
             d = Docker(address)
             found = d.json_lines(container_ls_argv(label=f"com.docker.swarm.service.name={service}"),
                                  check=False, timeout=20)
             if found:
-                return d, found[0]["ID"], t["Node"]
+                return d, found[0]["ID"], t["node"]
         raise NotRunning(f"{service} has no running task")
 
     def traefik(self) -> TraefikWriter:
         return TraefikWriter(self.manager, (ADMIN_USER, secrets.get("admin_password")))
 
     def prometheus(self) -> Prometheus:
-        return Prometheus(f"http://{self.manager}:8082", (ADMIN_USER, secrets.get("admin_password")))
+        from . import tunnel
+
+        manager = self.manager
+        return Prometheus(lambda: tunnel.url(manager, 8082), (ADMIN_USER, secrets.get("admin_password")),
+                          on_error=lambda: tunnel.forget(manager))
 
     @property
     def scrape_seconds(self) -> float:
@@ -109,7 +113,17 @@ class Platform:
         token = base64.b64encode(f"{REGISTRY_USER}:{secrets.get('registry_password')}".encode()).decode()
         creds.write_text(json.dumps({"auths": {self.registry_host: {"auth": token}}}))
         creds.chmod(0o600)
-        return Registry(self.registry_host, cert_dir, creds)
+        manager = self.manager
+
+        def push_via() -> str:
+            """Where pushes go: the registry through an ssh forward to the manager."""
+            from . import tunnel
+
+            local = f"127.0.0.1:{tunnel.local_port(manager, 5000)}"
+            creds.write_text(json.dumps({"auths": {local: {"auth": token}}}))
+            return local
+
+        return Registry(self.registry_host, cert_dir, creds, push_via=push_via)
 
     def edge_url(self, domain: str, https: bool = False) -> str:
         spec = self.spec

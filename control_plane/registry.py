@@ -30,25 +30,29 @@ def cluster_ref(registry: str, image: str) -> str:
 
 
 class Registry:
-    def __init__(self, host: str, cert_dir: Path, creds_file: Path):
+    def __init__(self, host: str, cert_dir: Path, creds_file: Path, push_via=None):
+        """host: how nodes name the registry; push_via: a function giving the address this
+        machine pushes to (an ssh forward to it), else the same host."""
         self.host, self.cert_dir, self.creds_file = host, cert_dir, creds_file
+        self.push_via = push_via
 
     def push(self, image: str) -> str:
-        """Push a local image; return its name in the cluster registry."""
+        """Push a local image; return its name in the cluster registry (as nodes pull it)."""
         if not local_image_exists(image):
             raise InvalidInput(f"image {image!r} is not in this machine's Docker engine: build or "
                                "pull it first, or give a registry reference nodes can pull.")
-        dest = cluster_ref(self.host, image)
-        try:
-            executor.run(skopeo_copy_argv(image, dest, cert_dir=self.cert_dir,
-                                          creds_file=self.creds_file),
-                         timeout=600, what=f"pushing {image} to the cluster registry")
-        except CommandFailed:
-            # The registry may still be starting: one more try after a pause.
-            import time
+        for attempt in (1, 2):
+            target = cluster_ref(self.push_via() if self.push_via else self.host, image)
+            try:
+                executor.run(skopeo_copy_argv(image, target, cert_dir=self.cert_dir,
+                                              creds_file=self.creds_file),
+                             timeout=600, what=f"pushing {image} to the cluster registry")
+                break
+            except CommandFailed:
+                if attempt == 2:
+                    raise
+                # The registry may still be starting (or the forward gone): once more.
+                import time
 
-            time.sleep(3)
-            executor.run(skopeo_copy_argv(image, dest, cert_dir=self.cert_dir,
-                                          creds_file=self.creds_file),
-                         timeout=600, what=f"pushing {image} to the cluster registry")
-        return dest
+                time.sleep(3)
+        return cluster_ref(self.host, image)

@@ -283,6 +283,7 @@ class ControlPlaneServer:
         url = outputs.get("api_url") or f"https://{address}"
         if not (controlplane_dir() / "address").exists():
             ssh.forget_host(address)  # a fresh server has fresh host keys
+            ssh.record_host_key(address)
         (controlplane_dir() / "address").write_text(address)
 
         self.log("installing the control plane with Ansible (packages, Python, services)")

@@ -4,9 +4,12 @@ Kept in SENTINEL_HOME with mode 0600 and registered with the executor so no log 
 """
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import os
 import secrets as pysecrets
+import tempfile
 from pathlib import Path
 
 from . import executor
@@ -25,20 +28,41 @@ def load() -> dict[str, str]:
     return data
 
 
+@contextlib.contextmanager
+def _locked():
+    """An exclusive lock on the store, across threads and processes (the CLI and the control
+    plane both create secrets): two first deploys at once must not lose a password."""
+    p = _path()
+    p.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    fd = os.open(p.with_name("secrets.lock"), os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        os.close(fd)
+
+
 def get(key: str) -> str:
     """The secret `key`, created on first use."""
     data = load()
-    if key not in data:
-        data[key] = pysecrets.token_urlsafe(24)
-        p = _path()
-        p.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        tmp = p.with_suffix(".tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as f:
-            json.dump(data, f)
-        tmp.replace(p)
+    if key in data:
+        return data[key]
+    with _locked():
+        data = load()  # again, under the lock: another writer may have added it meanwhile
+        if key not in data:
+            data[key] = pysecrets.token_urlsafe(24)
+            p = _path()
+            # A temp file of our own in the same folder, then an atomic rename.
+            fd, tmp = tempfile.mkstemp(prefix=".secrets-", dir=p.parent)
+            with os.fdopen(fd, "w") as f:
+                json.dump(data, f)
+                f.flush()
+                os.fsync(f.fileno())
+            os.chmod(tmp, 0o600)
+            os.replace(tmp, p)
         executor.register_secret(data[key])
-    return data[key]
+        return data[key]
 
 
 def htpasswd_line(user: str, password: str) -> str:
@@ -70,14 +94,17 @@ def registry_tls(folder: Path, address: str) -> dict[str, Path]:
     if not files["ca"].exists():
         executor.run(ca_argv(files["ca_key"], files["ca"]), what="creating the cluster CA")
     marker = folder / "registry.address"
-    if not files["cert"].exists() or (marker.read_text() if marker.exists() else "") != address:
+    # Nodes name it by the manager's private address; the control plane pushes through an ssh
+    # forward on its own loopback (control_plane/tunnel.py).
+    names = f"IP:{address},IP:127.0.0.1"
+    if not files["cert"].exists() or (marker.read_text() if marker.exists() else "") != names:
         ext = folder / "san.ext"
-        ext.write_text(f"subjectAltName=IP:{address}\n")
+        ext.write_text(f"subjectAltName={names}\n")
         csr = folder / "registry.csr"
         executor.run(server_csr_argv(files["key"], csr, address), what="creating the registry key")
         executor.run(server_sign_argv(csr, files["ca_key"], files["ca"], files["cert"], ext),
                      what="signing the registry certificate")
-        marker.write_text(address)
+        marker.write_text(names)
     for p in files.values():
         p.chmod(0o600)
     return files

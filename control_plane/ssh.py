@@ -6,10 +6,13 @@ config, exactly as they would reach a cloud VM.
 from __future__ import annotations
 
 import hashlib
+import os
 import shlex
+import time
 from pathlib import Path
 
 from . import executor
+from .errors import CommandFailed
 from .paths import sentinel_home
 
 
@@ -25,10 +28,26 @@ def config_path() -> Path:
     return ssh_dir() / "config"
 
 
+SOCKET_PATH_MAX = 100  # Unix socket paths are limited to ~104 bytes; %C adds 40
+
+
 def control_dir() -> Path:
-    # Unix socket paths are limited to ~100 bytes, so the mux sockets live under /tmp.
+    """Where the multiplexed connections' sockets live: under SENTINEL_HOME (0700). Only when
+    that path is too long for a socket, a folder in /tmp named after SENTINEL_HOME, which
+    `ensure_private_dir` refuses to use unless we own it and nobody else can enter it."""
+    own = ssh_dir() / "cm"
+    if len(str(own)) + 1 + 40 <= SOCKET_PATH_MAX:
+        return own
     h = hashlib.sha256(str(sentinel_home()).encode()).hexdigest()[:10]
-    return Path("/tmp") / f"sentinel-ssh-{h}"
+    return Path("/tmp") / f"sentinel-ssh-{os.geteuid()}-{h}"
+
+
+def ensure_private_dir(path: Path) -> None:
+    path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    st = path.lstat()
+    if path.is_symlink() or st.st_uid != os.geteuid() or st.st_mode & 0o077:
+        raise CommandFailed(f"{path} is not a private folder of this user (owner or mode): "
+                            "remove it and try again.")
 
 
 def render_config(key: Path, known_hosts: Path, control: Path, user: str = "root") -> str:
@@ -37,7 +56,9 @@ def render_config(key: Path, known_hosts: Path, control: Path, user: str = "root
         f"  User {user}",
         f"  IdentityFile {key}",
         "  IdentitiesOnly yes",
-        "  StrictHostKeyChecking accept-new",
+        # Host keys are recorded when Sentinel creates a node (record_host_key) and checked
+        # strictly from then on, by ssh and by Ansible alike.
+        "  StrictHostKeyChecking yes",
         f"  UserKnownHostsFile {known_hosts}",
         "  ControlMaster auto",
         f"  ControlPath {control}/%C",
@@ -66,7 +87,7 @@ def ensure_key(user: str = "root") -> str:
     """Create the key and config once; return the public key."""
     d = ssh_dir()
     d.mkdir(parents=True, exist_ok=True, mode=0o700)
-    control_dir().mkdir(parents=True, exist_ok=True, mode=0o700)
+    ensure_private_dir(control_dir())
     if not key_path().exists():
         executor.run(keygen_argv(key_path()), what="ssh-keygen")
     config_path().write_text(render_config(key_path(), d / "known_hosts", control_dir(), user))
@@ -82,3 +103,28 @@ def forget_host(host: str) -> None:
 def run(host: str, *command: str, input: str | None = None, timeout: float = 120,
         what: str | None = None, check: bool = True):
     return executor.run(ssh_argv(host, *command), input=input, timeout=timeout, what=what, check=check)
+
+
+def keyscan_argv(host: str) -> list[str]:
+    return ["ssh-keyscan", "-T", "5", "-t", "ed25519", host]
+
+
+def record_host_key(host: str, timeout: float = 180) -> None:
+    """At a node's creation, by Sentinel itself: its host key goes into SENTINEL_HOME's
+    known_hosts (replacing any older key of that address), waiting for sshd to answer."""
+    deadline = time.monotonic() + timeout
+    while True:
+        proc = executor.run(keyscan_argv(host), check=False, timeout=20)
+        lines = [l for l in (proc.stdout or "").splitlines() if l and not l.startswith("#")]
+        if lines:
+            break
+        if time.monotonic() > deadline:
+            raise CommandFailed(f"{host} did not show an ssh host key within {int(timeout)} s: is "
+                                "the node up?")
+        time.sleep(2)
+    known = ssh_dir() / "known_hosts"
+    if known.exists():
+        executor.run(forget_host_argv(host), check=False)
+    with open(known, "a") as f:
+        f.write("\n".join(lines) + "\n")
+    known.chmod(0o600)

@@ -41,6 +41,10 @@ class Store:
         self._lock = threading.RLock()
         with self._lock:
             self._db.executescript(SCHEMA)
+            # Columns added after a store was created: added in place.
+            cols = {r["name"] for r in self._db.execute("PRAGMA table_info(operations)")}
+            if "error_code" not in cols:
+                self._db.execute("ALTER TABLE operations ADD COLUMN error_code TEXT")
 
     def _q(self, sql: str, args: tuple = ()) -> list[sqlite3.Row]:
         with self._lock:
@@ -57,6 +61,27 @@ class Store:
 
     def delete(self, key: str) -> None:
         self._q("DELETE FROM kv WHERE key=?", (key,))
+
+    # numbered resources shared out among apps (edge networks)
+    def claim_slot(self, key: str, owner: str, limit: int) -> int | None:
+        """The owner's slot under `key`, or the lowest free one below `limit` (None: all taken).
+        Atomic: two apps claiming at once get different slots."""
+        with self._lock:
+            slots = self.get(key) or {}
+            if owner in slots:
+                return slots[owner]
+            used = set(slots.values())
+            slot = next((i for i in range(limit) if i not in used), None)
+            if slot is not None:
+                slots[owner] = slot
+                self.put(key, slots)
+            return slot
+
+    def release_slot(self, key: str, owner: str) -> None:
+        with self._lock:
+            slots = self.get(key) or {}
+            if slots.pop(owner, None) is not None:
+                self.put(key, slots)
 
     # nodes
     def set_nodes(self, nodes: list[dict]) -> None:
@@ -85,6 +110,7 @@ class Store:
         return [json.loads(r["spec"]) for r in self._q("SELECT spec FROM apps ORDER BY name")]
 
     def delete_app(self, name: str) -> None:
+        self.release_slot("edge_slots", name)
         self._q("DELETE FROM apps WHERE name=?", (name,))
         self._q("DELETE FROM canaries WHERE app=?", (name,))
 
@@ -107,9 +133,9 @@ class Store:
                 (op_id, target, kind, "running", actor, time.time()))
 
     def finish_operation(self, op_id: str, status: str, error: str | None = None,
-                         result: Any = None) -> None:
-        self._q("UPDATE operations SET status=?, finished_at=?, error=?, result=? WHERE id=?",
-                (status, time.time(), error, json.dumps(result), op_id))
+                         result: Any = None, code: str | None = None) -> None:
+        self._q("UPDATE operations SET status=?, finished_at=?, error=?, result=?, error_code=? "
+                "WHERE id=?", (status, time.time(), error, json.dumps(result), code, op_id))
 
     def operation(self, op_id: str) -> dict | None:
         rows = self._q("SELECT * FROM operations WHERE id=?", (op_id,))

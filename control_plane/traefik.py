@@ -13,19 +13,13 @@ import httpx
 
 from . import ssh
 from .errors import CommandFailed
+from .names import sticky_cookie, traefik_file as app_file, traefik_ref, traefik_service  # noqa: F401
 from .templates import render
 
 DYNAMIC_DIR = "/etc/sentinel/traefik/dynamic"
 FORCE_HEADER = "X-Sentinel-Version"
 
 
-def traefik_service(app: str, role: str) -> str:
-    """Name of the swarm-provided Traefik service of an app's role (production|canary|baseline)."""
-    return f"{app}-{role}"
-
-
-def sticky_cookie(app: str) -> str:
-    return f"sentinel_{app.replace('-', '_')}"
 
 
 def router_tls(domain: str, cert_resolver: str | None = None) -> dict:
@@ -41,24 +35,20 @@ def app_routes(*, app: str, domain: str, weights: dict[str, int], sticky: bool =
                maintenance: bool = False) -> str:
     """weights: role -> weight (0..100). Zero-weight children are left out of the round robin.
     maintenance: every request of the app's domain gets 503 (a restore is running), not 404."""
-    children = [{"name": f"{traefik_service(app, role)}@swarm", "weight": w}
+    children = [{"name": traefik_ref(app, role), "weight": w}
                 for role, w in weights.items() if w > 0]
     if not children:  # every weight 0 would leave no backend: production keeps the traffic
-        children = [{"name": f"{traefik_service(app, 'production')}@swarm", "weight": 100}]
+        children = [{"name": traefik_ref(app, "production"), "weight": 100}]
     entrypoints = [{"name": "web", "suffix": "", "tls": None}]
     if https:
         entrypoints.append({"name": "websecure", "suffix": "-secure",
                             "tls": router_tls(domain, cert_resolver)})
     has_canary = "canary" in weights
-    forced = ({role: f"{traefik_service(app, role)}@swarm" for role in ("canary", "production")}
+    forced = ({role: traefik_ref(app, role) for role in ("canary", "production")}
               if has_canary else {})
     return render("traefik_app.yml.j2", app=app, domain=domain, children=children,
                   forced=forced, sticky=sticky_cookie(app) if (sticky and len(children) > 1) else None,
                   health=health, entrypoints=entrypoints, maintenance=maintenance)
-
-
-def app_file(app: str) -> str:
-    return f"app-{app}.yml"
 
 
 def write_file_argv(name: str) -> list[str]:
@@ -74,9 +64,17 @@ def remove_file_argv(name: str) -> list[str]:
 
 class TraefikWriter:
     def __init__(self, manager: str, api_auth: tuple[str, str], api_port: int = 8082):
+        """Traefik's API is read through an ssh forward to the manager's admin entrypoint
+        (control_plane/tunnel.py): it never crosses the network in clear."""
         self.manager = manager
-        self.api = f"http://{manager}:{api_port}/api"
+        self.api_port = api_port
         self.auth = api_auth
+
+    @property
+    def api(self) -> str:
+        from . import tunnel
+
+        return f"{tunnel.url(self.manager, self.api_port)}/api"
 
     def write(self, name: str, content: str) -> None:
         ssh.run(self.manager, *write_file_argv(name), input=content, what="writing Traefik config")
@@ -85,11 +83,18 @@ class TraefikWriter:
         ssh.run(self.manager, *remove_file_argv(name), what="removing Traefik config")
 
     def get(self, path: str) -> dict | list | None:
-        try:
-            r = httpx.get(f"{self.api}/{path}", auth=self.auth, timeout=3)
-        except httpx.HTTPError:
-            return None
-        return r.json() if r.status_code == 200 else None
+        from . import tunnel
+
+        for attempt in (1, 2):
+            try:
+                r = httpx.get(f"{self.api}/{path}", auth=self.auth, timeout=3)
+                return r.json() if r.status_code == 200 else None
+            except httpx.HTTPError:
+                if attempt == 1:
+                    tunnel.forget(self.manager)  # the forward may have gone with its master
+            except CommandFailed:  # the manager does not answer ssh: nothing to read
+                return None
+        return None
 
     def wait_for(self, check, what: str, timeout: float = 30, interval: float = 0.05) -> None:
         deadline = time.monotonic() + timeout

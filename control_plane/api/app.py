@@ -40,7 +40,7 @@ def duration(text: str, what: str) -> float:
     return seconds
 
 
-def create_app() -> FastAPI:
+def create_app():
     store = Store(sentinel_home() / "state.db")
     jobs = Jobs(store)
     platform = Platform(store)
@@ -68,7 +68,9 @@ def create_app() -> FastAPI:
             raise Unauthorized("the API token was not accepted: check SENTINEL_HOME/config.json "
                                "(or run `sentinel init` on this machine).")
 
-    api = FastAPI(title="Sentinel control plane", version="0.1.0")
+    # The OpenAPI document is the contract and needs the token like every route (guard.py); the
+    # interactive pages would load scripts from another origin, so they are off.
+    api = FastAPI(title="Sentinel control plane", version="0.1.0", docs_url=None, redoc_url=None)
 
     @api.exception_handler(SentinelError)
     async def _sentinel_error(_: Request, e: SentinelError):
@@ -222,4 +224,6 @@ def create_app() -> FastAPI:
     def report(name: str, window: str = "15m"):
         return reports.report(name, duration(window, "window"))
 
-    return api
+    from .guard import Guard
+
+    return Guard(api, lambda: token)

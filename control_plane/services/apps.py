@@ -18,13 +18,9 @@ from .. import traefik
 from .database import DatabaseService
 
 RESERVED = {"sentinel", "sentinel-registry", "prometheus", "grafana", "traefik", "registry"}
-ROLES = ("production", "canary", "baseline")
-SERVICE_KEY = {"production": "web", "canary": "canary", "baseline": "baseline"}
+ROLES = names.ROLES
 ACME_RESOLVER = "acme"  # the certificate resolver compose_templates/platform.yml.j2 defines
-
-
-def service_name(app: str, role: str) -> str:
-    return f"{app}_{SERVICE_KEY.get(role, role)}"
+service_name = names.service  # the swarm service of a web role
 
 
 def db_env(app: str, db: dict, password: str) -> dict[str, str]:
@@ -95,6 +91,15 @@ class AppService:
                                    "--nodes 2`) or leave out --db-ha.")
         return body.model_copy(update={"domain": domain})
 
+    def free_edge_slot(self, name: str) -> int:
+        """The app's edge network: the lowest one no other app holds (claimed atomically)."""
+        slot = self.store.claim_slot("edge_slots", name, self.p.spec.edge_networks)
+        if slot is not None:
+            return slot
+        raise Conflict(f"all {self.p.spec.edge_networks} edge networks are taken, one per app: delete "
+                       "an app, or run `sentinel init` again with a larger --edge-networks (Traefik "
+                       "restarts once).")
+
     # ---- image --------------------------------------------------------------------------------
     def resolve_image(self, op: Operation, image: str) -> str:
         """A local image is pushed to the cluster registry; a remote one must exist there."""
@@ -116,17 +121,17 @@ class AppService:
         if app.get("db"):
             env.update(db_env(app["name"], app["db"], secrets.get(f"db_{app['name']}")))
         out = [{"key": "web", "role": "production", "image": app["cluster_image"],
-                "traefik_name": traefik.traefik_service(app["name"], "production"),
+                "traefik_name": names.traefik_service(app["name"], "production"),
                 "env": {**env, "SENTINEL_VERSION_ROLE": "production"},
                 "replicas": app["replicas"]}]
         if canary:
             out.append({"key": "canary", "role": "canary", "image": canary["cluster_image"],
-                        "traefik_name": traefik.traefik_service(app["name"], "canary"),
+                        "traefik_name": names.traefik_service(app["name"], "canary"),
                         "env": {**env, **canary.get("env", {}), "SENTINEL_VERSION_ROLE": "canary"},
                         "replicas": canary["replicas"]})
             if canary.get("baseline"):
                 out.append({"key": "baseline", "role": "baseline", "image": app["cluster_image"],
-                            "traefik_name": traefik.traefik_service(app["name"], "baseline"),
+                            "traefik_name": names.traefik_service(app["name"], "baseline"),
                             "env": {**env, "SENTINEL_VERSION_ROLE": "baseline"},
                             "replicas": canary["replicas"]})
         return out
@@ -139,36 +144,44 @@ class AppService:
                       health_path=app.get("health_path"),
                       health_test=health_test(app["port"], app.get("health_path")),
                       endpoint_mode=spec.endpoint_mode, network=names.network(app["name"]),
-                      edge_network=names.EDGE_NETWORK, dcs_network=names.DCS_NETWORK,
+                      edge_network=names.edge_network(app.get("edge_slot", 0)),
+                      dcs_network=names.DCS_NETWORK,
                       backup_node=backup, not_backup_node=backup.replace("==", "!="),
                       web_services=self.web_services(app, canary) if web else [], db=db)
 
+    deployed_at: float | None = None  # when this service last deployed a stack (wait_running)
+
     def deploy_stack(self, app: dict, canary: dict | None = None, web: bool = True) -> None:
-        self.p.docker.run(stack_deploy_argv(app["name"]), input=self.render_stack(app, canary, web),
-                          timeout=120, what="docker stack deploy")
+        text = self.render_stack(app, canary, web)
+        self.deployed_at = time.time()
+        self.p.docker.run(stack_deploy_argv(app["name"]), input=text, timeout=120,
+                          what="docker stack deploy")
         if app.get("db"):
             db = DatabaseService(self.p)
             db.forget_old_objects(app["name"], keep=set(db.ensure_objects(app).values()))
 
-    def wait_running(self, service: str, replicas: int, timeout: float = 180) -> None:
-        """Until `replicas` tasks run (healthy: swarm holds a task in `starting` until then)
-        and no update is in flight; a rolled-back update is an error."""
+    def wait_running(self, service: str, replicas: int, timeout: float = 180,
+                     since: float | None = None) -> None:
+        """Until `replicas` tasks run (healthy: swarm holds a task in `starting` until then) and
+        no update is in flight. A rolled-back update is an error, but only the update this
+        deploy started (`since`): a leftover status of an older one says nothing now."""
+        from ..swarm_state import running_tasks, update_state
+
+        since = since if since is not None else (self.deployed_at or time.time() - 5)
         deadline = time.monotonic() + timeout
         last = ""
         while time.monotonic() < deadline:
             info = self.p.docker.inspect(service_inspect_argv([service]))
             if info:
-                upd = (info[0].get("UpdateStatus") or {}).get("State", "")
-                if upd in ("rollback_completed", "rollback_paused", "paused"):
-                    msg = (info[0].get("UpdateStatus") or {}).get("Message", "")
+                state, msg = update_state(info[0], since)
+                if state in ("rollback_completed", "rollback_paused", "paused"):
                     raise CommandFailed(f"the update of {service} failed its health check and was "
                                         f"rolled back to the previous version ({msg}).")
-                tasks = self.p.docker.json_lines(service_ps_argv([service], running_only=True))
-                running = sum(1 for t in tasks if t.get("CurrentState", "").startswith("Running"))
-                last = next((t.get("Error") for t in tasks if t.get("Error")), last)
-                if running >= replicas and upd in ("", "completed", "rollback_completed"[:0] or "completed"):
-                    if replicas == 0 or running == replicas:
-                        return
+                tasks = running_tasks(self.p.docker, service)
+                running = sum(1 for t in tasks if t["state"] == "running")
+                last = next((t["error"] for t in tasks if t["error"]), last)
+                if running == replicas and state in ("", "completed"):
+                    return
             time.sleep(1)
         raise CommandFailed(f"{service} did not reach {replicas} healthy task(s) within "
                             f"{int(timeout)} s{': ' + last if last else ''}; see `sentinel inspect logs`.")
@@ -177,7 +190,7 @@ class AppService:
                      wait: bool = True, maintenance: bool = False) -> None:
         spec = self.p.spec
         writer = self.p.traefik()
-        writer.write(traefik.app_file(app["name"]), traefik.app_routes(
+        writer.write(names.traefik_file(app["name"]), traefik.app_routes(
             app=app["name"], domain=app["domain"], weights=weights, sticky=sticky,
             health=bool(app.get("health_path")), cert_resolver=ACME_RESOLVER if spec.email else None,
             maintenance=maintenance))
@@ -187,7 +200,7 @@ class AppService:
 
     def wait_traefik_service(self, app: str, role: str) -> None:
         writer = self.p.traefik()
-        name = f"{traefik.traefik_service(app, role)}@swarm"
+        name = names.traefik_ref(app, role)
         writer.wait_for(lambda: writer.has_service(name), f"service {name}", timeout=60, interval=0.25)
 
     # ---- deploy -------------------------------------------------------------------------------
@@ -197,7 +210,8 @@ class AppService:
         app = {"name": body.name, "image": body.image, "cluster_image": cluster_image,
                "port": body.port, "domain": body.domain, "replicas": body.replicas,
                "env": validation.env_entries(body.env), "health_path": body.health_path,
-               "db": existing.get("db") if existing else None, "created_at": time.time()}
+               "db": existing.get("db") if existing else None, "created_at": time.time(),
+               "edge_slot": existing.get("edge_slot") if existing else self.free_edge_slot(body.name)}
         if existing and body.release:
             from .release import ReleaseService
 
@@ -279,7 +293,7 @@ class AppService:
     def _remove(self, app: dict, keep_data: bool) -> None:
         name = app["name"]
         try:
-            self.p.traefik().remove(traefik.app_file(name))
+            self.p.traefik().remove(names.traefik_file(name))
         except CommandFailed:
             pass
         if app.get("db"):
@@ -329,18 +343,21 @@ class AppService:
     def inspect(self, name: str) -> dict:
         app = self.require(name)
         services = self.p.docker.json_lines(service_ls_argv(stack=name))
-        names = [s["Name"] for s in services]
-        tasks = self.p.docker.json_lines(service_ps_argv(names)) if names else []
+        from ..swarm_state import tasks as service_tasks
         from .cluster import ClusterService
 
+        rows = []
+        for s in services:
+            for t in service_tasks(self.p.docker, s["Name"], running_only=True, with_nodes=True):
+                age = time.time() - t["since"] if t["since"] else None
+                rows.append({"name": f"{s['Name']}.{t['slot'] or t['id'][:8]}", "node": t["node"],
+                             "state": t["state"], "desired": t["desired"], "error": t["error"],
+                             "age_seconds": round(age) if age is not None else None})
         nodes = ClusterService(self.p).reconcile_nodes()
         return {"app": self.summary(app),
                 "services": [{"name": s["Name"], "image": s["Image"], "replicas": s["Replicas"]}
                              for s in services],
-                "tasks": [{"name": t["Name"], "node": t["Node"], "state": t["CurrentState"],
-                           "desired": t["DesiredState"], "error": t.get("Error", "")}
-                          for t in tasks if t.get("DesiredState") == "Running" or "ago" in t.get("CurrentState", "")][:50],
-                "nodes": nodes}
+                "tasks": rows[:50], "nodes": nodes}
 
     def log_service(self, name: str, role: str = "production") -> str:
         """The swarm service whose logs `sentinel inspect logs` shows."""

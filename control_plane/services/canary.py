@@ -165,16 +165,11 @@ class CanaryService:
 
     # ---- promote --------------------------------------------------------------------------------
     def health(self, name: str, role: str, want: int) -> tuple[int, int]:
-        from ..docker_cli import service_ps_argv
+        from ..swarm_state import running_tasks
 
-        from ..errors import CommandFailed
-
-        try:
-            tasks = self.p.docker.json_lines(service_ps_argv([service_name(name, role)],
-                                                             running_only=True))
-        except CommandFailed:  # removed a moment ago (promote/rollback finishing): none running
-            return 0, want
-        return sum(1 for t in tasks if t.get("CurrentState", "").startswith("Running")), want
+        # A service removed a moment ago (promote/rollback finishing) has none.
+        tasks = running_tasks(self.p.docker, service_name(name, role))
+        return sum(1 for t in tasks if t["state"] == "running"), want
 
     def start_promote(self, name: str, post_promote_command: str | None = None) -> str:
         c = self.require(name)

@@ -96,6 +96,9 @@ class ClusterService:
         self.store.put("terraform_outputs", outputs)
         nodes = topology.all_nodes(spec.name, outputs)
         self.store.set_nodes([{**n, "state": "joining"} for n in nodes])
+        op.step("recording the nodes' ssh host keys")
+        for n in nodes:
+            ssh.record_host_key(n["address"])
 
         registry_host = self.p.registry_host
         tls = secrets.registry_tls(self.p.dir / "registry-tls", outputs["manager_private_address"])
@@ -176,12 +179,13 @@ class ClusterService:
             "platform/platform.yml": render(
                 "platform.yml.j2", images={**stack_images, "grafana": stack_images.get("grafana")},
                 endpoint_mode=spec.endpoint_mode, publish_mode=spec.publish_mode,
-                edge_node=manager["name"],
+                edge_node=manager["name"], edge_networks=spec.edge_networks,
                 throttle="50ms", acme_email=spec.email, acme_server=spec.acme_server,
                 acme_ca=ACME_CA_PATH if acme_ca else None, https_port=spec.https_port,
                 tls_redirect=bool(spec.email)),
             "prometheus/prometheus.yml": render("prometheus.yml.j2",
                                                 scrape_interval=spec.scrape_interval),
+            "prometheus/admin_password": admin_pw,
             "traefik/dynamic/platform.yml": render(
                 "traefik_platform.yml.j2", domain=spec.domain,
                 htpasswd_line=secrets.htpasswd_line(ADMIN_USER, admin_pw),
@@ -212,6 +216,7 @@ class ClusterService:
             path.chmod(0o600)
             secret = rel.endswith((".key", "htpasswd"))
             # Grafana runs as uid 472 in group root: its password is readable by the group.
+            # Prometheus runs as nobody: its copy is readable, in a folder only it mounts.
             mode = "0600" if secret else "0640" if rel == "grafana/admin_password" else "0644"
             out.append({"src": str(path), "path": rel, "mode": mode})
         return out
@@ -370,6 +375,7 @@ class ClusterService:
             added = [n for n in new_nodes if n["role"] != "backup"][len(current):]
             for n in added:
                 ssh.forget_host(n["address"])
+                ssh.record_host_key(n["address"])
             inv = ansible.inventory_for(new_nodes, outputs["ssh_user"])
             limit = ",".join([new_nodes[0]["name"]] + [n["name"] for n in added])
             op.step("configuring the new node(s) and joining the swarm")

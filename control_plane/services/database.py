@@ -549,14 +549,11 @@ class DatabaseService:
 
     def wait_gone_tasks(self, service: str, timeout: float = 120) -> None:
         """Until no task of `service` runs (its containers stopped and volumes free)."""
-        from ..docker_cli import service_ps_argv
+        from ..swarm_state import ACTIVE, tasks
 
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            tasks = self.p.docker.json_lines(service_ps_argv([service]), check=False)
-            if not any(t.get("CurrentState", "").startswith(
-                    ("Running", "Starting", "Preparing", "Assigned", "Accepted", "Ready", "New",
-                     "Pending")) for t in tasks):
+            if not any(t["state"] in ACTIVE for t in tasks(self.p.docker, service)):
                 return
             time.sleep(1)
         raise CommandFailed(f"{service} did not stop within {int(timeout)} s.")

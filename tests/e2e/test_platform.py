@@ -166,7 +166,7 @@ def test_in_place_update_and_scale_under_load_lose_nothing(platform, todos):
     assert load.rate >= 50, load.rate
     assert count_versions(platform, todos, 50) == {"1": 50}
     app = platform.json("inspect", "app", "todos")
-    running = [t for t in app["tasks"] if t["name"].startswith("todos_web") and t["state"].startswith("Running")]
+    running = [t for t in app["tasks"] if t["name"].startswith("todos_web") and t["state"] == "running"]
     assert len(running) == 3
     assert len({t["node"] for t in running}) == 2  # spread across both nodes
     assert "buy milk" in platform.http(todos, "/api/todos").text

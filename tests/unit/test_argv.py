@@ -46,7 +46,7 @@ def test_remote_docker_is_quoted_for_the_remote_shell(tmp_path, monkeypatch):
 def test_ssh_config_multiplexes_and_pins_hosts(tmp_path):
     cfg = ssh.render_config(tmp_path / "k", tmp_path / "kh", tmp_path / "c")
     assert "ControlMaster auto" in cfg and "ControlPersist 10m" in cfg
-    assert "StrictHostKeyChecking accept-new" in cfg and f"IdentityFile {tmp_path / 'k'}" in cfg
+    assert "StrictHostKeyChecking yes" in cfg and f"IdentityFile {tmp_path / 'k'}" in cfg
 
 
 def test_terraform_argv(tmp_path, monkeypatch):
@@ -132,9 +132,48 @@ def test_exec_argv_with_user_and_env():
         "docker", "exec", "-i", "--user", "postgres", "--env", "A=b c", "c1", "psql"]
 
 
+def test_control_sockets_live_in_a_private_folder_of_sentinel_home(tmp_path, monkeypatch):
+    import os
+
+    import pytest
+
+    from control_plane import ssh
+    from control_plane.errors import CommandFailed
+
+    import tempfile
+    from pathlib import Path
+
+    short = Path(tempfile.mkdtemp(prefix="s", dir="/tmp"))  # a socket path must stay short
+    monkeypatch.setenv("SENTINEL_HOME", str(short))
+    assert ssh.control_dir() == short / "ssh" / "cm"
+    ssh.ensure_private_dir(ssh.control_dir())
+    assert oct(ssh.control_dir().stat().st_mode & 0o777) == "0o700"
+    os.chmod(ssh.control_dir(), 0o755)
+    with pytest.raises(CommandFailed):
+        ssh.ensure_private_dir(ssh.control_dir())
+    monkeypatch.setenv("SENTINEL_HOME", str(tmp_path / ("x" * 80)))
+    assert str(ssh.control_dir()).startswith("/tmp/sentinel-ssh-")  # too long for a socket
+    assert ssh.keyscan_argv("10.0.0.5") == ["ssh-keyscan", "-T", "5", "-t", "ed25519", "10.0.0.5"]
 def test_one_off_output_merges_the_tasks_stdout_and_stderr_in_order():
     from control_plane.services.oneoff import merged_lines
 
     out = "2026-11-27T10:00:00.100000000Z out 1\n2026-11-27T10:00:00.300000000Z out 2\n"
     err = "2026-11-27T10:00:00.200000000Z err 1\n"
     assert merged_lines(out, err) == ["out 1", "err 1", "out 2"]
+
+
+def test_manager_ports_are_reached_through_an_ssh_forward(tmp_path, monkeypatch):
+    from control_plane import tunnel
+
+    monkeypatch.setenv("SENTINEL_HOME", str(tmp_path))
+    assert tunnel.forward_spec(41000, 8082) == "127.0.0.1:41000:127.0.0.1:8082"
+    argv = tunnel.forward_argv("10.0.0.10", 41000, 5000)
+    assert argv[:2] == ["ssh", "-F"] and argv[3:] == ["-O", "forward", "-L",
+                                                       "127.0.0.1:41000:127.0.0.1:5000", "10.0.0.10"]
+
+
+def test_pushes_go_through_the_forward_and_nodes_get_the_private_name(tmp_path):
+    from control_plane.registry import cluster_ref
+
+    assert cluster_ref("127.0.0.1:41000", "todo:1") == "127.0.0.1:41000/todo:1"
+    assert cluster_ref("10.42.1.10:5000", "todo:1") == "10.42.1.10:5000/todo:1"

@@ -27,18 +27,22 @@ def test_rate_window_holds_five_scrapes_and_at_least_ten_seconds():
     assert rate_window(0.5) == "10s"
 
 
-def test_traefik_metrics_select_the_role_service():
-    q = promql("request_rate", "todos", "canary", "10s")
-    assert q == 'sum(rate(traefik_service_requests_total{service="todos-canary@swarm"}[10s]))'
+MINE = 'sum(rate(traefik_service_requests_total{service="todos-canary@swarm"}[10s]))'
+FORCED = 'sum(rate(traefik_router_requests_total{router=~"todos-force-canary(-secure)?@file"}[10s]))'
+
+
+def test_traefik_metrics_select_the_role_service_without_forced_requests():
+    assert promql("request_rate", "todos", "canary", "10s") == f"(({MINE} - {FORCED}) or {MINE})"
     q = promql("latency_p99", "todos", "baseline", "10s")
-    assert q.startswith("histogram_quantile(0.99, sum by (le) ")
+    assert q.startswith("histogram_quantile(0.99, ((sum by (le)(rate(")
     assert 'traefik_service_request_duration_seconds_bucket{service="todos-baseline@swarm"}[10s]' in q
+    assert 'traefik_router_request_duration_seconds_bucket{router=~"todos-force-baseline(-secure)?@file"}' in q
 
 
 def test_error_ratio_counts_missing_5xx_as_zero():
-    q = promql("error_ratio", "todos", "production", "10s")
+    q = promql("error_ratio", "todos", "canary", "10s")
     assert 'code=~"5.."' in q and "or vector(0)" in q
-    assert q.endswith('/ sum(rate(traefik_service_requests_total{service="todos-production@swarm"}[10s]))')
+    assert q.endswith(f"/ (({MINE} - {FORCED}) or {MINE})")
 
 
 def test_task_metrics_are_per_task_averages_of_the_role():

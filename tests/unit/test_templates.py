@@ -8,6 +8,7 @@ IMAGES = {"traefik": "t:1", "prometheus": "p:1", "node_exporter": "n:1", "regist
 
 def platform(**kw):
     ctx = dict(images=IMAGES, endpoint_mode="dnsrr", publish_mode="host", throttle="50ms", edge_node="c-node-0",
+               edge_networks=4,
                acme_email=None, acme_server=None, acme_ca=None, https_port=443, tls_redirect=False)
     return yaml.safe_load(render("platform.yml.j2", **{**ctx, **kw}))
 
@@ -15,11 +16,23 @@ def platform(**kw):
 def test_platform_stack_uses_dnsrr_and_host_ports():
     s = platform()
     t = s["services"]["traefik"]
+    assert not [c for c in t["command"] if c.startswith("--entrypoints.metrics") or "8083" in c]
+    assert "--metrics.prometheus.manualrouting=true" in t["command"]
+    assert "--web.enable-lifecycle" not in s["services"]["prometheus"]["command"]
     assert t["deploy"]["endpoint_mode"] == "dnsrr"
     assert {p["published"]: p["mode"] for p in t["ports"]} == {80: "host", 443: "host", 8082: "host"}
     assert "--providers.providersThrottleDuration=50ms" in t["command"]
     assert "grafana" not in s["services"]
     assert s["services"]["node-exporter"]["deploy"]["mode"] == "global"
+
+
+def test_each_app_gets_an_edge_network_of_its_own_and_only_traefik_joins_them_all():
+    s = platform()
+    assert sorted(s["services"]["traefik"]["networks"]) == ["edge0", "edge1", "edge2", "edge3", "monitoring"]
+    assert [s["networks"][f"edge{i}"]["name"] for i in range(4)] == [f"sentinel-edge-{i}" for i in range(4)]
+    assert not s["networks"]["edge0"].get("attachable")
+    for other in ("prometheus", "node-exporter", "task-exporter"):
+        assert s["services"][other]["networks"] == ["monitoring"]
 
 
 def test_task_exporter_runs_on_every_node_with_the_socket_read_only():
@@ -39,6 +52,9 @@ def test_prometheus_scrapes_the_task_exporter():
     assert jobs["tasks"]["dns_sd_configs"] == [
         {"names": ["sentinel_task-exporter"], "type": "A", "port": 9323, "refresh_interval": "10s"}]
     assert {"traefik", "node", "prometheus"} <= set(jobs)
+    assert jobs["traefik"]["dns_sd_configs"][0]["port"] == 8082  # the admin entrypoint
+    assert jobs["traefik"]["basic_auth"] == {"username": "admin",
+                                             "password_file": "/etc/sentinel/prometheus/admin_password"}
 
 
 def test_vip_and_ingress_are_settings():
@@ -99,7 +115,7 @@ def app_stack(**kw):
     web = [{"key": "web", "role": "production", "image": "reg/todo:1", "traefik_name": "todos-production",
             "env": {"A": "1", "QUOTE": 'x"y'}, "replicas": 2}]
     ctx = dict(app="todos", port=8000, health_path="/healthz", health_test=health_test(8000, "/healthz"),
-               endpoint_mode="dnsrr", network="app-todos", edge_network="sentinel-edge",
+               endpoint_mode="dnsrr", network="app-todos", edge_network="sentinel-edge-3",
                dcs_network="sentinel-dcs", backup_node="node.labels.sentinel.backup == true",
                not_backup_node="node.labels.sentinel.backup != true", web_services=web, db=DB)
     return yaml.safe_load(render("app.yml.j2", **{**ctx, **kw}))
@@ -145,6 +161,10 @@ def test_app_updates_are_start_first_and_roll_back():
     labels = web["deploy"]["labels"]
     assert labels["traefik.http.services.todos-production.loadbalancer.server.port"] == "8000"
     assert labels["traefik.http.services.todos-production.loadbalancer.healthcheck.path"] == "/healthz"
+    # the label router exists only so Traefik makes no default one: behind the admin password
+    assert labels["traefik.http.routers.todos-production.entrypoints"] == "admin"
+    assert labels["traefik.http.routers.todos-production.middlewares"] == "sentinel-auth@file"
+    assert labels["traefik.swarm.network"] == "sentinel-edge-3"
 
 
 def test_app_without_db():
@@ -159,6 +179,8 @@ def test_no_value_can_change_the_stack_structure():
     s = app_stack(web_services=web)
     assert set(s["services"]) == {"web", "db", "pg-0", "pg-1", "backup"}
     assert s["services"]["web"]["environment"]["EVIL"] == evil
+    # docker stack deploy turns $$ back into $: the task gets "$HOME", not this machine's HOME
+    assert s["services"]["web"]["environment"]["DOLLAR"] == "$$HOME"
 
 
 def test_a_name_that_is_not_a_token_is_refused():

@@ -1,0 +1,67 @@
+"""The swarm's state read as data: `docker inspect` JSON of services and tasks, never the CLI's
+human text ("Running 5 seconds ago"). Runs through the one Docker wrapper (docker_cli.Docker)."""
+from __future__ import annotations
+
+import datetime as dt
+
+from .docker_cli import Docker, task_inspect_argv
+
+
+def parse_time(text: str | None) -> float | None:
+    """Docker's RFC 3339 times (nanoseconds, Z) as epoch seconds."""
+    if not text or text.startswith("0001-"):
+        return None
+    main, _, frac = text.rstrip("Z").partition(".")
+    base = dt.datetime.fromisoformat(main).replace(tzinfo=dt.timezone.utc).timestamp()
+    return base + (float("0." + frac[:9]) if frac else 0.0)
+
+
+def update_state(service: dict, since: float) -> tuple[str, str]:
+    """(state, message) of the service's update if it started at or after `since`, else ("", "")."""
+    us = service.get("UpdateStatus") or {}
+    started = parse_time(us.get("StartedAt"))
+    if not us or started is None or started < since - 2:
+        return "", ""
+    return us.get("State", ""), us.get("Message", "")
+
+
+# Task states before it is gone for good (swarm's TaskState values).
+ACTIVE = {"new", "pending", "assigned", "accepted", "ready", "preparing", "starting", "running"}
+
+
+def task_rows(tasks: list[dict], nodes: dict[str, str] | None = None) -> list[dict]:
+    """Task inspect JSON -> {id, slot, state, desired, error, node_id, node, since, exit_code}."""
+    out = []
+    for t in tasks:
+        st = t.get("Status") or {}
+        out.append({"id": t.get("ID"), "slot": t.get("Slot"), "state": st.get("State", ""),
+                    "desired": t.get("DesiredState", ""), "error": st.get("Err", ""),
+                    "node_id": t.get("NodeID"), "node": (nodes or {}).get(t.get("NodeID"), ""),
+                    "since": parse_time(st.get("Timestamp")),
+                    "exit_code": (st.get("ContainerStatus") or {}).get("ExitCode")})
+    return out
+
+
+def node_names(docker: Docker) -> dict[str, str]:
+    """Node ID -> hostname."""
+    rows = docker.json_lines(["docker", "node", "ls", "--format", "{{json .}}"], check=False,
+                             timeout=20)
+    return {r["ID"]: r["Hostname"] for r in rows}
+
+
+def tasks(docker: Docker, service: str, *, running_only: bool = False,
+          with_nodes: bool = False) -> list[dict]:
+    """A service's tasks (those swarm wants running, or all it still lists), with their actual
+    states; [] when the service does not exist."""
+    argv = ["docker", "service", "ps", "-q", "--no-trunc"]
+    if running_only:
+        argv += ["--filter", "desired-state=running"]
+    ids = docker.out(argv + [service], check=False, timeout=30).split()
+    if not ids:
+        return []
+    return task_rows(docker.inspect(task_inspect_argv(ids), timeout=30),
+                     node_names(docker) if with_nodes else None)
+
+
+def running_tasks(docker: Docker, service: str) -> list[dict]:
+    return tasks(docker, service, running_only=True)

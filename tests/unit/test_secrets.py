@@ -1,0 +1,34 @@
+"""The secrets store under concurrent first use: every caller gets the same value and none is lost."""
+import json
+import multiprocessing
+import os
+import threading
+
+
+def _take(home, keys, out):
+    os.environ["SENTINEL_HOME"] = home
+    from control_plane import secrets
+
+    out.put({k: secrets.get(k) for k in keys})
+
+
+def test_concurrent_first_use_from_threads_and_processes_loses_nothing(tmp_path, monkeypatch):
+    monkeypatch.setenv("SENTINEL_HOME", str(tmp_path))
+    from control_plane import secrets
+
+    keys = [f"db_app{i}" for i in range(8)]
+    got = {}
+    threads = [threading.Thread(target=lambda k=k: got.__setitem__(k, secrets.get(k))) for k in keys]
+    q = multiprocessing.get_context("fork").Queue()
+    procs = [multiprocessing.get_context("fork").Process(target=_take, args=(str(tmp_path), keys, q))
+             for _ in range(3)]
+    for t in threads + procs:
+        t.start()
+    for t in threads + procs:
+        t.join()
+    stored = json.loads((tmp_path / "secrets.json").read_text())
+    assert all(stored[k] == got[k] for k in keys)
+    for _ in procs:
+        assert q.get(timeout=10) == {k: stored[k] for k in keys}
+    assert oct((tmp_path / "secrets.json").stat().st_mode & 0o777) == "0o600"
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".secrets-")]
