@@ -191,7 +191,8 @@ def test_apps_are_isolated_and_secrets_stay_secret(platform, todos):
 
 
 def test_delete_app_removes_services_network_secret_and_volume(platform, todos):
-    platform.cli("delete", "app", "notes", "--yes")
+    one_clear_error(platform.cli("delete", "app", "notes", "--yes", check=False), "--delete-data")
+    platform.cli("delete", "app", "notes", "--delete-data", "--yes")
     assert "notes" not in [a["name"] for a in platform.json("apps")]
     assert platform.http("notes.localhost").status_code == 404
     mgr = lambda *a: platform.node_exec("0", *a).stdout
@@ -201,3 +202,6 @@ def test_delete_app_removes_services_network_secret_and_volume(platform, todos):
     vols = platform.node_exec("0", "docker", "volume", "ls", "-q").stdout + \
         platform.node_exec("1", "docker", "volume", "ls", "-q").stdout
     assert "notes_pgdata" not in vols
+    backups = subprocess.run(["docker", "exec", f"{NAME}-backup", "ls", "/var/lib/sentinel/backups"],
+                             capture_output=True, text=True).stdout.split()
+    assert "notes" not in backups  # its backup repository went with it

@@ -1,0 +1,105 @@
+"""Many apps on one small platform: 30 apps, each with a database, on 2 nodes.
+
+    .venv/bin/python bench/scale.py [--apps 30]
+
+Prints the deploy time of each app (first vs last), the canary routing change (from command
+start to the first request routed the new way) with 1 app and with all of them, and the memory
+of Traefik and of the control plane at 1 app and at the end. Databases are single copies
+(--no-db-ha) and apps run one task, so the 2 cores hold them all.
+"""
+from __future__ import annotations
+
+import argparse
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import HTTP, ROOT, cli, init, new_home, summary  # noqa: E402
+
+
+def deploy(home: Path, name: str) -> float:
+    return cli(home, "deploy", "--name", name, "--image", "todo:1", "--port", "8000", "--db", "postgres",
+               "--no-db-ha", "--db-schema", str(ROOT / "examples/todo/schema.sql"), "--yes")
+
+
+def routing_change(home: Path, app: str, runs: int = 3) -> list[float]:
+    """Seconds from `canary traffic` starting to the first forced-free request answered by v2."""
+    cli(home, "canary", "deploy", app, "--image", "todo:2", "--weight", "0", "--yes")
+    out = []
+    try:
+        for i in range(runs):
+            weight = 100 if i % 2 == 0 else 0
+            want = "2" if weight == 100 else "1"
+            t = time.monotonic()
+            proc = subprocess.Popen([str(Path(sys.executable).parent / "sentinel"), "canary", "traffic",
+                                     app, "--weight", str(weight)],
+                                    env={**__import__("os").environ, **__import__("common").env(home)},
+                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            with httpx.Client(timeout=5, headers={"Host": f"{app}.localhost"}) as c:
+                while True:
+                    c.cookies.clear()
+                    if c.get(f"http://127.0.0.1:{HTTP}/version").headers.get("x-app-version") == want:
+                        break
+                    time.sleep(0.01)
+            out.append(time.monotonic() - t)
+            proc.wait(timeout=60)
+    finally:
+        cli(home, "canary", "rollback", app, "--yes")
+    return out
+
+
+def memory(name_filter: str) -> float:
+    """MiB of the containers whose name contains `name_filter`, across the nodes."""
+    total = 0.0
+    for node in ("bench-node-0", "bench-node-1"):
+        out = subprocess.run(["docker", "exec", node, "docker", "stats", "--no-stream", "--format",
+                              "{{.Name}} {{.MemUsage}}"], capture_output=True, text=True).stdout
+        for line in out.splitlines():
+            name, usage = line.split(" ", 1)
+            if name_filter in name:
+                v = usage.split("/")[0].strip()
+                n = float(v[:-3]) if v.endswith(("MiB", "GiB", "KiB")) else 0.0
+                total += n * (1024 if v.endswith("GiB") else 1 / 1024 if v.endswith("KiB") else 1)
+    return total
+
+
+def control_plane_mib(home: Path) -> float:
+    pid = int((home / "control-plane.pid").read_text().split()[0])
+    rss = next(l for l in Path(f"/proc/{pid}/status").read_text().splitlines() if l.startswith("VmRSS"))
+    return int(rss.split()[1]) / 1024
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--apps", type=int, default=30)
+    n = ap.parse_args().apps
+    home = new_home()
+    try:
+        init(home, 2)
+        times = [deploy(home, "app-1")]
+        one = routing_change(home, "app-1")
+        mem_one = (memory("sentinel_traefik"), control_plane_mib(home))
+        print(f"1 app: deploy {times[0]:.1f} s; routing change {summary(one)}; "
+              f"Traefik {mem_one[0]:.0f} MiB, control plane {mem_one[1]:.0f} MiB", flush=True)
+        for i in range(2, n + 1):
+            times.append(deploy(home, f"app-{i}"))
+            print(f"app {i}: deploy {times[-1]:.1f} s", flush=True)
+        many = routing_change(home, f"app-{n}")
+        mem_n = (memory("sentinel_traefik"), control_plane_mib(home))
+        first, last = statistics.median(times[:3]), statistics.median(times[-3:])
+        print(f"deploy, s: first 3 median {first:.1f}, last 3 median {last:.1f}, ratio {last / first:.2f}")
+        print(f"routing change with {n} apps, s: {summary(many)}; ratio to 1 app "
+              f"{statistics.median(many) / statistics.median(one):.2f}")
+        print(f"memory with {n} apps: Traefik {mem_n[0]:.0f} MiB (1 app: {mem_one[0]:.0f}), "
+              f"control plane {mem_n[1]:.0f} MiB (1 app: {mem_one[1]:.0f})")
+    finally:
+        cli(home, "destroy", "--delete-data", "--yes")
+
+
+if __name__ == "__main__":
+    main()
