@@ -2,7 +2,7 @@
 import { getJson, showApp, takeFragment, token, Unauthorized } from "./api.js";
 import { lineChart } from "./chart.js";
 import { el, replace } from "./dom.js";
-import { clock, duration, g4, METRICS, when } from "./format.js";
+import { clock, deltaUnit, duration, g4, METRICS, signed, when } from "./format.js";
 
 const REFRESH_MS = 5000;
 const APPS_EVERY = 12; // refresh the app list every minute: it costs a docker call on the server
@@ -148,16 +148,22 @@ function judgment(j) {
                   el("strong", {}, `score ${g4(j.score)}`), j.at ? ` at ${when(j.at)}` : "",
                   groups ? el("span", { class: "dim" }, ` (${groups})`) : "");
   const reason = j.reason ? el("p", { class: "reason" }, j.reason) : "";
-  const rows = (j.metrics || []).map((m) => el("tr", { "data-metric": m.name },
-    el("td", {}, m.name),
-    el("td", {}, classCell(m)),
-    el("td", {}, m.critical ? "critical" : ""),
-    el("td", { class: "n" }, g4(m.estimate)),
-    el("td", { class: "n" }, m.ci ? `[${g4(m.ci[0])}, ${g4(m.ci[1])}]` : "–"),
-    el("td", { class: "n" }, g4(m.ratio))));
+  const rows = (j.metrics || []).map((m) => {
+    const u = deltaUnit(m.name, [m.estimate, ...(m.ci || [])]);
+    const unit = u.label ? ` ${u.label}` : "";
+    const hasCi = Array.isArray(m.ci) && m.ci.some(Number.isFinite);
+    return el("tr", { "data-metric": m.name },
+      el("td", {}, m.name),
+      el("td", {}, classCell(m)),
+      el("td", {}, m.critical ? "critical" : ""),
+      el("td", { class: "n" }, Number.isFinite(m.estimate) ? `${signed(m.estimate, u.div)}${unit}` : "–"),
+      el("td", { class: "n" }, hasCi ? `[${signed(m.ci[0], u.div)}, ${signed(m.ci[1], u.div)}]${unit}` : "–"),
+      el("td", { class: "n" }, Number.isFinite(m.ratio) ? `×${g4(m.ratio)}` : "–"));
+  });
   const table = el("table", { class: "judgment" },
-    el("thead", {}, el("tr", {}, ["Metric", "Class", "", "Estimate", "Confidence interval", "Ratio"]
-      .map((h) => el("th", {}, h)))),
+    el("caption", { class: "dim" }, "Difference and interval: canary − control, in the chart's unit (pp: percentage points)."),
+    el("thead", {}, el("tr", {}, ["Metric", "Class", "", "Difference", "Confidence interval", "Ratio"]
+      .map((h) => el("th", { scope: "col" }, h)))),
     el("tbody", {}, rows));
   return [head, reason, table].filter(Boolean);
 }
