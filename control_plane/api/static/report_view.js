@@ -61,13 +61,14 @@ export function judgment(j) {
     const u = deltaUnit(m.name, [m.estimate, ...(m.ci || [])]);
     const unit = u.label ? ` ${u.label}` : "";
     const hasCi = Array.isArray(m.ci) && m.ci.some(Number.isFinite);
+    // data-label: a narrow screen shows each cell as "label value" (console.css)
     return el("tr", { "data-metric": m.name },
-      el("td", {}, m.name),
-      el("td", {}, classCell(m)),
-      el("td", {}, m.critical ? "critical" : ""),
-      el("td", { class: "n" }, Number.isFinite(m.estimate) ? `${signed(m.estimate, u.div)}${unit}` : "–"),
-      el("td", { class: "n" }, hasCi ? `[${signed(m.ci[0], u.div)}, ${signed(m.ci[1], u.div)}]${unit}` : "–"),
-      el("td", { class: "n" }, Number.isFinite(m.ratio) ? `×${g4(m.ratio)}` : "–"));
+      el("td", { "data-label": "Metric" }, m.name),
+      el("td", { "data-label": "Class" }, classCell(m)),
+      el("td", { "data-label": "Critical" }, m.critical ? "critical" : ""),
+      el("td", { class: "n", "data-label": "Difference" }, Number.isFinite(m.estimate) ? `${signed(m.estimate, u.div)}${unit}` : "–"),
+      el("td", { class: "n", "data-label": "Interval" }, hasCi ? `[${signed(m.ci[0], u.div)}, ${signed(m.ci[1], u.div)}]${unit}` : "–"),
+      el("td", { class: "n", "data-label": "Ratio" }, Number.isFinite(m.ratio) ? `×${g4(m.ratio)}` : "–"));
   });
   const table = el("table", { class: "judgment" },
     el("caption", { class: "dim" }, "Difference and interval: canary − control, in the chart's unit (pp: percentage points)."),

@@ -29,23 +29,28 @@ async function start() {
   });
   $("sign-out").addEventListener("click", signOut);
   $("skip").addEventListener("click", (ev) => { ev.preventDefault(); focusMain(); });
-  window.addEventListener("hashchange", () => { if (session.active()) route(); });
+  window.addEventListener("hashchange", () => {
+    if (location.hash.startsWith("#token=")) takeToken(); // `sentinel console` again, same tab
+    else if (session.active()) route();
+  });
   window.addEventListener("signed-out", (ev) => showSignIn(ev.detail));
 
-  // `sentinel console` opens /console#token=…[&app=…]: the fragment never reaches a server.
-  const params = new URLSearchParams(location.hash.startsWith("#token=") ? location.hash.slice(1) : "");
-  const token = params.get("token");
-  if (token) {
-    const app = params.get("app");
-    history.replaceState(null, "", location.pathname + (app ? `#/apps/${encodeURIComponent(app)}` : "#/apps"));
-    return signIn(token, location.hash);
-  }
+  if (location.hash.startsWith("#token=")) return takeToken();
   try { // a reload: the cookie is still there; fetch this session's CSRF token again
     session.set((await call("GET", "/console/session")).csrf);
     signedIn();
   } catch (e) {
     showSignIn(e instanceof SignedOut ? null : e.message);
   }
+}
+
+// `sentinel console` opens /console#token=…[&app=…]: the fragment never reaches a server, and
+// leaves the address bar (history, bookmarks, screen shares) before anything else happens.
+function takeToken() {
+  const params = new URLSearchParams(location.hash.slice(1));
+  const app = params.get("app");
+  history.replaceState(null, "", location.pathname + (app ? `#/apps/${encodeURIComponent(app)}` : "#/apps"));
+  return signIn(params.get("token"), location.hash);
 }
 
 async function signIn(token, hash) {

@@ -8,7 +8,14 @@ import { checkbox, confirmDialog, el, errorLine, facts, field, radios, replace, 
 
 const REFRESH_MS = 5000;
 const WINDOW = 900;
-const APPLY_AFTER_MS = 700; // keyboard steps of the slider within this time make one change
+const APPLY_AFTER_MS = 700;
+const PLAN_STATES = {
+  running: "stepping through the weights, judged at each step",
+  paused: "paused by a manual traffic change",
+  awaiting_promotion: "every step passed: waiting for your approval",
+  awaiting_decision: "still not enough data: waiting for your decision",
+  promoting: "promoting",
+}; // keyboard steps of the slider within this time make one change
 
 export function split(weight, baseline) {
   const w = Number(weight);
@@ -185,7 +192,7 @@ function controls(name, r, activity, after) {
   const state = facts([
     ["Canary", `${c.image} · ${c.state}`],
     ["Production", r.production?.image],
-    p ? ["Progressive", `${p.state}${waiting ? ": waiting for your decision" : ""}`] : null,
+    p ? ["Progressive", PLAN_STATES[p.state] || p.state] : null,
   ]);
   return { nodes: [state, weightBox, buttons], update };
 }
