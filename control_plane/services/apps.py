@@ -34,6 +34,14 @@ def db_env(app: str, db: dict, password: str) -> dict[str, str]:
             "PGCONNECT_TIMEOUT": "3"}
 
 
+def deploy_env(existing: dict | None, body: AppDeploy) -> dict[str, str]:
+    """The variables a deploy gives the app: those sent, or with keep_env (the console, which
+    never sees values) the app's current ones."""
+    if body.keep_env and existing:
+        return dict(existing.get("env") or {})
+    return validation.env_entries(body.env)
+
+
 def health_test(port: int, path: str | None) -> list[str] | None:
     """The container health check: the path is validated (no quoting characters) and quoted
     for the shell, so it is one URL whatever it holds."""
@@ -211,8 +219,7 @@ class AppService:
         cluster_image = self.resolve_image(op, body.image)
         app = {"name": body.name, "image": body.image, "cluster_image": cluster_image,
                "port": body.port, "domain": body.domain, "replicas": body.replicas,
-               "env": (existing.get("env") or {}) if existing and body.keep_env
-               else validation.env_entries(body.env), "health_path": body.health_path,
+               "env": deploy_env(existing, body), "health_path": body.health_path,
                "db": existing.get("db") if existing else None, "created_at": time.time(),
                "edge_slot": existing.get("edge_slot") if existing else self.free_edge_slot(body.name)}
         if existing and body.release:

@@ -2,7 +2,7 @@
 import { appHeader } from "./app_nav.js";
 import { appPath, get, q, stream } from "./http.js";
 import { activityPanel, operationsTable, runAction } from "./ops.js";
-import { checkbox, confirmDialog, dataTable, el, errorLine, facts, field, radios, replace, section } from "./ui.js";
+import { confirmDialog, dataTable, el, errorLine, facts, field, radios, replace, section } from "./ui.js";
 import { ago } from "./units.js";
 
 const REFRESH_MS = 10000;

@@ -3,7 +3,7 @@
 import { appHeader } from "./app_nav.js";
 import { appPath, get, q } from "./http.js";
 import { activityPanel, runAction } from "./ops.js";
-import { confirmDialog, dataTable, el, errorLine, facts, field, radios, replace, section } from "./ui.js";
+import { confirmDialog, dataTable, el, facts, field, radios, replace, section } from "./ui.js";
 import { bytes, duration, isoTime } from "./units.js";
 
 export function render(root, [name], ctx) {
