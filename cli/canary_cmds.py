@@ -272,15 +272,20 @@ def _class_text(m: dict) -> str:
 def print_judgment(result: dict) -> None:
     console().print(f"score {result['score']:.1f}: [bold]{result['verdict']}[/]"
                     + (f" ({result['reason']})" if result.get("reason") else ""))
+    from .units import delta
+
     fmt = lambda x: "-" if x is None else f"{x:.4g}"
     # points: canary / baseline values judged (older archived judgments have none)
     pts = lambda m: f"{m['points'][1]} / {m['points'][0]}" if m.get("points") else "-"
-    table([{**m, "ci": f"[{fmt(m['ci'][0])}, {fmt(m['ci'][1])}]" if m.get("ci") else "-",
-            "classification": _class_text(m) + (" (muted)" if m.get("muted") else ""),
-            "estimate": fmt(m.get("estimate")), "ratio": fmt(m.get("ratio")), "points": pts(m)}
-           for m in result["metrics"]],
-          [("name", "METRIC"), ("classification", "CLASS"), ("critical", "CRITICAL"),
-           ("estimate", "ESTIMATE"), ("ci", "CI"), ("ratio", "RATIO"), ("points", "POINTS C/B")])
+    rows = []
+    for m in result["metrics"]:
+        estimate, ci = delta(m["name"], m.get("estimate"), m.get("ci"))  # ms, KiB, pp, ...
+        rows.append({**m, "estimate": estimate, "ci": ci, "points": pts(m),
+                     "classification": _class_text(m) + (" (muted)" if m.get("muted") else ""),
+                     "ratio": "-" if m.get("ratio") is None else f"×{fmt(m['ratio'])}"})
+    table(rows, [("name", "METRIC"), ("classification", "CLASS"), ("critical", "CRITICAL"),
+                 ("estimate", "CANARY − CONTROL"), ("ci", "CI"), ("ratio", "RATIO"),
+                 ("points", "POINTS C/B")])
 
 
 @canary_app.command("analyze")

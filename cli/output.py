@@ -26,15 +26,55 @@ def console():
     return Console(highlight=False)
 
 
-def table(rows: list[dict], columns: list[tuple[str, str]], title: str | None = None) -> None:
-    from rich.table import Table
+def cell(row: dict, key: str) -> str:
+    value = row.get(key)
+    return "-" if value is None else str(value)
 
+
+def layout(natural: int, width: int, tty: bool) -> str:
+    """How a table is printed: "table" (one row per line, nothing cut) or "list" (a block per
+    row). A pipe has no width, so it gets whole lines for grep and awk; a terminal too narrow
+    for the whole table gets the list, since a folded name or address is as bad as a cut one."""
+    return "table" if not tty or natural <= width else "list"
+
+
+def as_list(rows: list[dict], columns: list[tuple[str, str]]) -> list[str]:
+    """Each row as its first value, then one indented `HEADING: value` line per other column."""
+    out: list[str] = []
+    for r in rows:
+        (k0, _), rest = columns[0], columns[1:]
+        out.append(cell(r, k0))
+        out += [f"  {head.lower() or k}: {cell(r, k)}" for k, head in rest]
+    return out
+
+
+def table(rows: list[dict], columns: list[tuple[str, str]], title: str | None = None, *,
+          file=None, width: int | None = None, tty: bool | None = None) -> None:
+    """Print rows; no value is ever shortened (rich would end a long one with "…" to fit 80
+    columns, and in a pipe that cut names and addresses). file/width/tty: for tests."""
+    from rich.console import Console
+    from rich.measure import Measurement
+    from rich.table import Table
+    from rich.text import Text
+
+    out = file or sys.stdout
+    tty = out.isatty() if tty is None else tty
+    con = Console(file=out, highlight=False, force_terminal=tty if file else None,
+                  width=width, no_color=not tty)
     t = Table(title=title, show_edge=False, header_style="bold")
     for _, head in columns:
-        t.add_column(head)
+        t.add_column(head, no_wrap=True, overflow="ignore")
     for r in rows:
-        t.add_row(*[str(r.get(k, "")) if r.get(k) is not None else "-" for k, _ in columns])
-    console().print(t)
+        t.add_row(*[Text(cell(r, k)) for k, _ in columns])  # data, never markup
+    natural = Measurement.get(con, con.options.update(width=10**6), t).maximum
+    if layout(natural, width or con.width, tty) == "list":
+        if title:
+            con.print(Text(title, style="bold"))
+        for line in as_list(rows, columns):
+            con.print(Text(line), soft_wrap=True)
+        return
+    con.width = max(natural, width or con.width) if not tty else con.width
+    con.print(t, soft_wrap=False)
 
 
 def run_operation(client, start_response: dict, done_message=None, json_out: bool = False) -> dict:

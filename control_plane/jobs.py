@@ -1,6 +1,7 @@
 """Long operations as background jobs: one at a time per target, recorded with their events."""
 from __future__ import annotations
 
+import contextvars
 import logging
 import secrets
 import threading
@@ -13,6 +14,9 @@ from .executor import mask
 from .store import Store
 
 log = logging.getLogger("sentinel.jobs")
+# Who asked, when a caller does not say: "cli" for the token, "console" for a console session
+# (set by api/guard.py for the request; routes run in a thread that copies the context).
+ACTOR: contextvars.ContextVar[str] = contextvars.ContextVar("actor", default="cli")
 
 
 class Operation:
@@ -42,7 +46,8 @@ class Jobs:
             return self._running.get(target)
 
     def start(self, target: str, kind: str, fn: Callable[[Operation], object],
-              actor: str = "cli", also_lock: tuple[str, ...] = ()) -> str:
+              actor: str | None = None, also_lock: tuple[str, ...] = ()) -> str:
+        actor = actor or ACTOR.get()
         targets = (target, *also_lock)
         with self._lock:
             # A cluster operation (scale, destroy) excludes every app operation: it may move

@@ -63,6 +63,8 @@ class AppDeploy(Strict):
     replicas: int = 1
     health_path: str | None = "/healthz"
     release: ReleaseOptions | None = None
+    keep_env: bool = Field(default=False, description="an update keeps the app's current "
+                           "variables (the console never sees their values, so cannot resend them)")
 
 
 class AppScale(Strict):

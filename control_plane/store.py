@@ -145,6 +145,14 @@ class Store:
         op["result"] = json.loads(op["result"]) if op["result"] else None
         return op
 
+    def operations(self, *, target: str | None = None, limit: int = 20) -> list[dict]:
+        sql, args = "SELECT * FROM operations", []
+        if target:
+            sql += " WHERE target=?"
+            args.append(target)
+        rows = self._q(sql + " ORDER BY started_at DESC LIMIT ?", (*args, limit))
+        return [{**dict(r), "result": json.loads(r["result"]) if r["result"] else None} for r in rows]
+
     def last_operation_end(self, target: str, exclude_actor: str | None = None) -> float | None:
         sql = "SELECT max(coalesce(finished_at, started_at)) AS t FROM operations WHERE target=?"
         args: tuple = (target,)

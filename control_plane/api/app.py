@@ -63,7 +63,15 @@ def create_app():
     BackupScheduler(platform, jobs).start()
     token = secrets.get("api_token")
 
-    def auth(cred: HTTPAuthorizationCredentials | None = Depends(bearer)) -> None:
+    from .console.routes import router as console_router
+    from .console.sessions import Sessions
+    from .guard import SESSION
+
+    sessions = Sessions()
+
+    def auth(request: Request, cred: HTTPAuthorizationCredentials | None = Depends(bearer)) -> None:
+        if request.scope.get(SESSION):  # the guard checked the console's cookie (and CSRF token)
+            return
         if cred is None or not hmac.compare_digest(cred.credentials, token):
             raise Unauthorized("the API token was not accepted: check SENTINEL_HOME/config.json "
                                "(or run `sentinel init` on this machine).")
@@ -81,6 +89,7 @@ def create_app():
         return {"ok": True}
 
     api.include_router(ui.router)  # /ui: the canary report page; its data calls need the token
+    api.include_router(console_router(sessions))  # /console: the web console and its sign-in
     from . import database
 
     api.include_router(database.router(platform, jobs, auth))
@@ -94,6 +103,11 @@ def create_app():
             raise NotFound(f"no operation {op_id}.")
         op["events"] = store.events(op_id=op_id, after=after)
         return op
+
+    @api.get("/v1/operations", dependencies=deps)
+    def operations(target: str | None = None, limit: int = 20):
+        """The latest operations (of one target, e.g. app:todos or cluster), newest first."""
+        return store.operations(target=target, limit=max(1, min(limit, 100)))
 
     # cluster
     @api.post("/v1/cluster", dependencies=deps, status_code=202)
@@ -142,6 +156,10 @@ def create_app():
     @api.get("/v1/apps/{name}", dependencies=deps)
     def inspect_app(name: str):
         return apps.inspect(name)
+
+    @api.get("/v1/apps/{name}/settings", dependencies=deps)
+    def app_settings(name: str):
+        return apps.settings(name)
 
     @api.get("/v1/apps/{name}/logs", dependencies=deps)
     def logs(name: str, role: str = "production", tail: int | None = 200, since: str | None = None):
@@ -226,4 +244,4 @@ def create_app():
 
     from .guard import Guard
 
-    return Guard(api, lambda: token)
+    return Guard(api, lambda: token, sessions=sessions)

@@ -34,6 +34,14 @@ def db_env(app: str, db: dict, password: str) -> dict[str, str]:
             "PGCONNECT_TIMEOUT": "3"}
 
 
+def deploy_env(existing: dict | None, body: AppDeploy) -> dict[str, str]:
+    """The variables a deploy gives the app: those sent, or with keep_env (the console, which
+    never sees values) the app's current ones."""
+    if body.keep_env and existing:
+        return dict(existing.get("env") or {})
+    return validation.env_entries(body.env)
+
+
 def health_test(port: int, path: str | None) -> list[str] | None:
     """The container health check: the path is validated (no quoting characters) and quoted
     for the shell, so it is one URL whatever it holds."""
@@ -67,6 +75,8 @@ class AppService:
         validation.replicas(body.replicas)
         validation.env_entries(body.env)
         validation.health_path(body.health_path)
+        if body.keep_env and body.env:
+            raise InvalidInput("keep_env keeps the current variables: send no env with it.")
         domain = validation.domain(body.domain or f"{body.name}.{self.p.spec.domain}")
         for other in self.store.apps():
             if other["name"] != body.name and other["domain"] == domain:
@@ -209,7 +219,7 @@ class AppService:
         cluster_image = self.resolve_image(op, body.image)
         app = {"name": body.name, "image": body.image, "cluster_image": cluster_image,
                "port": body.port, "domain": body.domain, "replicas": body.replicas,
-               "env": validation.env_entries(body.env), "health_path": body.health_path,
+               "env": deploy_env(existing, body), "health_path": body.health_path,
                "db": existing.get("db") if existing else None, "created_at": time.time(),
                "edge_slot": existing.get("edge_slot") if existing else self.free_edge_slot(body.name)}
         if existing and body.release:
@@ -336,9 +346,27 @@ class AppService:
         out = []
         for a in apps:
             svc = services.get(service_name(a["name"], "production"), {})
-            out.append({**self.summary(a), "ready": svc.get("Replicas", "0/0"),
-                        "canary": bool(self.store.canary(a["name"]))})
+            c = self.store.canary(a["name"])
+            out.append({**self.summary(a), "ready": svc.get("Replicas", "0/0"), "canary": bool(c),
+                        # what the console's list shows besides (the store's record, no swarm call)
+                        "canary_image": c["image"] if c else None,
+                        "canary_weight": c["weight"] if c else None,
+                        "db_members": len(a["db"]["members"]) if a.get("db") else 0})
         return out
+
+    def settings(self, name: str) -> dict:
+        """The app as recorded, with no call to the swarm: env names (never values), database
+        members, the canary. What the console shows even when the swarm does not answer."""
+        app = self.require(name)
+        c = self.store.canary(name)
+        injected = sorted(db_env(name, app["db"], "").keys()) if app.get("db") else []
+        return {"app": self.summary(app), "env": sorted((app.get("env") or {}).keys()),
+                "db_env": injected,
+                "db": {"members": [{"member": names.member(m["index"]), "node": m["node"]}
+                                   for m in app["db"]["members"]]} if app.get("db") else None,
+                "canary": {"image": c["image"], "weight": c["weight"], "state": c.get("state"),
+                           "baseline": c.get("baseline", False),
+                           "progressive": c.get("progressive")} if c else None}
 
     def inspect(self, name: str) -> dict:
         app = self.require(name)

@@ -214,7 +214,7 @@ class CanaryService:
         return out
 
     # ---- rollback -------------------------------------------------------------------------------
-    def start_rollback(self, name: str, actor: str = "cli", restore_db: bool = False) -> str:
+    def start_rollback(self, name: str, actor: str | None = None, restore_db: bool = False) -> str:
         c = self.require(name)
         plan = None
         if restore_db:

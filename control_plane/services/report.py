@@ -40,7 +40,7 @@ class ReportService:
         if c:
             canary = {"image": c["image"], "weight": c["weight"], "state": c.get("state"),
                       "since": c["started_at"], "baseline": c.get("baseline", False),
-                      "progressive": c.get("progressive")}
+                      "progressive": c.get("progressive"), "release": c.get("release")}
         return {"app": name, "now": now, "window": window, "step": step, "roles": roles,
                 "canary": canary, "production": {"image": app["image"]}, "series": series,
                 "judgment": judgment, "metrics_error": error,

@@ -106,9 +106,12 @@ def test_report_shows_every_chart_the_judgment_and_the_events(server):
     assert "marginal" in judgment.text and "score 75" in judgment.text
     rows = {r.attrs["data-metric"]: [td.text for td in r.find_all("td")] for r in judgment.find_all("tr")
             if "data-metric" in r.attrs}
-    assert rows["latency_p99"] == ["latency_p99", "High", "", "0.074", "[0.061, 0.089]", "1.93"]
-    assert rows["error_ratio"][:3] == ["error_ratio", "Pass", "critical"]
-    assert rows["cpu"][1] == "Nodata" and rows["cpu"][4] == "–"
+    # Differences in the chart's units, signed; never a raw number of seconds or bytes.
+    assert rows["latency_p99"] == ["latency_p99", "High", "", "+74 ms", "[+61, +89] ms", "×1.93"]
+    assert rows["latency_p50"][3:5] == ["-0.11 ms", "[-0.2, +0.01] ms"]
+    assert rows["memory"][3:6] == ["-292 KiB", "[-402, -117] KiB", "×0.97"]
+    assert rows["error_ratio"] == ["error_ratio", "Pass", "critical", "+0.61 pp", "[-0.04, +0.93] pp", "×4.1"]
+    assert rows["cpu"][1] == "Nodata" and rows["cpu"][3:] == ["–", "–", "–"]
 
     events = [li.text for li in dom.by_id("events").find_all("li")]
     assert len(events) == 4 and "judgment" in events[0] and "rollback" in events[-1]

@@ -45,13 +45,13 @@ def test_the_page_and_its_scripts_reference_only_local_assets(client):
                 assert u.startswith("./"), f"{path} imports {u}"
                 if (full := "/ui/static/" + u[2:]) not in seen:
                     todo.append(full)
-    assert seen == {f"/ui/static/{n}.js" for n in ("report", "api", "chart", "dom", "format")}
+    assert seen == {f"/ui/static/{n}.js" for n in ("report", "report_view", "api", "chart", "dom", "format")}
     for path in ["/ui", "/ui/static/report.css", *seen]:
         assert not re.search(r"https?://(?!www\.w3\.org/2000/svg)", client.get(path).text), path
 
 
 def test_no_script_turns_data_into_markup(client):
-    for name in ("report", "api", "chart", "dom", "format"):
+    for name in ("report", "report_view", "api", "chart", "dom", "format"):
         js = client.get(f"/ui/static/{name}.js").text
         assert not re.search(r"\.(inner|outer)HTML\s*=|insertAdjacentHTML|document\.write", js), name
 

@@ -11,6 +11,23 @@ export const METRICS = [
   { key: "memory", title: "Memory", unit: bytes },
 ];
 
+// The judge's estimate and interval are differences (canary − control) in the metric's base
+// unit (seconds, bytes, a ratio): shown in the chart's unit, a ratio difference in percentage
+// points. One unit per metric, chosen from the largest of the values, so a row reads alike.
+export function deltaUnit(metric, values) {
+  const m = METRICS.find((x) => x.key === metric);
+  if (!m) return { div: 1, label: "" }; // a metric of the user's own analysis: no known unit
+  const max = Math.max(0, ...values.filter(Number.isFinite).map(Math.abs));
+  return metric === "error_ratio" ? { div: 0.01, label: "pp" } : m.unit(max);
+}
+
+// +74, -0.11: a difference always says its direction.
+export function signed(v, div = 1) {
+  if (v === null || v === undefined || !Number.isFinite(v)) return "–";
+  const x = v / div;
+  return x > 0 ? `+${num(x)}` : num(x);
+}
+
 function seconds(max) {
   return max < 1 ? { div: 0.001, label: "ms" } : { div: 1, label: "s" };
 }

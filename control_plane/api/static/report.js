@@ -1,8 +1,8 @@
 // The canary report page: picks an app, fetches its report every 5 s and draws it.
 import { getJson, showApp, takeFragment, token, Unauthorized } from "./api.js";
-import { lineChart } from "./chart.js";
 import { el, replace } from "./dom.js";
-import { clock, duration, g4, METRICS, when } from "./format.js";
+import { clock } from "./format.js";
+import { charts, events, judgment, summary } from "./report_view.js";
 
 const REFRESH_MS = 5000;
 const APPS_EVERY = 12; // refresh the app list every minute: it costs a docker call on the server
@@ -94,79 +94,9 @@ function renderPicker() {
 function render(r) {
   $("report").hidden = false;
   replace($("summary"), summary(r));
-  const from = r.now - r.window;
-  replace($("charts"), METRICS.map((metric) => lineChart({
-    metric, series: r.series?.[metric.key], roles: r.roles || ["production"], from, to: r.now, events: r.events || [],
-  })));
+  replace($("charts"), charts(r));
   replace($("judgment"), judgment(r.judgment));
   replace($("events"), events(r.events || []));
-}
-
-function summary(r) {
-  const c = r.canary;
-  const prod = el("p", {}, el("span", { class: "badge role-production" }, "production"), " ", r.production?.image ?? "–");
-  if (!c) {
-    return [el("h2", {}, r.app), prod,
-            el("p", { class: "empty-state" }, "No canary running. Start one with ",
-               el("code", {}, `sentinel canary deploy ${r.app} --image IMAGE --weight 10`), ".")];
-  }
-  const canary = el("p", {}, el("span", { class: "badge role-canary" }, "canary"), " ", c.image,
-                    ` takes ${c.weight}% of the traffic · ${c.state}`,
-                    c.since ? ` · for ${duration(r.now - c.since)} (since ${when(c.since)})` : "");
-  const parts = [el("h2", {}, r.app), prod, canary];
-  if (r.roles?.includes("baseline")) {
-    parts.push(el("p", {}, el("span", { class: "badge role-baseline" }, "baseline"),
-                  " a fresh copy of production, compared with the canary"));
-  }
-  const p = c.progressive;
-  if (p && Array.isArray(p.steps) && Number.isInteger(p.step_index)) {
-    const steps = p.steps.map((s, i) => (i === p.step_index ? `[${s}%]` : `${s}%`)).join(" → ");
-    parts.push(el("p", { class: "dim" }, `Progressive: ${steps}, step ${p.step_index + 1} of ${p.steps.length}`,
-                  p.next_at ? `, next step at ${clock(p.next_at)} (every ${duration(p.interval)})` : ""));
-  }
-  return parts;
-}
-
-// "not enough data" is spelled out with the points each side had: it is neither a pass nor a failure.
-function classCell(m) {
-  const pts = Array.isArray(m.points) ? m.points : null;
-  if (m.classification === "NotEnoughData") {
-    return el("span", { class: "class-notenoughdata" }, "not enough data",
-              pts ? el("span", { class: "dim" }, ` (${pts[1]} canary / ${pts[0]} baseline points)`) : "");
-  }
-  return [el("span", { class: `class-${String(m.classification).toLowerCase()}` }, m.classification),
-          m.muted ? el("span", { class: "dim" }, " (muted)") : ""];
-}
-
-function judgment(j) {
-  if (!j) return el("p", { class: "empty-state" }, "No judgment yet.");
-  const groups = Object.entries(j.groups || {}).map(([g, s]) => `${g} ${g4(s)}`).join(" · ");
-  // An inconclusive verdict has no verdict colour: it is not a pass, and not yet a failure.
-  const badge = j.verdict === "inconclusive" ? "badge" : `badge verdict-${j.verdict}`;
-  const head = el("p", { class: "verdict" },
-                  el("span", { class: badge }, j.verdict), " ",
-                  el("strong", {}, `score ${g4(j.score)}`), j.at ? ` at ${when(j.at)}` : "",
-                  groups ? el("span", { class: "dim" }, ` (${groups})`) : "");
-  const reason = j.reason ? el("p", { class: "reason" }, j.reason) : "";
-  const rows = (j.metrics || []).map((m) => el("tr", { "data-metric": m.name },
-    el("td", {}, m.name),
-    el("td", {}, classCell(m)),
-    el("td", {}, m.critical ? "critical" : ""),
-    el("td", { class: "n" }, g4(m.estimate)),
-    el("td", { class: "n" }, m.ci ? `[${g4(m.ci[0])}, ${g4(m.ci[1])}]` : "–"),
-    el("td", { class: "n" }, g4(m.ratio))));
-  const table = el("table", { class: "judgment" },
-    el("thead", {}, el("tr", {}, ["Metric", "Class", "", "Estimate", "Confidence interval", "Ratio"]
-      .map((h) => el("th", {}, h)))),
-    el("tbody", {}, rows));
-  return [head, reason, table].filter(Boolean);
-}
-
-function events(list) {
-  if (!list.length) return [el("li", { class: "empty-state" }, "No events yet.")];
-  return [...list].sort((a, b) => b.at - a.at || b.id - a.id).map((e) => el("li", { class: `event kind-${e.kind}` },
-    el("time", {}, when(e.at)), " ", el("span", { class: "badge" }, e.kind), " ",
-    el("span", { class: "message-text" }, e.message), e.actor ? el("span", { class: "dim" }, ` by ${e.actor}`) : ""));
 }
 
 start();
