@@ -271,3 +271,13 @@ def test_the_file_maps_onto_canary_deploy():
     # No resources in the file: the canary runs without limits (not production's).
     plain = mf.canary_deploy(load("app: t\nimage: t:2\ncanary: {}\n"), {}, {})
     assert plain.resources.model_dump() == {"cpu": None, "memory": None} and plain.weight == 10
+
+
+def test_the_demo_file_reads():
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[2] / "examples" / "todo" / "sentinel.yaml"
+    m = load(path.read_text())
+    assert m.app == "todos" and m.canary.steps[1].pause == "approve" and m.canary.promote == "auto"
+    assert [f for _, f in mf.referenced_files(m)] == ["schema.sql"]
+    assert (path.parent / "schema.sql").is_file()

@@ -44,3 +44,15 @@ def test_files_the_manifest_names_are_read_next_to_it(tmp_path):
     f.write_text("app: todos\nimage: todo:3\ndatabase: {engine: postgres, schema: nope.sql}\n")
     with pytest.raises(Failure, match=r"^sentinel.yaml: database.schema: nope.sql does not exist"):
         load(str(f))
+
+
+def test_steps_on_the_command_line_carry_their_gates():
+    from cli.canary_cmds import progressive_body
+
+    body = progressive_body("5,20:approve,50:5m", "60s", None, True)
+    assert body == {"auto_promote": True, "interval": 60.0,
+                    "steps": [5, {"weight": 20, "pause": "approve"}, {"weight": 50, "pause": 300.0}]}
+    with pytest.raises(Failure, match="after ':' give approve or a duration"):
+        progressive_body("5,20:later", "60s", None, False)
+    with pytest.raises(Failure, match="must be whole percentages"):
+        progressive_body("5,x", "60s", None, False)
