@@ -25,7 +25,7 @@ from ..errors import Conflict, InvalidInput
 from ..jobs import Jobs, Operation
 from ..models import ManifestApply
 from ..platform import Platform
-from .apps import AppService, app_domains
+from .apps import app_domains
 from .canary import CanaryService
 
 VERSION = ("image", "env", "resources")
