@@ -28,17 +28,33 @@ def read_file(path: str, what: str) -> str:
         fail(f"{what} {path} cannot be read ({e.__class__.__name__}): give a UTF-8 text file.")
 
 
+def resources_body(cpu: Optional[float], memory: Optional[str]) -> Optional[dict]:
+    """--cpu/--memory, checked here so a typo fails before any call."""
+    if cpu is None and memory is None:
+        return None
+    from control_plane.errors import InvalidInput
+    from control_plane.validation import resources
+
+    try:
+        return resources({"cpu": cpu, "memory": memory})
+    except InvalidInput as e:
+        fail(f"--{e.message}")
+
+
 def deploy(
     name: Optional[str] = typer.Option(None, help="App name (a DNS label, at most 40 chars)."),
     image: Optional[str] = typer.Option(None, help="Image: local (pushed to the cluster) or registry reference."),
     port: Optional[int] = typer.Option(None, help="Port the app listens on."),
-    domain: Optional[str] = typer.Option(None, help="Domain (default <name>.<cluster domain>)."),
+    domain: List[str] = typer.Option([], help="Domain (default <name>.<cluster domain>); repeat "
+                                      "for several, the first being the main one."),
     db: Optional[str] = typer.Option(None, help="'postgres' to give the app a database."),
     db_schema: Optional[str] = typer.Option(None, help="SQL file applied once before the first task starts."),
     db_ha: Optional[bool] = typer.Option(None, "--db-ha/--no-db-ha",
                                          help="A standby on another node that takes over (default: on with 2+ nodes)."),
     env: List[str] = typer.Option([], help="KEY=VALUE, repeatable."),
     replicas: int = typer.Option(1, help="Number of tasks."),
+    cpu: Optional[float] = typer.Option(None, help="CPU cores per task, limit and reservation (e.g. 0.5)."),
+    memory: Optional[str] = typer.Option(None, help="Memory per task, limit and reservation (e.g. 256Mi)."),
     health_path: str = typer.Option("/healthz", help="Health path gating updates ('' for none)."),
     release_command: Optional[str] = _R["release_command"],
     release_sql: Optional[str] = _R["release_sql"],
@@ -65,9 +81,10 @@ def deploy(
     if schema is not None and not db:
         fail("--db-schema needs --db postgres.")
     confirm(f"Deploy {image} as {name}?", yes)
-    body = {"name": name, "image": image, "port": port, "domain": domain, "db": db,
+    body = {"name": name, "image": image, "port": port, "domains": list(domain) or None, "db": db,
             "db_schema": schema, "db_ha": db_ha, "env": list(env), "replicas": replicas,
-            "health_path": health_path or None, "release": release}
+            "health_path": health_path or None, "release": release,
+            "resources": resources_body(cpu, memory)}
     client = Client()
     run_operation(client, client.post("/v1/apps", body), json_out=json_out,
                   done_message=lambda r: f"{r['name']} runs {r['image']} at {r['url']}")

@@ -30,10 +30,15 @@ def deploy(app: Optional[str] = typer.Argument(None), image: Optional[str] = typ
            env: List[str] = typer.Option([], help="KEY=VALUE for the canary, repeatable."),
            replicas: int = typer.Option(1), no_sticky: bool = typer.Option(False, "--no-sticky"),
            baseline: bool = typer.Option(False, "--baseline", help="Also run a fresh baseline of production."),
-           steps: Optional[str] = typer.Option(None, help="Progressive weights, e.g. 5,20,50: judged at each step."),
+           steps: Optional[str] = typer.Option(None, help="Progressive weights, e.g. 5,20,50: judged at each step; "
+                                               "WEIGHT:approve waits for `canary approve` after it, WEIGHT:5m pauses."),
            interval: Optional[str] = typer.Option(None, help="How long each step runs before it is judged, e.g. 60s."),
            analysis: Optional[str] = typer.Option(None, help="'default' or an analysis YAML file (metrics, groups, thresholds)."),
            auto_promote: bool = typer.Option(False, "--auto-promote", help="Promote when the last step passes."),
+           mirror: int = typer.Option(0, help="A shadow canary: copy this percent of production's GET/HEAD "
+                                      "requests to it (weight 0; users get production's answers)."),
+           cpu: Optional[float] = typer.Option(None, help="CPU cores per canary task (default: production's)."),
+           memory: Optional[str] = typer.Option(None, help="Memory per canary task, e.g. 256Mi (default: production's)."),
            release_command: Optional[str] = _R["release_command"],
            release_sql: Optional[str] = _R["release_sql"],
            release_timeout: Optional[str] = _R["release_timeout"],
@@ -53,14 +58,20 @@ def deploy(app: Optional[str] = typer.Argument(None), image: Optional[str] = typ
     app = _pick_app(client, app)
     image = ask(image, "Canary image?", flag="--image")
     if plan.get("steps"):
-        weight = plan["steps"][0]
+        first = plan["steps"][0]
+        weight = first if isinstance(first, int) else first["weight"]
+    elif mirror and weight is None:
+        weight = 0
     weight = int(ask(weight, "Weight (percent of traffic)?", default=10, flag="--weight"))
     what = (f"steps {steps} every {interval}" + (", then promote" if auto_promote else "")
             if plan.get("steps") else f"{weight}%")
     confirm(f"Send {app}'s traffic to {image} ({what})?", yes)
+    from .app_cmds import resources_body
+
     body = {"image": image, "weight": weight, "env": list(env), "replicas": replicas,
             "sticky": not no_sticky, "baseline": baseline, **plan, "release": release,
-            "post_promote_command": post_promote_command}
+            "post_promote_command": post_promote_command, "mirror": mirror,
+            "resources": resources_body(cpu, memory)}
 
     def done(r):
         msg = f"canary {r['canary']['image']} takes {r['canary']['weight']}% of {app}'s traffic"
@@ -72,6 +83,26 @@ def deploy(app: Optional[str] = typer.Argument(None), image: Optional[str] = typ
                   done_message=done)
 
 
+def _step(text: str, steps: str):
+    """`20` or `20:approve` or `20:5m` (a pause after the step passes)."""
+    from control_plane.metrics import parse_duration
+
+    weight, _, pause = text.strip().partition(":")
+    try:
+        w = int(weight)
+    except ValueError:
+        fail(f"--steps {steps!r} must be whole percentages separated by commas, e.g. 5,20,50 "
+             "(or 5,20:approve,50).")
+    if not pause:
+        return w
+    if pause == "approve":
+        return {"weight": w, "pause": "approve"}
+    try:
+        return {"weight": w, "pause": parse_duration(pause)}
+    except ValueError:
+        fail(f"--steps: {text!r}: after ':' give approve or a duration like 5m.")
+
+
 def progressive_body(steps: Optional[str], interval: Optional[str], analysis: Optional[str],
                      auto_promote: bool) -> dict:
     """The progressive part of a canary deploy, parsed and checked on this side (key paths)."""
@@ -79,10 +110,7 @@ def progressive_body(steps: Optional[str], interval: Optional[str], analysis: Op
 
     body: dict = {"auto_promote": auto_promote}
     if steps is not None:
-        try:
-            body["steps"] = [int(x) for x in steps.split(",")]
-        except ValueError:
-            fail(f"--steps {steps!r} must be whole percentages separated by commas, e.g. 5,20,50.")
+        body["steps"] = [_step(x, steps) for x in steps.split(",")]
     if interval is not None:
         try:
             body["interval"] = parse_duration(interval)
@@ -96,6 +124,22 @@ def progressive_body(steps: Optional[str], interval: Optional[str], analysis: Op
         except AnalysisError as e:  # read errors name the file already; key-path errors do not
             fail(e.message if e.message.startswith(analysis) else f"{analysis}: {e.message}")
     return body
+
+
+@canary_app.command("approve")
+def approve(app: Optional[str] = typer.Argument(None), json_out: bool = typer.Option(False, "--json")):
+    """Pass the gate a progressive canary waits at (a step with `pause: approve`)."""
+    client = Client()
+    app = _pick_app(client, app)
+    s = client.post(f"/v1/apps/{app}/canary/approve")
+    if json_out:
+        return emit_json(s)
+    plan = (s.get("canary") or {}).get("progressive") or {}
+    i = plan.get("step_index", 0)
+    after = (f"it goes on to {plan['steps'][i + 1]}%" if i + 1 < len(plan.get("steps", []))
+             else "it is promoted" if plan.get("auto_promote") else "it waits for a promotion")
+    console().print(f"[green]✓[/] approved: {after} at the control plane's next tick "
+                    f"(`sentinel canary status {app}`)")
 
 
 @canary_app.command("status")
@@ -121,7 +165,11 @@ def status(app: Optional[str] = typer.Argument(None), json_out: bool = typer.Opt
             nxt = time.strftime("%H:%M:%S", time.localtime(plan["next_at"]))
             con.print(f"progressive {','.join(map(str, plan['steps']))}: step "
                       f"{plan['step_index'] + 1}/{len(plan['steps'])}, {plan['state']}"
-                      + (f", next judgment at {nxt}" if plan["state"] == "running" else ""))
+                      + (f", next judgment at {nxt}" if plan["state"] == "running" else "")
+                      + (f" (`sentinel canary approve {app}`)" if plan["state"] == "awaiting_approval" else ""))
+        if c.get("mirror") and not c["weight"]:
+            con.print(f"shadow: {c['mirror']}% of production's GET/HEAD requests mirrored to it "
+                      "(users get production's answers)")
         if s.get("judgment"):
             print_judgment(s["judgment"])
     else:

@@ -6,7 +6,7 @@ import sys
 
 import typer
 
-from . import app_cmds, canary_cmds, console_cmd, db_cmds, platform_cmds
+from . import app_cmds, canary_cmds, console_cmd, db_cmds, manifest_cmds, platform_cmds
 
 app = typer.Typer(name="sentinel", no_args_is_help=True, add_completion=False,
                   pretty_exceptions_enable=False,
@@ -15,6 +15,9 @@ app.command()(platform_cmds.init)
 app.command()(platform_cmds.destroy)
 app.add_typer(platform_cmds.cluster_app, name="cluster")
 app.add_typer(platform_cmds.server_app, name="server")
+app.command()(manifest_cmds.apply)
+app.command()(manifest_cmds.diff)
+app.command()(manifest_cmds.export)
 app.command()(app_cmds.deploy)
 app.command()(app_cmds.apps)
 app.command(context_settings={"allow_interspersed_args": False})(app_cmds.run)
@@ -37,8 +40,9 @@ def run() -> None:
         if isinstance(code, int) and code:
             sys.exit(code)
     except (Failure, ClientError) as e:
-        _error(str(e) if isinstance(e, Failure) else e.message,
-               code_name="invalid_input" if isinstance(e, Failure) else e.code)
+        if isinstance(e, Failure):
+            _error(str(e), e.exit_code, code_name=e.code)
+        _error(e.message, code_name=e.code)
     except typer.Exit as e:
         sys.exit(e.exit_code)
     except typer.Abort:

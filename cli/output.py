@@ -9,7 +9,13 @@ import typer
 
 
 class Failure(Exception):
-    """Ends the command with one red line and a non-zero exit."""
+    """Ends the command with one red line and a non-zero exit (1 unless a command's exit codes
+    mean something else: `sentinel diff` says "changes" with 1, so its errors exit 2)."""
+
+    def __init__(self, message: str, exit_code: int = 1, code: str = "invalid_input"):
+        super().__init__(message)
+        self.exit_code = exit_code
+        self.code = code
 
 
 def fail(message: str) -> None:

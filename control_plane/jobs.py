@@ -9,6 +9,7 @@ import time
 import traceback
 from collections.abc import Callable
 
+from . import notify
 from .errors import Busy, SentinelError
 from .executor import mask
 from .store import Store
@@ -72,10 +73,12 @@ class Jobs:
             except SentinelError as e:
                 op.step(f"failed: {e.message}")
                 self.store.finish_operation(op_id, "failed", mask(e.message), code=e.code)
+                notify.failed_operation(self.store, target, kind, mask(e.message))
             except Exception as e:  # a bug: keep the trace in the log, one line for the user
                 log.error("operation %s crashed:\n%s", op_id, mask(traceback.format_exc()))
                 self.store.finish_operation(op_id, "failed", mask(f"internal error: {e}"),
                                             code="internal")
+                notify.failed_operation(self.store, target, kind, mask(f"internal error: {e}"))
             finally:
                 with self._lock:
                     for t in targets:

@@ -58,23 +58,36 @@ def _unforced(expr: str, family: str, svc: str, forced: str, window: str,
     return f"(({mine} - {theirs}) or {mine})"
 
 
-def promql(metric: str, app: str, role: str, window: str) -> str:
+def method_filter(methods: tuple[str, ...] | None) -> str:
+    """A label matcher keeping only these HTTP methods (letters only: nothing to escape)."""
+    if not methods:
+        return ""
+    assert all(m.isalpha() and m.isupper() for m in methods), methods
+    return f',method=~"{"|".join(methods)}"'
+
+
+def promql(metric: str, app: str, role: str, window: str,
+           methods: tuple[str, ...] | None = None) -> str:
     """The PromQL of one metric of one version of an app (a single series, or none). Requests
     forced to a version by the tester header or cookie are left out: they did not come by the
-    weights, and counting them would let anyone dilute (or inflate) a canary's errors."""
+    weights, and counting them would let anyone dilute (or inflate) a canary's errors.
+    methods: only requests of these methods (a shadow canary is judged on the GET/HEAD requests
+    it was mirrored, against the GET/HEAD requests of its control)."""
     svc = f'service="{traefik_ref(app, role)}"'
     forced = forced_routers(app, role)
     task = f'app="{app}",role="{role}"'
-    reqs = _unforced("", "requests_total", svc, forced, window)
+    only = method_filter(methods)
+    reqs = _unforced("", "requests_total", svc, forced, window, extra=only)
     if metric == "request_rate":
         return reqs
     if metric == "error_ratio":
         # No 5xx series at all means no errors, not no data; no requests at all gives NaN (no data).
-        errors = _unforced("", "requests_total", svc, forced, window, extra=',code=~"5.."')
+        errors = _unforced("", "requests_total", svc, forced, window, extra=',code=~"5.."' + only)
         return f"({errors} or vector(0)) / {reqs}"
     if metric in ("latency_p50", "latency_p99"):
         q = 0.5 if metric == "latency_p50" else 0.99
-        buckets = _unforced("", "request_duration_seconds_bucket", svc, forced, window, by="le")
+        buckets = _unforced("", "request_duration_seconds_bucket", svc, forced, window, by="le",
+                            extra=only)
         return f"histogram_quantile({q}, {buckets})"
     if metric == "cpu":  # cores per task, so versions with different replica counts compare
         return f"avg(rate(sentinel_task_cpu_seconds_total{{{task}}}[{window}]))"

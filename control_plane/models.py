@@ -50,11 +50,28 @@ class ReleaseOptions(Strict):
                             "(below 500) on the migrated copy")
 
 
+class Resources(Strict):
+    """CPU and memory of each task: the limit, and as much reserved, so the scheduler only places
+    a task where its share is free and a node is never overcommitted."""
+    cpu: float | None = Field(default=None, description="cores, e.g. 0.5")
+    memory: str | None = Field(default=None, description="e.g. 256Mi or 1Gi")
+
+
+class DbBackups(Strict):
+    schedule: Literal["daily", "weekly"] = Field(default="weekly", description="how often a full "
+                                                 "backup runs (differentials daily in between)")
+    keep: int = Field(default=2, description="full backups kept (older ones expire with their WAL)")
+
+
 class AppDeploy(Strict):
     name: str
     image: str
     port: int = 8000
     domain: str | None = None
+    domains: list[str] | None = Field(default=None, description="every domain of the app, the "
+                                      "first being its main one (default: [domain])")
+    resources: Resources | None = None
+    db_backups: DbBackups | None = None
     db: Literal["postgres"] | None = None
     db_schema: str | None = Field(default=None, description="SQL applied once before the first task starts")
     db_ha: bool | None = Field(default=None, description="a standby on another node (default: when "
@@ -71,19 +88,43 @@ class AppScale(Strict):
     replicas: int
 
 
+class CanaryStep(Strict):
+    """One step of a progressive canary (Argo's setWeight + pause, Flagger's stepWeights)."""
+    weight: int
+    pause: Literal["approve"] | float | None = Field(
+        default=None, description="after the step passes: wait for `sentinel canary approve`, or "
+        "this many seconds, before the next step (or the promotion)")
+    interval: float | None = Field(default=None, description="seconds this step runs before it is "
+                                   "judged (default: the canary's interval)")
+
+
 class CanaryDeploy(Strict):
     image: str
     weight: int = 10
     env: list[str] = []
+    env_unset: list[str] = Field(default=[], description="production's variables the new version "
+                                 "no longer has")
     replicas: int = 1
     sticky: bool = True
     baseline: bool = False
-    steps: list[int] | None = None
+    steps: list[int | CanaryStep] | None = None
+    mirror: int = Field(default=0, description="a shadow canary: this percent of production's GET "
+                        "and HEAD requests copied to it while its weight is 0")
+    resources: Resources | None = Field(default=None, description="default: production's")
     interval: float | None = None
     analysis: dict | None = None
     auto_promote: bool = False
     release: ReleaseOptions | None = None
     post_promote_command: str | None = Field(default=None, max_length=4096)
+
+
+class ManifestApply(Strict):
+    """sentinel.yaml as the API takes it: the parsed file, and the text of each file it names
+    (release SQL, schema, analysis), by the path the manifest gives."""
+    manifest: dict
+    files: dict[str, str] = {}
+    source: str = Field(default="sentinel.yaml", max_length=200, description="the file's name, "
+                        "for error messages")
 
 
 class CanaryPromote(Strict):

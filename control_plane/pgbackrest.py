@@ -23,10 +23,14 @@ def check_argv(stanza: str) -> list[str]:
     return base(stanza) + ["check"]
 
 
-def backup_argv(stanza: str, kind: str = "full") -> list[str]:
+def backup_argv(stanza: str, kind: str = "full", keep_full: int | None = None) -> list[str]:
+    """keep_full: full backups to keep (the app's policy). Given on the command line rather than
+    in the configuration, so changing it restarts no database member; the backup then expires
+    what is older."""
     if kind not in BACKUP_TYPES:
         raise ValueError(kind)
-    return base(stanza) + [f"--type={kind}", "backup"]
+    keep = [f"--repo1-retention-full={int(keep_full)}"] if keep_full else []
+    return base(stanza) + keep + [f"--type={kind}", "backup"]
 
 
 def expire_argv(stanza: str) -> list[str]:

@@ -14,7 +14,7 @@ import httpx
 from . import ssh
 from .errors import CommandFailed
 from .names import sticky_cookie, traefik_file as app_file, traefik_ref, traefik_service  # noqa: F401
-from .templates import render
+from .templates import render, token
 
 DYNAMIC_DIR = "/etc/sentinel/traefik/dynamic"
 FORCE_HEADER = "X-Sentinel-Version"
@@ -22,19 +22,46 @@ FORCE_HEADER = "X-Sentinel-Version"
 
 
 
-def router_tls(domain: str, cert_resolver: str | None = None) -> dict:
-    """TLS of an app's websecure routers: a certificate from the ACME resolver for `domain`, or
-    (no resolver) Traefik's default self-signed certificate."""
+def router_tls(domain: str | list[str], cert_resolver: str | None = None) -> dict:
+    """TLS of an app's websecure routers: a certificate from the ACME resolver for each domain
+    (one `domains` entry is one certificate), or (no resolver) Traefik's default self-signed one."""
     if not cert_resolver:
         return {}
-    return {"certResolver": cert_resolver, "domains": [{"main": domain}]}
+    domains = [domain] if isinstance(domain, str) else domain
+    return {"certResolver": cert_resolver, "domains": [{"main": d} for d in domains]}
 
 
-def app_routes(*, app: str, domain: str, weights: dict[str, int], sticky: bool = True,
-               health: bool = True, cert_resolver: str | None = None, https: bool = True,
-               maintenance: bool = False) -> str:
+MIRRORED_METHODS = ("GET", "HEAD")  # never a write: a shadow must not change data twice
+
+
+def _any(matchers: list[str]) -> str:
+    return matchers[0] if len(matchers) == 1 else "(" + " || ".join(matchers) + ")"
+
+
+def rules(domains: list[str], versions) -> dict:
+    """The routers' rules (Traefik v3 syntax: one value per matcher), from token-checked names:
+    main (the app's domains), read (its GET/HEAD requests) and forced[version] (a tester's
+    header or cookie)."""
+    hosts = _any([f"Host(`{token(d)}`)" for d in domains])
+    forced = {}
+    for v in versions:
+        v = token(v)
+        forced[v] = (f"{hosts} && (Header(`{FORCE_HEADER}`, `{v}`) || "
+                     f"HeaderRegexp(`Cookie`, `(^|;\\s*)sentinel_version={v}(;|$)`))")
+    return {"main": hosts, "forced": forced,
+            "read": f"{hosts} && " + _any([f"Method(`{m}`)" for m in MIRRORED_METHODS])}
+
+
+def app_routes(*, app: str, weights: dict[str, int], domain: str | None = None,
+               domains: list[str] | None = None, sticky: bool = True, health: bool = True,
+               cert_resolver: str | None = None, https: bool = True, maintenance: bool = False,
+               mirror: int = 0) -> str:
     """weights: role -> weight (0..100). Zero-weight children are left out of the round robin.
-    maintenance: every request of the app's domain gets 503 (a restore is running), not 404."""
+    domains: every domain of the app (or `domain`, the one), each matched by every router.
+    maintenance: every request of the app's domains gets 503 (a restore is running), not 404.
+    mirror: a shadow canary: this percent of the GET/HEAD requests production answers is copied
+    to the canary (and to the baseline, if there is one), whose answers are thrown away."""
+    domains = domains or [domain]
     children = [{"name": traefik_ref(app, role), "weight": w}
                 for role, w in weights.items() if w > 0]
     if not children:  # every weight 0 would leave no backend: production keeps the traffic
@@ -42,13 +69,17 @@ def app_routes(*, app: str, domain: str, weights: dict[str, int], sticky: bool =
     entrypoints = [{"name": "web", "suffix": "", "tls": None}]
     if https:
         entrypoints.append({"name": "websecure", "suffix": "-secure",
-                            "tls": router_tls(domain, cert_resolver)})
+                            "tls": router_tls(domains, cert_resolver)})
     has_canary = "canary" in weights
     forced = ({role: traefik_ref(app, role) for role in ("canary", "production")}
               if has_canary else {})
-    return render("traefik_app.yml.j2", app=app, domain=domain, children=children,
-                  forced=forced, sticky=sticky_cookie(app) if (sticky and len(children) > 1) else None,
-                  health=health, entrypoints=entrypoints, maintenance=maintenance)
+    mirrors = ([{"name": traefik_ref(app, role), "percent": mirror}
+                for role in ("canary", "baseline") if role in weights]
+               if mirror and has_canary and not maintenance else [])
+    return render("traefik_app.yml.j2", app=app, children=children, forced=forced,
+                  rules=rules(domains, forced),
+                  sticky=sticky_cookie(app) if (sticky and len(children) > 1) else None,
+                  health=health, entrypoints=entrypoints, maintenance=maintenance, mirrors=mirrors)
 
 
 def write_file_argv(name: str) -> list[str]:
@@ -117,6 +148,14 @@ class TraefikWriter:
         want = {traefik_service(app, r): w for r, w in weights.items() if w > 0} or \
                {traefik_service(app, "production"): 100}
         return got == want
+
+    def mirror_applied(self, app: str, percent: int) -> bool:
+        """The shadow's mirroring service is there at `percent` (or, at 0, gone)."""
+        svc = self.get(f"http/services/{app}-mirror@file")
+        if not percent:
+            return svc is None
+        mirrors = ((svc or {}).get("mirroring") or {}).get("mirrors") or []
+        return bool(mirrors) and all(m.get("percent") == percent for m in mirrors)
 
     def in_maintenance(self, app: str) -> bool:
         router = self.get(f"http/routers/{app}@file")

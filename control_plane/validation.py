@@ -138,3 +138,56 @@ def health_path(value: str | None) -> str | None:
         raise InvalidInput(f"health path {value!r} is not valid: give a URL path such as /healthz "
                            "(letters, digits and . _ ~ / % + - ; a query after ?).")
     return value
+
+
+MAX_DOMAINS = 10  # each has its router rule and certificate; more belongs behind a wildcard
+
+
+def domains(values: list[str]) -> list[str]:
+    """Every domain valid, none twice, at most MAX_DOMAINS; normalized (lowercase, no dot)."""
+    if not values:
+        raise InvalidInput("give at least one domain.")
+    if len(values) > MAX_DOMAINS:
+        raise InvalidInput(f"{len(values)} domains are too many: at most {MAX_DOMAINS} per app.")
+    out = [domain(v) for v in values]
+    for i, d in enumerate(out):
+        if d in out[:i]:
+            raise InvalidInput(f"domain {d} is given twice.")
+    return out
+
+
+def resources(value) -> dict | None:
+    """A Resources model (or its dict) -> {"cpu": float|None, "memory": "256Mi"|None}, or None
+    when it limits nothing."""
+    from .units import check_cpu, format_memory, parse_memory
+
+    if value is None:
+        return None
+    raw = value if isinstance(value, dict) else value.model_dump()
+    out = {"cpu": None, "memory": None}
+    if raw.get("cpu") is not None:
+        try:
+            out["cpu"] = check_cpu(raw["cpu"])
+        except ValueError as e:
+            raise InvalidInput(f"cpu {e}: e.g. 0.5.")
+    if raw.get("memory") is not None:
+        try:
+            out["memory"] = format_memory(parse_memory(raw["memory"]))
+        except ValueError as e:
+            raise InvalidInput(f"memory {e}.")
+    return out if out["cpu"] is not None or out["memory"] is not None else None
+
+
+def http_url(value: str, what: str = "URL") -> str:
+    """An http(s) URL with a host: where the control plane sends hooks and notifications."""
+    from urllib.parse import urlsplit
+
+    try:
+        u = urlsplit(value)
+        u.port  # raises ValueError for a port that is not a number from 0 to 65535
+        ok = u.scheme in ("http", "https") and bool(u.hostname)
+    except (ValueError, TypeError, AttributeError):  # a bad port, or not a string at all
+        ok = False
+    if not ok or any(c.isspace() for c in value):
+        raise InvalidInput(f"{what} {value!r} is not an http:// or https:// URL with a host.")
+    return value

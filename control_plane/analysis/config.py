@@ -273,14 +273,19 @@ def _message(err: dict[str, Any]) -> str:
     return _MESSAGES.get(kind, err["msg"])
 
 
+def first_error(exc: ValidationError) -> tuple[tuple[Any, ...], str]:
+    """(key path, message) of the first problem pydantic found."""
+    err = exc.errors()[0]
+    loc = tuple(err["loc"]) + tuple((err.get("ctx") or {}).get("path", ()))
+    # pydantic names the alias-less field "pass_"; users write "pass".
+    return tuple("pass" if p == "pass_" else p for p in loc), _message(err)
+
+
 def render_validation_error(exc: ValidationError, prefix: tuple[Any, ...] = ()) -> str:
     """One line for the first problem pydantic found, with its key path."""
-    err = exc.errors()[0]
-    loc = tuple(prefix) + tuple(err["loc"]) + tuple((err.get("ctx") or {}).get("path", ()))
-    # pydantic names the alias-less field "pass_"; users write "pass".
-    loc = tuple("pass" if p == "pass_" else p for p in loc)
-    path = _format_path(loc)
-    return f"{path or '(top level)'}: {_message(err)}"
+    loc, message = first_error(exc)
+    path = _format_path(tuple(prefix) + loc)
+    return f"{path or '(top level)'}: {message}"
 
 
 # --- loading ----------------------------------------------------------------

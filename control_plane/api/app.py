@@ -93,6 +93,9 @@ def create_app():
     from . import database
 
     api.include_router(database.router(platform, jobs, auth))
+    from . import manifest
+
+    api.include_router(manifest.router(platform, jobs, canary, auth))  # apply, diff, export, approve
 
     deps = [Depends(auth)]
 

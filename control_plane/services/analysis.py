@@ -32,6 +32,14 @@ def control_role(canary: dict) -> str:
     return "baseline" if canary.get("baseline") else "production"
 
 
+def judged_methods(canary: dict) -> tuple[str, ...] | None:
+    """A shadow canary (mirrored, no weight) sees only the GET/HEAD requests copied to it: both
+    sides are judged on those methods alone, so production's writes do not skew the comparison."""
+    from ..traefik import MIRRORED_METHODS
+
+    return MIRRORED_METHODS if canary.get("mirror") and not canary.get("weight") else None
+
+
 def only_critical(config: AnalysisConfig) -> AnalysisConfig | None:
     """The early check's config: the metrics marked critical, or None if there are none."""
     crit = [m for m in config.metrics if m.critical]
@@ -54,9 +62,10 @@ class Analyzer:
         step = self.p.scrape_seconds
         window = rate_window(step)
         control = control_role(canary)
+        methods = judged_methods(canary)
         data = {}
         for m in config.metrics:
-            series = {side: prom.range(promql(m.name, app, role, window), start, end, step)
+            series = {side: prom.range(promql(m.name, app, role, window, methods), start, end, step)
                       for side, role in (("control", control), ("experiment", "canary"))}
             data[m.name] = {side: [v for _, v in points] for side, points in series.items()}
         return data
@@ -68,8 +77,10 @@ class Analyzer:
         step = self.p.scrape_seconds
         window = rate_window(step)
         out = {}
+        methods = judged_methods(canary)
         for side, role in (("control", control_role(canary)), ("experiment", "canary")):
-            rates = [v or 0.0 for _, v in prom.range(promql("request_rate", app, role, window), start, end, step)]
+            rates = [v or 0.0 for _, v in prom.range(promql("request_rate", app, role, window, methods),
+                                                     start, end, step)]
             out[side] = round(sum(rates) / len(rates) * max(0.0, end - start), 1) if rates else 0.0
         return out
 

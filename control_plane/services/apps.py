@@ -5,7 +5,7 @@ import json
 import shlex
 import time
 
-from .. import executor, names, secrets, ssh, validation
+from .. import executor, names, notify, secrets, ssh, validation
 from ..docker_cli import (container_ls_argv, exec_argv, secret_create_argv, secret_rm_argv,
                           service_inspect_argv, service_logs_argv, service_ps_argv,
                           stack_deploy_argv, stack_rm_argv, volume_rm_argv, service_ls_argv)
@@ -53,6 +53,36 @@ def health_test(port: int, path: str | None) -> list[str] | None:
                          f"python3 -c {py}"]
 
 
+def stack_resources(resources: dict | None) -> dict | None:
+    """deploy.resources of a web service: the limits, and the same reserved (the scheduler then
+    places a task only where its share is free, so a busy node cannot starve it)."""
+    if not resources:
+        return None
+    from ..units import parse_memory
+
+    share = {}
+    if resources.get("cpu") is not None:
+        share["cpus"] = f"{resources['cpu']:g}"
+    if resources.get("memory"):
+        share["memory"] = str(parse_memory(resources["memory"]))  # bytes: no unit to misread
+    return {"limits": share, "reservations": dict(share)} if share else None
+
+
+def backup_policy(body: AppDeploy, existing: dict | None) -> dict | None:
+    """The app's backup schedule: the body's (None when it is the default), or, when the body
+    says nothing (`sentinel deploy` has no flag for it), the app's own."""
+    from ..models import DbBackups
+
+    if body.db_backups is None:
+        return (existing or {}).get("backups")
+    return None if body.db_backups == DbBackups() else body.db_backups.model_dump()
+
+
+def app_domains(app: dict) -> list[str]:
+    """Every domain of an app, its main one first (apps from before several domains have one)."""
+    return app.get("domains") or [app["domain"]]
+
+
 class AppService:
     def __init__(self, platform: Platform):
         self.p = platform
@@ -77,11 +107,19 @@ class AppService:
         validation.health_path(body.health_path)
         if body.keep_env and body.env:
             raise InvalidInput("keep_env keeps the current variables: send no env with it.")
-        domain = validation.domain(body.domain or f"{body.name}.{self.p.spec.domain}")
+        validation.resources(body.resources)
+        if body.domains and body.domain and validation.domain(body.domain) != \
+                validation.domain(body.domains[0]):
+            raise InvalidInput("give the domains in one list (the first is the main one), or "
+                               "one domain.")
+        domains = validation.domains(body.domains or
+                                     [body.domain or f"{body.name}.{self.p.spec.domain}"])
         for other in self.store.apps():
-            if other["name"] != body.name and other["domain"] == domain:
-                raise Conflict(f"domain {domain} is already used by app {other['name']!r}: "
-                               "choose another with --domain.")
+            taken = set(app_domains(other)) & set(domains) if other["name"] != body.name else set()
+            if taken:
+                raise Conflict(f"domain {sorted(taken)[0]} is already used by app "
+                               f"{other['name']!r}: choose another (--domain, or domains: in "
+                               "sentinel.yaml).")
         existing = self.store.app(body.name)
         if existing and self.store.canary(body.name):
             raise Conflict(f"app {body.name!r} has a canary running: promote or roll it back first.")
@@ -99,7 +137,7 @@ class AppService:
                 raise InvalidInput(f"--db-ha needs 2 ready nodes for primary and standby and the "
                                    f"cluster has {len(ready)}: add a node (`sentinel cluster scale "
                                    "--nodes 2`) or leave out --db-ha.")
-        return body.model_copy(update={"domain": domain})
+        return body.model_copy(update={"domain": domains[0], "domains": domains})
 
     def free_edge_slot(self, name: str) -> int:
         """The app's edge network: the lowest one no other app holds (claimed atomically)."""
@@ -128,22 +166,25 @@ class AppService:
     # ---- stack --------------------------------------------------------------------------------
     def web_services(self, app: dict, canary: dict | None = None) -> list[dict]:
         env = dict(app.get("env") or {})
-        if app.get("db"):
-            env.update(db_env(app["name"], app["db"], secrets.get(f"db_{app['name']}")))
+        db = db_env(app["name"], app["db"], secrets.get(f"db_{app['name']}")) if app.get("db") else {}
+        production = stack_resources(app.get("resources"))
         out = [{"key": "web", "role": "production", "image": app["cluster_image"],
                 "traefik_name": names.traefik_service(app["name"], "production"),
-                "env": {**env, "SENTINEL_VERSION_ROLE": "production"},
-                "replicas": app["replicas"]}]
+                "env": {**env, **db, "SENTINEL_VERSION_ROLE": "production"},
+                "replicas": app["replicas"], "resources": production}]
         if canary:
+            # The canary is the new version whole: its env (less what it unsets) and resources.
+            kept = {k: v for k, v in env.items() if k not in canary.get("env_unset", ())}
             out.append({"key": "canary", "role": "canary", "image": canary["cluster_image"],
                         "traefik_name": names.traefik_service(app["name"], "canary"),
-                        "env": {**env, **canary.get("env", {}), "SENTINEL_VERSION_ROLE": "canary"},
-                        "replicas": canary["replicas"]})
+                        "env": {**kept, **db, **canary.get("env", {}), "SENTINEL_VERSION_ROLE": "canary"},
+                        "replicas": canary["replicas"],
+                        "resources": stack_resources(canary.get("resources", app.get("resources")))})
             if canary.get("baseline"):
                 out.append({"key": "baseline", "role": "baseline", "image": app["cluster_image"],
                             "traefik_name": names.traefik_service(app["name"], "baseline"),
-                            "env": {**env, "SENTINEL_VERSION_ROLE": "baseline"},
-                            "replicas": canary["replicas"]})
+                            "env": {**env, **db, "SENTINEL_VERSION_ROLE": "baseline"},
+                            "replicas": canary["replicas"], "resources": production})
         return out
 
     def render_stack(self, app: dict, canary: dict | None = None, web: bool = True) -> str:
@@ -197,16 +238,18 @@ class AppService:
                             f"{int(timeout)} s{': ' + last if last else ''}; see `sentinel inspect logs`.")
 
     def write_routes(self, app: dict, weights: dict[str, int], sticky: bool = True,
-                     wait: bool = True, maintenance: bool = False) -> None:
+                     wait: bool = True, maintenance: bool = False, mirror: int = 0) -> None:
         spec = self.p.spec
         writer = self.p.traefik()
+        mirror = 0 if maintenance else mirror
         writer.write(names.traefik_file(app["name"]), traefik.app_routes(
-            app=app["name"], domain=app["domain"], weights=weights, sticky=sticky,
+            app=app["name"], domains=app_domains(app), weights=weights, sticky=sticky,
             health=bool(app.get("health_path")), cert_resolver=ACME_RESOLVER if spec.email else None,
-            maintenance=maintenance))
+            maintenance=maintenance, mirror=mirror))
         if wait:
             writer.wait_for(lambda: writer.weights_applied(app["name"], weights) and
-                            writer.in_maintenance(app["name"]) == maintenance, "the new routes")
+                            writer.in_maintenance(app["name"]) == maintenance and
+                            writer.mirror_applied(app["name"], mirror), "the new routes")
 
     def wait_traefik_service(self, app: str, role: str) -> None:
         writer = self.p.traefik()
@@ -214,14 +257,18 @@ class AppService:
         writer.wait_for(lambda: writer.has_service(name), f"service {name}", timeout=60, interval=0.25)
 
     # ---- deploy -------------------------------------------------------------------------------
-    def deploy(self, op: Operation, body: AppDeploy) -> dict:
+    def deploy(self, op: Operation, body: AppDeploy, keep: dict | None = None) -> dict:
+        """keep: more of the app's record to store with it (the release policy of `apply`)."""
         existing = self.store.app(body.name)
         cluster_image = self.resolve_image(op, body.image)
         app = {"name": body.name, "image": body.image, "cluster_image": cluster_image,
-               "port": body.port, "domain": body.domain, "replicas": body.replicas,
+               "port": body.port, "domain": body.domain, "domains": body.domains,
+               "replicas": body.replicas, "resources": validation.resources(body.resources),
+               "backups": backup_policy(body, existing),
                "env": deploy_env(existing, body), "health_path": body.health_path,
                "db": existing.get("db") if existing else None, "created_at": time.time(),
-               "edge_slot": existing.get("edge_slot") if existing else self.free_edge_slot(body.name)}
+               "edge_slot": existing.get("edge_slot") if existing else self.free_edge_slot(body.name),
+               **(keep or {})}
         if existing and body.release:
             from .release import ReleaseService
 
@@ -230,12 +277,8 @@ class AppService:
             app["last_release"] = info
         if existing:
             op.step(f"rolling update of {body.name} to {body.image} (start-first, health-gated)")
-            self.deploy_stack(app)
-            self.wait_running(service_name(body.name, "production"), body.replicas, timeout=300)
-            self.store.put_app(body.name, {**existing, **app, "created_at": existing["created_at"]})
-            self.write_routes(app, {"production": 100})
-            op.step(f"{body.name} now runs {body.image}")
-            return self.summary(app)
+            return self.roll(op, {**existing, **app, "created_at": existing["created_at"]})
+
 
         if body.db:
             app["db"] = self._create_db(op, app, body.db_schema, body.db_ha)
@@ -264,6 +307,20 @@ class AppService:
             self.store.delete_app(body.name)
             raise
         op.step(f"{body.name} is up at {self.summary(app)['url']}")
+        notify.send(self.store, body.name, "deploy", f"{body.name} deployed: {body.image} at "
+                    f"{self.summary(app)['url']}")
+        return self.summary(app)
+
+    def roll(self, op: Operation, app: dict) -> dict:
+        """Production to `app` (a full record) by a rolling update: start-first, health-gated,
+        then its routes (domains may have changed)."""
+        self.deploy_stack(app)
+        self.wait_running(service_name(app["name"], "production"), app["replicas"], timeout=300)
+        self.store.put_app(app["name"], app)
+        self.write_routes(app, {"production": 100}, wait=app["replicas"] > 0)
+        op.step(f"{app['name']} now runs {app['image']}")
+        notify.send(self.store, app["name"], "deploy", f"{app['name']} updated: runs {app['image']}, "
+                    f"{app['replicas']} replica(s)")
         return self.summary(app)
 
     def _create_db(self, op: Operation, app: dict, schema: str | None, ha: bool | None) -> dict:
@@ -337,7 +394,7 @@ class AppService:
     # ---- read -----------------------------------------------------------------------------------
     def summary(self, app: dict) -> dict:
         return {k: app.get(k) for k in ("name", "image", "domain", "port", "replicas", "health_path")} | {
-            "db": bool(app.get("db")),
+            "domains": app_domains(app), "resources": app.get("resources"), "db": bool(app.get("db")),
             "url": self.p.edge_url(app["domain"], https=bool(self.p.spec.email))}
 
     def list(self) -> list[dict]:

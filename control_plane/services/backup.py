@@ -116,7 +116,8 @@ class BackupService:
         started = time.monotonic()
         # Idempotent, and needed when the database was created while the repository was away.
         self.db.repo_exec(name, pgbackrest.stanza_create_argv(names.stanza(name)), timeout=120)
-        argv = pgbackrest.backup_argv(names.stanza(name), kind)
+        argv = pgbackrest.backup_argv(names.stanza(name), kind,
+                                      (app.get("backups") or {}).get("keep"))
         if not standby:  # pgBackRest would look for one for two minutes, then fail
             argv.insert(-1, "--no-backup-standby")
         self.db.repo_exec(name, argv, timeout=6 * 3600)
@@ -351,13 +352,10 @@ class BackupService:
                     apps.wait_traefik_service(name, "production")
                 except CommandFailed:
                     op.step("the app's tasks are not healthy yet; routing to them anyway")
-            weights = {"production": 100}
-            if canary:
-                from .canary import weights_for
+            from .canary import routing
 
-                weights = weights_for(canary["weight"], canary["baseline"])
-            apps.write_routes(app_now, weights, canary["sticky"] if canary else True,
-                              wait=bool(app_now.get("image")))
+            route = routing(canary) if canary else {"weights": {"production": 100}}
+            apps.write_routes(app_now, **route, wait=bool(app_now.get("image")))
             op.step("maintenance over: traffic flows again")
         self._restart_standbys(op, app, first, canary, states)
         took = time.monotonic() - started

@@ -16,7 +16,7 @@ import logging
 import os
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from .. import pgbackrest
 from ..errors import SentinelError
@@ -33,6 +33,14 @@ class Policy:
     full_every: float = 7 * DAY
     diff_every: float = 1 * DAY
     drill_every: float = 7 * DAY
+
+
+def policy_for(app: dict, base: Policy) -> Policy:
+    """The app's own schedule (sentinel.yaml `database.backups.schedule`): daily makes every
+    backup a full one; weekly is the default (a full a week, differentials daily)."""
+    if (app.get("backups") or {}).get("schedule") == "daily":
+        return replace(base, full_every=DAY, diff_every=min(base.diff_every, DAY))
+    return base
 
 
 def due(policy: Policy, backups: list[dict], last_drill_at: float | None, now: float) -> str | None:
@@ -92,7 +100,7 @@ class BackupScheduler:
             return  # `db status` says so; nothing to schedule against
         drill = self.p.store.get(f"db_drill:{name}")
         last_drill = pgbackrest.parse_time(drill["at"]).timestamp() if drill else None
-        what = due(self.policy, info["backups"], last_drill, time.time())
+        what = due(policy_for(app, self.policy), info["backups"], last_drill, time.time())
         if what is None:
             return
         try:

@@ -5,14 +5,19 @@ and a service is only removed once no route points at it.
 """
 from __future__ import annotations
 
+import threading
 import time
 
-from .. import validation
-from ..errors import Conflict, InvalidInput, NotFound
+from .. import notify, validation, webhooks
+from ..errors import CommandFailed, Conflict, InvalidInput, NotFound
 from ..jobs import Jobs, Operation
 from ..models import CanaryDeploy
 from ..platform import Platform
 from .apps import AppService, service_name
+
+
+# One writer at a time of a progressive plan: a person's approval and the driver's own saves.
+plan_lock = threading.RLock()
 
 
 def weights_for(weight: int, baseline: bool) -> dict[str, int]:
@@ -22,16 +27,36 @@ def weights_for(weight: int, baseline: bool) -> dict[str, int]:
     return {"production": 100 - weight, "canary": weight}
 
 
+def routing(canary: dict) -> dict:
+    """write_routes' arguments for a canary as it stands. A shadow canary (mirror) is mirrored
+    only while its weight is 0: once it takes real traffic, copies would blur its figures."""
+    return {"weights": weights_for(canary["weight"], canary["baseline"]),
+            "sticky": canary["sticky"],
+            "mirror": canary.get("mirror", 0) if canary["weight"] == 0 else 0}
+
+
+def check_mirror(mirror, weight: int, steps: list[int] | None) -> int:
+    if isinstance(mirror, bool) or not isinstance(mirror, int) or not 0 <= mirror <= 100:
+        raise InvalidInput(f"mirror {mirror!r} is not valid: give a percent from 0 to 100.")
+    first = steps[0] if steps else weight
+    if mirror and first != 0:
+        raise InvalidInput("a shadow canary (--mirror) takes no traffic at first: its weight (or "
+                           "first step) must be 0.")
+    return mirror
+
+
 class CanaryService:
     def __init__(self, platform: Platform, jobs: Jobs):
         self.p = platform
         self.store = platform.store
         self.jobs = jobs
         self.apps = AppService(platform)
+        self.hooks = webhooks.Hooks(platform.store)
 
     def _event(self, app: str, kind: str, message: str, op: Operation | None = None) -> None:
-        self.store.add_event(f"canary:{app}", kind, message, op.actor if op else "system",
-                             op.id if op else None)
+        actor = op.actor if op else "system"
+        self.store.add_event(f"canary:{app}", kind, message, actor, op.id if op else None)
+        webhooks.on_event(self.store, app, kind, message, actor)
 
     def require(self, app: str) -> dict:
         self.apps.require(app)
@@ -49,6 +74,11 @@ class CanaryService:
 
     # ---- deploy -------------------------------------------------------------------------------
     def start_deploy(self, name: str, body: CanaryDeploy) -> str:
+        body = self.validate_deploy(name, body)
+        return self.jobs.start(f"app:{name}", "canary-deploy", lambda op: self.deploy(op, name, body))
+
+    def validate_deploy(self, name: str, body: CanaryDeploy) -> CanaryDeploy:
+        """Everything checked before anything starts; the body with its first weight set."""
         self.p.require_ready()
         self.apps.require(name)
         if self.store.canary(name):
@@ -59,11 +89,15 @@ class CanaryService:
         if body.replicas < 1:
             raise InvalidInput("a canary needs at least 1 replica.")
         validation.env_entries(body.env)
+        validation.env_entries([f"{k}=" for k in body.env_unset])
+        validation.resources(body.resources)
         from .analysis import analysis_config
-        from .progressive import validate_plan
+        from .progressive import split_steps, validate_plan
 
-        validate_plan(body.steps, body.interval, body.auto_promote, body.baseline,
-                      self.p.scrape_seconds)
+        weights, pauses, intervals = split_steps(body.steps)
+        check_mirror(body.mirror, body.weight, weights)
+        validate_plan(weights, body.interval, body.auto_promote, body.baseline,
+                      self.p.scrape_seconds, mirror=body.mirror, intervals=intervals)
         analysis_config(body.analysis)  # a bad file is refused before anything starts
         from . import release
 
@@ -71,15 +105,18 @@ class CanaryService:
         if body.post_promote_command is not None and not body.post_promote_command.strip():
             raise InvalidInput("--post-promote-command is empty: give the contract command, e.g. "
                                "\"python migrate.py contract\".")
-        if body.steps:
-            body = body.model_copy(update={"weight": body.steps[0]})
-        return self.jobs.start(f"app:{name}", "canary-deploy", lambda op: self.deploy(op, name, body))
+        if weights:
+            body = body.model_copy(update={"weight": weights[0]})
+        return body
 
     def deploy(self, op: Operation, name: str, body: CanaryDeploy) -> dict:
         app = self.apps.require(name)
         cluster_image = self.apps.resolve_image(op, body.image)
         canary = {"app": name, "image": body.image, "cluster_image": cluster_image,
                   "weight": body.weight, "env": validation.env_entries(body.env),
+                  "env_unset": list(body.env_unset), "mirror": body.mirror,
+                  "resources": (validation.resources(body.resources) if body.resources is not None
+                                else app.get("resources")),
                   "replicas": body.replicas, "sticky": body.sticky, "baseline": body.baseline,
                   "started_at": time.time(), "state": "starting", "analysis": body.analysis,
                   "post_promote_command": body.post_promote_command}
@@ -94,8 +131,14 @@ class CanaryService:
             for role in roles:
                 self.apps.wait_running(service_name(name, role), body.replicas)
                 self.apps.wait_traefik_service(name, role)
-            op.step(f"routing {body.weight}% of traffic to the canary")
-            self.apps.write_routes(app, weights_for(body.weight, body.baseline), body.sticky)
+            if not self.hooks.confirm(name, "pre_rollout",
+                                      webhooks.canary_payload("pre_rollout", app, canary), op):
+                raise CommandFailed("the pre-rollout hook did not answer 2xx (see `sentinel canary "
+                                    f"status {name}`): the canary took no traffic.")
+            op.step(f"mirroring {body.mirror}% of production's GET/HEAD requests to the canary "
+                    "(its answers are dropped)" if body.mirror and not body.weight
+                    else f"routing {body.weight}% of traffic to the canary")
+            self.apps.write_routes(app, **routing(canary))
         except Exception as e:
             op.step("the canary did not start: removing it, production is untouched")
             self.apps.write_routes(app, {"production": 100})
@@ -109,13 +152,18 @@ class CanaryService:
             raise
         canary["state"] = "running"
         if body.steps:
-            from .progressive import new_plan
+            from .progressive import describe_plan, new_plan, split_steps
 
-            canary["progressive"] = new_plan(body.steps, body.interval, body.auto_promote, time.time())
+            weights, pauses, intervals = split_steps(body.steps)
+            canary["progressive"] = new_plan(weights, body.interval, body.auto_promote, time.time(),
+                                             pauses=pauses, intervals=intervals)
         self.store.put_canary(name, canary)
-        self._event(name, "deploy", f"canary {body.image} deployed at {body.weight}%"
-                    + (f", steps {','.join(map(str, body.steps))} every {body.interval:g}s"
-                       + (" then promote" if body.auto_promote else "") if body.steps else ""), op)
+        what = (f"canary {body.image} deployed as a shadow ({body.mirror}% of GET/HEAD mirrored)"
+                if body.mirror and not body.weight else f"canary {body.image} deployed at {body.weight}%")
+        if body.steps:
+            what += ", " + describe_plan(canary["progressive"])
+        self._event(name, "deploy", what, op)
+        notify.send(self.store, name, "canary", what)
         return self.status(name)
 
     def _release(self, op: Operation, app: dict, canary: dict, body: CanaryDeploy) -> dict:
@@ -152,14 +200,16 @@ class CanaryService:
 
     def traffic(self, op: Operation, name: str, weight: int) -> dict:
         app, c = self.apps.require(name), self.require(name)
-        self.apps.write_routes(app, weights_for(weight, c["baseline"]), c["sticky"])
+        self.apps.write_routes(app, **routing({**c, "weight": weight}))
         old, c["weight"] = c["weight"], weight
         plan = c.get("progressive")
-        if plan and op.actor != "sentinel" and plan.get("state") == "running":
+        if plan and op.actor != "sentinel" and plan.get("state") in ("running", "awaiting_approval",
+                                                                      "pausing"):
             plan["state"] = "paused"  # a person took the wheel: stop stepping, keep the canary
             self._event(name, "progress", "progressive steps paused by a manual traffic change", op)
         self.store.put_canary(name, c)
         self._event(name, "traffic", f"canary weight {old}% -> {weight}%", op)
+        notify.send(self.store, name, "step", f"canary {c['image']}: {old}% -> {weight}% of traffic")
         op.step(f"{weight}% of traffic goes to the canary")
         return self.status(name)
 
@@ -187,8 +237,10 @@ class CanaryService:
     def promote(self, op: Operation, name: str) -> dict:
         app, c = self.apps.require(name), self.require(name)
         started = time.monotonic()
+        kept = {k: v for k, v in (app.get("env") or {}).items() if k not in c.get("env_unset", ())}
         promoted = {**app, "image": c["image"], "cluster_image": c["cluster_image"],
-                    "env": {**(app.get("env") or {}), **c.get("env", {})}}
+                    "env": {**kept, **c.get("env", {})},
+                    "resources": c.get("resources", app.get("resources"))}
         op.step(f"rolling production to {c['image']} (start-first, health-gated) while traffic flows")
         self.apps.deploy_stack(promoted, c)
         self.apps.wait_running(service_name(name, "production"), app["replicas"], timeout=300)
@@ -200,6 +252,10 @@ class CanaryService:
         self.store.delete_canary(name)
         took = time.monotonic() - started
         self._event(name, "promote", f"promoted {c['image']} to production in {took:.1f} s", op)
+        notify.send(self.store, name, "promote", f"promoted {c['image']} to production "
+                    f"(was {app['image']})")
+        self.hooks.fire(name, "post_rollout", webhooks.canary_payload(
+            "post_rollout", app, c, result="promoted"))
         out = {"promoted": c["image"], "seconds": round(took, 2)}
         if c.get("post_promote_command"):
             from .release import ReleaseService
@@ -237,14 +293,45 @@ class CanaryService:
 
         return self.jobs.start(f"app:{name}", "canary-rollback", run, actor=actor)
 
-    def rollback(self, op: Operation, name: str, reason: str = "") -> dict:
+    def rollback(self, op: Operation, name: str, reason: str = "",
+                 failing: list[str] | None = None) -> dict:
+        """failing: the metrics whose regression caused it (the judge's), for notifications."""
         app, c = self.apps.require(name), self.require(name)
         self.apps.write_routes(app, {"production": 100})
         op.step("all traffic back to production; removing the canary")
         self.apps.deploy_stack(app, None)
         self.store.delete_canary(name)
-        self._event(name, "rollback", f"rolled back {c['image']}" + (f": {reason}" if reason else ""), op)
+        said = f"rolled back {c['image']}" + (f": {reason}" if reason else "")
+        self._event(name, "rollback", said, op)
+        notify.send(self.store, name, "rollback", said,
+                    {"image": c["image"], "reason": reason, "failing_metrics": failing or []})
+        self.hooks.fire(name, "post_rollout", webhooks.canary_payload(
+            "post_rollout", app, c, result="rolled_back", reason=reason))
         return {"rolled_back": c["image"]}
+
+    # ---- gates ----------------------------------------------------------------------------------
+    def approve(self, name: str, actor: str = "cli") -> dict:
+        """Pass the gate the canary waits at (`pause: approve`). The driver takes the next step
+        (or promotes) at its next tick, so the gate's state survives a restart in between."""
+        with plan_lock:
+            c = self.require(name)
+            plan = c.get("progressive") or {}
+            state = plan.get("state")
+            if state != "awaiting_approval":
+                raise Conflict(f"the canary of {name!r} waits for no approval ("
+                               + ({"awaiting_promotion": "it waits for `sentinel canary promote`",
+                                   "awaiting_decision": "it waits for a promotion or a rollback",
+                                   "paused": "its steps are paused by a manual traffic change",
+                                   "pausing": "it pauses for a set time, then goes on"}.get(
+                                       state, f"it is {state}" if state else "it has no steps"))
+                               + ").")
+            index = plan["step_index"]
+            c["progressive"] = {**plan, "state": "approved", "gate_passed": index}
+            self.store.put_canary(name, c)
+        self.store.add_event(f"canary:{name}", "gate", f"step {index + 1}/{len(plan['steps'])} at "
+                             f"{plan['steps'][index]}% approved", actor)
+        webhooks.on_event(self.store, name, "gate", "approved", actor)
+        return self.status(name)
 
     # ---- status ---------------------------------------------------------------------------------
     def status(self, name: str) -> dict:
@@ -261,6 +348,7 @@ class CanaryService:
             out["canary"] = {"image": c["image"], "weight": c["weight"], "weights": w,
                              "replicas": c["replicas"], "healthy": f"{running}/{want}",
                              "sticky": c["sticky"], "baseline": c["baseline"],
+                             "mirror": c.get("mirror", 0), "resources": c.get("resources"),
                              "since": c["started_at"], "state": c.get("state"),
                              "progressive": c.get("progressive"), "release": c.get("release"),
                              "post_promote_command": c.get("post_promote_command")}

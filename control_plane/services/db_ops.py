@@ -53,6 +53,10 @@ class DbOperations:
         return [n for n in self.db.app_nodes() if n not in {m["node"] for m in app["db"]["members"]}]
 
     def start_ha(self, name: str, enabled: bool, node: str | None = None) -> str:
+        self.check_ha(name, enabled, node)
+        return self._start(name, "db-ha", lambda op: self._ha(op, name, enabled, node))
+
+    def check_ha(self, name: str, enabled: bool, node: str | None = None) -> None:
         app = self.db.require(name)
         count = len(app["db"]["members"])
         if enabled and count >= 2:
@@ -70,7 +74,6 @@ class DbOperations:
             if node and node not in free:
                 raise InvalidInput(f"--node {node} is not a ready node without a member of {name}'s "
                                    f"database: choose one of {', '.join(free)}.")
-        return self._start(name, "db-ha", lambda op: self._ha(op, name, enabled, node))
 
     def _ha(self, op: Operation, name: str, enabled: bool, node: str | None = None) -> dict:
         app = self.db.require(name)

@@ -13,6 +13,12 @@ Each tick (one scrape interval):
     requests) -> hold one more interval, the judgment then covering the longer step, at most
     `inconclusive.holds` times, then roll back or wait for a person (`inconclusive.then`).
     Never a pass.
+Gates (the app's release policy, control_plane/webhooks.py): a passed step with `pause: approve`
+waits in state `awaiting_approval` (weight kept) until `sentinel canary approve`; with a pause
+of some duration it waits that long (`pausing`). While it waits the early check keeps watching.
+Before each step up the confirm_traffic_increase hook, before an automatic promotion the
+confirm_promotion hook is asked; any answer but 2xx holds one more interval (judged again, then
+asked again). The rollback hook is asked once an interval; a 2xx answer rolls back.
 Decisions go through the same jobs as a person's commands, so they respect the per-app lock.
 """
 from __future__ import annotations
@@ -21,19 +27,40 @@ import logging
 import threading
 import time
 
+from .. import notify, webhooks
 from ..errors import Busy, InvalidInput, SentinelError
 from ..jobs import Jobs
 from .analysis import Analyzer, analysis_config, only_critical
-from .canary import CanaryService
+from .canary import CanaryService, plan_lock
 
 log = logging.getLogger("sentinel.progressive")
 MAX_HOLDS = 2          # marginal verdicts tolerated in a row at one step
 EARLY_MIN_POINTS = 5   # the early check acts only on this many canary points with data
 EARLY_LOOKBACK = 30.0  # seconds of the current step the early check looks at, at most
+GATES = ("awaiting_approval", "pausing")  # a passed step waiting to go on
+WAITING = GATES + ("awaiting_promotion", "awaiting_decision")
+
+
+def split_steps(steps) -> tuple[list[int] | None, list | None, list | None]:
+    """Steps as the API takes them (weights, or CanaryStep with pause and interval) ->
+    (weights, pauses, intervals); pauses and intervals are None when no step has one."""
+    if steps is None:
+        return None, None, None
+    weights = [s if isinstance(s, int) else s.weight for s in steps]
+    pauses = [None if isinstance(s, int) else s.pause for s in steps]
+    intervals = [None if isinstance(s, int) else s.interval for s in steps]
+    return (weights, pauses if any(x is not None for x in pauses) else None,
+            intervals if any(x is not None for x in intervals) else None)
+
+
+def least_interval(scrape_seconds: float) -> float:
+    return max(5.0, 3 * scrape_seconds)
 
 
 def validate_plan(steps: list[int] | None, interval: float | None, auto_promote: bool,
-                  baseline: bool, scrape_seconds: float) -> None:
+                  baseline: bool, scrape_seconds: float, mirror: int = 0,
+                  intervals: list | None = None) -> None:
+    """A shadow canary (mirror) may start with a step at weight 0, judged on mirrored requests."""
     if steps is None:
         if auto_promote or interval is not None:
             raise InvalidInput("--auto-promote and --interval need --steps (e.g. --steps 5,20,50).")
@@ -41,24 +68,54 @@ def validate_plan(steps: list[int] | None, interval: float | None, auto_promote:
     if not steps:
         raise InvalidInput("--steps needs at least one weight, e.g. --steps 5,20,50.")
     top = 50 if baseline else 100
-    for w in steps:
-        if isinstance(w, bool) or not isinstance(w, int) or not 1 <= w <= top:
-            raise InvalidInput(f"step {w!r} is not a weight from 1 to {top}"
+    for i, w in enumerate(steps):
+        low = 0 if (i == 0 and mirror) else 1
+        if isinstance(w, bool) or not isinstance(w, int) or not low <= w <= top:
+            raise InvalidInput(f"step {w!r} is not a weight from {low} to {top}"
                                + (" (with a baseline, canary and baseline each get the weight)" if baseline else "")
                                + ".")
     if any(b <= a for a, b in zip(steps, steps[1:])):
         raise InvalidInput(f"--steps must increase: {','.join(map(str, steps))}.")
-    if interval is None:
+    own = intervals or [None] * len(steps)
+    if interval is None and not all(own):
         raise InvalidInput("--steps needs --interval (how long each step runs before it is judged), e.g. 60s.")
-    least = max(5.0, 3 * scrape_seconds)
-    if interval < least:
-        raise InvalidInput(f"--interval {interval:g}s is too short to judge: it must be at least "
-                           f"{least:g}s (3 scrapes).")
+    least = least_interval(scrape_seconds)
+    for seconds in [interval, *own]:
+        if seconds is not None and seconds < least:
+            raise InvalidInput(f"--interval {seconds:g}s is too short to judge: it must be at least "
+                               f"{least:g}s (3 scrapes).")
 
 
-def new_plan(steps: list[int], interval: float, auto_promote: bool, now: float) -> dict:
-    return {"steps": steps, "step_index": 0, "interval": interval, "auto_promote": auto_promote,
-            "step_started": now, "next_at": now + interval, "holds": 0, "state": "running"}
+def new_plan(steps: list[int], interval: float | None, auto_promote: bool, now: float,
+             pauses: list | None = None, intervals: list | None = None) -> dict:
+    plan = {"steps": steps, "step_index": 0, "interval": interval, "auto_promote": auto_promote,
+            "step_started": now, "holds": 0, "state": "running"}
+    if pauses:
+        plan["pauses"] = pauses
+    if intervals:
+        plan["intervals"] = intervals
+    return {**plan, "next_at": now + step_interval(plan, 0)}
+
+
+def step_interval(plan: dict, index: int) -> float:
+    """How long step `index` runs before it is judged: its own interval, else the plan's."""
+    own = (plan.get("intervals") or [None] * (index + 1))[index]
+    return own or plan["interval"]
+
+
+def step_pause(plan: dict, index: int):
+    """The gate after step `index`: None, "approve" or seconds."""
+    return (plan.get("pauses") or [None] * (index + 1))[index]
+
+
+def describe_plan(plan: dict) -> str:
+    parts = []
+    for i, w in enumerate(plan["steps"]):
+        pause = step_pause(plan, i)
+        parts.append(f"{w}%" + (" (approve)" if pause == "approve" else
+                                f" (pause {pause:g}s)" if pause else ""))
+    every = f" every {plan['interval']:g}s" if plan.get("interval") else ""
+    return f"steps {', '.join(parts)}{every}" + (" then promote" if plan["auto_promote"] else "")
 
 
 def decide(plan: dict, verdict: str, inconclusive_holds: int = 2, then: str = "rollback") -> str:
@@ -97,6 +154,7 @@ class ProgressiveDriver:
         self.store = canary.store
         self.jobs = jobs
         self.analyzer = Analyzer(self.p)
+        self.hooks = canary.hooks
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -126,21 +184,34 @@ class ProgressiveDriver:
             if self.jobs.busy(f"app:{c['app']}"):
                 continue  # a deploy step, a person's command or our own decision is running
             try:
-                if plan.get("state") == "promoting":  # cut off by a restart: finish it
+                state = plan.get("state")
+                if state == "promoting":  # cut off by a restart: finish it
                     self._promote(c["app"], plan)
-                elif plan.get("state") == "running":
+                elif state == "running":
                     self._step(c, plan, now or time.time())
+                elif state == "approved":  # a person passed the gate
+                    self._go_on(c, plan, now or time.time())
+                elif state in WAITING:
+                    self._wait(c, plan, now or time.time())
             except SentinelError as e:  # e.g. Prometheus unreachable: say so, try next tick
                 log.warning("progressive %s: %s", c["app"], e.message)
 
     def _event(self, app: str, kind: str, message: str) -> None:
         self.store.add_event(f"canary:{app}", kind, message, "sentinel")
+        webhooks.on_event(self.store, app, kind, message, "sentinel")
 
-    def _save(self, app: str, plan: dict) -> None:
-        c = self.store.canary(app)
-        if c:  # gone means rolled back or promoted meanwhile
+    def _save(self, app: str, plan: dict, expect: str | None = None) -> bool:
+        """Store the plan; with `expect`, only if the stored plan is still in that state (a
+        person may have approved meanwhile)."""
+        with plan_lock:
+            c = self.store.canary(app)
+            if not c:  # gone means rolled back or promoted meanwhile
+                return False
+            if expect and (c.get("progressive") or {}).get("state") != expect:
+                return False
             c["progressive"] = plan
             self.store.put_canary(app, c)
+            return True
 
     def _start(self, app: str, kind: str, fn) -> bool:
         try:
@@ -149,11 +220,16 @@ class ProgressiveDriver:
         except Busy:
             return False
 
-    def _rollback(self, app: str, reason: str) -> None:
-        self._start(app, "canary-rollback", lambda op: self.canary.rollback(op, app, reason))
+    def _rollback(self, app: str, reason: str, failing: list[str] | None = None) -> None:
+        self._start(app, "canary-rollback",
+                    lambda op: self.canary.rollback(op, app, reason, failing))
 
     def _promote(self, app: str, plan: dict) -> None:
         def promote(op):
+            c = self.store.canary(app)
+            if not self.hooks.confirm(app, "confirm_promotion", self._payload(app, c), op):
+                self._hold(app, plan, "the confirm-promotion hook did not answer 2xx")
+                return {"held": "confirm_promotion"}
             try:
                 return self.canary.promote(op, app)
             except Exception:
@@ -166,55 +242,162 @@ class ProgressiveDriver:
         if not self._start(app, "canary-promote", promote):
             self._save(app, plan)
 
+    def _payload(self, app: str, c: dict | None, **extra) -> dict:
+        return webhooks.canary_payload("", self.store.app(app), c, **extra)
+
+    def _hold(self, app: str, plan: dict, why: str) -> None:
+        """A confirm hook said no: stay at this weight one more interval, then judge and ask again."""
+        t = time.time()
+        self._save(app, {**plan, "state": "running", "next_at": t + step_interval(plan, plan["step_index"])})
+        self._event(app, "progress", f"{why}: holding at {plan['steps'][plan['step_index']]}%, "
+                                     "asked again after the next interval")
+
+    def _early(self, c: dict, plan: dict, now: float, config) -> bool:
+        """The early check (critical metrics over the last seconds of the step); True when it
+        rolled the canary back."""
+        app = c["app"]
+        critical = only_critical(config)
+        if not critical:
+            return False
+        start = max(plan["step_started"], now - EARLY_LOOKBACK)
+        result = self.analyzer.judge(app, c, critical, start, now, kind="early", archive=False,
+                                     count_requests=False)
+        points = max(result["points"].values(), default=0)
+        bad = early_failure(result)
+        if bad and points >= EARLY_MIN_POINTS:
+            result = self.analyzer.judge(app, c, critical, start, now, kind="early",
+                                         count_requests=False)
+            self._event(app, "judgment", f"early check at {c['weight']}%: critical "
+                                         f"{', '.join(bad)} regressed; rolling back")
+            self._rollback(app, f"early check: critical metric {', '.join(bad)} regressed", bad)
+            return True
+        return False
+
+    def _rollback_asked(self, c: dict, plan: dict) -> bool:
+        """Flagger's rollback hook: asked once an interval; 2xx means roll back now."""
+        app = c["app"]
+        answer = self.hooks.call(app, "rollback", {**self._payload(app, c), "type": "rollback"},
+                                 retries=0)
+        if answer is not None and answer.ok:
+            self._event(app, "progress", "the rollback hook answered 2xx: rolling back")
+            self._rollback(app, "the rollback hook asked for it")
+            return True
+        return False
+
     def _step(self, c: dict, plan: dict, now: float) -> None:
         app = c["app"]
         config = analysis_config(c.get("analysis"))
-        critical = only_critical(config)
-        if critical and now < plan["next_at"]:
-            start = max(plan["step_started"], now - EARLY_LOOKBACK)
-            result = self.analyzer.judge(app, c, critical, start, now, kind="early", archive=False,
-                                         count_requests=False)
-            points = max(result["points"].values(), default=0)
-            bad = early_failure(result)
-            if bad and points >= EARLY_MIN_POINTS:
-                result = self.analyzer.judge(app, c, critical, start, now, kind="early",
-                                             count_requests=False)
-                self._event(app, "judgment", f"early check at {c['weight']}%: critical "
-                                             f"{', '.join(bad)} regressed; rolling back")
-                self._rollback(app, f"early check: critical metric {', '.join(bad)} regressed")
-            return
         if now < plan["next_at"]:
+            self._early(c, plan, now, config)
+            return
+        if self._rollback_asked(c, plan):
             return
         result = self.analyzer.judge(app, c, config, plan["step_started"], now, kind="step")
         action = decide(plan, result["verdict"], config.inconclusive.holds, config.inconclusive.then)
         weight = plan["steps"][plan["step_index"]]
         self._event(app, "judgment", f"step {plan['step_index'] + 1}/{len(plan['steps'])} at "
                                      f"{weight}%: {describe(result)} -> {action}")
-        if action == "next":
-            nxt = plan["steps"][plan["step_index"] + 1]
-
-            def advance(op):
-                out = self.canary.traffic(op, app, nxt)
-                t = time.time()
-                self._save(app, {**plan, "step_index": plan["step_index"] + 1, "step_started": t,
-                                 "next_at": t + plan["interval"], "holds": 0, "data_holds": 0})
-                return out
-
-            self._start(app, "canary-traffic", advance)
+        if action in ("next", "promote") and self._gate(c, plan, now):
+            return
+        if action in ("next", "promote"):
+            self._proceed(app, plan, action)
         elif action == "hold" and result["verdict"] == "inconclusive":
             self._save(app, {**plan, "data_holds": plan.get("data_holds", 0) + 1,
-                             "next_at": now + plan["interval"]})
+                             "next_at": now + step_interval(plan, plan["step_index"])})
         elif action == "hold":
-            self._save(app, {**plan, "holds": plan["holds"] + 1, "next_at": now + plan["interval"]})
-        elif action == "promote":
-            self._promote(app, plan)
+            self._save(app, {**plan, "holds": plan["holds"] + 1,
+                             "next_at": now + step_interval(plan, plan["step_index"])})
         elif action == "wait" and result["verdict"] == "inconclusive":
             self._save(app, {**plan, "state": "awaiting_decision"})
             self._event(app, "progress", f"still not enough data after {config.inconclusive.holds} "
                                          f"holds: promote with `sentinel canary promote {app}` or roll back")
+            notify.send(self.store, app, "gate", f"canary {c['image']} has not enough data to be "
+                        f"judged: promote or roll it back")
         elif action == "wait":
             self._save(app, {**plan, "state": "awaiting_promotion"})
             self._event(app, "progress", "every step passed: promote with "
                                          f"`sentinel canary promote {app}` or roll back")
+            notify.send(self.store, app, "gate", f"every step of canary {c['image']} passed: "
+                        "it waits for a promotion")
         else:
-            self._rollback(app, f"judged {describe(result)}")
+            failing = [m["name"] for m in result["metrics"] if m["classification"] in ("High", "Low")]
+            self._rollback(app, f"judged {describe(result)}", failing)
+
+    def _gate(self, c: dict, plan: dict, now: float) -> bool:
+        """Stop at the step's gate, if it has one it has not passed; True when it stopped."""
+        app, index = c["app"], plan["step_index"]
+        pause = step_pause(plan, index)
+        if not pause or plan.get("gate_passed") == index:
+            return False
+        weight = plan["steps"][index]
+        if pause == "approve":
+            self._save(app, {**plan, "state": "awaiting_approval", "poll_at": now + self._every(plan)})
+            self._event(app, "gate", f"step {index + 1}/{len(plan['steps'])} at {weight}% passed; "
+                                     f"waiting for approval: `sentinel canary approve {app}`")
+            notify.send(self.store, app, "gate", f"canary {c['image']} at {weight}% waits for "
+                        f"approval: `sentinel canary approve {app}`")
+        else:
+            self._save(app, {**plan, "state": "pausing", "resume_at": now + pause,
+                             "poll_at": now + self._every(plan)})
+            self._event(app, "gate", f"step {index + 1}/{len(plan['steps'])} at {weight}% passed; "
+                                     f"pausing {pause:g}s before going on")
+        return True
+
+    def _every(self, plan: dict) -> float:
+        return step_interval(plan, plan["step_index"])
+
+    def _after(self, plan: dict) -> str:
+        """What follows the current step once it passed: next, promote or wait."""
+        if plan["step_index"] + 1 < len(plan["steps"]):
+            return "next"
+        return "promote" if plan["auto_promote"] else "wait"
+
+    def _go_on(self, c: dict, plan: dict, now: float) -> None:
+        """Past the gate: take the step the judgment had decided."""
+        app = c["app"]
+        plan = {**plan, "gate_passed": plan["step_index"]}
+        action = self._after(plan)
+        if action == "wait":
+            self._save(app, {**plan, "state": "awaiting_promotion"})
+            self._event(app, "progress", "every step passed: promote with "
+                                         f"`sentinel canary promote {app}` or roll back")
+            return
+        self._proceed(app, {**plan, "state": "running"}, action)
+
+    def _proceed(self, app: str, plan: dict, action: str) -> None:
+        if action == "promote":
+            self._promote(app, plan)
+            return
+        nxt = plan["steps"][plan["step_index"] + 1]
+
+        def advance(op):
+            c = self.store.canary(app)
+            if not self.hooks.confirm(app, "confirm_traffic_increase",
+                                      self._payload(app, c, next_weight=nxt), op):
+                self._hold(app, plan, "the confirm-traffic-increase hook did not answer 2xx")
+                return {"held": "confirm_traffic_increase"}
+            out = self.canary.traffic(op, app, nxt)
+            t = time.time()
+            index = plan["step_index"] + 1
+            self._save(app, {**plan, "state": "running", "step_index": index, "step_started": t,
+                             "next_at": t + step_interval(plan, index), "holds": 0, "data_holds": 0})
+            return out
+
+        if plan.get("state") != "running":
+            self._save(app, {**plan, "state": "running"})
+        self._start(app, "canary-traffic", advance)
+
+    def _wait(self, c: dict, plan: dict, now: float) -> None:
+        """A canary waiting (for a person, a pause or a promotion): the early check keeps
+        watching at a gate; the rollback hook is asked once an interval; a pause ends."""
+        app, state = c["app"], plan["state"]
+        if state in GATES and self._early(c, plan, now, analysis_config(c.get("analysis"))):
+            return
+        if now >= plan.get("poll_at", 0):
+            if self._rollback_asked(c, plan):
+                return
+            if not self._save(app, {**plan, "poll_at": now + self._every(plan)}, expect=state):
+                return  # a person approved (or something else changed it) meanwhile
+        if state == "pausing" and now >= plan.get("resume_at", 0):
+            self._event(app, "gate", f"pause at {plan['steps'][plan['step_index']]}% over")
+            self._go_on(c, plan, now)

@@ -19,3 +19,16 @@ def test_weekly_full_daily_differential_weekly_drill():
     assert due(p, [b("full", 2 * DAY), b("diff", 3600)], NOW - 8 * DAY, NOW) == "drill"
     assert due(p, [b("full", 2 * DAY), b("diff", 3600)], NOW - DAY, NOW) is None
     assert due(p, [b("full", 3600)], None, NOW) == "drill"
+
+
+def test_a_daily_schedule_makes_every_backup_a_full_one():
+    from control_plane.services.backup_schedule import policy_for
+
+    base = Policy()
+    assert policy_for({"backups": None}, base) == base
+    assert policy_for({"backups": {"schedule": "weekly", "keep": 3}}, base) == base
+    daily = policy_for({"backups": {"schedule": "daily", "keep": 14}}, base)
+    assert daily.full_every == DAY and daily.drill_every == base.drill_every
+    full = {"type": "full", "stop_epoch": 1.0}
+    assert due(daily, [full], 1.0, DAY + 2) == "full"
+    assert due(base, [full], 1.0, DAY + 2) == "diff"

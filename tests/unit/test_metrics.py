@@ -75,3 +75,16 @@ def test_range_steps_are_plain_seconds_prometheus_accepts():
     p = range_params("up", 1000.0, 1900.0, 3.75)
     assert p == {"query": "up", "start": "1000.000", "end": "1900.000", "step": "3.75"}
     assert range_params("up", 0, 1, 0)["step"] == "0.001"
+
+
+def test_a_shadow_canary_is_judged_on_its_mirrored_methods_on_both_sides():
+    from control_plane.services.analysis import judged_methods
+
+    q = promql("latency_p99", "todos", "production", "10s", ("GET", "HEAD"))
+    assert 'traefik_service_request_duration_seconds_bucket{service="todos-production@swarm",method=~"GET|HEAD"}' in q
+    assert 'traefik_router_request_duration_seconds_bucket{router=~"todos-force-production(-secure)?@file",method=~"GET|HEAD"}' in q
+    assert 'code=~"5..",method=~"GET|HEAD"' in promql("error_ratio", "todos", "canary", "10s", ("GET", "HEAD"))
+    assert "method" not in promql("cpu", "todos", "canary", "10s", ("GET", "HEAD"))
+    assert "method" not in promql("request_rate", "todos", "canary", "10s")
+    assert judged_methods({"mirror": 50, "weight": 0}) == ("GET", "HEAD")
+    assert judged_methods({"mirror": 50, "weight": 5}) is None and judged_methods({"weight": 0}) is None

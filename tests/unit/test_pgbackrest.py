@@ -60,6 +60,9 @@ def test_backup_argv():
     assert pb.backup_argv("todos", "diff") == ["pgbackrest", "--stanza=todos", "--type=diff", "backup"]
     with pytest.raises(ValueError):
         pb.backup_argv("todos", "weekly")
+    # The app's retention rides on the command line: no configuration (and no member) changes.
+    assert pb.backup_argv("todos", "full", 14) == ["pgbackrest", "--stanza=todos",
+                                                   "--repo1-retention-full=14", "--type=full", "backup"]
 
 
 def test_a_restore_point_starts_from_a_backup_on_its_own_timeline_before_it():

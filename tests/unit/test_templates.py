@@ -191,3 +191,45 @@ def test_a_name_that_is_not_a_token_is_refused():
             "traefik_name": "todos: {x}", "env": {}, "replicas": 1}]
     with pytest.raises(TemplateValueError):
         app_stack(web_services=web)
+
+
+def test_resources_are_limits_and_reservations_per_service():
+    from control_plane.services.apps import stack_resources
+
+    share = stack_resources({"cpu": 0.5, "memory": "256Mi"})
+    assert share == {"limits": {"cpus": "0.5", "memory": "268435456"},
+                     "reservations": {"cpus": "0.5", "memory": "268435456"}}
+    web = [{"key": "web", "role": "production", "image": "reg/todo:1", "traefik_name": "todos-production",
+            "env": {}, "replicas": 2, "resources": share},
+           {"key": "canary", "role": "canary", "image": "reg/todo:2", "traefik_name": "todos-canary",
+            "env": {}, "replicas": 1, "resources": stack_resources({"cpu": None, "memory": "1Gi"})},
+           {"key": "baseline", "role": "baseline", "image": "reg/todo:1", "traefik_name": "todos-baseline",
+            "env": {}, "replicas": 1, "resources": None}]
+    s = app_stack(web_services=web, db=None)["services"]
+    assert s["web"]["deploy"]["resources"]["limits"] == {"cpus": "0.5", "memory": "268435456"}
+    assert s["canary"]["deploy"]["resources"] == {"limits": {"memory": "1073741824"},
+                                                  "reservations": {"memory": "1073741824"}}
+    assert "resources" not in s["baseline"]["deploy"]
+    assert stack_resources(None) is None and stack_resources({"cpu": None, "memory": None}) is None
+
+
+def test_the_canary_runs_its_own_version_whole():
+    """env less what it unsets, its own resources; the baseline is production's."""
+    from control_plane.services.apps import AppService
+
+    class P:
+        store = None
+
+    svc = AppService.__new__(AppService)
+    svc.p, svc.store = P(), None
+    app = {"name": "todos", "cluster_image": "reg/todo:1", "replicas": 2, "env": {"A": "1", "OLD": "x"},
+           "resources": {"cpu": 1.0, "memory": None}, "db": None}
+    canary = {"cluster_image": "reg/todo:2", "replicas": 1, "env": {"A": "2"}, "env_unset": ["OLD"],
+              "resources": {"cpu": 0.5, "memory": None}, "baseline": True}
+    web, can, base = svc.web_services(app, canary)
+    assert web["env"] == {"A": "1", "OLD": "x", "SENTINEL_VERSION_ROLE": "production"}
+    assert can["env"] == {"A": "2", "SENTINEL_VERSION_ROLE": "canary"}
+    assert can["resources"]["limits"] == {"cpus": "0.5"} and base["resources"]["limits"] == {"cpus": "1"}
+    # A canary record from before resources existed runs with production's.
+    del canary["resources"]
+    assert svc.web_services(app, canary)[1]["resources"]["limits"] == {"cpus": "1"}

@@ -75,3 +75,61 @@ def test_without_acme_the_default_certificate_serves_websecure():
     r = routes()["http"]["routers"]
     assert r["todos-secure"]["tls"] == {}
     assert traefik.router_tls("todos.localhost") == {}
+
+
+# ---- several domains ----------------------------------------------------------------------------
+def test_every_router_matches_every_domain_and_each_gets_its_certificate():
+    http = routes(domains=["todos.example.com", "www.todos.example.com"],
+                  weights=weights_for(10, False), cert_resolver="acme")["http"]
+    hosts = "(Host(`todos.example.com`) || Host(`www.todos.example.com`))"
+    r = http["routers"]
+    assert r["todos"]["rule"] == r["todos-secure"]["rule"] == hosts
+    assert r["todos-force-canary"]["rule"].startswith(hosts + " && (Header(`X-Sentinel-Version`, `canary`)")
+    assert r["todos-secure"]["tls"] == {"certResolver": "acme", "domains": [
+        {"main": "todos.example.com"}, {"main": "www.todos.example.com"}]}
+
+
+def test_a_domain_that_is_not_a_token_never_reaches_the_file():
+    import pytest
+    from control_plane.templates import TemplateValueError
+
+    with pytest.raises(TemplateValueError):
+        routes(domains=["todos.example.com`) || Host(`evil.example.com"])
+
+
+# ---- a shadow canary ----------------------------------------------------------------------------
+def shadow(**kw):
+    return routes(**{"weights": weights_for(0, False), "mirror": 25, **kw})["http"]
+
+
+def test_a_shadow_canary_gets_a_copy_of_the_reads_only():
+    http = shadow()
+    mirror = http["services"]["todos-mirror"]["mirroring"]
+    # Users get the weighted service's answer (production only, at weight 0); copies go to the canary.
+    assert mirror["service"] == "todos-weighted"
+    assert mirror["mirrors"] == [{"name": "todos-canary@swarm", "percent": 25}]
+    assert http["services"]["todos-weighted"]["weighted"]["services"] == [
+        {"name": "todos-production@swarm", "weight": 100}]
+    read = http["routers"]["todos-read"]
+    assert read["service"] == "todos-mirror"
+    assert read["rule"] == "Host(`todos.localhost`) && (Method(`GET`) || Method(`HEAD`))"
+    # Writes stay on the plain router, which never mirrors; the read router wins for GET/HEAD
+    # and loses to a tester's forcing.
+    assert http["routers"]["todos"]["service"] == "todos-weighted"
+    assert http["routers"]["todos"].get("priority") is None
+    assert http["routers"]["todos-force-canary"]["priority"] > read["priority"] > 1000
+    assert http["routers"]["todos-read-secure"]["entryPoints"] == ["websecure"]
+    assert http["routers"]["todos-read-secure"]["tls"] == {}
+
+
+def test_a_shadow_with_a_baseline_mirrors_to_both():
+    http = routes(weights=weights_for(0, True), mirror=100)["http"]
+    assert http["services"]["todos-mirror"]["mirroring"]["mirrors"] == [
+        {"name": "todos-canary@swarm", "percent": 100}, {"name": "todos-baseline@swarm", "percent": 100}]
+
+
+def test_no_mirror_without_a_canary_or_during_maintenance():
+    assert "todos-mirror" not in routes(mirror=50)["http"]["services"]
+    http = shadow(maintenance=True)
+    assert "todos-mirror" not in http["services"] and "todos-read" not in http["routers"]
+    assert http["routers"]["todos"]["service"] == "todos-maintenance"

@@ -12,7 +12,7 @@ _ROUTES: dict[str, tuple[str, ...]] = {
             _APP + r"/db", _APP + r"/db/(backups|restore-plan)", r"/v1/cluster", r"/v1/operations",
             r"/v1/operations/[0-9a-f]+", r"/console/session"),
     "POST": (r"/v1/apps", _APP + r"/scale", _APP + r"/canary",
-             _APP + r"/canary/(traffic|promote|rollback|analyze)", _APP + r"/db/(backups|restore)",
+             _APP + r"/canary/(traffic|promote|rollback|analyze|approve)", _APP + r"/db/(backups|restore)",
              r"/v1/cluster/scale"),
     "DELETE": (_APP, r"/console/session"),
 }

@@ -170,6 +170,16 @@ function controls(name, r, activity, after) {
   const p = c.progressive;
   const waiting = p && ["awaiting_promotion", "awaiting_decision"].includes(p.state);
   const buttons = el("div", { class: "row" });
+  if (p && p.state === "awaiting_approval") {
+    // A gate (`pause: approve` in sentinel.yaml): approving lets the steps go on.
+    const gate = el("button", { type: "button" }, "Approve this step");
+    gate.addEventListener("click", async () => {
+      const answer = await confirmDialog({ title: `Approve the canary of ${name}?`, confirm: "Approve",
+        body: [el("p", {}, `The steps go on from ${c.weight}%.`)] });
+      if (answer) await act(activity, `approve the canary of ${name}`, "POST", appPath(name, "/canary/approve"), {}, after);
+    });
+    buttons.append(gate);
+  }
   if (waiting) {
     const approve = el("button", { type: "button" }, "Approve and promote…");
     approve.addEventListener("click", () => promote(name, c, activity, after, true));

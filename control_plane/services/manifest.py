@@ -1,0 +1,310 @@
+"""`sentinel apply`, `diff` and `export`: an app described by sentinel.yaml.
+
+`changes` compares the file with what the store says runs (pure), and `apply` does exactly what
+`diff` lists, by kind of change:
+
+  create    the app does not exist: a first deploy, everything in the file at once;
+  version   image, env, resources: a canary by the file's `canary:` section, else a rolling
+            update (the release phase runs first either way, when the file has one);
+  platform  port, domains, replicas, health: a rolling update of the running version;
+  database  ha: a standby added or removed;
+  settings  the backup schedule and retention, stored (the scheduler reads them);
+  policy    release, canary, notify, hooks: stored, and followed by the next canary.
+
+While a canary runs only the policy may change (and a file naming the canary's own version or
+production's changes nothing): anything else is refused until it is promoted or rolled back.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from .. import manifest as mf
+from ..errors import Conflict, InvalidInput
+from ..jobs import Jobs, Operation
+from ..models import ManifestApply
+from ..platform import Platform
+from .apps import app_domains
+from .canary import CanaryService
+
+VERSION = ("image", "env", "resources")
+PLATFORM = ("port", "domains", "replicas", "health")
+POLICY = ("release", "canary", "notify", "hooks", "schema")
+
+
+@dataclass
+class Change:
+    path: str
+    before: Any
+    after: Any
+    how: str  # create | canary | rolling | database | settings | policy
+
+    def line(self) -> str:
+        if self.how == "create":
+            return f"+ {self.path} {self.after}"
+        before, after = _shown(self.path, self.before, self.after)
+        return f"~ {self.path}: {before} -> {after} ({HOW[self.how]})"
+
+    def public(self) -> dict:
+        out = asdict(self)
+        if self.path == "env":  # values may be secrets: say which variables, not their values
+            out["before"], out["after"] = _shown("env", self.before, self.after)
+        return out
+
+
+HOW = {"canary": "a canary, by the file's strategy", "rolling": "a rolling update",
+       "database": "a standby added or removed", "settings": "stored",
+       "policy": "stored; followed by the next canary"}
+
+
+def _shown(path: str, before, after) -> tuple[str, str]:
+    if path == "env":
+        before, after = before or {}, after or {}
+        added = sorted(set(after) - set(before))
+        gone = sorted(set(before) - set(after))
+        changed = sorted(k for k in set(before) & set(after) if before[k] != after[k])
+        parts = ([f"set {', '.join(added)}"] if added else []) + \
+                ([f"changed {', '.join(changed)}"] if changed else []) + \
+                ([f"unset {', '.join(gone)}"] if gone else [])
+        return f"{len(before)} variable(s)", "; ".join(parts)
+
+    def text(v):
+        if v is None:
+            return "(none)"
+        if isinstance(v, (dict, list)):
+            import json
+
+            return json.dumps(v, separators=(", ", ": "))
+        return str(v)
+    return text(before), text(after)
+
+
+# ---- what runs, in the file's terms -----------------------------------------------------------
+def _policy(pol: dict) -> dict:
+    """The policy keys, comparable: no notification target is the same as none given; an
+    empty section is not (`canary: {}` means "release by canary, with the defaults")."""
+    out = {k: pol.get(k) for k in POLICY}
+    out["notify"] = out["notify"] or None
+    return out
+
+
+def _backups(b: dict | None) -> dict | None:
+    from ..models import DbBackups
+
+    return None if not b or b == DbBackups().model_dump() else b
+
+
+def _resources(r: dict | None) -> dict | None:
+    r = {k: v for k, v in (r or {}).items() if v is not None}
+    return r or None
+
+
+def running_view(app: dict) -> dict:
+    """The app's production version and settings, comparable with `wanted_view`."""
+    pol = app.get("policy") or {}
+    return {"image": app["image"], "env": dict(app.get("env") or {}),
+            "resources": _resources(app.get("resources")), "port": app["port"],
+            "domains": app_domains(app), "replicas": app["replicas"],
+            "health": app.get("health_path"), "db": bool(app.get("db")),
+            "ha": bool((app.get("db") or {}).get("ha")), "backups": _backups(app.get("backups")),
+            **_policy(pol)}
+
+
+def canary_version(app: dict, canary: dict) -> dict:
+    """The version a running canary releases (what production becomes when it is promoted)."""
+    kept = {k: v for k, v in (app.get("env") or {}).items() if k not in canary.get("env_unset", ())}
+    return {"image": canary["image"], "env": {**kept, **canary.get("env", {})},
+            "resources": _resources(canary.get("resources", app.get("resources")))}
+
+
+def wanted_view(m: mf.Manifest, default_domain: str) -> dict:
+    pol = mf.policy(m)
+    db = m.database
+    return {"image": m.image, "env": dict(m.env),
+            "resources": _resources(m.resources.api().model_dump()) if m.resources else None,
+            "port": m.port, "domains": m.domains or [f"{m.app}.{default_domain}"],
+            "replicas": m.replicas, "health": m.health.path, "db": bool(db),
+            "ha": db.ha if db else None,
+            "backups": _backups(db.backups.model_dump() if db and db.backups else None),
+            **_policy(pol)}
+
+
+def changes(m: mf.Manifest, app: dict | None, canary: dict | None,
+            default_domain: str) -> list[Change]:
+    """What applying `m` would change, in order; refuses what it cannot do, saying why."""
+    name = m.app
+    if app is None:
+        return [Change("app", None, f"{name} ({m.image}, {m.replicas} replica(s))", "create")]
+    have, want = running_view(app), wanted_view(m, default_domain)
+    if want["db"] and not have["db"]:
+        raise InvalidInput(f"database: app {name!r} was deployed without a database; delete it "
+                           "and apply again to add one.")
+    if have["db"] and not want["db"]:
+        raise InvalidInput(f"database: app {name!r} has a database, and leaving the section out "
+                           "would not delete it: keep it (`sentinel export` writes it), or delete "
+                           "the app with `sentinel delete app`.")
+    version = [k for k in VERSION if have[k] != want[k]]
+    platform = [k for k in PLATFORM if have[k] != want[k]]
+    if canary:
+        rolling_out = canary_version(app, canary)
+        if version and any(rolling_out[k] != want[k] for k in VERSION):
+            raise Conflict(f"app {name!r} has a canary of {canary['image']} running and the file "
+                           "names another version: promote or roll it back first (`sentinel "
+                           f"canary status {name}`).")
+        version = []  # the file names production's version or the canary's: both are in hand
+        if platform or (want["ha"] is not None and want["ha"] != have["ha"]):
+            raise Conflict(f"app {name!r} has a canary running: only the release policy changes "
+                           f"while it does; promote or roll it back, then apply again.")
+    how = "canary" if m.canary else "rolling"
+    if version and how == "canary" and {"port", "health"} & set(platform):
+        raise InvalidInput("port and health.path change with the version, and a canary runs "
+                           "beside production on production's: change them in an apply of their "
+                           "own (or without a canary section, as a rolling update).")
+    out = [Change(k, have[k], want[k], how) for k in version]
+    out += [Change(k, have[k], want[k], "rolling") for k in platform]
+    if want["ha"] is not None and want["ha"] != have["ha"]:
+        out.append(Change("database.ha", have["ha"], want["ha"], "database"))
+    if have["db"] and want["backups"] != have["backups"]:
+        out.append(Change("database.backups", have["backups"], want["backups"], "settings"))
+    for k in POLICY:
+        if have[k] != want[k]:
+            path = "database.schema" if k == "schema" else k
+            out.append(Change(path, have[k], want[k], "policy"))
+    return out
+
+
+# ---- the service ------------------------------------------------------------------------------
+class ManifestService:
+    def __init__(self, platform: Platform, jobs: Jobs, canary: CanaryService):
+        self.p = platform
+        self.store = platform.store
+        self.jobs = jobs
+        self.canary = canary
+        self.apps = canary.apps
+
+    def read(self, req: ManifestApply) -> mf.Manifest:
+        m = mf.parse(req.manifest, req.source)
+        self.check_environment(m)
+        self.check_intervals(m)
+        return m
+
+    def check_environment(self, m: mf.Manifest, environ=None) -> None:
+        """Every *_env the file names is set where the control plane runs: a notification or
+        hook that cannot be sent is better refused now than found missing mid-release."""
+        environ = os.environ if environ is None else environ
+        named = []
+        for i, t in enumerate(m.notify):
+            kind, spec = ("slack", t.slack) if t.slack else ("webhook", t.webhook)
+            for key in ("webhook_url_env", "url_env", "secret_env"):
+                if getattr(spec, key, None):
+                    named.append((f"notify[{i}].{kind}.{key}", getattr(spec, key)))
+        if m.hooks:
+            if m.hooks.secret_env:
+                named.append(("hooks.secret_env", m.hooks.secret_env))
+            for kind in mf.HOOK_TYPES:
+                hook = getattr(m.hooks, kind)
+                if hook and hook.secret_env:
+                    named.append((f"hooks.{kind}.secret_env", hook.secret_env))
+        for path, var in named:
+            if not environ.get(var):
+                raise InvalidInput(f"{path}: {var} is not set in the control plane's environment: "
+                                   "set it where the control plane runs (then restart it), and "
+                                   "apply again.")
+
+    def check_intervals(self, m: mf.Manifest) -> None:
+        from .progressive import least_interval
+
+        c = m.canary
+        if not c or not c.steps:
+            return
+        least = least_interval(self.p.scrape_seconds)
+        for path, seconds in [("canary.interval", c.interval)] + [
+                (f"canary.steps[{i}].interval", s.interval) for i, s in enumerate(c.steps)]:
+            if seconds is not None and seconds < least:
+                raise InvalidInput(f"{path}: {seconds:g}s is too short to judge: at least "
+                                   f"{least:g}s (3 scrapes).")
+
+    def plan(self, req: ManifestApply) -> tuple[mf.Manifest, list[Change]]:
+        self.p.require_ready()
+        m = self.read(req)
+        app = self.store.app(m.app)
+        return m, changes(m, app, self.store.canary(m.app) if app else None, self.p.spec.domain)
+
+    def diff(self, req: ManifestApply) -> dict:
+        m, found = self.plan(req)
+        return {"app": m.app, "changes": [c.public() for c in found],
+                "lines": [c.line() for c in found]}
+
+    def start_apply(self, req: ManifestApply) -> dict:
+        m, found = self.plan(req)
+        out = {"app": m.app, "changes": [c.public() for c in found],
+               "lines": [c.line() for c in found], "operation": None}
+        if not found:
+            return out
+        work = self._prepare(m, req.files, found)  # every body checked before anything starts
+        out["operation"] = self.jobs.start(f"app:{m.app}", "apply",
+                                           lambda op: self._apply(op, m, found, work))
+        return out
+
+    def _prepare(self, m: mf.Manifest, files: dict[str, str], found: list[Change]) -> dict:
+        hows = {c.how for c in found}
+        app = self.store.app(m.app)
+        work: dict[str, Any] = {"policy": mf.policy(m)}
+        if "create" in hows:
+            work["create"] = self.apps.validate(mf.app_deploy(m, files))
+            return work
+        paths = {c.path for c in found}
+        if any(c.how == "rolling" and c.path in VERSION for c in found):  # and the rest with it
+            work["deploy"] = self.apps.validate(mf.app_deploy(m, files))
+        elif set(PLATFORM) & paths:  # the running version, with the file's settings
+            body = mf.app_deploy(m, files, release=False).model_copy(update={"image": app["image"]})
+            work["platform"] = {"port": m.port, "domains": self.apps.validate(body).domains,
+                                "replicas": m.replicas, "health_path": m.health.path}
+        if "canary" in hows:
+            work["canary"] = self.canary.validate_deploy(
+                m.app, mf.canary_deploy(m, files, app.get("env") or {}))
+        if "database" in hows:
+            from .db_ops import DbOperations
+
+            DbOperations(self.p, self.jobs).check_ha(m.app, m.database.ha)
+            work["ha"] = m.database.ha
+        if "settings" in hows:
+            work["backups"] = _backups(m.database.backups.model_dump() if m.database.backups else None)
+        return work
+
+    def _apply(self, op: Operation, m: mf.Manifest, found: list[Change], work: dict) -> dict:
+        name = m.app
+        for c in found:
+            op.step(c.line())
+        if "create" in work:
+            return self.apps.deploy(op, work["create"], keep={"policy": work["policy"]})
+        # The policy first: a canary started below follows the file's hooks and notifications.
+        app = {**self.store.app(name), "policy": work["policy"]}
+        if "backups" in work:
+            app["backups"] = work["backups"]
+        self.store.put_app(name, app)
+        out: dict[str, Any] = {"app": name}
+        if "ha" in work:
+            from .db_ops import DbOperations
+
+            out["database"] = DbOperations(self.p, self.jobs)._ha(op, name, work["ha"])
+        if "deploy" in work:
+            out["deployed"] = self.apps.deploy(op, work["deploy"])
+        elif "platform" in work:
+            op.step(f"rolling update of {name}'s settings (same version)")
+            out["deployed"] = self.apps.roll(op, {**self.store.app(name), **work["platform"],
+                                                  "domain": work["platform"]["domains"][0]})
+        if "canary" in work:
+            out["canary"] = self.canary.deploy(op, name, work["canary"])["canary"]
+        return out
+
+    def export(self, name: str) -> dict:
+        app = self.apps.require(name)
+        if not app.get("image"):
+            raise InvalidInput(f"app {name!r} runs no version (a restored copy of a database): "
+                               "there is nothing to export.")
+        m = mf.from_records(app)
+        return {"app": name, "yaml": mf.to_yaml(m),
+                "canary": bool(self.store.canary(name))}
+
