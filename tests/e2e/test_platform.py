@@ -108,8 +108,8 @@ def test_canary_split_is_exact_sticky_and_forceable(platform, todos):
     for weight in (1, 5, 30, 50):
         if weight != 1:
             platform.cli("canary", "traffic", "todos", "--weight", str(weight))
-        seen = count_versions(platform, todos, 2000)
-        share = 100 * seen.get("2", 0) / 2000
+        seen = count_versions(platform, todos, 1000)  # Traefik's weighted round robin is exact
+        share = 100 * seen.get("2", 0) / 1000
         assert abs(share - weight) <= 1, (weight, seen)
     # Stickiness: a client that keeps its cookie stays on one version.
     with httpx.Client(timeout=10, headers={"Host": todos}) as c:
