@@ -20,6 +20,31 @@ INIT = ("init", "--provider", "local", "--name", NAME, "--subnet", "172.30.0.0/2
         "--http-port", str(HTTP), "--https-port", str(HTTPS), "--scrape-interval", "1s", "--yes")
 
 
+def leftovers(name: str) -> list[str]:
+    """Docker objects of the test platform `name` (containers, volumes, its network) that exist."""
+    out = []
+    for kind, argv in (("container", ["docker", "ps", "-a", "--format", "{{.Names}}"]),
+                       ("network", ["docker", "network", "ls", "--format", "{{.Name}}"]),
+                       ("volume", ["docker", "volume", "ls", "--format", "{{.Name}}"])):
+        names = subprocess.run(argv, capture_output=True, text=True, timeout=60).stdout.split()
+        out += [f"{kind} {n}" for n in names if n.startswith(f"{name}-") or n == f"sentinel-{name}"]
+    return out
+
+
+def clear_leftovers(name: str) -> None:
+    """Remove what an interrupted earlier run of the test platform `name` left on this machine.
+
+    Node containers restart with the engine (`unless-stopped`), so a run cut short — or a machine
+    image taken while one was up — would otherwise hold the test ports and fail every test."""
+    left = leftovers(name)
+    for kind in ("container", "volume", "network"):
+        objs = [o.split(" ", 1)[1] for o in left if o.startswith(kind + " ")]
+        if objs:
+            rm = ["docker", "rm", "-f"] if kind == "container" else ["docker", kind, "rm", "-f"]
+            subprocess.run([*rm, *objs], capture_output=True, text=True, timeout=300)
+    assert not leftovers(name), f"could not remove what an earlier run left: {leftovers(name)}"
+
+
 class Platform:
     """The CLI of one platform; another module can run its own (name, ports) beside the shared one."""
 
@@ -79,6 +104,8 @@ def platform():
     keep = os.environ.get("SENTINEL_E2E_HOME")
     home = Path(keep) if keep else Path(tempfile.mkdtemp(prefix="sentinel-e2e-"))
     p = Platform(home)
+    if not keep:
+        clear_leftovers(NAME)
     p.cli(*INIT, timeout=900)
     yield p
     # Whatever the tests did, leave nothing behind (test_zz_destroy checks this for real).

@@ -27,7 +27,7 @@ import httpx
 import pytest
 from cryptography import x509
 
-from .conftest import Platform
+from .conftest import Platform, clear_leftovers, leftovers
 
 pytestmark = pytest.mark.e2e
 
@@ -120,20 +120,13 @@ class Pebble:
                 p.wait(10)
 
 
-def leftovers() -> list[str]:
-    out = []
-    for argv in (["docker", "ps", "-a", "--format", "{{.Names}}", "--filter", f"name=^{NAME}-"],
-                 ["docker", "volume", "ls", "--format", "{{.Name}}", "--filter", f"name=^{NAME}-"],
-                 ["docker", "network", "ls", "--format", "{{.Name}}", "--filter", f"name=^sentinel-{NAME}$"]):
-        out += subprocess.run(argv, capture_output=True, text=True, timeout=60).stdout.split()
-    return out
 
 
 @pytest.fixture(scope="module")
 def acme():
     for tool in ("pebble", "pebble-challtestsrv", "openssl"):
         assert shutil.which(tool), f"{tool} is missing: run `bash scripts/install.sh`"
-    assert not leftovers(), f"a previous run left {leftovers()}: remove them first"
+    clear_leftovers(NAME)
     home = Path(tempfile.mkdtemp(prefix="sentinel-acme-"))
     work = Path(tempfile.mkdtemp(prefix="sentinel-pebble-"))
     p = Platform(home, name=NAME, http=HTTP, https=HTTPS, api_port=API)
@@ -162,7 +155,7 @@ def acme():
             pebble.stop()
             shutil.rmtree(work, ignore_errors=True)
             shutil.rmtree(home, ignore_errors=True)
-        left = leftovers()
+        left = leftovers(NAME)
         assert not left, f"destroy left {left}"
 
 

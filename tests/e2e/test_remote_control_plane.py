@@ -21,6 +21,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from .conftest import clear_leftovers, leftovers
+
 pytestmark = pytest.mark.e2e
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -61,19 +63,11 @@ class Remote:
                               timeout=60)
 
 
-def leftovers() -> list[str]:
-    out = []
-    for kind, argv in (("container", ["docker", "ps", "-a", "--format", "{{.Names}}"]),
-                       ("network", ["docker", "network", "ls", "--format", "{{.Name}}"]),
-                       ("volume", ["docker", "volume", "ls", "--format", "{{.Name}}"])):
-        names = subprocess.run(argv, capture_output=True, text=True).stdout.split()
-        out += [f"{kind} {n}" for n in names if n.startswith(f"{NAME}-") or n == f"sentinel-{NAME}"]
-    return out
 
 
 @pytest.fixture(scope="module")
 def remote():
-    assert not leftovers(), f"left over from an earlier run: {leftovers()}"
+    clear_leftovers(NAME)
     home = Path(tempfile.mkdtemp(prefix="sentinel-rcp-"))
     r = Remote(home)
     yield r
@@ -153,5 +147,5 @@ def test_remote_control_plane_end_to_end(remote):
     t1 = time.monotonic()
     r.cli("destroy", "--delete-data", "--yes", timeout=900)
     print(f"destroy: {time.monotonic() - t1:.0f}s")
-    assert not leftovers(), leftovers()
+    assert not leftovers(NAME), leftovers(NAME)
     assert not (r.home / "config.json").exists()
