@@ -1,6 +1,7 @@
 """Shared by the bench scripts: a throwaway platform on its own ports, subnet and SENTINEL_HOME."""
 from __future__ import annotations
 
+import json
 import os
 import statistics
 import subprocess
@@ -18,14 +19,51 @@ def env(home: Path) -> dict:
     return {**os.environ, "SENTINEL_HOME": str(home), "SENTINEL_PORT": "38765"}
 
 
-def cli(home: Path, *args: str) -> float:
-    """Run sentinel; return seconds taken; raise on failure."""
+def run(home: Path, *args: str, timeout: float = 3600) -> tuple[float, str]:
+    """Run sentinel; return (seconds taken, what it printed); raise on failure."""
     t = time.monotonic()
     p = subprocess.run([SENTINEL, *args], env=env(home), capture_output=True, text=True,
-                       stdin=subprocess.DEVNULL, timeout=900)
+                       stdin=subprocess.DEVNULL, timeout=timeout)
     if p.returncode != 0:
         raise SystemExit(f"sentinel {' '.join(args)} failed: {p.stderr.strip()}")
-    return time.monotonic() - t
+    return time.monotonic() - t, p.stdout + p.stderr
+
+
+def cli(home: Path, *args: str) -> float:
+    """Run sentinel; return seconds taken; raise on failure."""
+    return run(home, *args)[0]
+
+
+def sjson(home: Path, *args: str):
+    return json.loads(run(home, *args, "--json", timeout=300)[1])
+
+
+def psql(home: Path, app: str, sql: str) -> str:
+    return run(home, "db", "psql", app, "-c", sql)[1]
+
+
+def deploy_db_app(home: Path, app: str, *extra: str) -> float:
+    """The demo app (todo:1, 2 replicas) with its Postgres (HA unless --no-db-ha is in `extra`)."""
+    return cli(home, "deploy", "--name", app, "--image", "todo:1", "--port", "8000", "--db", "postgres",
+               "--db-schema", str(ROOT / "examples/todo/schema.sql"), "--replicas", "2", *extra, "--yes")
+
+
+def fill(home: Path, app: str, gib: float) -> str:
+    """Load about `gib` GiB of pgbench tables into the app's database, on its primary; returns
+    the database's size as Postgres reports it."""
+    primary = sjson(home, "db", "status", app)["primary"]
+    node, member = primary["node"], primary["member"]
+    cid = subprocess.run(["docker", "exec", node, "docker", "ps", "-q", "--filter",
+                          f"label=com.docker.swarm.service.name={app}_{member}"],
+                         capture_output=True, text=True, check=True).stdout.split()[0]
+    scale = max(1, int(gib * 68))  # pgbench: ~15 MB per scale unit
+    t = time.monotonic()
+    subprocess.run(["docker", "exec", node, "docker", "exec", "-u", "postgres", cid, "pgbench", "-i",
+                    "-s", str(scale), "-q", "-U", app, app], check=True, capture_output=True)
+    size = " ".join(psql(home, app, "select pg_size_pretty(pg_database_size(current_database()))")
+                    .split()[2:4])
+    print(f"{app}: loaded pgbench scale {scale} ({size}) in {time.monotonic() - t:.0f} s", flush=True)
+    return size
 
 
 def init(home: Path, nodes: int = 2, *extra: str) -> float:

@@ -16,7 +16,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import subprocess
 import sys
@@ -27,25 +26,9 @@ from pathlib import Path
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import HTTP, ROOT, SENTINEL, cli, env, init, new_home, summary  # noqa: E402
+from common import HTTP, ROOT, cli, deploy_db_app, fill, init, new_home, psql, sjson, summary  # noqa: E402
 
 BASE = f"http://127.0.0.1:{HTTP}"
-
-
-def sjson(home: Path, *args: str):
-    p = subprocess.run([SENTINEL, *args, "--json"], env=env(home), capture_output=True, text=True,
-                       timeout=300, stdin=subprocess.DEVNULL)
-    if p.returncode != 0:
-        raise SystemExit(f"sentinel {' '.join(args)} failed: {p.stderr.strip()}")
-    return json.loads(p.stdout)
-
-
-def psql(home: Path, app: str, sql: str) -> str:
-    p = subprocess.run([SENTINEL, "db", "psql", app, "-c", sql], env=env(home), capture_output=True,
-                       text=True, timeout=3600, stdin=subprocess.DEVNULL)
-    if p.returncode != 0:
-        raise SystemExit(f"psql failed: {p.stderr.strip()}")
-    return p.stdout
 
 
 class Writer(threading.Thread):
@@ -99,11 +82,6 @@ def wait_pair(home: Path, app: str, timeout: float = 300) -> dict:
         if time.monotonic() > deadline:
             raise SystemExit(f"{app}'s standby did not come back: {s['members']}")
         time.sleep(2)
-
-
-def deploy(home: Path, app: str, *extra: str) -> None:
-    cli(home, "deploy", "--name", app, "--image", "todo:1", "--port", "8000", "--db", "postgres",
-        "--db-schema", str(ROOT / "examples/todo/schema.sql"), "--replicas", "2", *extra, "--yes")
 
 
 def failover(home: Path, kills: int) -> None:
@@ -162,47 +140,43 @@ def sync_cost(home: Path, rounds: int = 8, per_round: int = 300) -> None:
 
 
 def no_ha_loss(home: Path) -> None:
+    """The single copy's node lost for good: the database comes back from the repository onto
+    the other node (`db restore --to latest`); acknowledged rows missing afterwards."""
     app, host = "single", "single.localhost"
-    node = status(home, app)["primary"]["node"]
+    if status(home, app)["primary"]["node"] != "bench-node-1":  # node 0 carries the edge
+        cli(home, "db", "ha", app, "--on", "--node", "bench-node-1", "--yes")
+        wait_pair(home, app)
+        cli(home, "db", "switchover", app, "--yes")
+        cli(home, "db", "ha", app, "--off", "--yes")
     w = Writer(host, "noha", pause=0.05)
     w.start()
     time.sleep(20)
-    killed = time.time()
-    subprocess.run(["docker", "kill", node], check=True, capture_output=True)
+    subprocess.run(["docker", "kill", "bench-node-1"], check=True, capture_output=True)
     time.sleep(2)
     w.stop.set()
     w.join()
-    t = time.monotonic()
-    cli(home, "db", "restore", app, "--to", "latest", "--yes")
-    took = time.monotonic() - t
-    subprocess.run(["docker", "start", node], check=True, capture_output=True)
+    deadline = time.monotonic() + 120
+    while not any("--to latest" in a for a in status(home, app)["actions"]):
+        if time.monotonic() > deadline:
+            raise SystemExit("the lost node was never reported")
+        time.sleep(2)
+    took = cli(home, "db", "restore", app, "--to", "latest", "--yes")
+    subprocess.run(["docker", "start", "bench-node-1"], check=True, capture_output=True)
     ids = [i for _, i, _ in w.acked]
     missing = len(ids) - count_present(home, app, ids)
-    print(f"no HA, the only member's node killed: {missing} of {len(ids)} acknowledged rows lost "
-          f"(written over the last 20 s at ~{len(ids) / 20:.0f}/s); restore --to latest {took:.1f} s")
+    print(f"no HA, the only member's node lost: {missing} of {len(ids)} acknowledged rows lost "
+          f"(written over the last 20 s at ~{len(ids) / 20:.0f}/s); restore --to latest onto the "
+          f"other node {took:.1f} s")
 
 
 def size(home: Path, gib: float) -> None:
     app = "big"
-    deploy(home, app)
-    scale = max(1, int(gib * 68))  # pgbench: ~15 MB per scale unit
-    primary = status(home, app)["primary"]["member"]
-    d = subprocess.run(["docker", "exec", "bench-node-1", "docker", "ps", "-q", "--filter",
-                        f"label=com.docker.swarm.service.name={app}_{primary}"],
-                       capture_output=True, text=True).stdout.split()
-    node = "bench-node-1" if d else "bench-node-0"
-    cid = d[0] if d else subprocess.run(
-        ["docker", "exec", node, "docker", "ps", "-q", "--filter",
-         f"label=com.docker.swarm.service.name={app}_{primary}"], capture_output=True, text=True).stdout.split()[0]
-    t = time.monotonic()
-    subprocess.run(["docker", "exec", node, "docker", "exec", "-u", "postgres", cid, "pgbench", "-i",
-                    "-s", str(scale), "-q", "-U", app, app], check=True, capture_output=True)
-    print(f"loaded pgbench scale {scale} in {time.monotonic() - t:.0f} s", flush=True)
-    dbsize = psql(home, app, "select pg_size_pretty(pg_database_size(current_database()))").split()[2:4]
+    deploy_db_app(home, app)
+    dbsize = fill(home, app, gib)
     backup = cli(home, "db", "backup", app, "--type", "full")
     restore = cli(home, "db", "restore", app, "--to", "latest", "--into", "bigcopy", "--yes")
     drill = cli(home, "db", "verify", app)
-    print(f"database of {' '.join(dbsize)}: full backup {backup:.1f} s, restore into a new app "
+    print(f"database of {dbsize}: full backup {backup:.1f} s, restore into a new app "
           f"{restore:.1f} s, restore drill {drill:.1f} s")
     cli(home, "delete", "app", "bigcopy", "--delete-data", "--yes")
 
@@ -229,8 +203,8 @@ def main() -> None:
     try:
         t = init(home, 2)
         print(f"init {t:.0f} s", flush=True)
-        print(f"deploy with an HA database: {cli(home, 'deploy', '--name', 'ha', '--image', 'todo:1', '--port', '8000', '--db', 'postgres', '--db-schema', str(ROOT / 'examples/todo/schema.sql'), '--replicas', '2', '--yes'):.1f} s")
-        print(f"deploy with a single copy:  {cli(home, 'deploy', '--name', 'single', '--image', 'todo:1', '--port', '8000', '--db', 'postgres', '--no-db-ha', '--db-schema', str(ROOT / 'examples/todo/schema.sql'), '--replicas', '2', '--yes'):.1f} s", flush=True)
+        print(f"deploy with an HA database: {deploy_db_app(home, 'ha'):.1f} s")
+        print(f"deploy with a single copy:  {deploy_db_app(home, 'single', '--no-db-ha'):.1f} s", flush=True)
         wait_pair(home, "ha")
         for app in ("ha", "single"):
             cli(home, "db", "backup", app)

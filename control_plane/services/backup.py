@@ -326,17 +326,26 @@ class BackupService:
             primary = plan.get("primary")
             live = sorted((m for m in app["db"]["members"] if states.get(m["node"]) == "ready"),
                           key=lambda m: names.member(m["index"]) != primary)
-            if not live:
-                raise Precondition(f"no node that holds a member of {name}'s database is ready: "
-                                   f"run `sentinel db rebuild {name}` first.")
-            first = live[0]
-            keep = f"discarded-{stamp.lower()}"
+            moved_from = None
+            if live:
+                first = live[0]
+                keep = f"discarded-{stamp.lower()}"
+            else:
+                # Every node that held a copy is gone (a single copy's node lost): the member is
+                # restored from the repository onto a ready node; there is no local state to keep.
+                first, moved_from = self._move_lost_member(op, app, primary, states)
+                keep = None
             result = self._recover(op, app, target, node=first["node"],
                                    volume=names.member_volume(name, first["index"]),
                                    keep_old=keep, archive=True, task=f"{name}_restore")
             if not result.ok:
                 op.step("the restore failed: putting the database back as it was")
-                self.db.put_back(op, app, first, keep, canary)
+                if moved_from:
+                    self.db.wipe_volume(first["node"], names.member_volume(name, first["index"]))
+                    first["node"] = moved_from
+                    self.db._save(app)
+                else:
+                    self.db.put_back(op, app, first, keep, canary)
                 require_ok(result, "the restore")
             op.step(f"starting {names.member(first['index'])} on the restored data")
             first["stopped"] = False
@@ -360,15 +369,37 @@ class BackupService:
         self._restart_standbys(op, app, first, canary, states)
         took = time.monotonic() - started
         kept = {"node": first["node"], "volume": names.member_volume(name, first["index"]),
-                "folder": f"{names.PGDATA}.{keep}", "restore_point": pre["name"] if pre else None}
+                "folder": f"{names.PGDATA}.{keep}" if keep else None,
+                "restore_point": pre["name"] if pre else None}
         self.store.put(f"db_discarded:{name}", {**kept, "at": utc(time.time())})
         self.store.add_event(f"db:{name}", "restore",
                              f"restored to {target.describe()} in {took:.1f} s; the state before is kept "
-                             f"({'restore point ' + pre['name'] if pre else 'no restore point: the primary was down'}, "
-                             f"and {kept['folder']} on {kept['node']}) until the next full backup",
+                             f"({'restore point ' + pre['name'] if pre else 'no restore point: the primary was down'}"
+                             f"{', and ' + kept['folder'] + ' on ' + kept['node'] if keep else ''}) "
+                             "until the next full backup",
                              op.actor, op.id)
         return {"restored_to": target.describe(), "seconds": round(took, 1), "kept": kept,
                 "undo": f"sentinel db restore {name} --to {pre['name']} --yes" if pre else None}
+
+    def _move_lost_member(self, op: Operation, app: dict, primary: str | None,
+                          states: dict[str, str]) -> tuple[dict, str]:
+        """The member to restore (the last primary, else the first) is placed on a ready node that
+        holds no other member; returns it and the node it was on."""
+        members = app["db"]["members"]
+        m = next((x for x in members if names.member(x["index"]) == primary), members[0])
+        taken = {x["node"] for x in members if x is not m}
+        free = [n for n in self.db.app_nodes() if n not in taken]
+        if not free:
+            raise Precondition(f"no node that holds a member of {app['name']}'s database is ready, and "
+                               "no other node is free to restore it onto: add a node with "
+                               "`sentinel cluster scale` or bring the node back.")
+        old = m["node"]
+        op.step(f"{names.member(m['index'])} was on {old} ({states.get(old, 'gone')}): restoring it "
+                f"onto {free[0]} from the repository")
+        self.db.wipe_volume(free[0], names.member_volume(app["name"], m["index"]))
+        m["node"] = free[0]
+        self.db._save(app)
+        return m, old
 
     def _restart_standbys(self, op: Operation, app: dict, first: dict, canary: dict | None,
                           states: dict[str, str]) -> None:

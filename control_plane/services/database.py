@@ -383,7 +383,8 @@ class DatabaseService:
         name = app["name"]
         tips = []
         for m in summary["members"]:
-            if m["node_state"] not in ("ready", "unknown"):
+            # With no primary, a rebuild has nothing to clone from: the restore below is the way.
+            if summary["primary"] and m["node_state"] not in ("ready", "unknown"):
                 tips.append(f"member {m['member']} is on {m['node']}, which is {m['node_state']}: "
                             f"when it will not come back, run `sentinel db rebuild {name}`.")
         if not summary["primary"]:
@@ -600,12 +601,16 @@ class DatabaseService:
 
         leader = patroni.leader(self.cluster(app))
         order = sorted(app["db"]["members"], key=lambda m: names.member(m["index"]) == leader)
+        states = self.node_states()
         for m in order:
             m["stopped"] = True
             if not removing:
                 self._save(app)
             AppService(self.p).deploy_stack(app, canary, web=bool(app.get("image")) and not removing)
-            self.wait_gone_tasks(names.member_service(app["name"], m["index"]))
+            # A task on a node that is down keeps its last reported state: nothing runs there
+            # that could take over, and the engine stops it if the node returns.
+            if states.get(m["node"]) == "ready":
+                self.wait_gone_tasks(names.member_service(app["name"], m["index"]))
         self.dcs.delete_app_keys(app["name"])
 
     def adopt_roles(self, copy: dict, source: dict) -> None:

@@ -221,6 +221,48 @@ def test_killing_the_primarys_node_under_load_loses_no_acknowledged_row(platform
     assert platform.json("db", "status", APP)["primary"]["node"] == victim
 
 
+def test_a_single_copy_whose_node_is_lost_comes_back_from_its_backups(platform, ledger):
+    """Without a standby the repository is the second copy: the only member's node lost for good,
+    the database comes back on the other node with at most the last 60 s (archive_timeout) lost."""
+    s = wait_healthy_pair(platform)
+    if s["primary"]["node"] != f"{NAME}-node-1":
+        platform.cli("db", "switchover", APP, "--yes")
+    platform.cli("db", "ha", APP, "--off", "--yes")
+    victim = f"{NAME}-node-1"
+    with Writer(BASE, DOMAIN, "single") as w:
+        time.sleep(3)
+        backup_started = time.monotonic()
+        platform.cli("db", "backup", APP)
+        time.sleep(3)
+        killed_at = time.monotonic()
+        subprocess.run(["docker", "kill", victim], check=True, capture_output=True)
+        time.sleep(1)
+    deadline = time.monotonic() + 90
+    while not any("--to latest" in a for a in platform.json("db", "status", APP)["actions"]):
+        assert time.monotonic() < deadline, "the lost node was never reported"
+        time.sleep(3)
+    try:
+        out = platform.cli("db", "restore", APP, "--to", "latest", "--yes", timeout=900).stdout
+        assert f"onto {NAME}-node-0" in out, out
+        s = platform.json("db", "status", APP)
+        assert s["primary"]["node"] == f"{NAME}-node-0"
+        have = set(map(int, platform.psql(APP, "select id from todos").split()))
+        missing = [(t, i) for t, i in w.acked if i not in have]
+        print(f"single copy, node lost: {len(missing)} of {len(w.acked)} acknowledged rows lost")
+        assert all(t > backup_started for t, _ in missing), missing[:5]  # the backup had the rest
+        assert all(t > killed_at - 61 for t, _ in missing)
+        assert platform.http(DOMAIN, "/api/todos").status_code == 200
+    finally:
+        subprocess.run(["docker", "start", victim], check=True, capture_output=True)
+    # the old node returns with its stale copy: it stays out of the database, and HA comes back
+    time.sleep(5)
+    platform.cli("db", "ha", APP, "--on", "--node", victim, "--yes", timeout=900)
+    s = wait_healthy_pair(platform, timeout=300)
+    assert s["standbys"][0]["node"] == victim and s["primary"]["node"] == f"{NAME}-node-0"
+    assert set(map(int, platform.psql(APP, "select id from todos").split())) >= have
+    platform.cli("db", "switchover", APP, "--yes")
+
+
 def test_node_changes_keep_every_row_and_a_lost_node_is_rebuilt(platform, ledger):
     """2 -> 3 nodes (3 managers, 3 etcd members); the standby moved to node 2; node 2 lost for
     good and its member rebuilt elsewhere; 3 -> 2 nodes, all under writes."""
