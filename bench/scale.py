@@ -3,13 +3,15 @@
     .venv/bin/python bench/scale.py [--apps 30]
 
 Prints the deploy time of each app (first vs last), the canary routing change (from command
-start to the first request routed the new way) with 1 app and with all of them, and the memory
-of Traefik and of the control plane at 1 app and at the end. Databases are single copies
+start to the first request routed the new way) with 1 app and with all of them, the memory
+of Traefik and of the control plane at 1 app and at the end, and how long the web console's
+apps page takes to list every app in headless Chromium (a fresh browser context each time). Databases are single copies
 (--no-db-ha) and apps run one task, so the 2 cores hold them all.
 """
 from __future__ import annotations
 
 import argparse
+import json
 import statistics
 import subprocess
 import sys
@@ -68,6 +70,33 @@ def memory(name_filter: str) -> float:
     return total
 
 
+def console_load(home: Path, apps: int, runs: int = 5) -> list[float]:
+    """Seconds from opening the console (signed in by the token) until its apps page lists
+    `apps` apps, in Debian's Chromium; a new browser context (no cache, no cookie) each run. The
+    first run, which also starts the browser's renderer, is not counted."""
+    from playwright.sync_api import sync_playwright
+
+    cfg = json.loads((home / "config.json").read_text())
+    want = f"{apps} app{'' if apps == 1 else 's'}"
+    out = []
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path="/usr/bin/chromium", headless=True,
+                                    args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                                          "--disable-component-update", "--disable-sync"])
+        try:
+            for _ in range(runs + 1):
+                ctx = browser.new_context()
+                page = ctx.new_page()
+                t = time.monotonic()
+                page.goto(f"{cfg['url']}/console#token={cfg['token']}")
+                page.wait_for_function("w => document.body.innerText.includes(w)", arg=want, timeout=30000)
+                out.append(time.monotonic() - t)
+                ctx.close()
+        finally:
+            browser.close()
+    return out[1:]
+
+
 def control_plane_mib(home: Path) -> float:
     pid = int((home / "control-plane.pid").read_text().split()[0])
     rss = next(l for l in Path(f"/proc/{pid}/status").read_text().splitlines() if l.startswith("VmRSS"))
@@ -84,6 +113,7 @@ def main() -> None:
         times = [deploy(home, "app-1")]
         one = routing_change(home, "app-1")
         mem_one = (memory("sentinel_traefik"), control_plane_mib(home))
+        page_one = console_load(home, 1)
         print(f"1 app: deploy {times[0]:.1f} s; routing change {summary(one)}; "
               f"Traefik {mem_one[0]:.0f} MiB, control plane {mem_one[1]:.0f} MiB", flush=True)
         for i in range(2, n + 1):
@@ -91,12 +121,15 @@ def main() -> None:
             print(f"app {i}: deploy {times[-1]:.1f} s", flush=True)
         many = routing_change(home, f"app-{n}")
         mem_n = (memory("sentinel_traefik"), control_plane_mib(home))
+        page_n = console_load(home, n)
         first, last = statistics.median(times[:3]), statistics.median(times[-3:])
         print(f"deploy, s: first 3 median {first:.1f}, last 3 median {last:.1f}, ratio {last / first:.2f}")
         print(f"routing change with {n} apps, s: {summary(many)}; ratio to 1 app "
               f"{statistics.median(many) / statistics.median(one):.2f}")
         print(f"memory with {n} apps: Traefik {mem_n[0]:.0f} MiB (1 app: {mem_one[0]:.0f}), "
               f"control plane {mem_n[1]:.0f} MiB (1 app: {mem_one[1]:.0f})")
+        print(f"console apps page listing every app, s: 1 app {summary(page_one)}; "
+              f"{n} apps {summary(page_n)}")
     finally:
         cli(home, "destroy", "--delete-data", "--yes")
 
