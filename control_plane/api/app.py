@@ -5,11 +5,10 @@ import hmac
 import logging
 
 from fastapi import Depends, FastAPI, Request
-from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from .. import secrets
-from ..errors import InvalidInput, NotFound, SentinelError, Unauthorized
+from ..errors import InvalidInput, NotFound, Unauthorized
 from ..jobs import Jobs
 from ..models import (AppDeploy, AppRun, AppScale, CanaryDeploy, CanaryPromote, CanaryRollback,
                       CanaryTraffic, ClusterCreate, ClusterScale)
@@ -22,7 +21,7 @@ from ..services.cluster import ClusterService
 from ..services.progressive import ProgressiveDriver
 from ..services.report import ReportService
 from ..store import Store
-from . import ui
+from . import error_body, ui
 
 log = logging.getLogger("sentinel.api")
 bearer = HTTPBearer(auto_error=False)
@@ -80,9 +79,7 @@ def create_app():
     # interactive pages would load scripts from another origin, so they are off.
     api = FastAPI(title="Sentinel control plane", version="0.1.0", docs_url=None, redoc_url=None)
 
-    @api.exception_handler(SentinelError)
-    async def _sentinel_error(_: Request, e: SentinelError):
-        return JSONResponse({"error": {"code": e.code, "message": e.message}}, status_code=e.status)
+    error_body.install(api)  # one error body for every refusal
 
     @api.get("/healthz")
     def healthz():
