@@ -1,4 +1,4 @@
-"""Typed API models: what the CLI sends and what the control plane answers."""
+"""Typed API models: what the CLI sends (what the control plane answers: api/responses.py)."""
 from __future__ import annotations
 
 from typing import Literal
@@ -146,19 +146,6 @@ class AppRun(Strict):
 
 class CanaryTraffic(Strict):
     weight: int
-
-
-class OperationPublic(BaseModel):
-    id: str
-    target: str
-    kind: str
-    status: str
-    actor: str
-    started_at: float
-    finished_at: float | None = None
-    error: str | None = None
-    result: object = None
-    events: list[dict] = []
 
 
 class DbBackup(Strict):

@@ -5,11 +5,11 @@ import hmac
 import logging
 
 from fastapi import Depends, FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import StreamingResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from .. import secrets
-from ..errors import InvalidInput, NotFound, SentinelError, Unauthorized
+from ..errors import InvalidInput, NotFound, Unauthorized
 from ..jobs import Jobs
 from ..models import (AppDeploy, AppRun, AppScale, CanaryDeploy, CanaryPromote, CanaryRollback,
                       CanaryTraffic, ClusterCreate, ClusterScale)
@@ -22,7 +22,10 @@ from ..services.cluster import ClusterService
 from ..services.progressive import ProgressiveDriver
 from ..services.report import ReportService
 from ..store import Store
-from . import ui
+from . import error_body, ui
+from .responses import (ERRORS, AppDetail, AppListItem, AppSettings, CanaryReport, CanaryStatus,
+                        ClusterExisting, ClusterInfo, Health, Judgment, JudgmentRecord, LogLines,
+                        Operation, OperationDetail, OperationStarted)
 
 log = logging.getLogger("sentinel.api")
 bearer = HTTPBearer(auto_error=False)
@@ -80,11 +83,9 @@ def create_app():
     # interactive pages would load scripts from another origin, so they are off.
     api = FastAPI(title="Sentinel control plane", version="0.1.0", docs_url=None, redoc_url=None)
 
-    @api.exception_handler(SentinelError)
-    async def _sentinel_error(_: Request, e: SentinelError):
-        return JSONResponse({"error": {"code": e.code, "message": e.message}}, status_code=e.status)
+    error_body.install(api)  # one error body for every refusal
 
-    @api.get("/healthz")
+    @api.get("/healthz", response_model=Health)
     def healthz():
         return {"ok": True}
 
@@ -98,8 +99,9 @@ def create_app():
     api.include_router(manifest.router(platform, jobs, canary, auth))  # apply, diff, export, approve
 
     deps = [Depends(auth)]
+    v1 = {"dependencies": deps, "responses": ERRORS}  # every /v1 route: the token, the error body
 
-    @api.get("/v1/operations/{op_id}", dependencies=deps)
+    @api.get("/v1/operations/{op_id}", response_model=OperationDetail, **v1)
     def operation(op_id: str, after: int = 0):
         op = store.operation(op_id)
         if not op:
@@ -107,25 +109,25 @@ def create_app():
         op["events"] = store.events(op_id=op_id, after=after)
         return op
 
-    @api.get("/v1/operations", dependencies=deps)
+    @api.get("/v1/operations", response_model=list[Operation], **v1)
     def operations(target: str | None = None, limit: int = 20):
         """The latest operations (of one target, e.g. app:todos or cluster), newest first."""
         return store.operations(target=target, limit=max(1, min(limit, 100)))
 
     # cluster
-    @api.post("/v1/cluster", dependencies=deps, status_code=202)
+    @api.post("/v1/cluster", response_model=OperationStarted | ClusterExisting, status_code=202, **v1)
     def init(spec: ClusterCreate):
         spec = clusters.validate(spec)
         if platform.state == "ready" and store.get("cluster") == spec.model_dump():
             return {"existing": True, "cluster": clusters.inspect()}
         return {"operation": jobs.start("cluster", "init", lambda op: clusters.init(op, spec))}
 
-    @api.get("/v1/cluster", dependencies=deps)
+    @api.get("/v1/cluster", response_model=ClusterInfo, **v1)
     def inspect():
         platform.spec  # raises when there is none
         return clusters.inspect()
 
-    @api.post("/v1/cluster/scale", dependencies=deps, status_code=202)
+    @api.post("/v1/cluster/scale", response_model=OperationStarted, status_code=202, **v1)
     def scale(body: ClusterScale):
         from .. import validation
 
@@ -135,7 +137,7 @@ def create_app():
         return {"operation": jobs.start("cluster", "scale", lambda op: clusters.scale(op, body.nodes),
                                         also_lock=app_locks)}
 
-    @api.delete("/v1/cluster", dependencies=deps, status_code=202)
+    @api.delete("/v1/cluster", response_model=OperationStarted, status_code=202, **v1)
     def destroy(delete_data: bool = False):
         with_db = [a["name"] for a in store.apps() if a.get("db")]
         if with_db and not delete_data:
@@ -146,37 +148,39 @@ def create_app():
         return {"operation": jobs.start("cluster", "destroy", clusters.destroy, also_lock=app_locks)}
 
     # apps
-    @api.get("/v1/apps", dependencies=deps)
+    @api.get("/v1/apps", response_model=list[AppListItem], **v1)
     def list_apps():
         return apps.list()
 
-    @api.post("/v1/apps", dependencies=deps, status_code=202)
+    @api.post("/v1/apps", response_model=OperationStarted, status_code=202, **v1)
     def deploy(body: AppDeploy):
         body = apps.validate(body)
         return {"operation": jobs.start(f"app:{body.name}", "deploy",
                                         lambda op: apps.deploy(op, body), also_lock=())}
 
-    @api.get("/v1/apps/{name}", dependencies=deps)
+    @api.get("/v1/apps/{name}", response_model=AppDetail, **v1)
     def inspect_app(name: str):
         return apps.inspect(name)
 
-    @api.get("/v1/apps/{name}/settings", dependencies=deps)
+    @api.get("/v1/apps/{name}/settings", response_model=AppSettings, **v1)
     def app_settings(name: str):
         return apps.settings(name)
 
-    @api.get("/v1/apps/{name}/logs", dependencies=deps)
+    @api.get("/v1/apps/{name}/logs", response_model=LogLines, **v1)
     def logs(name: str, role: str = "production", tail: int | None = 200, since: str | None = None):
         return {"lines": apps.logs(name, role=role, tail=tail, since=since)}
 
-    @api.get("/v1/apps/{name}/logs/follow", dependencies=deps)
+    # Plain text streamed, not JSON: its 200 says so instead of naming a model.
+    @api.get("/v1/apps/{name}/logs/follow", dependencies=deps, response_class=StreamingResponse,
+             responses={**ERRORS, 200: {"description": "the lines as the tasks write them, until the "
+                                        "client goes away",
+                                        "content": {"text/plain": {"schema": {"type": "string"}}}}})
     def follow_logs(name: str, role: str = "production", tail: int | None = 100,
                     since: str | None = None):
-        from fastapi.responses import StreamingResponse
-
         return StreamingResponse(apps.follow_logs(name, role=role, tail=tail, since=since),
                                  media_type="text/plain; charset=utf-8")
 
-    @api.post("/v1/apps/{name}/scale", dependencies=deps, status_code=202)
+    @api.post("/v1/apps/{name}/scale", response_model=OperationStarted, status_code=202, **v1)
     def scale_app(name: str, body: AppScale):
         apps.require(name)
         from .. import validation
@@ -185,7 +189,7 @@ def create_app():
         return {"operation": jobs.start(f"app:{name}", "scale",
                                         lambda op: apps.scale(op, name, body.replicas))}
 
-    @api.delete("/v1/apps/{name}", dependencies=deps, status_code=202)
+    @api.delete("/v1/apps/{name}", response_model=OperationStarted, status_code=202, **v1)
     def delete_app(name: str, keep_data: bool = False, delete_data: bool = False):
         app = apps.require(name)
         if app.get("db") and keep_data == delete_data:
@@ -196,27 +200,27 @@ def create_app():
                                         lambda op: apps.delete(op, name, keep_data))}
 
     # canary
-    @api.post("/v1/apps/{name}/canary", dependencies=deps, status_code=202)
+    @api.post("/v1/apps/{name}/canary", response_model=OperationStarted, status_code=202, **v1)
     def canary_deploy(name: str, body: CanaryDeploy):
         return {"operation": canary.start_deploy(name, body)}
 
-    @api.get("/v1/apps/{name}/canary", dependencies=deps)
+    @api.get("/v1/apps/{name}/canary", response_model=CanaryStatus, **v1)
     def canary_status(name: str):
         return canary.status(name)
 
-    @api.post("/v1/apps/{name}/canary/traffic", dependencies=deps, status_code=202)
+    @api.post("/v1/apps/{name}/canary/traffic", response_model=OperationStarted, status_code=202, **v1)
     def canary_traffic(name: str, body: CanaryTraffic):
         return {"operation": canary.start_traffic(name, body.weight)}
 
-    @api.post("/v1/apps/{name}/canary/promote", dependencies=deps, status_code=202)
+    @api.post("/v1/apps/{name}/canary/promote", response_model=OperationStarted, status_code=202, **v1)
     def canary_promote(name: str, body: CanaryPromote | None = None):
         return {"operation": canary.start_promote(name, (body or CanaryPromote()).post_promote_command)}
 
-    @api.post("/v1/apps/{name}/canary/rollback", dependencies=deps, status_code=202)
+    @api.post("/v1/apps/{name}/canary/rollback", response_model=OperationStarted, status_code=202, **v1)
     def canary_rollback(name: str, body: CanaryRollback | None = None):
         return {"operation": canary.start_rollback(name, restore_db=(body or CanaryRollback()).restore_db)}
 
-    @api.post("/v1/apps/{name}/run", dependencies=deps, status_code=202)
+    @api.post("/v1/apps/{name}/run", response_model=OperationStarted, status_code=202, **v1)
     def run(name: str, body: AppRun):
         from .. import validation
         from ..services.release import ReleaseService
@@ -232,16 +236,16 @@ def create_app():
                                         lambda op: ReleaseService(platform).run(
                                             op, name, body.command, body.image, body.timeout))}
 
-    @api.post("/v1/apps/{name}/canary/analyze", dependencies=deps)
+    @api.post("/v1/apps/{name}/canary/analyze", response_model=Judgment, **v1)
     def canary_analyze(name: str, window: str = "5m"):
         return analyzer.analyze(name, canary.require(name), duration(window, "--window"))
 
-    @api.get("/v1/apps/{name}/judgments", dependencies=deps)
+    @api.get("/v1/apps/{name}/judgments", response_model=list[JudgmentRecord], **v1)
     def judgments(name: str, limit: int = 20):
         apps.require(name)
         return store.judgments(name, limit=max(1, min(limit, 500)))
 
-    @api.get("/v1/apps/{name}/report", dependencies=deps)
+    @api.get("/v1/apps/{name}/report", response_model=CanaryReport, **v1)
     def report(name: str, window: str = "15m"):
         return reports.report(name, duration(window, "window"))
 

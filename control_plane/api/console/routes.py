@@ -7,6 +7,7 @@ from fastapi import APIRouter, HTTPException, Request, Response
 from fastapi.responses import FileResponse
 
 from ...errors import SentinelError
+from ..responses import ConsoleSession, SignedOut
 from ..ui import HEADERS, TYPES
 from .sessions import COOKIE, Sessions
 
@@ -49,7 +50,7 @@ def router(sessions: Sessions) -> APIRouter:
         return {"csrf": session.csrf, "expires_at": sessions.expires_at(session),
                 "idle_seconds": sessions.idle}
 
-    @r.post("/console/session")
+    @r.post("/console/session", response_model=ConsoleSession)
     def sign_in(request: Request, response: Response) -> dict:
         # The guard let this in with the bearer token only (a session cannot make sessions).
         if request.scope.get(SESSION):
@@ -60,7 +61,7 @@ def router(sessions: Sessions) -> APIRouter:
         response.headers["Cache-Control"] = "no-store"
         return answer(session)
 
-    @r.get("/console/session")
+    @r.get("/console/session", response_model=ConsoleSession)
     def current(request: Request, response: Response) -> dict:
         """The page after a reload: its CSRF token again (only a same-origin page can read it)."""
         session = request.scope.get(SESSION)
@@ -69,7 +70,7 @@ def router(sessions: Sessions) -> APIRouter:
         response.headers["Cache-Control"] = "no-store"
         return answer(session)
 
-    @r.delete("/console/session")
+    @r.delete("/console/session", response_model=SignedOut)
     def sign_out(request: Request, response: Response) -> dict:
         from .sessions import cookie_value
 

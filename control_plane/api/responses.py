@@ -1,0 +1,488 @@
+"""What the API answers: one model per JSON payload, so the OpenAPI document is the contract.
+
+Each model declares the fields the CLI (cli/) and the web pages (console/static, static/) read,
+with their types. A route's answer is validated against its model on the way out: a service
+that drifts from its contract fails in the unit tests (test_api_fuzz.py), not in a client.
+Models whose payload is open-ended (records a service keeps growing) allow extra fields, so
+nothing a client might read is silently filtered out; every other model declares all the keys
+its service returns (tests/unit/test_api_contract.py checks that none is dropped)."""
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from ..analysis.judge import Classification, Verdict
+
+
+# ---- errors -----------------------------------------------------------------------------------
+class ErrorDetail(BaseModel):
+    code: str = Field(description="machine-readable, e.g. not_found, busy, invalid_input")
+    message: str = Field(description="one sentence: what is wrong and how to fix it")
+
+
+class ErrorBody(BaseModel):
+    """Every refusal of the control plane (errors.py, guard.py)."""
+    error: ErrorDetail
+
+
+class ValidationIssue(BaseModel):
+    loc: list[str | int]
+    msg: str
+    type: str
+
+
+class ValidationErrorBody(BaseModel):
+    """FastAPI's own answer to a body or query that does not parse (the CLI reads `detail`)."""
+    detail: list[ValidationIssue]
+
+
+# ---- health, operations -------------------------------------------------------------------------
+class Health(BaseModel):
+    ok: bool
+
+
+class OperationStarted(BaseModel):
+    """A long change started in the background: follow it at /v1/operations/{operation}."""
+    operation: str
+
+
+class Event(BaseModel):
+    id: int
+    op_id: str | None = None
+    target: str
+    kind: str
+    actor: str
+    at: float
+    message: str
+
+
+class Operation(BaseModel):
+    id: str
+    target: str
+    kind: str
+    status: Literal["running", "succeeded", "failed", "interrupted"]
+    actor: str
+    started_at: float
+    finished_at: float | None = None
+    error: str | None = None
+    error_code: str | None = None
+    result: Any = Field(default=None, description="what the operation's service returned "
+                        "(an app summary, a canary status, a backup...): differs by kind")
+
+
+class OperationDetail(Operation):
+    events: list[Event] = Field(description="the operation's events after `after`, oldest first")
+
+
+# ---- cluster ----------------------------------------------------------------------------------
+class Node(BaseModel):
+    """A node as the swarm reports it; usage fields only when the node answered over ssh, error
+    only when the swarm did not answer (then the stored record is shown)."""
+    name: str
+    role: str
+    state: str
+    address: str | None = None
+    availability: str | None = None
+    cpus: float | None = None
+    memory_bytes: int | None = None
+    leader: bool | None = None
+    disk_bytes: int | None = None
+    disk_used_bytes: int | None = None
+    load1: float | None = None
+    memory_used_bytes: int | None = None
+    updated_at: float | None = None
+    error: str | None = None
+
+
+class Ingress(BaseModel):
+    http: str
+    https: str
+    prometheus: str
+
+
+class ClusterInfo(BaseModel):
+    name: str
+    provider: str
+    state: str | None = None
+    nodes: list[Node]
+    backup_node: Node | None = None
+    ingress: Ingress
+
+
+class ClusterExisting(BaseModel):
+    """`sentinel init` again with the same settings: nothing started."""
+    existing: bool
+    cluster: ClusterInfo
+
+
+# ---- apps -------------------------------------------------------------------------------------
+class Resources(BaseModel):
+    cpu: float | None = None
+    memory: str | None = None
+
+
+class AppSummary(BaseModel):
+    name: str
+    image: str | None = Field(default=None, description="null for a restored copy of a database")
+    domain: str
+    domains: list[str]
+    port: int | None = None
+    replicas: int | None = None
+    health_path: str | None = None
+    resources: Resources | None = None
+    db: bool
+    url: str
+
+
+class AppListItem(AppSummary):
+    ready: str = Field(description="running/desired tasks, as the swarm says, e.g. 2/2")
+    canary: bool
+    canary_image: str | None = None
+    canary_weight: int | None = None
+    db_members: int
+
+
+class DbMemberPlace(BaseModel):
+    member: str
+    node: str
+
+
+class DbPlacement(BaseModel):
+    members: list[DbMemberPlace]
+
+
+class ProgressivePlan(BaseModel):
+    """A progressive canary's steps and where it is."""
+    # Open-ended: services/progressive.py keeps more (pauses, holds...); all of it passes through.
+    model_config = ConfigDict(extra="allow")
+    steps: list[int]
+    step_index: int
+    state: str
+    auto_promote: bool = False
+    interval: float | None = None
+    next_at: float | None = None
+
+
+class CanaryBrief(BaseModel):
+    image: str
+    weight: int
+    state: str | None = None
+    baseline: bool = False
+    progressive: ProgressivePlan | None = None
+
+
+class AppSettings(BaseModel):
+    """The app as recorded (no swarm call): variable names, never their values."""
+    app: AppSummary
+    env: list[str]
+    db_env: list[str]
+    db: DbPlacement | None = None
+    canary: CanaryBrief | None = None
+
+
+class ServiceRow(BaseModel):
+    name: str
+    image: str
+    replicas: str
+
+
+class TaskRow(BaseModel):
+    name: str
+    node: str | None = None
+    state: str
+    desired: str | None = None
+    error: str | None = None
+    age_seconds: int | None = None
+
+
+class AppDetail(BaseModel):
+    app: AppSummary
+    services: list[ServiceRow]
+    tasks: list[TaskRow]
+    nodes: list[Node]
+
+
+class LogLines(BaseModel):
+    lines: list[str]
+
+
+# ---- canary -----------------------------------------------------------------------------------
+class MetricJudgment(BaseModel):
+    name: str
+    classification: Classification
+    critical: bool
+    estimate: float | None = None
+    ci: list[float | None] | None = None
+    ratio: float | None = None
+    p_value: float | None = None
+    points: list[int] | None = Field(default=None, description="[control, experiment]; older "
+                                     "archived judgments have none")
+    muted: bool = False
+
+
+class Judgment(BaseModel):
+    """A judgment of canary against control (analysis/judge.py), with when and on what."""
+    # Open-ended: the analyzer and the driver add keys as judgments grow; all pass through.
+    model_config = ConfigDict(extra="allow")
+    score: float
+    verdict: Verdict
+    metrics: list[MetricJudgment]
+    groups: dict[str, float | None] = {}
+    reason: str | None = None
+    requests: dict[str, float | None] | None = None
+    at: float | None = None
+    window: list[float] | None = None
+    control: str | None = Field(default=None, description="baseline or production")
+    kind: str | None = Field(default=None, description="analyze, step or early")
+    points: dict[str, int] | None = Field(default=None, description="values per metric series")
+
+
+class JudgmentRecord(BaseModel):
+    id: int
+    at: float
+    input: dict[str, Any] = Field(description="config, data and requests: `sentinel canary "
+                                  "judge` input")
+    result: Judgment
+
+
+class ReleaseInfo(BaseModel):
+    """The canary's release phase."""
+    # Open-ended: services/release.py records what ran and the schema diff; all passes through.
+    model_config = ConfigDict(extra="allow")
+    restore_point: str | None = None
+
+
+class ProductionStatus(BaseModel):
+    image: str | None = None
+    replicas: int | None = None
+    healthy: str = Field(description="running/wanted tasks, e.g. 2/2")
+
+
+class CanaryState(BaseModel):
+    image: str
+    weight: int
+    weights: dict[str, int]
+    replicas: int
+    healthy: str
+    sticky: bool
+    baseline: bool
+    mirror: int = 0
+    resources: Resources | None = None
+    since: float
+    state: str | None = None
+    progressive: ProgressivePlan | None = None
+    release: ReleaseInfo | None = None
+    post_promote_command: str | None = None
+
+
+class CanaryStatus(BaseModel):
+    app: str
+    production: ProductionStatus
+    canary: CanaryState | None = None
+    events: list[Event]
+    judgment: Judgment | None = None
+
+
+class ReportCanary(BaseModel):
+    image: str
+    weight: int
+    state: str | None = None
+    since: float
+    baseline: bool = False
+    progressive: ProgressivePlan | None = None
+    release: ReleaseInfo | None = None
+
+
+class ReportProduction(BaseModel):
+    image: str | None = None
+
+
+class CanaryReport(BaseModel):
+    """The report page's data: per-role series of each metric, the judgment, the events."""
+    app: str
+    now: float
+    window: float
+    step: float
+    roles: list[str]
+    canary: ReportCanary | None = None
+    production: ReportProduction
+    series: dict[str, dict[str, list[list[float | None]]]] = Field(
+        description="metric -> role -> [[time, value]...] (value null where Prometheus had none)")
+    judgment: Judgment | None = None
+    metrics_error: str | None = None
+    events: list[Event]
+
+
+# ---- database ---------------------------------------------------------------------------------
+class DbMember(BaseModel):
+    member: str
+    node: str
+    role: str = Field(description="primary, standby or unknown")
+    state: str
+    timeline: int | None = None
+    lag_bytes: int | None = None
+    sync: bool
+    node_state: str
+
+
+class Window(BaseModel):
+    """A recoverable window of point-in-time restores (UTC ISO 8601)."""
+    model_config = ConfigDict(populate_by_name=True)
+    from_: str = Field(alias="from")
+    to: str | None = Field(default=None, description="null: up to the last archived change")
+
+
+class Backup(BaseModel):
+    label: str | None = None
+    type: str | None = None
+    start: str | None = None
+    stop: str | None = None
+    size_bytes: int | None = None
+    repo_bytes: int | None = None
+    lsn_stop: str | None = None
+    error: bool = False
+    timeline: int | None = None
+
+
+class WalRange(BaseModel):
+    min: str | None = None
+    max: str | None = None
+
+
+class Repository(BaseModel):
+    status: str = Field(description="ok, missing, error or unreachable")
+    message: str = ""
+    archive: WalRange | None = None
+
+
+class Archiver(BaseModel):
+    last_archived_wal: str | None = None
+    last_archived_at: str | None = None
+    failed_count: int | None = None
+    last_failed_at: str | None = None
+    archive_lag_seconds: float | None = None
+
+
+class Drill(BaseModel):
+    at: str
+    passed: bool
+    summary: str
+    backup: str | None = None
+    target: str | None = None
+    tables: int | None = None
+    rows: int | None = None
+    seconds: float | None = None
+    how: str | None = None
+
+
+class DbStatus(BaseModel):
+    app: str
+    ha: bool
+    primary: DbMember | None = None
+    standbys: list[DbMember]
+    members: list[DbMember]
+    repository: Repository
+    archive: Archiver | None = None
+    recoverable: Window | None = None
+    backups: list[Backup] = Field(description="the latest five")
+    last_backup: Backup | None = None
+    last_drill: Drill | None = None
+    actions: list[str] = Field(description="what to do about what is wrong, one sentence each")
+
+
+class BackupListing(BaseModel):
+    app: str
+    repository: Repository
+    backups: list[Backup]
+    recoverable: Window | None = None
+
+
+class RestoreTarget(BaseModel):
+    kind: str = Field(description="latest, time, lsn, name or immediate")
+    value: str | None = None
+    timeline: int | None = None
+    exclusive: bool = False
+    set: str | None = None
+
+
+class Discards(BaseModel):
+    """What an in-place restore throws away."""
+    model_config = ConfigDict(populate_by_name=True)
+    from_: str | None = Field(default=None, alias="from")
+    to: str
+    transactions: int | None = None
+    transactions_at_least: bool = False
+    seconds: float | None = None
+
+
+class RestorePlan(BaseModel):
+    app: str
+    into: str | None = None
+    to: str
+    target: RestoreTarget
+    target_text: str
+    window: Window
+    primary_running: bool
+    primary: str | None = None
+    discards: Discards | None = Field(default=None, description="null for a restore into a new app")
+
+
+class SqlResult(BaseModel):
+    output: str
+    error: str
+    exit_code: int
+
+
+# ---- manifest ---------------------------------------------------------------------------------
+class Change(BaseModel):
+    path: str
+    before: Any = None
+    after: Any = None
+    how: str = Field(description="create, canary, rolling, database, settings or policy")
+
+
+class ManifestDiff(BaseModel):
+    app: str
+    changes: list[Change]
+    lines: list[str]
+
+
+class ManifestApplied(ManifestDiff):
+    operation: str | None = Field(default=None, description="null when nothing changes")
+
+
+class ManifestExport(BaseModel):
+    app: str
+    yaml: str
+    canary: bool = Field(description="a canary runs: the file describes production")
+
+
+# ---- console ----------------------------------------------------------------------------------
+class ConsoleSession(BaseModel):
+    csrf: str
+    expires_at: float
+    idle_seconds: float
+
+
+class SignedOut(BaseModel):
+    signed_out: bool
+
+
+# The refusals a /v1 route may give, all in the uniform error body (api/guard.py answers 401,
+# 403, 411 and 413 before any route; the routes the rest): which of them a given route gives
+# depends on what it checks (a route reading no app never says 404, say).
+ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {"model": ErrorBody, "description": "the request body is not JSON"},
+    401: {"model": ErrorBody, "description": "the API token (or console session) was not accepted"},
+    403: {"model": ErrorBody, "description": "a console session may not do this, or sent no "
+          "valid CSRF token"},
+    404: {"model": ErrorBody, "description": "no such app, operation or file"},
+    409: {"model": ErrorBody, "description": "busy (another operation on the target) or a conflict"},
+    411: {"model": ErrorBody, "description": "a request body without a Content-Length"},
+    412: {"model": ErrorBody, "description": "the platform is not ready for this"},
+    413: {"model": ErrorBody, "description": "the request body is larger than the limit (2 MiB)"},
+    422: {"model": ErrorBody | ValidationErrorBody,
+          "description": "invalid input: the service's sentence, or FastAPI's parse errors"},
+    500: {"model": ErrorBody, "description": "a command on the platform failed (e.g. docker)"},
+}
