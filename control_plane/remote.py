@@ -15,6 +15,7 @@ import io
 import os
 import re
 import secrets as pysecrets
+import shlex
 import ssl
 import socket
 import sys
@@ -23,7 +24,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Callable
 
-from . import ansible, executor, providers, ssh
+from . import ansible, executor, firewall, providers, ssh
 from .errors import CommandFailed
 from .paths import PROJECT_ROOT, sentinel_home
 from .terraform import TerraformRunner
@@ -189,7 +190,8 @@ def playbook_vars(*, source_archive: Path, constraints: str, token: str, api_por
                   address: str, extra_packages: list[str], host_docker: bool,
                   acme_domain: str | None = None, acme_email: str | None = None,
                   acme_server: str | None = None, pip_ca_bundle: str = "",
-                  cloud_env: dict[str, str] | None = None, public_address: str = "") -> dict:
+                  cloud_env: dict[str, str] | None = None, public_address: str = "",
+                  firewall_rules: str = "") -> dict:
     return {
         "source_archive": str(source_archive), "constraints": constraints, "api_token": token,
         "api_port": api_port, "api_local_port": API_LOCAL_PORT,
@@ -200,7 +202,15 @@ def playbook_vars(*, source_archive: Path, constraints: str, token: str, api_por
         "edge_static": edge_static(api_port=api_port, acme_domain=acme_domain,
                                    acme_email=acme_email, acme_server=acme_server),
         "edge_routes": edge_routes(acme_domain=acme_domain),
+        "firewall": firewall_vars(firewall_rules),
     }
+
+
+def firewall_vars(rules: str) -> dict:
+    """{} (no firewall on the server) or where its rules go and the command that applies them."""
+    if not rules:
+        return {}
+    return {"rules": rules, "path": firewall.RULES_PATH, "exec": shlex.join(firewall.restore_argv())}
 
 
 def fingerprint_argv(cert: str = f"{EDGE_DIR}/tls.crt") -> list[str]:
@@ -299,7 +309,8 @@ class ControlPlaneServer:
             acme_domain=domain, acme_email=settings.get("email"),
             acme_server=settings.get("acme_server"),
             pip_ca_bundle=Path(pip_ca).read_text() if pip_ca and Path(pip_ca).is_file() else "",
-            cloud_env=credential_env(p), public_address="" if p.name == "local" else address)
+            cloud_env=credential_env(p), public_address="" if p.name == "local" else address,
+            firewall_rules=p.controlplane_firewall(settings))
         for v in extravars["cloud_env"].values():
             executor.register_secret(v)
         inv = inventory(name=self.name, address=address, ssh_user=user, ssh_config=ssh.config_path())

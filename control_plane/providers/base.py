@@ -34,3 +34,8 @@ class Provider:
     def controlplane_extra(self, settings: dict, log: Callable[[str], None]) -> dict[str, str]:
         """Terraform variable `extra` of the control-plane module (may prepare things first)."""
         return {}
+
+    def controlplane_firewall(self, settings: dict) -> str:
+        """iptables-restore rules the server applies to itself toward the nodes; empty where the
+        cloud's own firewall does it (terraform/<cloud>/main.tf)."""
+        return ""

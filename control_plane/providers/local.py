@@ -4,6 +4,7 @@ from __future__ import annotations
 import socket
 from typing import Callable
 
+from .. import firewall
 from ..errors import Precondition
 from ..models import ClusterCreate
 from .base import Provider
@@ -47,7 +48,8 @@ class LocalProvider(Provider):
     name = "local"
     # The server is a container on this host: its HTTPS port 443 is published on
     # 127.0.0.1:<api_port>, and the host's Docker engine (the "cloud API") is mounted.
-    controlplane_packages = ("docker.io",)
+    # iptables: the server filters its own traffic to the nodes as a cloud firewall would.
+    controlplane_packages = ("docker.io", "iptables")
     controlplane_host_docker = True
 
     def extra(self, spec: ClusterCreate, images: dict[str, str]) -> dict[str, str]:
@@ -73,3 +75,8 @@ class LocalProvider(Provider):
     def controlplane_extra(self, settings: dict, log: Callable[[str], None]) -> dict[str, str]:
         return {"image": controlplane_image(log), "subnet": settings["subnet"],
                 "api_port": str(settings["api_port"])}
+
+    def controlplane_firewall(self, settings: dict) -> str:
+        # The server shares the nodes' network, where nothing filters: it imposes on itself
+        # what the clouds' firewalls impose, so the local platform proves the same path works.
+        return firewall.server_rules(settings["subnet"])

@@ -4,6 +4,9 @@ on it with playbooks/control_plane.yml over ssh (packages, Python from PyPI, sys
 Traefik with a self-signed certificate), then every command talks to it over HTTPS with the
 pinned certificate and the token. Nothing here is mocked.
 
+The server filters its own traffic to the nodes as the clouds' firewalls do (ssh and the edge
+only: control_plane/firewall.py), so everything below also proves the commands need nothing else.
+
 Own SENTINEL_HOME, cluster `rcp` on 172.31.0.0/24, edge on 28080/28081, control plane on 28443.
 """
 from __future__ import annotations
@@ -29,6 +32,12 @@ ROOT = Path(__file__).resolve().parents[2]
 NAME, SUBNET = "rcp", "172.31.0.0/24"
 HTTP, HTTPS, API = 28080, 28081, 28443
 SERVER = f"{NAME}-control-plane"
+MANAGER = "172.31.0.10"  # cidrhost(subnet, 10) in terraform/local
+# A TCP connection, reported in one word: open, refused or timeout.
+PROBE = ("import socket, sys\n"
+         "try:\n    socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=5).close(); print('open')\n"
+         "except ConnectionRefusedError:\n    print('refused')\n"
+         "except OSError as e:\n    print('timeout' if isinstance(e, TimeoutError) else repr(e))\n")
 # What a second install may change, and only when the project's files changed in between.
 SOURCE_TASKS = {"The project's source (a reproducible archive made by the CLI)", "Unpack the source",
                 "Install Sentinel and its dependencies", "Restart the control plane",
@@ -56,6 +65,9 @@ class Remote:
     def http(self, host: str, path: str = "/", **kw) -> httpx.Response:
         return httpx.get(f"http://127.0.0.1:{HTTP}{path}", headers={"Host": host, **kw.pop("headers", {})},
                          timeout=10, **kw)
+
+    def probe_from_server(self, host: str, port: int) -> str:
+        return self.server("python3", "-c", PROBE, host, str(port)).stdout.strip()
 
     def server(self, *argv: str) -> subprocess.CompletedProcess:
         """A command on the control plane's server (for checks only; the CLI uses HTTPS)."""
@@ -133,6 +145,17 @@ def test_remote_control_plane_end_to_end(remote):
     assert set(seen) == {"1", "2"}, seen
     r.cli("canary", "promote", "todos", "--yes", timeout=900)
     assert versions(r, 20) == Counter({"2": 20})
+
+    # Deploy and canary went through ssh and the edge only: from the server, the manager's
+    # admin entrypoint (Traefik's API, Prometheus) and its registry are refused, though they
+    # listen (this host, outside the emulated firewall, reaches them); the edge answers.
+    assert r.server("systemctl", "is-active", "sentinel-firewall").stdout.strip() == "active"
+    for port in (8082, 5000):
+        assert subprocess.run([sys.executable, "-c", PROBE, MANAGER, str(port)], capture_output=True,
+                              text=True, timeout=30).stdout.strip() == "open", port
+        assert r.probe_from_server(MANAGER, port) == "refused", port
+    assert r.probe_from_server(MANAGER, 22) == "open"
+    assert r.probe_from_server(MANAGER, 80) == "open"
 
     # A wrong token: one clear line, non-zero exit.
     bad = r.cli("apps", check=False, env={"SENTINEL_TOKEN": "not-the-token"})

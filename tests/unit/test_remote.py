@@ -159,7 +159,7 @@ def test_playbook_is_the_same_for_every_provider():
 
 def test_provider_settings_for_the_control_plane():
     local = providers.get("local")
-    assert local.controlplane_packages == ("docker.io",) and local.controlplane_host_docker
+    assert local.controlplane_packages == ("docker.io", "iptables") and local.controlplane_host_docker
     for name in ("aws", "digitalocean", "hetzner"):
         p = providers.get(name)
         assert p.controlplane_packages == () and not p.controlplane_host_docker

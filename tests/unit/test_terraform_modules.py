@@ -22,6 +22,8 @@ import pytest
 
 import hcl2  # python-hcl2, from the `test` extra; missing means failing, not skipping
 
+from control_plane import firewall
+
 ROOT = Path(__file__).resolve().parents[2]
 TERRAFORM = ROOT / "terraform"
 
@@ -487,6 +489,37 @@ def test_ssh_only_from_control_plane_and_admin(module_dir):
     assert "var.control_plane_cidr" in joined and "var.admin_cidr" in joined
     outside = {r.where: _sources_outside(r, ("control_plane_cidr", "admin_cidr")) for r in ssh}
     assert {k: v for k, v in outside.items() if v} == {}
+
+
+def open_to_control_plane(rules: list[Rule]) -> set[tuple[str, int]]:
+    """(protocol, port) the nodes accept from the control plane's server: rules naming
+    var.control_plane_cidr, or open to the world. A rule without ports counts as ("all", 0)."""
+    out: set[tuple[str, int]] = set()
+    for r in rules:
+        if not (re.search(r"\bvar\.control_plane_cidr\b", r.sources) or _is_world(r.sources)):
+            continue
+        proto = {"6": "tcp", "17": "udp", "-1": "all"}.get(r.protocol, r.protocol)
+        if r.ports is None or proto == "all":
+            out.add((proto, 0))
+        else:
+            out.update((proto, p) for p in range(r.ports[0], r.ports[1] + 1))
+    return out
+
+
+@pytest.mark.parametrize("module_dir", CLOUD_DIRS, ids=_ids(CLOUD_DIRS))
+def test_control_plane_reaches_nodes_on_the_one_list(module_dir):
+    """control_plane/firewall.py's NODE_PORTS is what the local provider's server enforces on
+    itself: it must be exactly what every cloud's firewall opens to the control plane."""
+    expected = {(proto, port) for proto, port, _ in firewall.NODE_PORTS}
+    assert open_to_control_plane(ingress_rules(_load_module(module_dir))) == expected
+
+
+def test_open_to_control_plane_reads_ranges_and_sources():
+    rules = [Rule("a", "tcp", (22, 22), "var.control_plane_cidr /*default */"),
+             Rule("b", "tcp", (5000, 5001), "10.0.0.0/16"),
+             Rule("c", "udp", (60000, 60001), "0.0.0.0/0"),
+             Rule("d", "-1", None, "var.control_plane_cidr")]
+    assert open_to_control_plane(rules) == {("tcp", 22), ("udp", 60000), ("udp", 60001), ("all", 0)}
 
 
 @pytest.mark.parametrize("module_dir", CLOUD_DIRS, ids=_ids(CLOUD_DIRS))
