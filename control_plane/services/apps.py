@@ -13,6 +13,7 @@ from ..errors import CommandFailed, Conflict, InvalidInput, NotFound
 from ..jobs import Operation
 from ..models import AppDeploy
 from ..platform import Platform
+from ..database_config import database_url
 from ..templates import render
 from .. import traefik
 from .database import DatabaseService
@@ -27,8 +28,10 @@ def db_env(app: str, db: dict, password: str) -> dict[str, str]:
     """What the app's tasks get to reach their database: one address (HAProxy, which follows the
     primary) and libpq settings that notice a dead peer within seconds instead of minutes."""
     host = names.db_service(app)
-    params = "connect_timeout=3&keepalives=1&keepalives_idle=5&keepalives_interval=2&keepalives_count=2"
-    return {"DATABASE_URL": f"postgresql://{db['user']}:{password}@{host}:5432/{db['name']}?{params}",
+    # The *_FILE forms are swarm secrets (only this app's tasks have them): for images that keep
+    # credentials out of their environment, which `docker inspect` on a node shows.
+    return {"DATABASE_URL": database_url(host, db["user"], db["name"], password),
+            "DATABASE_URL_FILE": "/run/secrets/database_url",
             "PGHOST": host, "PGPORT": "5432", "PGUSER": db["user"], "PGPASSWORD": password,
             "PGDATABASE": db["name"], "PGPASSWORD_FILE": "/run/secrets/db_password",
             "PGCONNECT_TIMEOUT": "3"}

@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 from .. import executor, names, patroni, secrets, ssh, topology
-from ..database_config import (MAX_MEMBER_INDEX, Passwords, Timing, haproxy_config,
+from ..database_config import (MAX_MEMBER_INDEX, Passwords, Timing, database_url, haproxy_config,
                                member_pgbackrest, patroni_config, repo_pgbackrest, tls_ext,
                                tls_aliases, tls_key_argv, tls_sign_argv)
 from ..docker_cli import (Docker, config_create_argv, config_ls_argv, config_rm_argv, exec_argv,
@@ -108,6 +108,9 @@ class DatabaseService:
                                                       self.p.spec.name), **self.tls(name)}
         if self.has_repo_node():
             out["repo_pgbackrest"] = repo_pgbackrest(name, members)
+        # For the web tasks (DATABASE_URL_FILE), not the members.
+        out["database_url"] = database_url(names.db_service(name), app["db"]["user"], app["db"]["name"],
+                                           secrets.get(f"db_{name}"))
         # Every possible member is listed: HAProxy's config never changes when members move.
         proxy = haproxy_config(name, [names.member(i) for i in range(MAX_MEMBER_INDEX + 1)])
         return out, proxy
@@ -164,7 +167,7 @@ class DatabaseService:
             "image": images["postgres"], "proxy_image": images["haproxy"],
             "proxy_config": objects["haproxy"], "proxy_replicas": proxy_nodes,
             "secrets": objects,
-            "all_secrets": sorted(set(member_secrets) | {db["secret"]}),
+            "all_secrets": sorted(set(member_secrets) | {db["secret"], objects["database_url"]}),
             "members": [{"key": names.member(m["index"]),
                          "volume_key": names.member_volume_key(m["index"]), "node": m["node"],
                          "replicas": 0 if m.get("stopped") else 1} for m in db["members"]],

@@ -121,7 +121,12 @@ class ReleaseService:
             elif shown["n"] == MAX_EVENT_LINES + 1:
                 op.step(f"| … (more output is not kept as events)")
 
-        secrets_ = [(app["db"]["secret"], "db_password")] if app.get("db") else []
+        secrets_ = []
+        if app.get("db"):
+            from .database import DatabaseService
+
+            url = DatabaseService(self.p).ensure_objects(app)["database_url"]
+            secrets_ = [(app["db"]["secret"], "db_password"), (url, "database_url")]
         return run_one_off(self.p, task, image, argv, networks=[names.network(app["name"])],
                            secrets=secrets_, secret_mode="0444",  # as in the app's own tasks
                            env={**self.task_env(app, extra_env),

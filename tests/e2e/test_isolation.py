@@ -113,6 +113,14 @@ def test_env_values_reach_the_task_verbatim(platform, apps):
     assert got.splitlines()[-1] == repr(value)
 
 
+def test_a_database_apps_tasks_get_its_url_as_a_file_too(platform, apps):
+    node, cid = platform.task_container("beta_web")
+    code = ("import os; u = open(os.environ['DATABASE_URL_FILE']).read(); "
+            "print(u == os.environ['DATABASE_URL'], u.startswith('postgresql://beta:'))")
+    p = platform.node_exec(node, "docker", "exec", cid, "python3", "-c", code)
+    assert p.stdout.split() == ["True", "True"], p.stdout + p.stderr
+
+
 def test_first_deploys_with_databases_at_once_keep_every_password(platform, apps):
     names = ["con-a", "con-b", "con-c", "con-d"]
 

@@ -102,8 +102,9 @@ DB = {"user": "todos", "name": "todos", "password_secret": "todos-db-password",
       "proxy_replicas": 2,
       "secrets": {"patroni": "todos-pg-patroni-1", "member_pgbackrest": "todos-pg-member-1",
                   "repo_pgbackrest": "todos-pg-repo-1", "tls_key": "todos-pg-tls-key-1",
-                  "tls_cert": "todos-pg-tls-cert-1", "ca": "todos-pg-ca-1"},
-      "all_secrets": ["todos-db-password", "todos-pg-patroni-1"],
+                  "tls_cert": "todos-pg-tls-cert-1", "ca": "todos-pg-ca-1",
+                  "database_url": "todos-pg-database-url-1"},
+      "all_secrets": ["todos-db-password", "todos-pg-database-url-1", "todos-pg-patroni-1"],
       "members": [{"key": "pg-0", "volume_key": "pgdata-0", "node": "c-node-1", "replicas": 1},
                   {"key": "pg-1", "volume_key": "pgdata-1", "node": "c-node-0", "replicas": 1}],
       "repo": {"host_path": "/var/lib/sentinel/backups/todos", "alias": "backup"}}
@@ -165,6 +166,22 @@ def test_app_updates_are_start_first_and_roll_back():
     assert labels["traefik.http.routers.todos-production.entrypoints"] == "admin"
     assert labels["traefik.http.routers.todos-production.middlewares"] == "sentinel-auth@file"
     assert labels["traefik.swarm.network"] == "sentinel-edge-3"
+
+
+def test_web_tasks_get_the_password_and_the_url_as_files_and_members_do_not():
+    s = app_stack()["services"]
+    assert {(x["source"], x["target"]) for x in s["web"]["secrets"]} == {
+        ("todos-db-password", "db_password"), ("todos-pg-database-url-1", "database_url")}
+    assert "database_url" not in {x["target"] for x in s["pg-0"]["secrets"]}
+
+
+def test_database_env_points_the_file_forms_at_the_mounted_secrets():
+    from control_plane.services.apps import db_env
+
+    env = db_env("todos", {"user": "todos", "name": "todos"}, "pw")
+    assert env["DATABASE_URL"].startswith("postgresql://todos:pw@todos_db:5432/todos?connect_timeout=3")
+    assert env["DATABASE_URL_FILE"] == "/run/secrets/database_url"
+    assert env["PGPASSWORD_FILE"] == "/run/secrets/db_password"
 
 
 def test_app_without_db():
