@@ -50,6 +50,9 @@ def canary_deploy_ratio(home: Path, app: str, runs: int) -> None:
             kinds[kind].append(took)
             if kind == "no-op release":
                 checks.append(check_seconds(out))
+                if r == 0:  # where the check's time goes (the CLI prints each step's time)
+                    print("\n".join(f"    {l.strip()}" for l in out.splitlines()
+                                     if "compatibility check" in l or "restor" in l), flush=True)
             cli(home, "canary", "rollback", app, "--yes")
             print(f"run {r + 1}, {kind}: {took:.1f} s", flush=True)
     base = statistics.median(kinds["none"])
