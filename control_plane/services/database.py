@@ -415,6 +415,9 @@ class DatabaseService:
         index = topology.free_index(used, MAX_MEMBER_INDEX)
         key = names.member(index)
         op.step(f"adding member {key} on {node} (cloned from the repository or the primary)")
+        # A node that comes back may still hold an old copy under this member's volume name:
+        # a new member always starts empty and is cloned.
+        self.wipe_volume(node, names.member_volume(app["name"], index))
         app["db"]["members"].append({"index": index, "node": node})
         self._save(app)
         self._redeploy(app)

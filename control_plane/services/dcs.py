@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import time
+from dataclasses import dataclass
 
 from .. import names, secrets
 from ..docker_cli import Docker, exec_argv, stack_deploy_argv, volume_rm_argv
@@ -32,16 +33,36 @@ def dcs_stack(members: list[dict], image: str, endpoint_mode: str) -> str:
     return text
 
 
-# ---- etcdctl argv (pure) ---------------------------------------------------------------------
-def etcdctl(*args: str, user: str | None = None) -> list[str]:
-    return ["etcdctl", "--command-timeout=10s", *(["--user", user] if user else []), *args]
+# ---- etcdctl calls (pure) --------------------------------------------------------------------
+# The credentials go in as the first line of standard input, into ETCDCTL_USER (etcdctl reads
+# every flag from ETCDCTL_<FLAG>): a `--user root:…` argument would sit in the node's process
+# list, readable by every local user, for as long as the call runs.
+READ_USER = 'IFS= read -r ETCDCTL_USER && export ETCDCTL_USER && exec "$@"'
 
 
-def member_add_argv(key: str, user: str | None) -> list[str]:
+@dataclass(frozen=True)
+class Etcdctl:
+    args: tuple[str, ...]
+    user: str | None = None  # "name:password"
+
+    def argv(self) -> list[str]:
+        """What runs in the member's container: no secret in it."""
+        base = ["etcdctl", "--command-timeout=10s", *self.args]
+        return ["sh", "-c", READ_USER, "sh", *base] if self.user else base
+
+    def stdin(self, data: str | None = None) -> str | None:
+        return f"{self.user}\n{data or ''}" if self.user else data
+
+
+def etcdctl(*args: str, user: str | None = None) -> Etcdctl:
+    return Etcdctl(args, user)
+
+
+def member_add_argv(key: str, user: str | None) -> Etcdctl:
     return etcdctl("member", "add", key, f"--peer-urls={peer_url(key)}", "--learner", user=user)
 
 
-def app_user_argvs(app: str, root: str) -> list[list[str]]:
+def app_user_argvs(app: str, root: str) -> list[Etcdctl]:
     """Create the app's etcd user (password on stdin), a role limited to its prefix, and grant
     it; re-runnable: an existing user gets its password set instead."""
     user = names.dcs_user(app)
@@ -84,7 +105,7 @@ class DCS:
                           input=dcs_stack(members, image, self.p.spec.endpoint_mode),
                           timeout=120, what="docker stack deploy (etcd)")
 
-    def _exec(self, argv: list[str], *, input: str | None = None, check: bool = True,
+    def _exec(self, cmd: Etcdctl, *, input: str | None = None, check: bool = True,
               avoid: str | None = None, timeout: float = 30):
         """Run etcdctl in a running member (not `avoid`), trying each until one answers."""
         last: Exception | None = None
@@ -96,11 +117,13 @@ class DCS:
             except (NotRunning, CommandFailed) as e:
                 last = last or e  # an answer from a running member says more
                 continue
-            proc = d.run(exec_argv(cid, *argv, interactive=input is not None), input=input,
-                         check=False, timeout=timeout, what=" ".join(argv[:3]))
+            stdin = cmd.stdin(input)
+            what = " ".join(("etcdctl", *cmd.args[:2]))
+            proc = d.run(exec_argv(cid, *cmd.argv(), interactive=stdin is not None), input=stdin,
+                         check=False, timeout=timeout, what=what)
             if proc.returncode == 0 or not check:
                 return proc
-            last = CommandFailed(f"{' '.join(argv[:3])} failed: {(proc.stderr or proc.stdout).strip()[:300]}")
+            last = CommandFailed(f"{what} failed: {(proc.stderr or proc.stdout).strip()[:300]}")
         raise last or CommandFailed("no etcd member is running")
 
     def healthy(self) -> bool:

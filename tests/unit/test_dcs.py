@@ -20,9 +20,32 @@ def test_each_member_is_pinned_and_keeps_the_settings_it_was_created_with():
 
 
 def test_a_new_member_joins_as_a_learner():
-    argv = dcs.member_add_argv("etcd-2", "root:pw")
-    assert argv[-2:] == ["--peer-urls=http://etcd-2:2380", "--learner"] or "--learner" in argv
-    assert ["--user", "root:pw"] == argv[2:4]
+    argv = dcs.member_add_argv("etcd-2", "root:pw").argv()
+    assert argv[-2:] == ["--peer-urls=http://etcd-2:2380", "--learner"]
+
+
+def test_credentials_go_on_stdin_never_on_a_command_line():
+    cmd = dcs.etcdctl("user", "add", "x", "--interactive=false", user="root:pw")
+    argv = cmd.argv()
+    assert not any("pw" in a for a in argv)
+    assert argv[:5] == ["sh", "-c", dcs.READ_USER, "sh", "etcdctl"]
+    assert cmd.stdin("new-password\n") == "root:pw\nnew-password\n"
+    plain = dcs.etcdctl("endpoint", "health")
+    assert plain.argv()[0] == "etcdctl" and plain.stdin(None) is None
+
+
+def test_the_shell_wrapper_hands_etcdctl_the_user_and_the_rest_of_stdin(tmp_path):
+    """The wrapper run for real by sh, with a stand-in etcdctl that prints what it got."""
+    import os
+    import subprocess
+
+    fake = tmp_path / "etcdctl"
+    fake.write_text('#!/bin/sh\necho "user=$ETCDCTL_USER args=$*"; cat\n')
+    fake.chmod(0o755)
+    cmd = dcs.etcdctl("user", "add", "x", user="root:p w$1")
+    out = subprocess.run(cmd.argv(), input=cmd.stdin("secret\n"), capture_output=True, text=True,
+                         env={**os.environ, "PATH": f"{tmp_path}:{os.environ['PATH']}"}, check=True).stdout
+    assert out == "user=root:p w$1 args=--command-timeout=10s user add x\nsecret\n"
 
 
 def test_the_initial_cluster_is_read_from_member_add():
@@ -32,6 +55,6 @@ def test_the_initial_cluster_is_read_from_member_add():
 
 def test_an_apps_role_is_limited_to_its_prefix_and_no_password_is_on_a_command_line():
     argvs = dcs.app_user_argvs("todos", "root:pw")
-    grant = next(a for a in argvs if "grant-permission" in a)
+    grant = next(a.argv() for a in argvs if "grant-permission" in a.args)
     assert grant[-3:] == ["readwrite", "/sentinel/todos/", "--prefix=true"]
-    assert not any("new-user-password" in x for a in argvs for x in a)
+    assert not any("pw" in x for a in argvs for x in a.argv())
