@@ -300,6 +300,50 @@ def test_starting_a_canary_offers_weight_or_steps(server, browser):
     assert op.inner_text().startswith("canary shop:8 for shop")
 
 
+def test_steps_take_gates_and_pauses_as_the_cli_does(server, browser):
+    base, _ = server
+    page = signed_in(browser, base, "#/apps/shop/canary")
+    bodies = []
+    page.on("request", lambda r: bodies.append(json.loads(r.post_data))
+            if r.url.endswith("/v1/apps/shop/canary") and r.method == "POST" else None)
+    page.get_by_label("Image").fill("shop:8")
+    page.get_by_role("radio", name="Progressive steps, judged at each").check()
+    page.get_by_label("Steps (% at each)").fill("5,20:later")
+    page.get_by_role("button", name="Start canary").click()
+    assert "each maybe with :approve or a pause like :5m" in page.get_by_role("alert").first.inner_text()
+    assert bodies == []
+    page.get_by_label("Steps (% at each)").fill("5, 20:approve, 50:2m")
+    page.get_by_label("Interval").fill("30s")
+    page.get_by_role("button", name="Start canary").click()
+    page.locator(".activity li.op .state-bad, .activity li.op .state-ok").first.wait_for()
+    assert bodies[0]["steps"] == [5, {"weight": 20, "pause": "approve"}, {"weight": 50, "pause": 120}]
+    assert bodies[0]["interval"] == 30 and bodies[0]["auto_promote"] is False
+
+
+def test_a_canary_at_a_gate_offers_the_approval_and_shows_the_apis_answer(server, browser):
+    base, _ = server
+    def at_gate(route):  # the report as the control plane would give it while the canary waits
+        r = route.fetch()
+        report = r.json()
+        report["canary"]["progressive"]["state"] = "awaiting_approval"
+        route.fulfill(response=r, json=report)
+
+    browser.route("**/v1/apps/todos/report?*", at_gate)
+    page = signed_in(browser, base, "#/apps/todos/canary")
+    page.get_by_role("button", name="Approve this step…").click()
+    dialog = page.get_by_role("dialog")
+    assert dialog.get_by_role("heading").inner_text() == "Approve the canary of todos?"
+    assert "The steps go on from 20%." in dialog.inner_text()
+    assert "waiting for your approval to go on" in page.locator("#page").inner_text()
+    dialog.get_by_role("button", name="Approve").click()
+    op = page.locator(".activity li.op").first
+    op.locator(".alert, [role=alert]").first.wait_for()
+    # The store's canary waits for a promotion, not at a gate: the API refuses, in one line.
+    assert op.inner_text().startswith("approve the canary of todos: refused")
+    assert "waits for no approval (it waits for `sentinel canary promote`)" in op.inner_text()
+    browser.unroute_all(behavior="ignoreErrors")  # the page's next refresh may be in flight
+
+
 # ---- database ---------------------------------------------------------------------------------
 
 PLAN = {"app": "todos", "into": None, "to": "2026-11-27T16:40:00Z", "target_text": "2026-11-27 16:40:00+00",
