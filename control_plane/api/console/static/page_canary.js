@@ -12,6 +12,9 @@ const APPLY_AFTER_MS = 700;
 const PLAN_STATES = {
   running: "stepping through the weights, judged at each step",
   paused: "paused by a manual traffic change",
+  awaiting_approval: "a step with a gate passed: waiting for your approval to go on",
+  approved: "approved: going on at the next check",
+  pausing: "a step passed: pausing before going on",
   awaiting_promotion: "every step passed: waiting for your approval",
   awaiting_decision: "still not enough data: waiting for your decision",
   promoting: "promoting",
@@ -86,7 +89,7 @@ function startForm(name, activity, after) {
   const autoPromote = checkbox("Promote by itself when the last step passes");
   const analysis = el("textarea", { spellcheck: "false" });
   const weightField = field("Weight (% of requests)", weight);
-  const stepFields = el("div", { hidden: "" }, field("Steps (% at each)", steps, "Increasing weights, e.g. 5,20,50."),
+  const stepFields = el("div", { hidden: "" }, field("Steps (% at each)", steps, "Increasing weights, e.g. 5,20,50; 20:approve waits for your approval once that step passes, 20:5m pauses 5 minutes."),
                         field("Interval", interval, "How long each step runs before it is judged, e.g. 60s or 5m."), autoPromote.node);
   mode.addEventListener("change", () => {
     const progressive = mode.querySelector("input:checked").value === "steps";
@@ -104,11 +107,11 @@ function startForm(name, activity, after) {
     const progressive = mode.querySelector("input:checked").value === "steps";
     const body = { image: image.value.trim(), replicas: Number(replicas.value), baseline: baseline.box.checked };
     if (progressive) {
-      body.steps = steps.value.split(",").map((s) => Number(s.trim()));
+      body.steps = parseSteps(steps.value);
       body.interval = parseDuration(interval.value);
       body.auto_promote = autoPromote.box.checked;
-      if (body.steps.some((s) => !Number.isInteger(s)) || body.interval === null) {
-        return replace(problem, errorLine("Steps are whole percentages separated by commas, and the interval a duration like 60s or 5m."));
+      if (body.steps === null || body.interval === null) {
+        return replace(problem, errorLine("Steps are whole percentages separated by commas, each maybe with :approve or a pause like :5m, and the interval a duration like 60s or 5m."));
       }
     } else {
       body.weight = Number(weight.value);
@@ -121,6 +124,25 @@ function startForm(name, activity, after) {
     await act(activity, `canary ${body.image} for ${name}`, "POST", appPath(name, "/canary"), body, after);
   });
   return [el("p", {}, "No canary is running. Start one:"), problem, form];
+}
+
+// `5,20:approve,50:10m` as `sentinel canary deploy --steps` reads it: a weight, and after ':' a
+// gate (approve) or a pause after the step passes; null when the text is not that.
+export function parseSteps(text) {
+  const steps = [];
+  for (const part of text.split(",")) {
+    const m = /^\s*(\d+)\s*(?::\s*(\S+?)\s*)?$/.exec(part);
+    if (!m) return null;
+    const weight = Number(m[1]);
+    if (m[2] === undefined) {
+      steps.push(weight);
+      continue;
+    }
+    const pause = m[2] === "approve" ? "approve" : parseDuration(m[2]);
+    if (pause === null) return null;
+    steps.push({ weight, pause });
+  }
+  return steps;
 }
 
 export function parseDuration(text) {
@@ -172,7 +194,7 @@ function controls(name, r, activity, after) {
   const buttons = el("div", { class: "row" });
   if (p && p.state === "awaiting_approval") {
     // A gate (`pause: approve` in sentinel.yaml): approving lets the steps go on.
-    const gate = el("button", { type: "button" }, "Approve this step");
+    const gate = el("button", { type: "button" }, "Approve this step…");
     gate.addEventListener("click", async () => {
       const answer = await confirmDialog({ title: `Approve the canary of ${name}?`, confirm: "Approve",
         body: [el("p", {}, `The steps go on from ${c.weight}%.`)] });
