@@ -106,8 +106,10 @@ def main() -> None:
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--gib", type=float, default=1.0)
     ap.add_argument("--skip-size", action="store_true")
+    ap.add_argument("--keep-on-failure", action="store_true", help="leave the platform up to look at")
     a = ap.parse_args()
     home = new_home()
+    ok = False
     try:
         print(f"init {init(home, 2):.0f} s", flush=True)
         deploy_db_app(home, "rel")
@@ -117,8 +119,12 @@ def main() -> None:
         under_load(home, "rel")
         if not a.skip_size:
             size(home, a.gib)
+        ok = True
     finally:
-        cli(home, "destroy", "--delete-data", "--yes")
+        if ok or not a.keep_on_failure:
+            cli(home, "destroy", "--delete-data", "--yes")
+        else:
+            print(f"left up for a look: SENTINEL_HOME={home} SENTINEL_PORT=38765")
 
 
 if __name__ == "__main__":

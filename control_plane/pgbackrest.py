@@ -167,3 +167,12 @@ def parse_time(text: str) -> dt.datetime:
     """An ISO 8601 time from the user; without a zone it is UTC. Raises ValueError."""
     t = dt.datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
     return t if t.tzinfo else t.replace(tzinfo=dt.timezone.utc)
+
+
+def error_lines(output: str, limit: int = 400) -> str:
+    """What a failed pgBackRest command said that matters: its ERROR lines (with their HINTs),
+    else the end of its output."""
+    lines = [" ".join(l.split()) for l in output.splitlines()]
+    picked = [l for l in lines if "ERROR" in l or "HINT" in l]
+    text = " ".join(picked or lines)
+    return text[:limit] if picked else text[-limit:]

@@ -326,7 +326,7 @@ class DatabaseService:
                 return
             if time.monotonic() > deadline:
                 raise CommandFailed("creating the backup stanza failed: "
-                                    + " ".join(((proc.stderr or "") + proc.stdout).split())[-300:])
+                                    + pgbackrest.error_lines((proc.stderr or "") + proc.stdout))
             time.sleep(2)
 
     def apply_schema(self, app: dict, schema: str) -> None:

@@ -74,3 +74,15 @@ def test_a_restore_point_starts_from_a_backup_on_its_own_timeline_before_it():
     assert pb.backup_for_point(backups, "0/1000000", 3) is None
     assert "--set=F2" in pb.restore_argv("todos", pb.Target("name", "p", timeline=3, set="F2"))
     assert pb.lsn("1/0") > pb.lsn("0/FFFFFFFF")
+
+
+def test_a_failure_is_reported_by_its_error_line_not_the_log_tail():
+    out = ("2026-11-27 22:08:28.900 P00 INFO: stanza-create command begin 2.47: --pg1-host=pg-0\n"
+           "2026-11-27 22:08:28.920 P00 ERROR: [050]: unable to acquire lock on file "
+           "'/tmp/pgbackrest/s-archive.lock': Resource temporarily unavailable\n"
+           "HINT: is another pgBackRest process running?\n"
+           "2026-11-27 22:08:28.924 P00 INFO: stanza-create command end: aborted with exception [050]\n")
+    said = pb.error_lines(out)
+    assert said.startswith("2026-11-27 22:08:28.920 P00 ERROR: [050]: unable to acquire lock")
+    assert "another pgBackRest process" in said and "command end" not in said
+    assert pb.error_lines("a\nb\n") == "a b"
