@@ -49,7 +49,7 @@ def etcd_hosts(count: int = 3) -> list[str]:
 
 def patroni_config(app: str, passwords: Passwords, *, timing: Timing = Timing(),
                    archive_timeout: int = 60, max_connections: int = 100,
-                   restore_command: str | None = None) -> str:
+                   restore_command: str | None = None, archive: bool = True) -> str:
     text, data = render_yaml(
         "patroni.yml.j2", app=app, namespace=names.DCS_NAMESPACE, stanza=names.stanza(app),
         restapi_user="sentinel", restapi_password=passwords.restapi,
@@ -57,7 +57,7 @@ def patroni_config(app: str, passwords: Passwords, *, timing: Timing = Timing(),
         timing=timing, archive_timeout=archive_timeout, max_connections=max_connections,
         pgdata=names.PGDATA, superuser_password=passwords.superuser,
         replication_password=passwords.replication,
-        restore={"command": restore_command} if restore_command else None)
+        restore={"command": restore_command} if restore_command else None, archive=archive)
     _check_patroni(data, app)
     return text
 

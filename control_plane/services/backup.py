@@ -450,7 +450,8 @@ class BackupService:
             AppService(self.p).deploy_stack(copy, None, web=False)
             self.db.wait_leader(copy, what="the copy")
             self.db.adopt_roles(copy, source)
-            self.db.stanza_create(copy)
+            if not internal:  # a scratch copy is never backed up
+                self.db.stanza_create(copy)
         except Exception:
             op.step(f"the restore into {into} failed: removing {into}")
             AppService(self.p)._remove(copy, keep_data=False)

@@ -103,7 +103,8 @@ class DatabaseService:
         name = app["name"]
         # The repository host backs up from running members only (a stopped one has no address).
         members = [names.member(m["index"]) for m in app["db"]["members"] if not m.get("stopped")]
-        out = {"patroni": patroni_config(name, self.passwords(name), timing=TIMING),
+        out = {"patroni": patroni_config(name, self.passwords(name), timing=TIMING,
+                                         archive=not app.get("internal")),
                "member_pgbackrest": member_pgbackrest(name, self.object_storage(),
                                                       self.p.spec.name), **self.tls(name)}
         if self.has_repo_node():

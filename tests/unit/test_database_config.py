@@ -28,6 +28,11 @@ def test_patroni_is_synchronous_with_failsafe_and_archives_to_pgbackrest():
     assert "data-checksums" in c["bootstrap"]["initdb"]
 
 
+def test_a_scratch_copy_archives_nothing():
+    params = patroni(archive=False)["bootstrap"]["dcs"]["postgresql"]["parameters"]
+    assert params["archive_command"] == "/bin/true"
+
+
 def test_patroni_uses_the_apps_own_etcd_user_and_prefix():
     c = patroni()
     assert c["scope"] == "todos" and c["namespace"] == "/sentinel/"
