@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import shlex
+import threading
 import time
 
 from .. import names, secrets
@@ -26,6 +27,9 @@ from .backup import BackupService
 from .database import DatabaseService, psql_argv
 from .oneoff import OneOffResult, run_one_off, telling_lines
 
+# One lock per scratch copy: its removal runs after a passed check, beside the release, and the
+# next check of the same app waits for it.
+_SCRATCH_LOCKS: dict[str, threading.Lock] = {}
 MAX_EVENT_LINES = 2000  # output lines kept as events; the rest is counted
 # The schema as data: what a migration changes (columns, indexes, constraints), read from the
 # catalogs of the app's database in a stable order.
@@ -206,15 +210,18 @@ class ReleaseService:
         name = app["name"]
         scratch = f"sentinel-check-{hashlib.sha256(name.encode()).hexdigest()[:8]}"
         apps = AppService(self.p)
-        if self.store.app(scratch):  # a leftover of an interrupted check
-            apps._remove(self.store.app(scratch), keep_data=False)
-            self.store.delete_app(scratch)
+        lock = _SCRATCH_LOCKS.setdefault(scratch, threading.Lock())
+        with lock:
+            if self.store.app(scratch):  # a leftover of an interrupted check
+                apps._remove(self.store.app(scratch), keep_data=False)
+                self.store.delete_app(scratch)
         op.step("compatibility check: restoring a copy of the database from its backups")
         from ..pgbackrest import Target
 
         self.backups.archive_now(app)
         self.backups._restore_into(op, app, scratch, Target("latest"), internal=True)
         copy = self.store.app(scratch)
+        passed = False
         try:
             op.step("compatibility check: the release on the copy")
             try:
@@ -248,9 +255,18 @@ class ReleaseService:
                         f"the smoke command failed against production on the migrated copy "
                         f"(exit code {smoke.exit_code}): {' | '.join(telling_lines(smoke.output, 3))}; "
                         "this release would break production; nothing real was changed")
+            passed = True
         finally:
-            apps._remove(self.store.app(scratch) or copy, keep_data=False)
-            self.store.delete_app(scratch)
+            def remove() -> None:
+                with lock:
+                    if self.store.app(scratch):
+                        apps._remove(self.store.app(scratch) or copy, keep_data=False)
+                        self.store.delete_app(scratch)
+
+            if passed:  # nothing waits on the copy any more: it goes while the release goes on
+                threading.Thread(target=remove, name=f"remove {scratch}", daemon=True).start()
+            else:  # a refused release leaves the platform exactly as it was before returning
+                remove()
         took = round(time.monotonic() - started, 1)
         op.step(f"compatibility check passed in {took} s: production works on the migrated schema")
         return {"skipped": False, "passed": True, "seconds": took}
