@@ -77,7 +77,7 @@ def wait_pair(home: Path, app: str, timeout: float = 300) -> dict:
     deadline = time.monotonic() + timeout
     while True:
         s = status(home, app)
-        if s["primary"] and s["standbys"] and s["standbys"][0]["lag_bytes"] is not None:
+        if s["primary"] and s["standbys"] and s["standbys"][0]["sync"]:
             return s
         if time.monotonic() > deadline:
             raise SystemExit(f"{app}'s standby did not come back: {s['members']}")
@@ -91,6 +91,7 @@ def failover(home: Path, kills: int) -> None:
         s = wait_pair(home, app)
         if s["primary"]["node"] != "bench-node-1":
             cli(home, "db", "switchover", app, "--yes")
+            wait_pair(home, app)  # only a synchronous standby may take over
         w = Writer(host, f"kill{k}")
         w.start()
         time.sleep(5)

@@ -517,6 +517,16 @@ class DatabaseService:
         else:
             raise CommandFailed(f"the switchover to {candidate} did not finish within 60 s.")
         self.wait_leader(app, timeout=60)
+        if exclude != leader:
+            # Until the old primary streams again as the synchronous standby, a loss of the new
+            # primary's node would have no one to take over: a switchover is done only then.
+            deadline = time.monotonic() + 60
+            while patroni.sync_standby(self.cluster(app)) != leader:
+                if time.monotonic() > deadline:
+                    op.step(f"{leader} is not yet the synchronous standby again; until it is, "
+                            f"nothing can take over: see `sentinel db status {app['name']}`")
+                    break
+                time.sleep(0.5)
         self.store.add_event(f"db:{app['name']}", "switchover",
                              f"primary {leader} -> {candidate} ({self.member_node(app, candidate)})",
                              op.actor, op.id)

@@ -56,7 +56,7 @@ def wait_healthy_pair(platform, timeout: float = 180) -> dict:
     while True:
         s = platform.json("db", "status", APP)
         if (s["primary"] and len(s["standbys"]) == 1 and s["standbys"][0]["state"] in ("running", "streaming")
-                and s["standbys"][0]["lag_bytes"] is not None):
+                and s["standbys"][0]["lag_bytes"] is not None and s["standbys"][0]["sync"]):
             return s
         assert time.monotonic() < deadline, s
         time.sleep(2)
@@ -201,6 +201,8 @@ def test_killing_the_primarys_node_under_load_loses_no_acknowledged_row(platform
     s = wait_healthy_pair(platform)
     if s["primary"]["node"] != f"{NAME}-node-1":
         platform.cli("db", "switchover", APP, "--yes")
+        # the switchover returns once the old primary is the synchronous standby again
+        assert platform.json("db", "status", APP)["standbys"][0]["sync"]
     victim = f"{NAME}-node-1"
     with Writer(BASE, DOMAIN, "kill") as w:
         time.sleep(3)
