@@ -189,6 +189,7 @@ class DCS:
         members = members + [new]
         self._save(members)
         self._deploy(members)
+        self._wait_task(key, node)
         member_id = self._member_id(key)
         deadline = time.monotonic() + 120
         while True:
@@ -201,6 +202,21 @@ class DCS:
             time.sleep(2)
         self.wait_healthy()
         return members
+
+    def _wait_task(self, key: str, node: str, timeout: float = 600) -> None:
+        """Until the new member's task runs: a node's first etcd task pulls the image first, which
+        must not eat into the time the member has to catch up."""
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                self.p.task_container(f"{names.DCS_STACK}_{key}")
+                return
+            except (NotRunning, CommandFailed):
+                if time.monotonic() > deadline:
+                    raise CommandFailed(f"etcd member {key} did not start on {node} within "
+                                        f"{int(timeout)} s; see `docker service ps "
+                                        f"{names.DCS_STACK}_{key}` on a manager.")
+                time.sleep(2)
 
     def _remove(self, op: Operation, member: dict) -> list[dict]:
         op.step(f"removing etcd member {member['key']} from {member['node']}")
