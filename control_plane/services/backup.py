@@ -48,7 +48,7 @@ class BackupService:
     def info(self, app: dict) -> dict:
         """`pgbackrest info` of the app's stanza, or {"status": "unreachable", ...}."""
         try:
-            proc = self.db.repo_exec(app["name"], pgbackrest.info_argv(names.stanza(app["name"])),
+            proc = self.db.repo_exec(app["name"], pgbackrest.info_argv(names.stanza(app["name"])), wait=0,
                                      timeout=60, check=False)
         except CommandFailed as e:
             return {"status": "unreachable", "message": e.message, "backups": [], "archive": None}
@@ -110,8 +110,10 @@ class BackupService:
         from .. import patroni
 
         cluster = self.db.cluster(app)
+        # Patroni lists a member just removed until its key expires: only current members count.
+        members = set(self.db.running_members(app))
         standby = next((m["name"] for m in (cluster or {}).get("members", [])
-                        if patroni.streaming(cluster, m["name"])), None)
+                        if m["name"] in members and patroni.streaming(cluster, m["name"])), None)
         op.step(f"{kind} backup of {name} from " + (f"standby {standby}" if standby else "the primary"))
         started = time.monotonic()
         # Idempotent, and needed when the database was created while the repository was away.

@@ -190,7 +190,8 @@ class DatabaseService:
                 + " ".join(((proc.stderr or "") + (proc.stdout or "")).split())[-400:]))
         return proc
 
-    def repo_exec(self, app: str, argv: list[str], *, timeout: float = 3600, check: bool = True):
+    def repo_exec(self, app: str, argv: list[str], *, timeout: float = 3600, check: bool = True,
+                  wait: float = 60):
         """pgBackRest where the repository is handled: the app's repository host, or (object
         storage) the primary member, which reaches the bucket itself."""
         if not self.has_repo_node():
@@ -198,11 +199,18 @@ class DatabaseService:
             return self.member_exec(app, patroni.leader(self.cluster(record)) or
                                     self.running_members(record)[0], argv, timeout=timeout,
                                     check=check)
-        try:
-            d, cid, _ = self.p.task_container(names.repo_service(app))
-        except NotRunning:
-            raise CommandFailed(f"the backup repository of {app} is not running: see "
-                                f"`sentinel db status {app}`.")
+        # The repository's task restarts when the members change (its configuration lists
+        # them): give it a moment before calling it down.
+        deadline = time.monotonic() + wait
+        while True:
+            try:
+                d, cid, _ = self.p.task_container(names.repo_service(app))
+                break
+            except NotRunning:
+                if time.monotonic() > deadline:
+                    raise CommandFailed(f"the backup repository of {app} is not running: see "
+                                        f"`sentinel db status {app}`.")
+                time.sleep(2)
         proc = d.run(exec_argv(cid, *argv, user="postgres", env=REPO_ENV), timeout=timeout,
                      check=False, what=" ".join(argv[:3]))
         if check and proc.returncode != 0:
