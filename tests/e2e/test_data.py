@@ -260,7 +260,10 @@ def test_a_single_copy_whose_node_is_lost_comes_back_from_its_backups(platform, 
     finally:
         subprocess.run(["docker", "start", victim], check=True, capture_output=True)
     # the old node returns with its stale copy: it stays out of the database, and HA comes back
-    time.sleep(5)
+    deadline = time.monotonic() + 300
+    while next(n["state"] for n in platform.json("cluster", "inspect")["nodes"] if n["name"] == victim) != "ready":
+        assert time.monotonic() < deadline, f"{victim} did not rejoin the swarm"
+        time.sleep(3)
     platform.cli("db", "ha", APP, "--on", "--node", victim, "--yes", timeout=900)
     s = wait_healthy_pair(platform, timeout=300)
     assert s["standbys"][0]["node"] == victim and s["primary"]["node"] == f"{NAME}-node-0"
