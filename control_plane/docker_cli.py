@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import shlex
+import time
 from collections.abc import AsyncIterator, Iterable
 
 from . import executor, ssh
@@ -232,3 +233,14 @@ class Docker:
     def inspect(self, argv: list[str], **kw) -> list[dict]:
         proc = self.run(argv, check=False, **kw)
         return json.loads(proc.stdout) if proc.returncode == 0 and proc.stdout.strip() else []
+
+    def remove_volume(self, volume: str, wait: float = 60) -> bool:
+        """Remove `volume` (absent counts as removed). A volume is freed only once the engine has
+        removed the containers of a service just taken away, so "in use" is asked again for up
+        to `wait` s. False if it is still there then."""
+        deadline = time.monotonic() + wait
+        while self.run(volume_rm_argv([volume]), check=False).returncode != 0:
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(1)
+        return True

@@ -8,7 +8,7 @@ import time
 from .. import executor, names, notify, secrets, ssh, validation
 from ..docker_cli import (container_ls_argv, exec_argv, secret_create_argv, secret_rm_argv,
                           service_inspect_argv, service_logs_argv, service_ps_argv,
-                          stack_deploy_argv, stack_rm_argv, volume_rm_argv, service_ls_argv)
+                          stack_deploy_argv, stack_rm_argv, service_ls_argv)
 from ..errors import CommandFailed, Conflict, InvalidInput, NotFound
 from ..jobs import Operation
 from ..models import AppDeploy

@@ -389,8 +389,7 @@ class BackupService:
         holds no other member; returns it and the node it was on."""
         members = app["db"]["members"]
         m = next((x for x in members if names.member(x["index"]) == primary), members[0])
-        taken = {x["node"] for x in members if x is not m}
-        free = [n for n in self.db.app_nodes() if n not in taken]
+        free = self.db.free_nodes(app, moving=m)
         if not free:
             raise Precondition(f"no node that holds a member of {app['name']}'s database is ready, and "
                                "no other node is free to restore it onto: add a node with "

@@ -17,7 +17,7 @@ from ..database_config import (MAX_MEMBER_INDEX, Passwords, Timing, database_url
                                member_pgbackrest, patroni_config, repo_pgbackrest, tls_ext,
                                tls_aliases, tls_key_argv, tls_sign_argv)
 from ..docker_cli import (Docker, config_create_argv, config_ls_argv, config_rm_argv, exec_argv,
-                          secret_create_argv, secret_ls_argv, secret_rm_argv, volume_rm_argv)
+                          secret_create_argv, secret_ls_argv, secret_rm_argv)
 from ..errors import CommandFailed, Conflict, InvalidInput, NotFound, Precondition
 from ..jobs import Operation
 from ..platform import NotRunning, Platform
@@ -62,6 +62,12 @@ class DatabaseService:
         nodes = [n["name"] for n in self.store.nodes() if n["role"] != "backup"]
         nodes.sort(key=lambda n: int(n.rsplit("-", 1)[-1]) if n.rsplit("-", 1)[-1].isdigit() else 0)
         return [n for n in nodes if states.get(n) == "ready"] if ready_only else nodes
+
+    def free_nodes(self, app: dict, moving: dict | None = None) -> list[str]:
+        """Ready nodes that hold no member of the app's database (`moving`, a member about to
+        leave its node, does not count), in index order."""
+        taken = {m["node"] for m in app["db"]["members"] if m is not moving}
+        return [n for n in self.app_nodes() if n not in taken]
 
     def node_states(self) -> dict[str, str]:
         return self.p.node_states()
@@ -440,7 +446,7 @@ class DatabaseService:
             self._redeploy(app)
             address = self.p.node_address(node)
             if address:
-                Docker(address).run(volume_rm_argv([names.member_volume(app["name"], index)]), check=False)
+                Docker(address).remove_volume(names.member_volume(app["name"], index))
             raise CommandFailed(f"{e.message} It was removed again; nothing else changed.")
         op.step(f"{key} on {node} is streaming")
         return key
@@ -456,8 +462,7 @@ class DatabaseService:
         self.wait_gone(f"{app['name']}_{key}")
         address = self.p.node_address(member["node"])
         if address and self.node_states().get(member["node"]) == "ready":
-            Docker(address).run(volume_rm_argv([names.member_volume(app["name"], member["index"])]),
-                                check=False)
+            Docker(address).remove_volume(names.member_volume(app["name"], member["index"]))
 
     def wait_gone(self, service: str, timeout: float = 90) -> None:
         deadline = time.monotonic() + timeout
@@ -673,8 +678,7 @@ class DatabaseService:
         done = []
         for m in lost:
             key = names.member(m["index"])
-            free = [n for n in self.app_nodes()
-                    if n not in {x["node"] for x in app["db"]["members"] if x is not m}]
+            free = self.free_nodes(app, moving=m)
             if not free:
                 raise Conflict(f"member {key} of {name} is on {m['node']}, which is {states.get(m['node'], 'gone')}, "
                                "and every ready node already holds a member: add a node "
@@ -706,11 +710,7 @@ class DatabaseService:
             address = self.p.node_address(m["node"])
             if not address:
                 continue
-            volume = names.member_volume(name, m["index"])
-            for _ in range(30):  # a volume is freed a moment after its container is gone
-                if Docker(address).run(volume_rm_argv([volume]), check=False).returncode == 0:
-                    break
-                time.sleep(1)
+            Docker(address).remove_volume(names.member_volume(name, m["index"]), wait=30)
         backup = next((n for n in self.store.nodes() if n["role"] == "backup"), None)
         if backup:
             ssh.run(backup["address"], "rm", "-rf", "--", names.repo_path(name), check=False)

@@ -49,9 +49,6 @@ class DbOperations:
         new = self.db.switchover_now(op, app, candidate=to)
         return {"primary": new, "node": self.db.member_node(app, new)}
 
-    def _free_nodes(self, app: dict) -> list[str]:
-        return [n for n in self.db.app_nodes() if n not in {m["node"] for m in app["db"]["members"]}]
-
     def start_ha(self, name: str, enabled: bool, node: str | None = None) -> str:
         self.check_ha(name, enabled, node)
         return self._start(name, "db-ha", lambda op: self._ha(op, name, enabled, node))
@@ -66,7 +63,7 @@ class DbOperations:
         if not enabled and node:
             raise InvalidInput("--node goes with --on (where the new standby goes).")
         if enabled:
-            free = self._free_nodes(app)
+            free = self.db.free_nodes(app)
             if not free:
                 raise InvalidInput(f"a standby needs a ready node that holds no member of {name}'s "
                                    "database and there is none: add a node first "
@@ -78,7 +75,7 @@ class DbOperations:
     def _ha(self, op: Operation, name: str, enabled: bool, node: str | None = None) -> dict:
         app = self.db.require(name)
         if enabled:
-            key = self.db.add_member(op, app, node or self._free_nodes(app)[0])
+            key = self.db.add_member(op, app, node or self.db.free_nodes(app)[0])
         else:
             cluster = self.db.cluster(app)
             from .. import patroni

@@ -12,7 +12,7 @@ import time
 from dataclasses import dataclass
 
 from .. import names, secrets
-from ..docker_cli import Docker, exec_argv, stack_deploy_argv, volume_rm_argv
+from ..docker_cli import Docker, exec_argv, stack_deploy_argv
 from ..errors import CommandFailed
 from ..jobs import Operation
 from ..platform import NotRunning, Platform
@@ -74,6 +74,12 @@ def app_user_argvs(app: str, root: str) -> list[Etcdctl]:
                 user=root),
         etcdctl("user", "grant-role", user, user, user=root),
     ]
+
+
+def last_line(text: str) -> str:
+    """etcdctl's answer: its last line ("Error: …"); the lines before are client retry logs."""
+    lines = [ln.strip() for ln in (text or "").strip().splitlines() if ln.strip()]
+    return lines[-1][:200] if lines else "no answer"
 
 
 def parse_initial_cluster(output: str) -> str:
@@ -186,6 +192,9 @@ class DCS:
         out = proc.stdout
         new = {"key": key, "node": node, "initial_cluster": parse_initial_cluster(out),
                "initial_state": "existing"}
+        # A learner must start from an empty data dir: a copy left on this node by an earlier
+        # member of the same name belongs to a removed member and would never catch up.
+        self._clear_volume(key, node)
         members = members + [new]
         self._save(members)
         self._deploy(members)
@@ -197,8 +206,9 @@ class DCS:
             if proc.returncode == 0:
                 break
             if time.monotonic() > deadline:
-                raise CommandFailed(f"etcd member {key} on {node} did not catch up within 120 s: "
-                                    f"{(proc.stderr or '').strip()[:200]}")
+                raise CommandFailed(f"etcd member {key} on {node} did not catch up within 120 s "
+                                    f"({last_line(proc.stderr or proc.stdout)}); see `docker "
+                                    f"service logs {names.DCS_STACK}_{key}` on a manager.")
             time.sleep(2)
         self.wait_healthy()
         return members
@@ -226,11 +236,18 @@ class DCS:
         members = [m for m in self.members() if m["key"] != member["key"]]
         self._save(members)
         self._deploy(members)
-        address = self.p.node_address(member["node"])
-        if address:  # its data: gone with the member (the node may be leaving anyway)
-            Docker(address).run(volume_rm_argv([f"{names.DCS_STACK}_{member['key']}"]), check=False)
+        if self.p.node_states().get(member["node"]) == "ready":
+            # its data: gone with the member (a node that is down keeps it; `_add` clears it)
+            self._clear_volume(member["key"], member["node"], required=False)
         self.wait_healthy()
         return members
+
+    def _clear_volume(self, key: str, node: str, required: bool = True) -> None:
+        address = self.p.node_address(node)
+        volume = f"{names.DCS_STACK}_{key}"
+        if address and not Docker(address).remove_volume(volume) and required:
+            raise CommandFailed(f"the old etcd volume {volume} on {node} is still in use; remove "
+                                f"it with `docker volume rm {volume}` on {node} and run again.")
 
     def _member_id(self, key: str) -> str | None:
         out = self._exec(etcdctl("member", "list", "-w", "json", user=self._root())).stdout

@@ -58,3 +58,11 @@ def test_an_apps_role_is_limited_to_its_prefix_and_no_password_is_on_a_command_l
     grant = next(a.argv() for a in argvs if "grant-permission" in a.args)
     assert grant[-3:] == ["readwrite", "/sentinel/todos/", "--prefix=true"]
     assert not any("pw" in x for a in argvs for x in a.argv())
+
+
+def test_an_etcdctl_failure_is_told_by_its_last_line_not_its_retry_logs():
+    err = ('{"level":"warn","msg":"retrying of unary invoker failed"}\n'
+           "Error: etcdserver: can only promote a learner member which is in sync with leader\n")
+    assert dcs.last_line(err) == ("Error: etcdserver: can only promote a learner member which is "
+                                  "in sync with leader")
+    assert dcs.last_line("") == "no answer"
