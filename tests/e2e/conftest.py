@@ -13,10 +13,14 @@ import httpx
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-NAME = "e2e"
-HTTP, HTTPS = 18080, 18443
+# scripts/test.sh runs groups of modules side by side, each on its own shared platform: the slot
+# gives each its own name, subnet and ports.
+SLOT = int(os.environ.get("SENTINEL_E2E_SLOT", "0"))
+NAME = "e2e" if SLOT == 0 else f"e2e{SLOT}"
+SUBNET = ("172.30.0.0/24", "172.26.0.0/24")[SLOT]
+HTTP, HTTPS, API = 18080 + 100 * SLOT, 18443 + 100 * SLOT, 18765 + 100 * SLOT
 # 1 s scrapes: the early check judges on every scrape.
-INIT = ("init", "--provider", "local", "--name", NAME, "--subnet", "172.30.0.0/24", "--nodes", "2",
+INIT = ("init", "--provider", "local", "--name", NAME, "--subnet", SUBNET, "--nodes", "2",
         "--http-port", str(HTTP), "--https-port", str(HTTPS), "--scrape-interval", "1s", "--yes")
 
 
@@ -49,7 +53,7 @@ class Platform:
     """The CLI of one platform; another module can run its own (name, ports) beside the shared one."""
 
     def __init__(self, home: Path, *, name: str = NAME, http: int = HTTP, https: int = HTTPS,
-                 api_port: int = 18765):
+                 api_port: int = API):
         self.home, self.name, self.http_port, self.https_port = home, name, http, https
         # Scheduled backups and drills off: they would take an app's lock between two steps of a
         # test (their timing is unit-tested; the operations they run are tested here directly).
