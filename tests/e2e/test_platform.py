@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from .conftest import HTTP, INIT, NAME
-from .load import Load
+from .load import MIN_RATE, Load
 
 pytestmark = pytest.mark.e2e
 
@@ -138,7 +138,7 @@ def test_rollback_under_load_loses_nothing_and_returns_all_traffic(platform, tod
         platform.cli("canary", "rollback", "todos", "--yes")
         time.sleep(3)
     assert load.errors == [], load.errors[:5]
-    assert load.rate >= 50, load.rate
+    assert load.rate >= MIN_RATE, load.rate
     assert count_versions(platform, todos, 100) == {"1": 100}
     assert platform.json("canary", "status", "todos")["canary"] is None
 
@@ -150,7 +150,7 @@ def test_canary_deploy_and_promote_under_load_lose_nothing(platform, todos):
         platform.cli("canary", "promote", "todos", "--yes")
         time.sleep(3)
     assert load.errors == [], load.errors[:5]
-    assert load.rate >= 50, load.rate
+    assert load.rate >= MIN_RATE, load.rate
     assert load.versions["2"] > 0
     assert count_versions(platform, todos, 100) == {"2": 100}
     assert "buy milk" in platform.http(todos, "/api/todos").text  # data survived
@@ -163,7 +163,7 @@ def test_in_place_update_and_scale_under_load_lose_nothing(platform, todos):
         platform.cli("scale", "app", "todos", "--replicas", "3")
         time.sleep(3)
     assert load.errors == [], load.errors[:5]
-    assert load.rate >= 50, load.rate
+    assert load.rate >= MIN_RATE, load.rate
     assert count_versions(platform, todos, 50) == {"1": 50}
     app = platform.json("inspect", "app", "todos")
     running = [t for t in app["tasks"] if t["name"].startswith("todos_web") and t["state"] == "running"]

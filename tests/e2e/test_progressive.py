@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from .conftest import HTTP
-from .load import Load
+from .load import MIN_RATE, Load
 from .test_platform import count_versions
 
 
@@ -97,7 +97,7 @@ def test_a_bad_canary_is_rolled_back_by_the_early_check(platform, todos, tmp_pat
     # Only the canary's own injected errors failed; nothing failed on the way back.
     assert set(load.failed_versions) <= {"2"}, load.errors[:5]
     assert load.failed_versions["2"] > 0
-    assert load.rate >= 50, load.rate
+    assert load.rate >= MIN_RATE, load.rate
     assert count_versions(platform, todos, 100) == {"1": 100}
     # The judgment that decided is archived with its inputs and judges the same again.
     latest = platform.json("canary", "judgments", "todos")[0]
@@ -142,7 +142,7 @@ def test_a_healthy_canary_walks_every_step_and_is_promoted_across_a_restart(plat
     assert decisions[-1].startswith("step 2/2 at 40%") and decisions[-1].endswith("-> promote"), decisions
     assert status["production"]["image"] == "todo:2"
     assert load.errors == [], load.errors[:5]
-    assert load.rate >= 50, load.rate
+    assert load.rate >= MIN_RATE, load.rate
     assert count_versions(platform, todos, 100) == {"2": 100}
 
 

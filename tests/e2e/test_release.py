@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from .conftest import HTTP, ROOT
-from .load import Load, Writer
+from .load import MIN_RATE, Load, Writer
 from .test_platform import count_versions, one_clear_error
 
 pytestmark = pytest.mark.e2e
@@ -118,7 +118,7 @@ def test_expand_canary_promote_contract_under_load_lose_nothing(platform, shop):
                      "--yes")
         time.sleep(3)
     assert load.errors == [] and w.failures == [], (load.errors[:3], w.failures[:3])
-    assert load.rate >= 50, load.rate
+    assert load.rate >= MIN_RATE, load.rate
     assert load.versions["3"] > 0
     cols = columns(platform)
     assert "priority" in cols and "created_at" not in cols
