@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -97,6 +98,17 @@ def console_load(home: Path, apps: int, runs: int = 5) -> list[float]:
     return out[1:]
 
 
+def busy_cores(seconds: float = 15) -> float:
+    """Cores this machine keeps busy while nothing is asked of the platform (from /proc/stat)."""
+    def sample() -> tuple[int, int]:
+        v = list(map(int, Path("/proc/stat").read_text().splitlines()[0].split()[1:]))
+        return sum(v), v[3] + v[4]  # total, idle + iowait
+    t0, i0 = sample()
+    time.sleep(seconds)
+    t1, i1 = sample()
+    return (1 - (i1 - i0) / (t1 - t0)) * (os.cpu_count() or 1)
+
+
 def control_plane_mib(home: Path) -> float:
     pid = int((home / "control-plane.pid").read_text().split()[0])
     rss = next(l for l in Path(f"/proc/{pid}/status").read_text().splitlines() if l.startswith("VmRSS"))
@@ -114,11 +126,14 @@ def main() -> None:
         one = routing_change(home, "app-1")
         mem_one = (memory("sentinel_traefik"), control_plane_mib(home))
         page_one = console_load(home, 1)
+        idle_one = busy_cores()
         print(f"1 app: deploy {times[0]:.1f} s; routing change {summary(one)}; "
-              f"Traefik {mem_one[0]:.0f} MiB, control plane {mem_one[1]:.0f} MiB", flush=True)
+              f"Traefik {mem_one[0]:.0f} MiB, control plane {mem_one[1]:.0f} MiB; "
+              f"at rest {idle_one:.2f} cores busy", flush=True)
         for i in range(2, n + 1):
             times.append(deploy(home, f"app-{i}"))
             print(f"app {i}: deploy {times[-1]:.1f} s", flush=True)
+        idle_n = busy_cores()
         many = routing_change(home, f"app-{n}")
         mem_n = (memory("sentinel_traefik"), control_plane_mib(home))
         page_n = console_load(home, n)
@@ -130,6 +145,8 @@ def main() -> None:
               f"control plane {mem_n[1]:.0f} MiB (1 app: {mem_one[1]:.0f})")
         print(f"console apps page listing every app, s: 1 app {summary(page_one)}; "
               f"{n} apps {summary(page_n)}")
+        print(f"at rest: {idle_one:.2f} cores busy with 1 app, {idle_n:.2f} with {n} apps "
+              f"(of {os.cpu_count()})")
     finally:
         cli(home, "destroy", "--delete-data", "--yes")
 
