@@ -2,9 +2,10 @@
 # README command 2: install what is missing, build images (cached by content hash), run every test:
 # unit tests, then end-to-end tests against a real swarm, Traefik, Postgres and Prometheus.
 #
-# With no arguments the suite runs as three groups side by side, each with its own platform(s):
-# most end-to-end time is spent waiting on the swarm, Patroni and Traefik, not on the CPU.
 # With arguments, they go to one pytest run as they are (e.g. `scripts/test.sh tests/unit -x`).
+# SENTINEL_TEST_GROUPS=3 runs the suite as three groups side by side, each on its own platform(s):
+# 30 min instead of 44 on 2 cores, but there the groups are CPU-bound and some tests have failed
+# from it (docs/benchmarks.md), so one run after another stays the default until they do not.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$here"
@@ -15,6 +16,9 @@ mkdir -p artifacts
 
 if [ "$#" -gt 0 ]; then
   exec python -m pytest -p no:cacheprovider "$@"
+fi
+if [ "${SENTINEL_TEST_GROUPS:-1}" != 3 ]; then
+  exec python -m pytest -p no:cacheprovider tests
 fi
 
 e2e=tests/e2e

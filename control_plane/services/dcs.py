@@ -19,6 +19,7 @@ from ..platform import NotRunning, Platform
 from ..templates import render_yaml
 
 ROOT_USER = "root"
+ALREADY_EXISTS = "already exists"  # etcd: "user name already exists", "role name already exists"
 MEMBER_SLOTS = ("etcd-0", "etcd-1", "etcd-2")
 
 
@@ -270,11 +271,28 @@ class DCS:
     def ensure_app_user(self, app: str, password: str) -> None:
         root = self._root()
         add, passwd, role, grant, bind = app_user_argvs(app, root)
-        if self._exec(add, input=f"{password}\n", check=False).returncode != 0:
-            self._exec(passwd, input=f"{password}\n")  # exists: make its password the current one
-        self._exec(role, check=False)
-        self._exec(grant)
-        self._exec(bind)
+        if not self._auth_change(add, input=f"{password}\n", done_if=ALREADY_EXISTS):
+            self._auth_change(passwd, input=f"{password}\n")  # exists: make its password current
+        self._auth_change(role, done_if=ALREADY_EXISTS)
+        self._auth_change(grant)
+        self._auth_change(bind)
+
+    def _auth_change(self, cmd: Etcdctl, *, input: str | None = None, done_if: str | None = None,
+                     attempts: int = 5) -> bool:
+        """One change to etcd's users or roles. Other apps' first deploys change them at the same
+        time, and etcd refuses a change made on an older auth revision, so a failure is tried
+        again. False: etcd answered `done_if` (already done)."""
+        for attempt in range(attempts):
+            proc = self._exec(cmd, input=input, check=False)
+            if proc.returncode == 0:
+                return True
+            answer = f"{proc.stderr or ''}{proc.stdout or ''}"
+            if done_if and done_if in answer:
+                return False
+            if attempt == attempts - 1:
+                raise CommandFailed(f"etcdctl {' '.join(cmd.args[:2])} failed: {last_line(answer)}")
+            time.sleep(1 + attempt)
+        raise AssertionError("unreachable")
 
     def delete_app_keys(self, app: str) -> None:
         """Forget an app's Patroni cluster state (all its members must be stopped)."""
