@@ -48,6 +48,12 @@ def traefik_ref(app: str, role: str) -> str:
     return f"{traefik_service(app, role)}@swarm"
 
 
+def internal_host(app: str, role: str) -> str:
+    """The Host of a role's admin-only Traefik router (compose_templates/app.yml.j2): how the
+    control plane asks the running version itself, through Traefik."""
+    return f"{traefik_service(app, role)}.sentinel.internal"
+
+
 def sticky_cookie(app: str) -> str:
     return f"sentinel_{app.replace('-', '_')}"
 

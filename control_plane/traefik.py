@@ -13,7 +13,8 @@ import httpx
 
 from . import ssh
 from .errors import CommandFailed
-from .names import sticky_cookie, traefik_file as app_file, traefik_ref, traefik_service  # noqa: F401
+from .names import (internal_host, sticky_cookie, traefik_file as app_file, traefik_ref,  # noqa: F401
+                    traefik_service)
 from .templates import render, token
 
 DYNAMIC_DIR = "/etc/sentinel/traefik/dynamic"
@@ -138,6 +139,18 @@ class TraefikWriter:
 
     def has_service(self, name: str) -> bool:
         return self.get(f"http/services/{name}") is not None
+
+    def answer(self, app: str, role: str, path: str) -> int | None:
+        """The status one version of an app gives `path` through Traefik, as visitors reach it
+        (same load balancer and health checks), on its admin-only router; None if none came."""
+        from . import tunnel
+
+        try:
+            r = httpx.get(f"{tunnel.url(self.manager, self.api_port)}{path}", auth=self.auth, timeout=5,
+                          headers={"Host": internal_host(app, role)})
+            return r.status_code
+        except (httpx.HTTPError, CommandFailed):
+            return None
 
     def weights_applied(self, app: str, weights: dict[str, int]) -> bool:
         svc = self.get(f"http/services/{app}-weighted@file")

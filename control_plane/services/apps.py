@@ -188,6 +188,8 @@ class AppService:
                             "traefik_name": names.traefik_service(app["name"], "baseline"),
                             "env": {**env, **db, "SENTINEL_VERSION_ROLE": "baseline"},
                             "replicas": canary["replicas"], "resources": production})
+        for svc in out:
+            svc["internal_host"] = names.internal_host(app["name"], svc["role"])
         return out
 
     def render_stack(self, app: dict, canary: dict | None = None, web: bool = True) -> str:
@@ -258,6 +260,22 @@ class AppService:
         writer = self.p.traefik()
         name = names.traefik_ref(app, role)
         writer.wait_for(lambda: writer.has_service(name), f"service {name}", timeout=60, interval=0.25)
+
+    def wait_answering(self, app: dict, role: str, timeout: float = 90) -> None:
+        """Until the version answers its health path (else /) below 500 three times in a row
+        through Traefik: tasks up, Traefik's health checks passed, and (for an app whose health
+        check asks its database) the database reached through its proxy."""
+        writer, path = self.p.traefik(), app.get("health_path") or "/"
+        good = 0
+
+        def answering() -> bool:
+            nonlocal good
+            code = writer.answer(app["name"], role, path)
+            good = good + 1 if code is not None and code < 500 else 0
+            return good >= 3
+
+        writer.wait_for(answering, f"{app['name']} answering {path} below 500", timeout=timeout,
+                        interval=0.5)
 
     # ---- deploy -------------------------------------------------------------------------------
     def deploy(self, op: Operation, body: AppDeploy, keep: dict | None = None) -> dict:

@@ -358,11 +358,12 @@ class BackupService:
             app_now = self.store.app(name)
             if app_now.get("image") and app_now.get("replicas", 0) > 0:
                 # Web tasks whose health check needs the database may have been replaced while
-                # it was down: traffic returns only once Traefik has them again (never a 404).
+                # it was down, and the database's proxy may still be finding the new primary:
+                # traffic returns once the app answers through Traefik again (never a 404 or 503).
                 try:
-                    apps.wait_traefik_service(name, "production")
+                    apps.wait_answering(app_now, "production")
                 except CommandFailed:
-                    op.step("the app's tasks are not healthy yet; routing to them anyway")
+                    op.step("the app does not answer yet; routing to it anyway")
             from .canary import routing
 
             route = routing(canary) if canary else {"weights": {"production": 100}}

@@ -73,6 +73,10 @@ class ClusterService:
         if existing and existing["name"] != spec.name:
             raise InvalidInput(f"this control plane already manages cluster {existing['name']!r}: "
                                "run `sentinel destroy` first or use that name.")
+        if existing and self.p.state == "ready" and existing["nodes"] != spec.nodes:
+            # Terraform would simply drop the last nodes, databases and all: scale moves them first.
+            raise InvalidInput(f"the platform already has {existing['nodes']} node(s) and `sentinel init` "
+                               f"does not change that: run `sentinel cluster scale --nodes {spec.nodes}`.")
         return spec
 
     def init(self, op: Operation, spec: ClusterCreate) -> dict:

@@ -60,6 +60,11 @@ def test_init_again_reports_the_platform_and_changes_nothing(platform):
     before = platform.json("cluster", "inspect")["nodes"]
     out = platform.cli(*INIT)
     assert "already exists" in out.stdout
+    # another node count is scale's job: init would drop nodes without moving their databases
+    fewer = list(INIT)
+    fewer[fewer.index("--nodes") + 1] = "1"
+    one_clear_error(platform.cli(*fewer, check=False), "already has 2 node(s)",
+                    "sentinel cluster scale --nodes 1")
     assert [n["name"] for n in platform.json("cluster", "inspect")["nodes"]] == [n["name"] for n in before]
 
 

@@ -113,7 +113,7 @@ DB = {"user": "todos", "name": "todos", "password_secret": "todos-db-password",
 def app_stack(**kw):
     from control_plane.services.apps import health_test
 
-    web = [{"key": "web", "role": "production", "image": "reg/todo:1", "traefik_name": "todos-production",
+    web = [{"key": "web", "role": "production", "image": "reg/todo:1", "traefik_name": "todos-production", "internal_host": "todos-production.sentinel.internal",
             "env": {"A": "1", "QUOTE": 'x"y'}, "replicas": 2}]
     ctx = dict(app="todos", port=8000, health_path="/healthz", health_test=health_test(8000, "/healthz"),
                endpoint_mode="dnsrr", network="app-todos", edge_network="sentinel-edge-3",
@@ -192,7 +192,7 @@ def test_app_without_db():
 def test_no_value_can_change_the_stack_structure():
     evil = 'x"\nservices:\n  pwn: {image: evil}\n# "'
     web = [{"key": "web", "role": "production", "image": "reg/todo:1",
-            "traefik_name": "todos-production", "env": {"EVIL": evil, "DOLLAR": "$HOME"}, "replicas": 1}]
+            "traefik_name": "todos-production", "internal_host": "todos-production.sentinel.internal", "env": {"EVIL": evil, "DOLLAR": "$HOME"}, "replicas": 1}]
     s = app_stack(web_services=web)
     assert set(s["services"]) == {"web", "db", "pg-0", "pg-1", "backup"}
     assert s["services"]["web"]["environment"]["EVIL"] == evil
@@ -205,7 +205,7 @@ def test_a_name_that_is_not_a_token_is_refused():
     from control_plane.templates import TemplateValueError
 
     web = [{"key": "web", "role": "production", "image": "reg/todo:1",
-            "traefik_name": "todos: {x}", "env": {}, "replicas": 1}]
+            "traefik_name": "todos: {x}", "internal_host": "todos: {x}.sentinel.internal", "env": {}, "replicas": 1}]
     with pytest.raises(TemplateValueError):
         app_stack(web_services=web)
 
@@ -216,11 +216,11 @@ def test_resources_are_limits_and_reservations_per_service():
     share = stack_resources({"cpu": 0.5, "memory": "256Mi"})
     assert share == {"limits": {"cpus": "0.5", "memory": "268435456"},
                      "reservations": {"cpus": "0.5", "memory": "268435456"}}
-    web = [{"key": "web", "role": "production", "image": "reg/todo:1", "traefik_name": "todos-production",
+    web = [{"key": "web", "role": "production", "image": "reg/todo:1", "traefik_name": "todos-production", "internal_host": "todos-production.sentinel.internal",
             "env": {}, "replicas": 2, "resources": share},
-           {"key": "canary", "role": "canary", "image": "reg/todo:2", "traefik_name": "todos-canary",
+           {"key": "canary", "role": "canary", "image": "reg/todo:2", "traefik_name": "todos-canary", "internal_host": "todos-canary.sentinel.internal",
             "env": {}, "replicas": 1, "resources": stack_resources({"cpu": None, "memory": "1Gi"})},
-           {"key": "baseline", "role": "baseline", "image": "reg/todo:1", "traefik_name": "todos-baseline",
+           {"key": "baseline", "role": "baseline", "image": "reg/todo:1", "traefik_name": "todos-baseline", "internal_host": "todos-baseline.sentinel.internal",
             "env": {}, "replicas": 1, "resources": None}]
     s = app_stack(web_services=web, db=None)["services"]
     assert s["web"]["deploy"]["resources"]["limits"] == {"cpus": "0.5", "memory": "268435456"}
