@@ -100,15 +100,30 @@ def pem_bundle(text: str, what: str = "acme_ca") -> str:
     return text
 
 
+# Both end up in Traefik's command line: only what an address or a URL needs, never a space,
+# a quote or a line break.
+_EMAIL_LOCAL = re.compile(r"^[A-Za-z0-9._%+-]{1,64}$")
+_ACME_URL = re.compile(r"^https://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[A-Za-z0-9._~%+-]+)*/?$")
+
+
+def _is_domain(value: str) -> bool:
+    try:
+        domain(value)
+    except InvalidInput:
+        return False
+    return value == value.strip()
+
+
 def acme_settings(email: str | None, server: str | None, ca: str | None) -> None:
     """The ACME options only mean something with an account email; the server must be HTTPS."""
     if (server or ca) and not email:
         raise InvalidInput(f"{'--acme-server' if server else '--acme-ca'} needs --email: "
                            "ACME (automatic HTTPS) is turned on by an account email.")
-    if email and ("@" not in email or email.startswith("@") or email.endswith("@")):
+    local, _, host = (email or "").rpartition("@")
+    if email and not (_EMAIL_LOCAL.match(local) and _is_domain(host)):
         raise InvalidInput(f"email {email!r} is not valid: give the ACME account's address, "
                            "such as ops@example.com.")
-    if server and not server.startswith("https://"):
+    if server and not _ACME_URL.match(server):
         raise InvalidInput(f"ACME server {server!r} is not valid: give the https:// URL of its "
                            "directory, such as https://acme-v02.api.letsencrypt.org/directory.")
     if ca is not None:

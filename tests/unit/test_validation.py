@@ -114,6 +114,16 @@ def test_acme_settings():
         v.acme_settings("ops@example.com", "http://x/dir", None)
     with pytest.raises(InvalidInput, match="email 'ops' is not valid"):
         v.acme_settings("ops", None, None)
+    # what reaches Traefik's command line is an address and a URL, nothing that could add a flag
+    for bad in ("ops@example.com\n--api.insecure=true", "ops @example.com", "ops@exa mple.com",
+                "\"ops\"@example.com", "ops@", "@example.com", "ops@example.com "):
+        with pytest.raises(InvalidInput, match="is not valid"):
+            v.acme_settings(bad, None, None)
+    for bad in ("https://acme.example.com/dir\n--api.insecure=true", "https://acme.example.com/a b",
+                "https://acme.example.com/dir?x=1", "https://user@acme.example.com/dir"):
+        with pytest.raises(InvalidInput, match="ACME server .* is not valid"):
+            v.acme_settings("ops@example.com", bad, None)
+    v.acme_settings("first.last+tag@mail.example.co.uk", "https://acme-v02.api.letsencrypt.org/directory", None)
     with pytest.raises(InvalidInput, match="no PEM certificate"):
         v.acme_settings("ops@example.com", None, "junk")
 
