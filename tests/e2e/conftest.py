@@ -24,6 +24,15 @@ INIT = ("init", "--provider", "local", "--name", NAME, "--subnet", SUBNET, "--no
         "--http-port", str(HTTP), "--https-port", str(HTTPS), "--scrape-interval", "1s", "--yes")
 
 
+def pytest_collection_modifyitems(items) -> None:
+    """Every test in this folder is end-to-end, whether or not its module says so: `-m "not e2e"`
+    must never start a platform."""
+    here = Path(__file__).parent
+    for item in items:
+        if here in Path(item.fspath).parents:
+            item.add_marker(pytest.mark.e2e)
+
+
 def leftovers(name: str) -> list[str]:
     """Docker objects of the test platform `name` (containers, volumes, its network) that exist."""
     out = []

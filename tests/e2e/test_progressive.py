@@ -16,6 +16,8 @@ from .conftest import HTTP
 from .load import MIN_RATE, Load
 from .test_platform import count_versions
 
+pytestmark = pytest.mark.e2e
+
 
 def prometheus(platform, query: str, auth: bool = True) -> httpx.Response:
     password = json.loads((platform.home / "secrets.json").read_text())["admin_password"]
