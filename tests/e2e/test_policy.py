@@ -146,3 +146,15 @@ def test_a_shadow_canary_sees_mirrored_gets_and_no_posts(platform, receiver, tmp
         assert by_method.get("POST", 0) == 0, by_method
     finally:
         platform.cli("canary", "rollback", APP, "--yes", check=False)
+
+
+def test_the_demo_file_reads_against_the_live_demo_app(platform, todos):
+    """examples/todo/sentinel.yaml, as README shows it, against the app README command 1 deploys
+    with flags: the live control plane reads it whole (schema file, canary, analysis) and `diff`
+    names what the file adds, never the port, domain or health check they share."""
+    proc = platform.cli("diff", "-f", str(ROOT / "examples/todo/sentinel.yaml"), "--json", check=False)
+    assert proc.returncode == 1, proc.stderr  # 1: something would change (0: nothing, 2: an error)
+    plan = json.loads(proc.stdout)
+    paths = {c["path"] for c in plan["changes"]}
+    assert plan["app"] == "todos" and {"env", "resources", "canary"} <= paths, paths
+    assert not paths & {"port", "domains", "health"}, paths
