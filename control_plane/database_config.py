@@ -34,6 +34,28 @@ class Timing:
             raise ValueError("Patroni needs loop_wait + 2 * retry_timeout <= ttl")
 
 
+# Every member is created with FAST (bootstrap config: changing it would restart members). A
+# database with one member has no standby to hand over to, so in etcd it runs RELAXED: Patroni
+# acts, logs and rewrites its leader key (an fsync in etcd) every 10 s instead of every second,
+# which at 30 apps was most of the platform's idle CPU (docs/benchmarks.md). A lone member that
+# restarts still holds its own leader key and takes it back at once.
+FAST = Timing()
+RELAXED = Timing(ttl=30, loop_wait=10, retry_timeout=10)
+# Where images/postgres/sentinel-pg puts the member's Patroni config.
+PATRONICTL = ("patronictl", "-c", "/run/sentinel/patroni.yml")
+
+
+def timing_for(members: int) -> Timing:
+    return FAST if members > 1 else RELAXED
+
+
+def set_timing_argv(timing: Timing) -> list[str]:
+    """patronictl writes the cluster's dynamic config in etcd; every member applies it within
+    one loop. No change prints `Not changed` and exits 0."""
+    return [*PATRONICTL, "edit-config", "--force", "--quiet", "--set", f"ttl={timing.ttl}",
+            "--set", f"loop_wait={timing.loop_wait}", "--set", f"retry_timeout={timing.retry_timeout}"]
+
+
 @dataclass(frozen=True)
 class Passwords:
     superuser: str

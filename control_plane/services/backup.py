@@ -9,6 +9,7 @@ import time
 import json
 
 from .. import names, pgbackrest, validation
+from ..database_config import PATRONICTL
 from ..errors import CommandFailed, Conflict, InvalidInput, Precondition
 from ..jobs import Operation
 from ..platform import Platform
@@ -354,6 +355,8 @@ class BackupService:
             self.db._save(app)
             apps.deploy_stack(app, canary, web=bool(app.get("image")))
             self.db.wait_leader(app, what="the restored database")
+            # The restored data brings back Patroni's timing of its backup's day.
+            self.db.tune_quietly(op, app)
         finally:
             app_now = self.store.app(name)
             if app_now.get("image") and app_now.get("replicas", 0) > 0:
@@ -452,8 +455,9 @@ class BackupService:
             AppService(self.p).deploy_stack(copy, None, web=False)
             self.db.wait_leader(copy, what="the copy")
             self.db.adopt_roles(copy, source)
-            if not internal:  # a scratch copy is never backed up
+            if not internal:  # a scratch copy is never backed up, and soon gone
                 self.db.stanza_create(copy)
+                self.db.tune_quietly(op, copy)
         except Exception:
             op.step(f"the restore into {into} failed: removing {into}")
             AppService(self.p)._remove(copy, keep_data=False)
@@ -523,7 +527,7 @@ class BackupService:
         """Pause replay on a standby, read its position and count there: exactly the state at that
         position, whatever the primary does meanwhile. Patroni would resume replay within a
         loop, so it is paused too (no automatic failover for those seconds)."""
-        patronictl = ["patronictl", "-c", "/run/sentinel/patroni.yml"]
+        patronictl = list(PATRONICTL)
         self.db.member_exec(app["name"], standby, patronictl + ["pause", "--wait"], timeout=60)
         self.db.sql(app, "select pg_wal_replay_pause()", member=standby, database="postgres")
         try:

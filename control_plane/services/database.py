@@ -13,9 +13,10 @@ import time
 from pathlib import Path
 
 from .. import executor, names, patroni, secrets, ssh, topology
-from ..database_config import (MAX_MEMBER_INDEX, Passwords, Timing, database_url, haproxy_config,
-                               member_pgbackrest, patroni_config, repo_pgbackrest, tls_ext,
-                               tls_aliases, tls_key_argv, tls_sign_argv)
+from ..database_config import (FAST, MAX_MEMBER_INDEX, PATRONICTL, Passwords, Timing, database_url,
+                               haproxy_config, member_pgbackrest, patroni_config, repo_pgbackrest,
+                               set_timing_argv, timing_for, tls_ext, tls_aliases, tls_key_argv,
+                               tls_sign_argv)
 from ..docker_cli import (Docker, config_create_argv, config_ls_argv, config_rm_argv, exec_argv,
                           secret_create_argv, secret_ls_argv, secret_rm_argv)
 from ..errors import CommandFailed, Conflict, InvalidInput, NotFound, Precondition
@@ -25,7 +26,6 @@ from .. import pgbackrest
 from .dcs import DCS
 
 REPO_ENV = {"PGBACKREST_CONFIG": "/run/sentinel/pgbackrest.conf"}
-TIMING = Timing()
 
 
 def pg_kinds(repo: bool) -> tuple[str, ...]:
@@ -109,7 +109,7 @@ class DatabaseService:
         name = app["name"]
         # The repository host backs up from running members only (a stopped one has no address).
         members = [names.member(m["index"]) for m in app["db"]["members"] if not m.get("stopped")]
-        out = {"patroni": patroni_config(name, self.passwords(name), timing=TIMING,
+        out = {"patroni": patroni_config(name, self.passwords(name), timing=FAST,
                                          archive=not app.get("internal")),
                "member_pgbackrest": member_pgbackrest(name, self.object_storage(),
                                                       self.p.spec.name), **self.tls(name)}
@@ -332,6 +332,28 @@ class DatabaseService:
         raise CommandFailed(f"standby {member} of {app['name']} did not catch up within "
                             f"{int(timeout)} s; see `sentinel inspect logs {app['name']} --db`.")
 
+    def tune(self, app: dict, timing: Timing | None = None) -> None:
+        """Patroni's timing in etcd: `timing`, else what the number of members calls for
+        (database_config.timing_for). Raises CommandFailed if no member could set it."""
+        timing = timing or timing_for(len(app["db"]["members"]))
+        for member in [patroni.leader(self.cluster(app))] + self.running_members(app):
+            if not member:
+                continue
+            proc = self.member_exec(app["name"], member, set_timing_argv(timing), timeout=60, check=False)
+            if proc.returncode == 0:
+                return
+        raise CommandFailed(f"could not set Patroni's timing of {app['name']}'s database "
+                            f"(loop_wait {timing.loop_wait} s): see `sentinel inspect logs "
+                            f"{app['name']} --db`.")
+
+    def tune_quietly(self, op: Operation, app: dict) -> None:
+        """tune() after a change that leaves the database working either way: a failure is said,
+        not raised (the timing only changes how fast a lone member reacts, and its idle cost)."""
+        try:
+            self.tune(app)
+        except CommandFailed as e:
+            op.step(f"WARNING: {e.message}")
+
     def stanza_create(self, app: dict) -> None:
         deadline = time.monotonic() + 60
         while True:
@@ -379,6 +401,8 @@ class DatabaseService:
             if m != leader:
                 op.step(f"waiting for standby {m} on {self.member_node(app, m)} to stream")
                 self.wait_streaming(app, m, timeout=300)
+        if len(app["db"]["members"]) == 1:
+            self.tune_quietly(op, app)
         self.store.add_event(f"db:{name}", "create", f"database created ({len(app['db']['members'])} "
                              "member(s)); the first backup starts in the background", "system", op.id)
 
@@ -433,6 +457,9 @@ class DatabaseService:
         # A node that comes back may still hold an old copy under this member's volume name:
         # a new member always starts empty and is cloned.
         self.wipe_volume(node, names.member_volume(app["name"], index))
+        if len(app["db"]["members"]) == 1:
+            # A standby is there to take over: Patroni watches at full speed before it starts.
+            self.tune(app, FAST)
         app["db"]["members"].append({"index": index, "node": node})
         self._save(app)
         self._redeploy(app)
@@ -463,6 +490,8 @@ class DatabaseService:
         address = self.p.node_address(member["node"])
         if address and self.node_states().get(member["node"]) == "ready":
             Docker(address).remove_volume(names.member_volume(app["name"], member["index"]))
+        if len(app["db"]["members"]) == 1:
+            self.tune_quietly(op, app)
 
     def wait_gone(self, service: str, timeout: float = 90) -> None:
         deadline = time.monotonic() + timeout
@@ -510,8 +539,8 @@ class DatabaseService:
         deadline = time.monotonic() + 30
         while True:
             proc = self.member_exec(app["name"], leader,
-                                    ["patronictl", "-c", "/run/sentinel/patroni.yml", "switchover",
-                                     "--force", "--leader", leader, "--candidate", candidate],
+                                    [*PATRONICTL, "switchover", "--force", "--leader", leader,
+                                     "--candidate", candidate],
                                     timeout=90, check=False)
             # patronictl also logs etcd lookups of members that do not exist (etcd-1, etcd-2 on
             # a small cluster): only its own verdict counts.

@@ -5,6 +5,7 @@ removes its app at the end."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 import re
 import subprocess
 import threading
@@ -64,6 +65,15 @@ def wait_healthy_pair(platform, timeout: float = 180) -> dict:
             return s
         assert time.monotonic() < deadline, s
         time.sleep(2)
+
+
+def patroni_loop_wait(platform) -> int:
+    """The loop_wait the database's Patroni runs with now (its dynamic config in etcd)."""
+    primary = platform.json("db", "status", APP)["primary"]["member"]
+    node, cid = platform.task_container(f"{APP}_{primary}")
+    p = platform.node_exec(node, "docker", "exec", cid, "curl", "-fsS", "http://127.0.0.1:8008/config")
+    assert p.returncode == 0, p.stderr
+    return json.loads(p.stdout)["loop_wait"]
 
 
 class Prober:
@@ -236,7 +246,10 @@ def test_a_single_copy_whose_node_is_lost_comes_back_from_its_backups(platform, 
     s = wait_healthy_pair(platform)
     if s["primary"]["node"] != f"{NAME}-node-1":
         platform.cli("db", "switchover", APP, "--yes")
+    assert patroni_loop_wait(platform) == 1  # a standby to hand over to: watched every second
     platform.cli("db", "ha", APP, "--off", "--yes")
+    # alone, the member needs no fast failure detection: Patroni acts every 10 s (idle cost)
+    assert patroni_loop_wait(platform) == 10
     victim = f"{NAME}-node-1"
     with Writer(BASE, DOMAIN, "single") as w:
         time.sleep(3)
@@ -271,6 +284,7 @@ def test_a_single_copy_whose_node_is_lost_comes_back_from_its_backups(platform, 
     platform.cli("db", "ha", APP, "--on", "--node", victim, "--yes", timeout=900)
     s = wait_healthy_pair(platform, timeout=300)
     assert s["standbys"][0]["node"] == victim and s["primary"]["node"] == f"{NAME}-node-0"
+    assert patroni_loop_wait(platform) == 1
     assert set(map(int, platform.psql(APP, "select id from todos").split())) >= have
     platform.cli("db", "switchover", APP, "--yes")
 

@@ -49,6 +49,19 @@ def test_timing_must_satisfy_patroni():
         dc.Timing(ttl=5, loop_wait=2, retry_timeout=2)
 
 
+def test_a_lone_member_runs_relaxed_and_a_pair_at_full_speed():
+    assert dc.timing_for(1) == dc.RELAXED and dc.timing_for(2) == dc.timing_for(3) == dc.FAST
+    assert dc.RELAXED.loop_wait == 10 and dc.FAST.loop_wait == 1
+    # members are created with FAST: the bootstrap config never changes with the member count
+    assert patroni()["bootstrap"]["dcs"]["loop_wait"] == dc.FAST.loop_wait
+
+
+def test_timing_is_set_in_etcd_by_patronictl_without_a_prompt():
+    assert dc.set_timing_argv(dc.RELAXED) == [
+        "patronictl", "-c", "/run/sentinel/patroni.yml", "edit-config", "--force", "--quiet",
+        "--set", "ttl=30", "--set", "loop_wait=10", "--set", "retry_timeout=10"]
+
+
 def test_member_pgbackrest_pushes_to_the_repository_host_over_tls():
     ini = parse_ini(dc.member_pgbackrest("todos"))
     g = ini["global"]
