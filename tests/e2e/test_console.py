@@ -174,7 +174,8 @@ def test_a_gate_is_approved_from_the_console_and_the_canary_promoted(platform, c
         assert abs(canary_share(platform) - 60) <= 3
         shot(page, "approved.png")
 
-        page.get_by_role("button", name="Promote…").click()
+        # exact: once the last step is judged, "Approve and promote…" may stand beside it
+        page.get_by_role("button", name="Promote…", exact=True).click()
         dialog = page.get_by_role("dialog")
         assert dialog.get_by_role("heading").inner_text() == f"Promote the canary of {APP}?"
         dialog.get_by_role("button", name="Promote").click()
