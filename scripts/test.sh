@@ -4,7 +4,7 @@
 #
 # With arguments, they go to one pytest run as they are (e.g. `scripts/test.sh tests/unit -x`).
 # SENTINEL_TEST_GROUPS=3 runs the suite as three groups side by side, each on its own platform(s):
-# 30 min instead of 44 on 2 cores, but there the groups are CPU-bound and some tests have failed
+# 31 min instead of 41 on 2 cores, but there the groups are CPU-bound and some tests have failed
 # from it (docs/benchmarks.md), so one run after another stays the default until they do not.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
