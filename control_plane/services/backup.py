@@ -527,8 +527,7 @@ class BackupService:
         """Pause replay on a standby, read its position and count there: exactly the state at that
         position, whatever the primary does meanwhile. Patroni would resume replay within a
         loop, so it is paused too (no automatic failover for those seconds)."""
-        patronictl = list(PATRONICTL)
-        self.db.member_exec(app["name"], standby, patronictl + ["pause", "--wait"], timeout=60)
+        self.db.member_exec(app["name"], standby, [*PATRONICTL, "pause", "--wait"], timeout=60)
         self.db.sql(app, "select pg_wal_replay_pause()", member=standby, database="postgres")
         try:
             for _ in range(50):
@@ -541,7 +540,7 @@ class BackupService:
             counts = json.loads(self.db.sql(app, COUNT_SQL, member=standby) or "{}")
         finally:
             self.db.sql(app, "select pg_wal_replay_resume()", member=standby, database="postgres")
-            self.db.member_exec(app["name"], standby, patronictl + ["resume", "--wait"], timeout=60)
+            self.db.member_exec(app["name"], standby, [*PATRONICTL, "resume", "--wait"], timeout=60)
         return pgbackrest.Target("lsn", lsn, exclusive=True), counts
 
     def _counts_at_restore_point(self, app: dict) -> tuple[pgbackrest.Target, dict]:

@@ -169,6 +169,7 @@ def test_point_in_time_restore_lands_exactly_between_two_batches_and_can_be_undo
         time.sleep(1)
     assert set(probe.codes) <= {200, 503}, probe.codes  # 503 while it runs, never a 404
     assert probe.codes[503] > 0, probe.codes
+    assert "does not answer yet" not in out, out  # traffic came back once the app answered
     assert titles(platform) == kept + batch_a
     undo = re.search(r"sentinel db restore \S+ --to (pre-restore-\S+)", out).group(1)
     platform.cli("db", "restore", APP, "--to", undo, "--yes")

@@ -164,7 +164,8 @@ def test_app_updates_are_start_first_and_roll_back():
     assert labels["traefik.http.services.todos-production.loadbalancer.healthcheck.path"] == "/healthz"
     # the label router exists only so Traefik makes no default one: behind the admin password
     assert labels["traefik.http.routers.todos-production.entrypoints"] == "admin"
-    assert labels["traefik.http.routers.todos-production.middlewares"] == "sentinel-auth@file"
+    # behind the admin password, which Traefik strips before the app (traefik_platform.yml.j2)
+    assert labels["traefik.http.routers.todos-production.middlewares"] == "sentinel-app-auth@file"
     assert labels["traefik.swarm.network"] == "sentinel-edge-3"
 
 
@@ -250,3 +251,13 @@ def test_the_canary_runs_its_own_version_whole():
     # A canary record from before resources existed runs with production's.
     del canary["resources"]
     assert svc.web_services(app, canary)[1]["resources"]["limits"] == {"cpus": "1"}
+
+
+def test_the_admin_password_never_reaches_an_app():
+    """Traefik's admin routers share one password; in front of an app's own tasks the header is
+    removed, so an app cannot read it from a request the control plane makes."""
+    doc = yaml.safe_load(render("traefik_platform.yml.j2", domain="example.com",
+                                htpasswd_line="admin:$apr1$x$y", grafana=False))
+    mw = doc["http"]["middlewares"]
+    assert mw["sentinel-app-auth"]["basicAuth"] == {"users": ["admin:$apr1$x$y"], "removeHeader": True}
+    assert mw["sentinel-auth"]["basicAuth"]["users"] == ["admin:$apr1$x$y"]
