@@ -9,8 +9,10 @@ Traffic regimes (per interval, per side):
   * heavy-tailed: as normal, but 1% of requests time out at 10 s (so each interval's p99 jumps
                   between the lognormal tail and the timeout)
   * low traffic:  Poisson(1) requests (about 30 in the whole window, under the default
-                  inconclusive.min_requests of 50), or Poisson(5) (about 150: judged); an
-                  interval without requests has no latency and no error ratio (null)
+                  inconclusive.min_requests of 50), or Poisson(5) (about 150: above it, but
+                  too few to rule out a doubling of 0.5% errors: the error ratio is "not
+                  enough data"); an interval without requests has no latency and no error
+                  ratio (null)
   5xx errors ~ Binomial(requests, 0.5%); error_ratio = errors / requests; latency_p50 and
   latency_p99 = that interval's empirical quantiles (seconds, as Prometheus gives them);
   cpu ~ Normal(0.5 cores, 0.05); memory ~ Normal(512 MiB, 10 MiB), unchanged.
@@ -18,7 +20,8 @@ Scenarios: A/A (canary drawn exactly like the baseline); 2x error rate (1.0%); +
 (every canary request 1.2x slower; a timeout stays a timeout).
 
 Judges, all with control_plane.analysis.default_analysis():
-  * Sentinel: judge(config, data, requests) with each side's request count in the window.
+  * Sentinel: judge(config, data, requests) with each side's request and error counts in the
+    window (as live judgments count them).
   * Kayenta: the same config judged by Kayenta's algorithm as its code has it (re-implemented
     here): R's root finder with the absolute tolerance 1e-4 (mann_whitney), the interval rule
     without a significance test or a minimum of points, the plain mean ratio, critical =
@@ -79,11 +82,11 @@ def _latencies(rng: np.random.Generator, n: int, factor: float, timeouts: float)
 
 
 def _side(rng: np.random.Generator, runs: int, regime: dict, error_factor: float,
-          latency_factor: float) -> tuple[dict[str, list[list]], np.ndarray]:
+          latency_factor: float) -> tuple[dict[str, list[list]], np.ndarray, np.ndarray]:
     """Per-interval metric series for `runs` runs (None where an interval had no requests),
-    and each run's total request count."""
+    and each run's total request and error counts."""
     out: dict[str, list[list]] = {m: [] for m in ("error_ratio", "latency_p50", "latency_p99", "cpu", "memory")}
-    totals = np.empty(runs)
+    totals, failed = np.empty(runs), np.empty(runs)
     for i in range(runs):
         if regime["requests"] is not None:
             reqs = np.full(INTERVALS, regime["requests"])
@@ -106,8 +109,8 @@ def _side(rng: np.random.Generator, runs: int, regime: dict, error_factor: float
         out["latency_p99"].append(p99)
         out["cpu"].append(rng.normal(0.5, 0.05, size=INTERVALS).tolist())
         out["memory"].append(rng.normal(512 * 2**20, 10 * 2**20, size=INTERVALS).tolist())
-        totals[i] = reqs.sum()
-    return out, totals
+        totals[i], failed[i] = reqs.sum(), errors.sum()
+    return out, totals, failed
 
 
 # --- Kayenta's algorithm, as its code has it (see the docstring) ---------------------------------
@@ -186,13 +189,15 @@ def flagger_stops(control: dict, experiment: dict, i: int) -> bool:
 def _task(args: tuple[str, str, int, int]) -> tuple[str, str, int, dict[str, float]]:
     regime, scenario, seed, runs = args
     rng = np.random.default_rng([seed, list(REGIMES).index(regime), list(SCENARIOS).index(scenario)])
-    control, c_req = _side(rng, runs, REGIMES[regime], 1.0, 1.0)
-    experiment, e_req = _side(rng, runs, REGIMES[regime], **SCENARIOS[scenario])
+    control, c_req, c_err = _side(rng, runs, REGIMES[regime], 1.0, 1.0)
+    experiment, e_req, e_err = _side(rng, runs, REGIMES[regime], **SCENARIOS[scenario])
     config = default_analysis()
     n = dict.fromkeys(("s_stop", "s_fail", "s_inc", "k_stop", "k_fail", "f_stop"), 0)
     for i in range(runs):
         data = {m: {"control": control[m][i], "experiment": experiment[m][i]} for m in control}
-        v = judge(config, data, {"control": float(c_req[i]), "experiment": float(e_req[i])}).verdict
+        counts = {"control": float(c_req[i]), "experiment": float(e_req[i]),
+                  "control_errors": float(c_err[i]), "experiment_errors": float(e_err[i])}
+        v = judge(config, data, counts).verdict
         n["s_stop"] += v != "pass"
         n["s_fail"] += v == "fail"
         n["s_inc"] += v == "inconclusive"

@@ -80,9 +80,11 @@ def promql(metric: str, app: str, role: str, window: str,
     reqs = _unforced("", "requests_total", svc, forced, window, extra=only)
     if metric == "request_rate":
         return reqs
-    if metric == "error_ratio":
-        # No 5xx series at all means no errors, not no data; no requests at all gives NaN (no data).
-        errors = _unforced("", "requests_total", svc, forced, window, extra=',code=~"5.."' + only)
+    # No 5xx series at all means no errors, not no data.
+    errors = _unforced("", "requests_total", svc, forced, window, extra=',code=~"5.."' + only)
+    if metric == "error_rate":  # 5xx per second (counted for the judge, not a metric to judge)
+        return f"({errors} or vector(0))"
+    if metric == "error_ratio":  # no requests at all gives NaN (no data)
         return f"({errors} or vector(0)) / {reqs}"
     if metric in ("latency_p50", "latency_p99"):
         q = 0.5 if metric == "latency_p50" else 0.99

@@ -146,12 +146,32 @@ class Inconclusive(_Strict):
     min_requests: int = 50  # canary requests in a live judgment's window; fewer: inconclusive
     holds: int = 2  # inconclusive step judgments to wait through, one more interval each
     then: AfterHolds = "rollback"  # after those holds: roll back, or wait for a person
+    # With error counts known, a judgment is only decided when, at the analysis's confidence,
+    # the canary's error rate is below max(rule_out_ratio x the lowest rate the baseline's
+    # counts allow, rule_out_floor): a window too small to see a doubling of errors is "not
+    # enough data", never a pass.
+    rule_out_ratio: float = 2.0
+    rule_out_floor: float = 0.02
 
     @field_validator("min_requests", "holds")
     @classmethod
     def _not_negative(cls, v: int) -> int:
         if v < 0:
             raise _fail("must be 0 or more")
+        return v
+
+    @field_validator("rule_out_ratio")
+    @classmethod
+    def _ratio(cls, v: float) -> float:
+        if not 1.0 <= v < float("inf"):
+            raise _fail("must be a ratio of at least 1 (e.g. 2 to rule out a doubling)")
+        return v
+
+    @field_validator("rule_out_floor")
+    @classmethod
+    def _rate(cls, v: float) -> float:
+        if not 0.0 < v <= 1.0:
+            raise _fail("must be a fraction above 0 and at most 1 (e.g. 0.02 for 2%)")
         return v
 
 
@@ -212,10 +232,13 @@ class Series(_Strict):
 
 
 class Requests(_Strict):
-    """Requests each side served in the judged window (live judgments record them)."""
+    """Requests each side served in the judged window, and how many of them failed (5xx);
+    live judgments record them."""
 
     control: Optional[float] = None
     experiment: Optional[float] = None
+    control_errors: Optional[float] = None
+    experiment_errors: Optional[float] = None
 
 
 class JudgeInput(_Strict):
@@ -332,7 +355,11 @@ def judge_input_from_dict(raw: Any) -> tuple[AnalysisConfig, JudgeData, Optional
     except ValidationError as e:
         raise AnalysisError(render_validation_error(e)) from None
     data = {name: {"control": s.control, "experiment": s.experiment} for name, s in parsed.data.items()}
-    return parsed.config, data, (parsed.requests.model_dump() if parsed.requests else None)
+    # The error counts are optional (older judgments have none): absent, not null.
+    requests = parsed.requests.model_dump(exclude={k for k in ("control_errors", "experiment_errors")
+                                                   if getattr(parsed.requests, k) is None}) \
+        if parsed.requests else None
+    return parsed.config, data, requests
 
 
 def parse_judge_file(path: str | Path) -> tuple[AnalysisConfig, JudgeData, Optional[dict[str, Optional[float]]]]:

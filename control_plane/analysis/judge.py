@@ -13,7 +13,8 @@ description and code (see docs/judge.md for how we read it and where we differ):
    be significant with so few points; else Pass;
 3. score: per-group pass percentages, weighted; 0 on any critical failure or
    when half or more of the metrics have no data; "inconclusive" when a metric
-   or the canary's traffic is too thin to judge; else verdict by thresholds.
+   or the canary's traffic is too thin to judge (too few requests, or too few
+   to rule out a doubling of the baseline's error rate); else verdict by thresholds.
 """
 
 from __future__ import annotations
@@ -53,7 +54,7 @@ class JudgeResult(BaseModel):
     metrics: list[MetricResult]
     groups: dict[str, Optional[float]]  # None: no metric in the group could be judged
     reason: Optional[str] = None  # why the verdict is fail or inconclusive, when not just the score
-    requests: Optional[dict[str, Optional[float]]] = None  # requests per side, when known
+    requests: Optional[dict[str, Optional[float]]] = None  # requests (and errors) per side, when known
 
 
 def _finite(v: Optional[float]) -> Optional[float]:
@@ -181,6 +182,38 @@ def _points(r: MetricResult) -> str:
     return f"{r.name} ({r.points[1]} canary, {r.points[0]} baseline points)"
 
 
+def rate_bounds(errors: float, requests: float, confidence: float) -> tuple[float, float]:
+    """One-sided Clopper–Pearson bounds of an error rate: with `confidence` the true rate is
+    above the first and, separately, below the second (no error in 150 requests: 0 and 2.6%
+    at 98%)."""
+    from scipy.stats import beta
+
+    n = max(requests, 1.0)
+    k = min(max(errors, 0.0), n)
+    low = 0.0 if k <= 0 else float(beta.ppf(1 - confidence, k, n - k + 1))
+    high = 1.0 if k >= n else float(beta.ppf(confidence, k + 1, n - k))
+    return low, high
+
+
+def _cannot_rule_out(config: AnalysisConfig, requests: Mapping[str, Optional[float]]) -> Optional[str]:
+    """Why the window is too small to see the error rate the analysis guards against (a
+    doubling of the baseline's, at least rule_out_floor), or None. Needs the error counts."""
+    n, e = requests.get("experiment"), requests.get("experiment_errors")
+    cn, ce = requests.get("control"), requests.get("control_errors")
+    if n is None or e is None or cn is None or ce is None:
+        return None
+    # The baseline's rate is itself measured: guard against a doubling of the lowest rate its
+    # counts allow, or a few lucky baseline errors would let a thin canary window through.
+    baseline = rate_bounds(ce, cn, config.confidence)[0] if cn > 0 else 0.0
+    limit = max(config.inconclusive.rule_out_ratio * baseline, config.inconclusive.rule_out_floor)
+    bound = rate_bounds(e, n, config.confidence)[1]
+    if bound <= limit:
+        return None
+    return (f"not enough data: {n:.0f} canary requests with {e:.0f} error(s) cannot rule out an "
+            f"error rate of {limit:.2%} (it may be up to {bound:.2%} at {config.confidence:.0%} "
+            "confidence)")
+
+
 def score_results(
     config: AnalysisConfig,
     results: list[MetricResult],
@@ -188,7 +221,8 @@ def score_results(
 ) -> tuple[float, str, dict[str, Optional[float]], Optional[str]]:
     """Return (score, verdict, group scores, reason) for classified metrics.
     Muted metrics are left out entirely. ``requests`` is what each side served
-    in the window, when known: too few canary requests make the run inconclusive."""
+    in the window (and, as ``<side>_errors``, how many failed), when known: too few canary
+    requests, or too few to rule out the error rate guarded against, make it inconclusive."""
     cfg_of = {m.name: m for m in config.metrics}
     scored_results = [r for r in results if not cfg_of[r.name].muted]
     groups = list(dict.fromkeys(g for m in config.metrics if not m.muted for g in m.group_names))
@@ -219,6 +253,9 @@ def score_results(
         return score, "inconclusive", group_scores, (
             f"not enough data: {canary_requests:.0f} canary requests, "
             f"at least {config.inconclusive.min_requests} needed")
+    thin_traffic = _cannot_rule_out(config, requests or {})
+    if thin_traffic:
+        return score, "inconclusive", group_scores, thin_traffic
     no_data = [r for r in scored_results if r.classification in ("Nodata", "NodataFail")]
     if not scored_results or 2 * len(no_data) >= len(scored_results):
         return 0.0, "fail", group_scores, f"{len(no_data)} of {len(scored_results)} metrics have no data"
@@ -237,7 +274,9 @@ def judge(
 ) -> JudgeResult:
     """Judge a canary run. ``data`` maps metric name -> {"control": [...], "experiment": [...]};
     a configured metric missing from ``data`` has no data. ``requests``
-    ({"control": n, "experiment": n}) is what each side served in the window, when known."""
+    ({"control": n, "experiment": n, "control_errors": e, "experiment_errors": e}) is what
+    each side served in the window and how much of it failed, when known (the error counts
+    are optional)."""
     results = []
     for m in config.metrics:
         series = data.get(m.name, {})

@@ -71,23 +71,25 @@ class Analyzer:
         return data
 
     def requests(self, app: str, canary: dict, start: float, end: float) -> dict[str, float]:
-        """Requests each side served in [start, end], estimated from the request-rate series
-        (mean rate x duration; no series means no requests)."""
+        """Requests each side served in [start, end] and how many failed (`<side>_errors`),
+        estimated from the rate series (mean rate x duration; no series means none)."""
         prom = self.p.prometheus()
         step = self.p.scrape_seconds
         window = rate_window(step)
         out = {}
         methods = judged_methods(canary)
         for side, role in (("control", control_role(canary)), ("experiment", "canary")):
-            rates = [v or 0.0 for _, v in prom.range(promql("request_rate", app, role, window, methods),
-                                                     start, end, step)]
-            out[side] = round(sum(rates) / len(rates) * max(0.0, end - start), 1) if rates else 0.0
+            for key, metric in ((side, "request_rate"), (f"{side}_errors", "error_rate")):
+                rates = [v or 0.0 for _, v in prom.range(promql(metric, app, role, window, methods),
+                                                         start, end, step)]
+                out[key] = round(sum(rates) / len(rates) * max(0.0, end - start), 1) if rates else 0.0
         return out
 
     def judge(self, app: str, canary: dict, config: AnalysisConfig, start: float, end: float,
               kind: str = "analysis", archive: bool = True, count_requests: bool = True) -> dict:
         data = self.collect(app, canary, config, start, end)
-        # Too few canary requests make a judgment inconclusive (config.inconclusive.min_requests).
+        # Too few canary requests make a judgment inconclusive (config.inconclusive), and so do
+        # too few to rule out a doubling of the baseline's errors.
         requests = self.requests(app, canary, start, end) if count_requests else None
         result = judge(config, data, requests).model_dump()
         result.update({"at": end, "window": [start, end], "control": control_role(canary),

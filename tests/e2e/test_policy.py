@@ -59,7 +59,10 @@ def manifest(tmp_path, receiver: Receiver, **changes) -> str:
         "resources": {"cpu": 0.25, "memory": "128Mi"}, "health": {"path": "/healthz"},
         "database": {"engine": "postgres", "ha": False, "schema": "schema.sql"},
         "canary": {"steps": [{"weight": 10}, {"weight": 30, "pause": "approve"}], "interval": "15s",
-                   "analysis": {"metrics": "default", "min_requests": 20}, "promote": "auto"},
+                   # The test's light load gives a 10% step ~100 requests: enough for a 5% floor
+                   # of the error rate to rule out (the default 2% needs ~200 without an error).
+                   "analysis": {"metrics": "default", "min_requests": 20,
+                                "inconclusive": {"rule_out_floor": 0.05}}, "promote": "auto"},
         "hooks": {"secret_env": "HOOK_SECRET",
                   "event": f"http://127.0.0.1:{receiver.port}/event",
                   "confirm_promotion": f"http://127.0.0.1:{receiver.port}/confirm"},

@@ -98,6 +98,10 @@ BAD = [
     ({"metrics": [{"name": "a"}], "inconclusive": {"holds": 1.5}}, "inconclusive.holds: must be an integer"),
     ({"metrics": [{"name": "a"}], "inconclusive": {"then": "promote"}}, "inconclusive.then: must be rollback or wait"),
     ({"metrics": [{"name": "a"}], "inconclusive": {"after": 2}}, "inconclusive.after: unknown key"),
+    ({"metrics": [{"name": "a"}], "inconclusive": {"rule_out_ratio": 0.5}},
+     "inconclusive.rule_out_ratio: must be a ratio of at least 1 (e.g. 2 to rule out a doubling)"),
+    ({"metrics": [{"name": "a"}], "inconclusive": {"rule_out_floor": 0}},
+     "inconclusive.rule_out_floor: must be a fraction above 0 and at most 1 (e.g. 0.02 for 2%)"),
 ]
 
 
@@ -122,7 +126,8 @@ def test_good_config_and_defaults():
     t = plain.thresholds
     assert (t.pass_, t.marginal) == (95, 75)
     assert plain.confidence == 0.98
-    assert plain.inconclusive.model_dump() == {"min_requests": 50, "holds": 2, "then": "rollback"}
+    assert plain.inconclusive.model_dump() == {"min_requests": 50, "holds": 2, "then": "rollback",
+                                               "rule_out_ratio": 2.0, "rule_out_floor": 0.02}
     assert cfg.model_dump_config()["thresholds"] == {"pass": 90, "marginal": 70}
 
 
@@ -228,3 +233,7 @@ def test_judge_input_may_carry_request_counts():
     assert judge_input_from_dict(raw)[2] == {"control": 1200.0, "experiment": 14.5}
     with pytest.raises(AnalysisError, match=r"^requests\.canary: unknown key$"):
         judge_input_from_dict({**raw, "requests": {"canary": 3}})
+    counted = {"control": 1200, "experiment": 140, "control_errors": 6, "experiment_errors": 0}
+    assert judge_input_from_dict({**raw, "requests": counted})[2] == {k: float(v) for k, v in counted.items()}
+    with pytest.raises(AnalysisError, match=r"^requests\.experiment_errors: must be a number$"):
+        judge_input_from_dict({**raw, "requests": {**counted, "experiment_errors": "none"}})

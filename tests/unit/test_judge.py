@@ -470,6 +470,73 @@ def test_too_few_canary_requests_make_the_run_inconclusive():
     assert judge(off, data, {"control": 5000.0, "experiment": 0.0}).verdict == "pass"
 
 
+STEADY = {"error_ratio": pair([0.0] * 30, [0.0] * 30), "latency_p50": pair(BASE, SAME),
+          "latency_p99": pair(BASE, SAME), "cpu": pair(BASE, SAME), "memory": pair(BASE, SAME)}
+
+
+def _counts(control: float, control_errors: float, canary: float, canary_errors: float) -> dict:
+    return {"control": control, "control_errors": control_errors,
+            "experiment": canary, "experiment_errors": canary_errors}
+
+
+@pytest.mark.parametrize("counts, verdict", [
+    (_counts(30_000, 150, 150, 1), "inconclusive"),  # 0.5% errors: 150 requests cannot show a doubling
+    (_counts(30_000, 150, 3_000, 15), "pass"),  # at most 0.84%: below 2%
+    (_counts(30_000, 150, 30_000, 150), "pass"),
+    (_counts(30_000, 0, 150, 0), "inconclusive"),  # no error in 150 requests: the rate may still be 2.6%
+    (_counts(30_000, 0, 200, 0), "pass"),  # no error in 200: below 1.94%
+    (_counts(5_000, 100, 5_000, 100), "pass"),  # a 2% baseline (at least 1.55%): guarded 3.1%
+    (_counts(5_000, 100, 300, 6), "inconclusive"),  # 2% of 300: could be up to 4.8%
+])
+def test_a_judgment_needs_enough_requests_to_rule_out_a_doubling_of_errors(counts, verdict):
+    res = judge(default_analysis(), STEADY, counts)
+    assert res.verdict == verdict
+    assert res.requests == counts
+    if verdict == "inconclusive":
+        assert res.reason.startswith(f"not enough data: {counts['experiment']:.0f} canary requests with "
+                                     f"{counts['experiment_errors']:.0f} error(s) cannot rule out an error rate of ")
+        assert res.metrics[0].classification == "Pass"  # the metrics alone would pass
+
+
+def test_the_error_rule_never_hides_a_failure_and_needs_the_counts():
+    few = _counts(30_000, 150, 150, 30)
+    bad = {**STEADY, "error_ratio": pair([0.005] * 30, [0.2] * 30)}
+    assert judge(default_analysis(), bad, few).verdict == "fail"  # critical: fails at once
+    # Without the error counts (an older judge file) only min_requests applies.
+    assert judge(default_analysis(), STEADY, {"control": 30_000.0, "experiment": 150.0}).verdict == "pass"
+    assert judge(default_analysis(), STEADY).verdict == "pass"
+    # Configurable: a 5% floor accepts the 150-request window.
+    cfg = default_analysis()
+    loose = cfg.model_copy(update={"inconclusive": cfg.inconclusive.model_copy(update={"rule_out_floor": 0.05})})
+    assert judge(loose, STEADY, _counts(30_000, 150, 150, 1)).verdict == "pass"
+
+
+def test_the_error_bounds_are_clopper_pearson():
+    from scipy.stats import binom
+
+    from control_plane.analysis.judge import rate_bounds
+
+    # No event in n trials: the exact one-sided upper bound is 1 - (1 - c)^(1/n).
+    for n in (10, 150, 1_000):
+        assert rate_bounds(0, n, 0.98) == (0.0, pytest.approx(1 - 0.02 ** (1 / n), rel=1e-9))
+    assert rate_bounds(50, 50, 0.98)[1] == 1.0
+    # By their definition: at the upper bound, k or fewer errors have probability 1 - c; at the
+    # lower bound, k or more.
+    for k, n in ((1, 150), (150, 30_000), (6, 300)):
+        low, high = rate_bounds(k, n, 0.98)
+        assert binom.cdf(k, n, high) == pytest.approx(0.02, rel=1e-6)
+        assert binom.sf(k - 1, n, low) == pytest.approx(0.02, rel=1e-6)
+        assert low < k / n < high
+
+
+def test_a_few_lucky_baseline_errors_do_not_open_a_thin_window():
+    # 3 errors in 150 baseline requests is 2%, but a rate of 0.5% gives 3 or more one time in 25:
+    # the guarded rate comes from the lowest baseline rate the counts allow (here: the 2% floor),
+    # not from 2 x 2%, which the canary's 150 requests without an error would have ruled out.
+    res = judge(default_analysis(), STEADY, _counts(150, 3, 150, 0))
+    assert res.verdict == "inconclusive" and "cannot rule out an error rate of 2.00%" in res.reason
+
+
 def test_a_canary_without_traffic_never_passes():
     # The Flagger complaint: no requests, so latency has no data, errors are "replaced" by 0,
     # CPU and memory look fine. On the metrics alone that scores 100 (2 of 5 without data is

@@ -43,6 +43,8 @@ def test_error_ratio_counts_missing_5xx_as_zero():
     q = promql("error_ratio", "todos", "canary", "10s")
     assert 'code=~"5.."' in q and "or vector(0)" in q
     assert q.endswith(f"/ (({MINE} - {FORCED}) or {MINE})")
+    rate = promql("error_rate", "todos", "canary", "10s")
+    assert q.startswith(rate) and rate.endswith("or vector(0))") and "/" not in rate.replace("/s", "")
 
 
 def test_task_metrics_are_per_task_averages_of_the_role():

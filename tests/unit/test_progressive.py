@@ -100,9 +100,11 @@ def test_analysis_names_must_be_metrics_sentinel_collects():
 
 
 class _FakeProm:
-    """Canary request rate 2 req/s, baseline 10 req/s; every other metric flat."""
+    """Canary request rate 2 req/s, baseline 10 req/s, no 5xx; every other metric flat."""
 
     def range(self, query, start, end, step):
+        if "5.." in query and " / " not in query:  # the 5xx rate the judge counts errors with
+            return [[t, 0.0] for t in range(int(start), int(end) + 1, int(step))]
         if "requests_total" in query and "error" not in query and "5.." not in query and "duration" not in query:
             rate = 2.0 if "canary" in query else 10.0
             return [[t, rate] for t in range(int(start), int(end) + 1, int(step))]
@@ -136,11 +138,17 @@ def test_live_judgments_count_requests_and_archive_them():
     cfg = analysis_config(None)
     # 20 s at 2 req/s: 40 canary requests, under the default 50: inconclusive, never a pass.
     result = a.judge("todos", canary, cfg, 1000.0, 1020.0, kind="step")
-    assert result["requests"] == {"control": 200.0, "experiment": 40.0}
+    counted = {"control": 200.0, "control_errors": 0.0, "experiment": 40.0, "experiment_errors": 0.0}
+    assert result["requests"] == counted
     assert result["verdict"] == "inconclusive" and "40 canary requests" in result["reason"]
     saved_input, _ = p.store.saved[-1]
-    assert saved_input["requests"] == {"control": 200.0, "experiment": 40.0}
-    # 60 s: 120 requests, judged on the metrics.
-    assert a.judge("todos", canary, cfg, 1000.0, 1060.0)["verdict"] == "pass"
+    assert saved_input["requests"] == counted
+    # 60 s: 120 requests without an error still allow an error rate of 3.2%, above the 2% the
+    # default analysis must rule out.
+    sixty = a.judge("todos", canary, cfg, 1000.0, 1060.0)
+    assert sixty["verdict"] == "inconclusive"
+    assert sixty["reason"].startswith("not enough data: 120 canary requests with 0 error(s) cannot rule out")
+    # 250 s: 500 requests without an error (at most 0.8%): judged on the metrics.
+    assert a.judge("todos", canary, cfg, 1000.0, 1250.0)["verdict"] == "pass"
     # The early check does not count requests.
     assert a.judge("todos", canary, cfg, 1000.0, 1020.0, archive=False, count_requests=False)["requests"] is None
