@@ -5,7 +5,8 @@
 Prints the deploy time of each app (first vs last), the canary routing change (from command
 start to the first request routed the new way) with 1 app and with all of them, the memory
 of Traefik and of the control plane at 1 app and at the end, and how long the web console's
-apps page takes to list every app in headless Chromium (a fresh browser context each time). Databases are single copies
+apps page takes to list every app (from the store) and to fill in their tasks (from the swarm) in
+headless Chromium (a fresh browser context each time). Databases are single copies
 (--no-db-ha) and apps run one task, so the 2 cores hold them all.
 """
 from __future__ import annotations
@@ -71,15 +72,16 @@ def memory(name_filter: str) -> float:
     return total
 
 
-def console_load(home: Path, apps: int, runs: int = 5) -> list[float]:
+def console_load(home: Path, apps: int, runs: int = 5) -> tuple[list[float], list[float]]:
     """Seconds from opening the console (signed in by the token) until its apps page lists
-    `apps` apps, in Debian's Chromium; a new browser context (no cache, no cookie) each run. The
+    `apps` apps (from the store), and until every app's tasks ready/desired is filled in (from
+    the swarm), in Debian's Chromium; a new browser context (no cache, no cookie) each run. The
     first run, which also starts the browser's renderer, is not counted."""
     from playwright.sync_api import sync_playwright
 
     cfg = json.loads((home / "config.json").read_text())
     want = f"{apps} app{'' if apps == 1 else 's'}"
-    out = []
+    listed, filled = [], []
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path="/usr/bin/chromium", headless=True,
                                     args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -91,11 +93,15 @@ def console_load(home: Path, apps: int, runs: int = 5) -> list[float]:
                 t = time.monotonic()
                 page.goto(f"{cfg['url']}/console#token={cfg['token']}")
                 page.wait_for_function("w => document.body.innerText.includes(w)", arg=want, timeout=30000)
-                out.append(time.monotonic() - t)
+                listed.append(time.monotonic() - t)
+                page.wait_for_function("n => document.querySelectorAll('td.ready').length === n && "
+                                       "![...document.querySelectorAll('td.ready')].some(c => c.textContent === 'checking…')",
+                                       arg=apps, timeout=30000)
+                filled.append(time.monotonic() - t)
                 ctx.close()
         finally:
             browser.close()
-    return out[1:]
+    return listed[1:], filled[1:]
 
 
 def busy_cores(seconds: float = 15) -> float:
@@ -143,8 +149,10 @@ def main() -> None:
               f"{statistics.median(many) / statistics.median(one):.2f}")
         print(f"memory with {n} apps: Traefik {mem_n[0]:.0f} MiB (1 app: {mem_one[0]:.0f}), "
               f"control plane {mem_n[1]:.0f} MiB (1 app: {mem_one[1]:.0f})")
-        print(f"console apps page listing every app, s: 1 app {summary(page_one)}; "
-              f"{n} apps {summary(page_n)}")
+        print(f"console apps page listing every app, s: 1 app {summary(page_one[0])}; "
+              f"{n} apps {summary(page_n[0])}")
+        print(f"console apps page with every app's tasks filled in, s: 1 app {summary(page_one[1])}; "
+              f"{n} apps {summary(page_n[1])}")
         print(f"at rest: {idle_one:.2f} cores busy with 1 app, {idle_n:.2f} with {n} apps "
               f"(of {os.cpu_count()})")
     finally:

@@ -149,8 +149,9 @@ def create_app():
 
     # apps
     @api.get("/v1/apps", response_model=list[AppListItem], **v1)
-    def list_apps():
-        return apps.list()
+    def list_apps(live: bool = True):
+        # live=false: the store's record only, at once and also when the swarm does not answer
+        return apps.list(live=live)
 
     @api.post("/v1/apps", response_model=OperationStarted, status_code=202, **v1)
     def deploy(body: AppDeploy):

@@ -136,7 +136,8 @@ class AppSummary(BaseModel):
 
 
 class AppListItem(AppSummary):
-    ready: str = Field(description="running/desired tasks, as the swarm says, e.g. 2/2")
+    ready: str | None = Field(description="running/desired tasks, as the swarm says, e.g. 2/2; "
+                              "null with live=false (the swarm was not asked)")
     canary: bool
     canary_image: str | None = None
     canary_weight: int | None = None

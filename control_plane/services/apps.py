@@ -418,14 +418,17 @@ class AppService:
             "domains": app_domains(app), "resources": app.get("resources"), "db": bool(app.get("db")),
             "url": self.p.edge_url(app["domain"], https=bool(self.p.spec.email))}
 
-    def list(self) -> list[dict]:
+    def list(self, live: bool = True) -> list[dict]:
+        """Every app as recorded; with `live`, its tasks ready/desired as the swarm says (one
+        `docker service ls`), else `ready` is None and the swarm is not asked."""
         apps = [a for a in self.store.apps() if not a.get("internal")]
-        services = {s["Name"]: s for s in self.p.docker.json_lines(service_ls_argv())} if apps else {}
+        services = {s["Name"]: s for s in self.p.docker.json_lines(service_ls_argv())} if apps and live else {}
         out = []
         for a in apps:
             svc = services.get(service_name(a["name"], "production"), {})
             c = self.store.canary(a["name"])
-            out.append({**self.summary(a), "ready": svc.get("Replicas", "0/0"), "canary": bool(c),
+            out.append({**self.summary(a), "ready": svc.get("Replicas", "0/0") if live else None,
+                        "canary": bool(c),
                         # what the console's list shows besides (the store's record, no swarm call)
                         "canary_image": c["image"] if c else None,
                         "canary_weight": c["weight"] if c else None,

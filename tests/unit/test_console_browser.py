@@ -74,14 +74,18 @@ def test_sign_in_trades_the_fragment_token_for_an_httponly_strict_cookie(server,
 
 def test_the_apps_list(server, browser):
     base, _ = server
+    requested = []
+    browser.on("request", lambda r: requested.append("/" + r.url.split("/", 3)[3]) if "/v1/apps" in r.url else None)
     page = signed_in(browser, base)
-    page.wait_for_selector("table.data")
+    page.wait_for_selector("td.ready:text('2/2')")
     assert page.locator("#page h1").inner_text() == "Apps"
     assert page.evaluate("document.activeElement.tagName") == "H1"  # the page's heading has the focus
     rows = page.locator("table.data tbody tr")
     assert rows.count() == 3
     todos = [t.strip() for t in rows.nth(2).locator("td").all_inner_texts()]
     assert todos == ["todos", "todos.localhost", "todo:1", "2/2", "todo:2 at 20%", "postgres, 2 members"]
+    # The list came from the store first, then the tasks' state from the swarm.
+    assert requested == ["/v1/apps?live=false", "/v1/apps"], requested
     long = [t.strip() for t in rows.nth(0).locator("td").all_inner_texts()]
     assert long[0] == "inventory-service-with-a-long-name"
     assert long[2] == "registry.example.com/acme/inventory-service-with-a-long-name:2026.11.27-build.1234"
@@ -416,6 +420,10 @@ def test_without_a_swarm_each_read_shows_the_apis_one_line_error(down_server, br
     page = signed_in(browser, base)
     alert = page.locator("section", has=page.locator("h2", has_text="All apps")).get_by_role("alert")
     assert alert.inner_text() == "docker service ls failed: ssh: connect to host 172.29.0.11 port 22: Connection refused"
+    # The store's list still shows every app; only the swarm's state is unknown.
+    page.wait_for_selector("td.ready:text('unknown')")
+    assert page.locator("caption").first.inner_text() == "3 apps"
+    assert page.locator("td.ready").all_inner_texts() == ["unknown"] * 3
     shot(page, "apps-swarm-down.png")
     page.get_by_label("App name").fill("todos")
     page.keyboard.press("Enter")

@@ -17,22 +17,41 @@ export function render(root, _params, ctx) {
   root.append(el("h1", {}, "Apps"), list,
               section("Open an app by name", el("p", { class: "hint" }, "Also when the list cannot be read."), open));
 
+  // The store's list first (no swarm call): every app shows at once, and still shows when the
+  // swarm does not answer; the tasks' state follows from the swarm, its failure in `live`.
+  const table_ = el("div");
+  const live = el("div");
+  list.body.append(table_, live);
   let timer = null;
+  let shown = false;
   async function refresh() {
-    const apps = await ctx.guard(() => get("/v1/apps"), list.body);
-    if (apps) replace(list.body, table(apps));
+    if (!shown) {
+      const recorded = await ctx.guard(() => get("/v1/apps?live=false"), table_);
+      if (recorded) {
+        replace(table_, table(recorded, "checking…"));
+        shown = true;
+      }
+    }
+    const apps = await ctx.guard(() => get("/v1/apps"), shown ? live : table_);
+    if (apps) {
+      replace(table_, table(apps));
+      replace(live);
+      shown = true;
+    } else if (shown) {
+      for (const cell of table_.querySelectorAll("td.ready")) cell.textContent = "unknown";
+    }
     timer = setTimeout(refresh, REFRESH_MS);
   }
   refresh();
   return () => clearTimeout(timer);
 }
 
-function table(apps) {
+function table(apps, pending) {
   return dataTable(`${apps.length} app${apps.length === 1 ? "" : "s"}`, [
     { label: "Name", value: (a) => link(`#/apps/${encodeURIComponent(a.name)}`, a.name) },
     { label: "Domain", value: (a) => el("a", { href: a.url, rel: "noreferrer" }, a.domain) },
     { label: "Image", value: (a) => a.image },
-    { label: "Ready / desired", value: (a) => a.ready },
+    { label: "Ready / desired", value: (a) => a.ready ?? pending, class: "ready" },
     { label: "Canary", value: (a) => (a.canary
       ? link(`#/apps/${encodeURIComponent(a.name)}/canary`, `${a.canary_image ?? "yes"} at ${a.canary_weight ?? "?"}%`)
       : "none") },

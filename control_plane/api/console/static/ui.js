@@ -55,7 +55,7 @@ export function dataTable(caption, columns, rows, empty = "None.") {
     el("thead", {}, el("tr", {}, columns.map((c) => el("th", { scope: "col" }, c.label)))),
     el("tbody", {}, rows.map((r) => el("tr", {}, columns.map((c) => {
       const v = c.value(r);
-      return el("td", { "data-label": c.label }, v === null || v === undefined || v === "" ? "–" : v);
+      return el("td", { "data-label": c.label, class: c.class ?? null }, v === null || v === undefined || v === "" ? "–" : v);
     }))))));
 }
 
