@@ -336,7 +336,8 @@ class DatabaseService:
         """Patroni's timing in etcd: `timing`, else what the number of members calls for
         (database_config.timing_for). Raises CommandFailed if no member could set it."""
         timing = timing or timing_for(len(app["db"]["members"]))
-        for member in [patroni.leader(self.cluster(app))] + self.running_members(app):
+        # The leader first (any member can write the config to etcd), once each.
+        for member in dict.fromkeys([patroni.leader(self.cluster(app)), *self.running_members(app)]):
             if not member:
                 continue
             proc = self.member_exec(app["name"], member, set_timing_argv(timing), timeout=60, check=False)

@@ -282,17 +282,17 @@ class DCS:
         """One change to etcd's users or roles. Other apps' first deploys change them at the same
         time, and etcd refuses a change made on an older auth revision, so a failure is tried
         again. False: etcd answered `done_if` (already done)."""
+        answer = ""
         for attempt in range(attempts):
+            if attempt:
+                time.sleep(attempt)  # 1, 2, 3 … s: the other change is usually done by then
             proc = self._exec(cmd, input=input, check=False)
             if proc.returncode == 0:
                 return True
             answer = f"{proc.stderr or ''}{proc.stdout or ''}"
             if done_if and done_if in answer:
                 return False
-            if attempt == attempts - 1:
-                raise CommandFailed(f"etcdctl {' '.join(cmd.args[:2])} failed: {last_line(answer)}")
-            time.sleep(1 + attempt)
-        raise AssertionError("unreachable")
+        raise CommandFailed(f"etcdctl {' '.join(cmd.args[:2])} failed: {last_line(answer)}")
 
     def delete_app_keys(self, app: str) -> None:
         """Forget an app's Patroni cluster state (all its members must be stopped)."""
