@@ -19,26 +19,26 @@ export function render(root, _params, ctx) {
 
   // The store's list first (no swarm call): every app shows at once, and still shows when the
   // swarm does not answer; the tasks' state follows from the swarm, its failure in `live`.
-  const table_ = el("div");
+  const listing = el("div");
   const live = el("div");
-  list.body.append(table_, live);
+  list.body.append(listing, live);
   let timer = null;
   let shown = false;
   async function refresh() {
     if (!shown) {
-      const recorded = await ctx.guard(() => get("/v1/apps?live=false"), table_);
+      const recorded = await ctx.guard(() => get("/v1/apps?live=false"), listing);
       if (recorded) {
-        replace(table_, table(recorded, "checking…"));
+        replace(listing, table(recorded, "checking…"));
         shown = true;
       }
     }
-    const apps = await ctx.guard(() => get("/v1/apps"), shown ? live : table_);
+    const apps = await ctx.guard(() => get("/v1/apps"), shown ? live : listing);
     if (apps) {
-      replace(table_, table(apps));
+      replace(listing, table(apps));
       replace(live);
       shown = true;
     } else if (shown) {
-      for (const cell of table_.querySelectorAll("td.ready")) cell.textContent = "unknown";
+      for (const cell of listing.querySelectorAll("td.ready")) cell.textContent = "unknown";
     }
     timer = setTimeout(refresh, REFRESH_MS);
   }
