@@ -20,8 +20,8 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import ROOT, cli, init, new_home  # noqa: E402
-from scale import busy_cores  # noqa: E402
+from common import cli, init, new_home  # noqa: E402
+from scale import busy_cores, deploy  # noqa: E402
 
 
 def cpu_ticks() -> dict[str, tuple[str, int]]:
@@ -66,8 +66,7 @@ def main() -> None:
     try:
         init(home, 2)
         for i in range(1, args.apps + 1):
-            cli(home, "deploy", "--name", f"app-{i}", "--image", "todo:1", "--port", "8000", "--db", "postgres",
-                "--no-db-ha", "--db-schema", str(ROOT / "examples/todo/schema.sql"), "--yes")
+            deploy(home, f"app-{i}")  # as bench/scale.py: a single-copy database, one task
         time.sleep(30)  # let the last deploy's after-work settle
         with_probes = at_rest(args.seconds)
         show(f"{args.apps} apps at rest, health checks on", *with_probes)
