@@ -130,10 +130,6 @@ class Client:
         try:
             err = r.json()["error"]
         except (ValueError, KeyError, TypeError):
-            if r.status_code == 422:  # FastAPI's own validation answer
-                detail = r.json().get("detail", [{}])[0]
-                loc = ".".join(str(x) for x in detail.get("loc", [])[1:])
-                raise ClientError(f"{loc}: {detail.get('msg', 'invalid')}.", "invalid_input")
             raise ClientError(f"the control plane answered {r.status_code}: {r.text[:200]}")
         raise ClientError(err["message"], err["code"])
 

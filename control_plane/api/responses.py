@@ -26,17 +26,6 @@ class ErrorBody(BaseModel):
     error: ErrorDetail
 
 
-class ValidationIssue(BaseModel):
-    loc: list[str | int]
-    msg: str
-    type: str
-
-
-class ValidationErrorBody(BaseModel):
-    """FastAPI's own answer to a body or query that does not parse (the CLI reads `detail`)."""
-    detail: list[ValidationIssue]
-
-
 # ---- health, operations -------------------------------------------------------------------------
 class Health(BaseModel):
     ok: bool
@@ -483,7 +472,7 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     411: {"model": ErrorBody, "description": "a request body without a Content-Length"},
     412: {"model": ErrorBody, "description": "the platform is not ready for this"},
     413: {"model": ErrorBody, "description": "the request body is larger than the limit (2 MiB)"},
-    422: {"model": ErrorBody | ValidationErrorBody,
-          "description": "invalid input: the service's sentence, or FastAPI's parse errors"},
+    422: {"model": ErrorBody, "description": "invalid input: one sentence naming what is wrong "
+          "and where (a body field or query parameter)"},
     500: {"model": ErrorBody, "description": "a command on the platform failed (e.g. docker)"},
 }

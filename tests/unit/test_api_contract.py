@@ -83,11 +83,22 @@ def test_fastapis_own_refusals_come_in_the_uniform_body():
     op = c.get("/v1/operations/abc", headers=auth)
     assert op.status_code == 404 and op.json() == {"error": {"code": "not_found",
                                                              "message": "no operation abc."}}
-    # JSON that does not parse, or does not fit: FastAPI's own list, which the CLI reads as such.
-    assert c.post("/v1/apps/todos/scale", content=b"{not json", headers={
-        **auth, "Content-Type": "application/json"}).json()["detail"][0]["type"] == "json_invalid"
+    # JSON that does not parse, or does not fit its model: one sentence saying what and where.
+    garbled = c.post("/v1/apps/todos/scale", content=b"{not json", headers={
+        **auth, "Content-Type": "application/json"})
+    assert garbled.status_code == 422 and garbled.json() == {"error": {
+        "code": "invalid_input",
+        "message": "the request body is not valid JSON: check its quoting and commas."}}
     invalid = c.post("/v1/apps/todos/scale", json={"replicas": "many"}, headers=auth)
-    assert invalid.status_code == 422 and invalid.json()["detail"][0]["loc"] == ["body", "replicas"]
+    assert invalid.status_code == 422 and invalid.json() == {"error": {
+        "code": "invalid_input",
+        "message": "body.replicas: input should be a valid integer, unable to parse string as an "
+                   "integer."}}
+    query = c.get("/v1/apps", params={"live": "maybe"}, headers=auth)
+    assert query.status_code == 422 and query.json()["error"]["message"] == (
+        "query parameter live: input should be a valid boolean, unable to interpret input.")
+    missing = c.post("/v1/apps/todos/scale", json={}, headers=auth)
+    assert missing.json()["error"]["message"] == "body.replicas: field required."
 
 
 def kept(data, out, where="") -> None:

@@ -18,9 +18,6 @@ export function oneLine(data, text, status) {
   const e = data?.error?.message;
   if (e) return e;
   if (typeof data?.detail === "string") return data.detail;
-  if (Array.isArray(data?.detail)) { // FastAPI's validation errors: field and reason
-    return data.detail.map((d) => `${(d.loc || []).slice(1).join(".") || "request"}: ${d.msg}`).join("; ");
-  }
   const first = String(text || "").trim().split("\n")[0].slice(0, 300);
   return first ? `the control plane answered ${status}: ${first}` : `the control plane answered ${status}`;
 }
