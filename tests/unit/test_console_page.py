@@ -51,6 +51,8 @@ def test_every_asset_and_import_is_served_from_this_origin(client):
             if full not in seen:
                 todo.append(full)
     assert {f"/console/static/{n}" for n in SCRIPTS} <= seen  # no dead file
+    # ... and the page asks for every module at once, not level by level as imports are found.
+    assert set(re.findall(r'<link rel="modulepreload" href="([^"]+)">', html)) == seen
     for path in ["/console", "/console/static/console.css", *seen]:
         assert not re.search(r"https?://(?!www\.w3\.org/2000/svg)", client.get(path).text), path
 
