@@ -29,6 +29,15 @@ GRAFANA_FILES = ("provisioning/datasources/prometheus.yml", "provisioning/dashbo
                  "dashboards/sentinel.json")
 # On the manager, inside Traefik's mounted folder: the CA bundle of a test ACME server.
 ACME_CA_PATH = "/etc/sentinel/traefik/acme/ca.pem"
+# Prometheus's own default: what the series nobody judges (node load, Prometheus itself) need.
+SLOW_SCRAPE_SECONDS = 15
+
+
+def slow_scrape_interval(interval: str) -> str:
+    """The interval of the jobs the judge does not read: the platform's, if slower than 15 s."""
+    from ..metrics import parse_duration
+
+    return interval if parse_duration(interval) >= SLOW_SCRAPE_SECONDS else f"{SLOW_SCRAPE_SECONDS}s"
 
 
 def check_docker() -> None:
@@ -187,8 +196,9 @@ class ClusterService:
                 throttle="50ms", acme_email=spec.email, acme_server=spec.acme_server,
                 acme_ca=ACME_CA_PATH if acme_ca else None, https_port=spec.https_port,
                 tls_redirect=bool(spec.email)),
-            "prometheus/prometheus.yml": render("prometheus.yml.j2",
-                                                scrape_interval=spec.scrape_interval),
+            "prometheus/prometheus.yml": render(
+                "prometheus.yml.j2", scrape_interval=spec.scrape_interval,
+                slow_interval=slow_scrape_interval(spec.scrape_interval)),
             "prometheus/admin_password": admin_pw,
             "traefik/dynamic/platform.yml": render(
                 "traefik_platform.yml.j2", domain=spec.domain,

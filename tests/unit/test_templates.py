@@ -1,5 +1,7 @@
+import pytest
 import yaml
 
+from control_plane.services.cluster import slow_scrape_interval
 from control_plane.templates import render
 
 IMAGES = {"traefik": "t:1", "prometheus": "p:1", "node_exporter": "n:1", "registry": "r:1",
@@ -46,8 +48,19 @@ def test_task_exporter_runs_on_every_node_with_the_socket_read_only():
     assert "ports" not in te
 
 
+@pytest.mark.parametrize("interval, slow", [("1s", "15s"), ("2s", "15s"), ("15s", "15s"), ("30s", "30s"),
+                                            ("1m", "1m")])
+def test_only_the_judged_series_are_scraped_at_the_fast_interval(interval, slow):
+    cfg = yaml.safe_load(render("prometheus.yml.j2", scrape_interval=interval,
+                                slow_interval=slow_scrape_interval(interval)))
+    assert cfg["global"]["scrape_interval"] == interval
+    jobs = {j["job_name"]: j.get("scrape_interval", cfg["global"]["scrape_interval"])
+            for j in cfg["scrape_configs"]}
+    assert jobs == {"traefik": interval, "tasks": interval, "node": slow, "prometheus": slow}
+
+
 def test_prometheus_scrapes_the_task_exporter():
-    cfg = yaml.safe_load(render("prometheus.yml.j2", scrape_interval="2s"))
+    cfg = yaml.safe_load(render("prometheus.yml.j2", scrape_interval="2s", slow_interval="15s"))
     jobs = {j["job_name"]: j for j in cfg["scrape_configs"]}
     assert jobs["tasks"]["dns_sd_configs"] == [
         {"names": ["sentinel_task-exporter"], "type": "A", "port": 9323, "refresh_interval": "10s"}]
