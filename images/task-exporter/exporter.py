@@ -1,16 +1,21 @@
 """Per-task CPU and memory of Sentinel's app containers, in Prometheus text format.
 
 Runs on every node (a global service), asks the local Docker engine over its unix socket for the
-running containers of Sentinel apps and their stats, and serves them on :9323/metrics.
+running containers of Sentinel apps, reads their CPU and memory from the node's cgroup files
+(the figures `docker stats` shows, without asking the engine for them: one stats request per
+container per second kept the engine, containerd and every container's shim busy), and serves
+them on :9323/metrics. A container whose cgroup is not where the engine puts it (cgroup v1 or v2,
+`cgroupfs` or `systemd` driver) is asked for through the engine's stats API instead.
 Standard library only: the image has Debian's python3 and nothing else.
 
-    python3 exporter.py [--port 9323] [--socket /var/run/docker.sock]
+    python3 exporter.py [--port 9323] [--socket /var/run/docker.sock] [--cgroup /host/cgroup]
 """
 from __future__ import annotations
 
 import argparse
 import http.client
 import json
+import os
 import socket
 import signal
 import sys
@@ -23,6 +28,8 @@ from typing import Iterable, NamedTuple
 
 PORT = 9323
 SOCKET = "/var/run/docker.sock"
+CGROUP = "/host/cgroup"     # the node's /sys/fs/cgroup, mounted read-only (platform.yml.j2)
+MEMINFO = "/proc/meminfo"   # the node's memory: the limit of a container that has none
 LABELS = ("app", "role", "service", "task", "node")
 # name -> (type, help); the order is the order of the output.
 METRICS = {
@@ -114,6 +121,75 @@ def samples(labels: dict, stats: dict) -> list[Sample]:
     return out
 
 
+# ---- cgroup files: where the engine puts a container's, and what they say
+
+def cgroup_dirs(root: str, container_id: str) -> dict[str, str] | None:
+    """{"v2": dir} or {"cpu": dir, "memory": dir} of a container's cgroup under `root`, or None.
+
+    cgroupfs puts a container at docker/<id>, the systemd driver at system.slice/docker-<id>.scope;
+    cgroup v2 has one tree (marked by cgroup.controllers at its root), v1 one per controller."""
+    leaves = (f"docker/{container_id}", f"system.slice/docker-{container_id}.scope")
+    if os.path.exists(f"{root}/cgroup.controllers"):
+        found = next((f"{root}/{leaf}" for leaf in leaves if os.path.isdir(f"{root}/{leaf}")), None)
+        return {"v2": found} if found else None
+    dirs = {}
+    for kind, controllers in (("cpu", ("cpuacct", "cpu,cpuacct")), ("memory", ("memory",))):
+        dirs[kind] = next((f"{root}/{c}/{leaf}" for c in controllers for leaf in leaves
+                           if os.path.isdir(f"{root}/{c}/{leaf}")), None)
+        if dirs[kind] is None:
+            return None
+    return dirs
+
+
+def stat_field(text: str, key: str) -> int | None:
+    """A value of a flat keyed cgroup file (memory.stat, cpu.stat): "key value" lines."""
+    for line in text.splitlines():
+        k, _, v = line.partition(" ")
+        if k == key:
+            return int(v)
+    return None
+
+
+def memory_limit(text: str, node_memory: int) -> float:
+    """memory.max ("max") or memory.limit_in_bytes (a page-rounded 2^63 when unset): the node's
+    memory when there is no lower limit, as the engine reports it."""
+    text = text.strip()
+    limit = node_memory if text == "max" else int(text)
+    return float(min(limit, node_memory) if node_memory else limit)
+
+
+def node_memory(meminfo: str) -> int:
+    """MemTotal of /proc/meminfo, in bytes (0 when it cannot be read)."""
+    for line in meminfo.splitlines():
+        if line.startswith("MemTotal:"):
+            return int(line.split()[1]) * 1024
+    return 0
+
+
+def cgroup_stats(dirs: dict[str, str], read, total_memory: int) -> dict:
+    """The part of a stats answer the series use, read from the cgroup files: the same samples()
+    turns both into series. `read(path)` returns a file's text."""
+    if "v2" in dirs:
+        d = dirs["v2"]
+        cpu_ns = stat_field(read(f"{d}/cpu.stat"), "usage_usec") * 1000
+        usage, stat, limit = read(f"{d}/memory.current"), read(f"{d}/memory.stat"), read(f"{d}/memory.max")
+        inactive = {"inactive_file": stat_field(stat, "inactive_file") or 0}
+    else:
+        cpu_ns = int(read(f"{dirs['cpu']}/cpuacct.usage"))
+        m = dirs["memory"]
+        usage, stat, limit = (read(f"{m}/memory.usage_in_bytes"), read(f"{m}/memory.stat"),
+                              read(f"{m}/memory.limit_in_bytes"))
+        inactive = {"total_inactive_file": stat_field(stat, "total_inactive_file") or 0}
+    return {"cpu_stats": {"cpu_usage": {"total_usage": cpu_ns}},
+            "memory_stats": {"usage": int(usage), "limit": memory_limit(limit, total_memory),
+                             "stats": inactive}}
+
+
+def read_text(path: str) -> str:
+    with open(path, encoding="ascii") as f:
+        return f.read()
+
+
 def escape(value: str) -> str:
     """A label value for the text format: backslash, double quote and newline escaped."""
     return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
@@ -185,11 +261,18 @@ def docker_get(path: str, sock: str = SOCKET, timeout: float = 5.0):
 class Collector:
     """One scrape's worth of engine calls, with the slow-changing answers cached."""
 
-    def __init__(self, sock: str = SOCKET, get=docker_get):
+    def __init__(self, sock: str = SOCKET, get=docker_get, cgroup: str | None = CGROUP,
+                 read=read_text, meminfo: str = MEMINFO):
         self.sock = sock
         self.get = get
+        self.cgroup, self.read = cgroup, read
         self.node = ""
         self._services: dict[str, tuple[float, dict | None]] = {}
+        self._dirs: dict[str, dict[str, str] | None] = {}  # container id -> its cgroup
+        try:
+            self.memory = node_memory(read(meminfo))
+        except (OSError, ValueError):
+            self.memory = 0
         self._lock = threading.Lock()
         self._pool = ThreadPoolExecutor(max_workers=STATS_WORKERS)
 
@@ -223,10 +306,27 @@ class Collector:
         labels = task_labels(container, svc, node)
         if labels is None:
             return []
+        cid = container["Id"]
+        dirs = self._dirs.get(cid) if cid in self._dirs else self._find(cid)
+        if dirs:
+            try:
+                return samples(labels, cgroup_stats(dirs, self.read, self.memory))
+            except (OSError, ValueError, TypeError):
+                pass  # it stopped since the list, or its files say something unexpected
         try:
-            return samples(labels, self.get(stats_path(container["Id"]), self.sock))
+            return samples(labels, self.get(stats_path(cid), self.sock))
         except DockerError:
             return []  # it went away since the list
+
+    def _find(self, container_id: str) -> dict[str, str] | None:
+        dirs = cgroup_dirs(self.cgroup, container_id) if self.cgroup else None
+        self._dirs[container_id] = dirs
+        return dirs
+
+    def forget(self, running: set[str]) -> None:
+        """Drop what is cached about containers that no longer run."""
+        for cid in [c for c in self._dirs if c not in running]:
+            del self._dirs[cid]
 
     def collect(self) -> list[Sample]:
         t0 = time.monotonic()
@@ -236,6 +336,7 @@ class Collector:
         except DockerError as e:
             print(f"task-exporter: {e}", file=sys.stderr, flush=True)
             containers = []
+        self.forget({c.get("Id") for c in containers})
         out = [s for part in self._pool.map(lambda c: self._one(c, node), containers) for s in part]
         out.append(Sample("sentinel_exporter_scrape_seconds", (), time.monotonic() - t0))
         return out
@@ -304,8 +405,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Per-task CPU and memory for Prometheus.")
     parser.add_argument("--port", type=int, default=PORT)
     parser.add_argument("--socket", default=SOCKET)
+    parser.add_argument("--cgroup", default=CGROUP,
+                        help="the node's cgroup root, mounted (without it: the engine's stats API)")
     args = parser.parse_args(argv)
-    poller = Poller(Collector(args.socket))
+    poller = Poller(Collector(args.socket, cgroup=args.cgroup))
     poller.start()
     server = ThreadingHTTPServer(("", args.port), make_handler(poller))
     print(f"task-exporter: serving :{args.port}/metrics from {args.socket}", flush=True)

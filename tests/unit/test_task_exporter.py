@@ -115,6 +115,99 @@ def test_collector_with_a_fake_engine():
     assert calls.count("/info") == 1
 
 
+ID = SWARM["Id"]
+MEMINFO = "MemTotal:        4000000 kB\nMemFree: 1 kB\n"
+V1_FILES = {
+    f"/cg/cpuacct/docker/{ID}/cpuacct.usage": "2500000000\n",
+    f"/cg/memory/docker/{ID}/memory.usage_in_bytes": "50000000\n",
+    f"/cg/memory/docker/{ID}/memory.stat": "cache 12000000\ntotal_cache 12000000\n"
+                                           "total_inactive_file 10000000\n",
+    f"/cg/memory/docker/{ID}/memory.limit_in_bytes": "9223372036854771712\n",
+}
+V2_FILES = {
+    "/cg/cgroup.controllers": "cpu memory\n",
+    f"/cg/system.slice/docker-{ID}.scope/cpu.stat": "usage_usec 2500000\nuser_usec 2000000\n",
+    f"/cg/system.slice/docker-{ID}.scope/memory.current": "50000000\n",
+    f"/cg/system.slice/docker-{ID}.scope/memory.stat": "anon 1\nfile 2\ninactive_file 10000000\n",
+    f"/cg/system.slice/docker-{ID}.scope/memory.max": "1000000000\n",
+}
+
+
+def cgroup_tree(tmp_path, files: dict[str, str]) -> str:
+    """The files under a temporary root; returns that root in place of /cg."""
+    for path, text in files.items():
+        f = tmp_path / path.removeprefix("/cg/")
+        f.parent.mkdir(parents=True, exist_ok=True)
+        f.write_text(text)
+    return str(tmp_path)
+
+
+@pytest.mark.parametrize("files, limit", [(V1_FILES, 4_096_000_000.0), (V2_FILES, 1_000_000_000.0)])
+def test_the_cgroup_files_give_what_the_engines_stats_give(tmp_path, files, limit):
+    """cgroup v1 (cgroupfs driver) and v2 (systemd driver): the series are the engine's figures
+    (used memory without inactive file cache; no limit -> the node's memory), and the engine is
+    asked for the list only."""
+    root = cgroup_tree(tmp_path, files)
+    meminfo = tmp_path / "meminfo"
+    meminfo.write_text(MEMINFO)
+    calls = []
+
+    def get(path, sock):
+        calls.append(path)
+        if path == "/info":
+            return {"Name": "node-1"}
+        if path.startswith("/containers/json"):
+            return [SWARM]
+        if path == "/services/svc1":
+            return {"Spec": {"Labels": {"sentinel.app": "todos", "sentinel.role": "production"}}}
+        raise ex.DockerError("no such path", 404)
+
+    c = ex.Collector(get=get, cgroup=root, meminfo=str(meminfo))
+    got = {s.name: s.value for s in c.collect() if s.labels}
+    assert got == {"sentinel_task_cpu_seconds_total": 2.5, "sentinel_task_memory_bytes": 40_000_000.0,
+                   "sentinel_task_memory_limit_bytes": limit}
+    assert not [p for p in calls if "/stats" in p]
+
+
+def test_a_container_whose_cgroup_is_elsewhere_is_asked_of_the_engine(tmp_path):
+    calls = []
+
+    def get(path, sock):
+        calls.append(path)
+        if path.startswith("/containers/json"):
+            return [{**SWARM, "Labels": {**SWARM["Labels"], "sentinel.app": "todos"}}]
+        if path.startswith(f"/containers/{ID}/stats"):
+            return STATS_V1
+        return {"Name": "node-1"}
+
+    c = ex.Collector(get=get, cgroup=str(tmp_path / "nothing-here"))
+    assert {s.name: s.value for s in c.collect() if s.labels}["sentinel_task_cpu_seconds_total"] == 2.5
+    c.collect()
+    assert calls.count(ex.stats_path(ID)) == 2
+
+
+def test_a_container_that_stopped_is_forgotten(tmp_path):
+    root = cgroup_tree(tmp_path, V1_FILES)
+    running = [[SWARM], []]
+
+    def get(path, sock):
+        if path.startswith("/containers/json"):
+            return running.pop(0)
+        return {"Name": "node-1", "Spec": {"Labels": {"sentinel.app": "todos"}}}
+
+    c = ex.Collector(get=get, cgroup=root)
+    c.collect()
+    assert ID in c._dirs
+    c.collect()
+    assert c._dirs == {}
+
+
+@pytest.mark.parametrize("text, node, limit", [("max\n", 8, 8.0), ("100\n", 8, 8.0), ("4\n", 8, 4.0),
+                                               ("4\n", 0, 4.0)])
+def test_memory_limit(text, node, limit):
+    assert ex.memory_limit(text, node) == limit
+
+
 def test_collector_survives_an_unreachable_engine():
     def get(path, sock):
         raise ex.DockerError("connection refused")

@@ -37,11 +37,12 @@ def test_each_app_gets_an_edge_network_of_its_own_and_only_traefik_joins_them_al
         assert s["services"][other]["networks"] == ["monitoring"]
 
 
-def test_task_exporter_runs_on_every_node_with_the_socket_read_only():
+def test_task_exporter_runs_on_every_node_with_the_socket_and_cgroups_read_only():
     s = platform()
     te = s["services"]["task-exporter"]
     assert te["image"] == "te:1"
-    assert te["volumes"] == ["/var/run/docker.sock:/var/run/docker.sock:ro"]
+    assert te["volumes"] == ["/var/run/docker.sock:/var/run/docker.sock:ro",
+                             "/sys/fs/cgroup:/host/cgroup:ro"]
     assert te["networks"] == ["monitoring"]
     assert te["deploy"]["mode"] == "global" and te["deploy"]["endpoint_mode"] == "dnsrr"
     assert te["deploy"]["restart_policy"]["condition"] == "any"
