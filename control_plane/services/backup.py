@@ -16,6 +16,10 @@ from ..platform import Platform
 from .database import DatabaseService, psql_argv
 from .oneoff import require_ok, run_one_off, telling_lines
 
+# Requests already inside the app when the maintenance answer takes over still need its database:
+# they get this long to finish before it stops (the app's own requests take milliseconds).
+DRAIN_SECONDS = 2.0
+
 # Row counts of every table of a database, as one JSON object: the same query counts the source
 # and the restored copy of a drill (images/postgres/sentinel-pg reads it from the environment).
 COUNT_SQL = """SELECT coalesce(json_object_agg(t, n), '{}') FROM (
@@ -319,8 +323,10 @@ class BackupService:
             op.step(f"the state before the restore is kept: restore point {pre['name']}")
         canary = self.store.canary(name)
         op.step("maintenance: the app answers 503 until the restore is done")
-        apps.write_routes(app, {"production": 100}, maintenance=True,
-                          wait=app.get("replicas", 0) > 0 or bool(app.get("image")))
+        serving = app.get("replicas", 0) > 0 or bool(app.get("image"))
+        apps.write_routes(app, {"production": 100}, maintenance=True, wait=serving)
+        if serving:
+            time.sleep(DRAIN_SECONDS)
         try:
             op.step("stopping every database member (the primary last)")
             self.db.stop_all(app, canary)
