@@ -91,7 +91,9 @@ def test_paths():
     assert ex.list_path().startswith("/containers/json?filters=")
 
 
-def test_collector_with_a_fake_engine():
+def fake_engine(containers: list[dict], stats: dict | None = None):
+    """(get, calls): an engine listing `containers`, SWARM's service labelled as todos' baseline,
+    answering SWARM's stats with `stats` (if given); `calls` records every path asked."""
     calls = []
 
     def get(path, sock):
@@ -99,13 +101,18 @@ def test_collector_with_a_fake_engine():
         if path == "/info":
             return {"Name": "node-1"}
         if path.startswith("/containers/json"):
-            return [SWARM, {"Id": "other", "Names": ["/other"], "Labels": {}}]
+            return containers
         if path == "/services/svc1":
             return {"Spec": {"Labels": {"sentinel.app": "todos", "sentinel.role": "baseline"}}}
-        if path.startswith("/containers/c0ffee"):
-            return STATS_V1
+        if stats is not None and path == ex.stats_path(SWARM["Id"]):
+            return stats
         raise ex.DockerError("no such path", 404)
 
+    return get, calls
+
+
+def test_collector_with_a_fake_engine():
+    get, calls = fake_engine([SWARM, {"Id": "other", "Names": ["/other"], "Labels": {}}], STATS_V1)
     c = ex.Collector(get=get)
     names = [s.name for s in c.collect()]
     assert names.count("sentinel_task_cpu_seconds_total") == 1
@@ -150,18 +157,7 @@ def test_the_cgroup_files_give_what_the_engines_stats_give(tmp_path, files, limi
     root = cgroup_tree(tmp_path, files)
     meminfo = tmp_path / "meminfo"
     meminfo.write_text(MEMINFO)
-    calls = []
-
-    def get(path, sock):
-        calls.append(path)
-        if path == "/info":
-            return {"Name": "node-1"}
-        if path.startswith("/containers/json"):
-            return [SWARM]
-        if path == "/services/svc1":
-            return {"Spec": {"Labels": {"sentinel.app": "todos", "sentinel.role": "production"}}}
-        raise ex.DockerError("no such path", 404)
-
+    get, calls = fake_engine([SWARM])
     c = ex.Collector(get=get, cgroup=root, meminfo=str(meminfo))
     got = {s.name: s.value for s in c.collect() if s.labels}
     assert got == {"sentinel_task_cpu_seconds_total": 2.5, "sentinel_task_memory_bytes": 40_000_000.0,
@@ -170,16 +166,7 @@ def test_the_cgroup_files_give_what_the_engines_stats_give(tmp_path, files, limi
 
 
 def test_a_container_whose_cgroup_is_elsewhere_is_asked_of_the_engine(tmp_path):
-    calls = []
-
-    def get(path, sock):
-        calls.append(path)
-        if path.startswith("/containers/json"):
-            return [{**SWARM, "Labels": {**SWARM["Labels"], "sentinel.app": "todos"}}]
-        if path.startswith(f"/containers/{ID}/stats"):
-            return STATS_V1
-        return {"Name": "node-1"}
-
+    get, calls = fake_engine([SWARM], STATS_V1)
     c = ex.Collector(get=get, cgroup=str(tmp_path / "nothing-here"))
     assert {s.name: s.value for s in c.collect() if s.labels}["sentinel_task_cpu_seconds_total"] == 2.5
     c.collect()
