@@ -4,15 +4,18 @@
     .venv/bin/python bench/idle.py [--apps 10] [--seconds 30]
 
 Prints the cores busy at rest (from /proc/stat) and the processes that use them (this machine
-sees every node's processes: the nodes are containers), then the same with the apps' container
-health checks switched off (`docker service update --no-healthcheck`; each probe is a container
-exec), so the two are measured side by side on one platform. The health checks are switched off
-only on this throwaway platform, which is destroyed at the end.
+sees every node's processes: the nodes are containers), then the same with Traefik polling the
+swarm every 10 s instead of 2 s (`--providers.swarm.refreshSeconds`: each poll lists every
+service, task and network through the engine), then with the apps' container health checks
+switched off as well (`docker service update --no-healthcheck`; each probe is a container exec),
+so all are measured side by side on one platform. Both are changed only on this throwaway
+platform, which is destroyed at the end.
 """
 from __future__ import annotations
 
 import argparse
 import collections
+import json
 import os
 import subprocess
 import sys
@@ -57,6 +60,17 @@ def show(title: str, busy: float, top: list[tuple[str, float]]) -> None:
     print(f"{title}: {busy:.2f} cores busy; " + ", ".join(f"{n} {c:.3f}" for n, c in top), flush=True)
 
 
+def traefik_refresh(manager: str, seconds: int) -> None:
+    """Set how often Traefik polls the swarm (its other arguments unchanged)."""
+    argv = ["docker", "exec", manager, "docker", "service", "inspect", "sentinel_traefik", "--format",
+            "{{json .Spec.TaskTemplate.ContainerSpec.Args}}"]
+    args = json.loads(subprocess.run(argv, check=True, capture_output=True, text=True).stdout)
+    args = [a for a in args if not a.startswith("--providers.swarm.refreshSeconds=")]
+    args.append(f"--providers.swarm.refreshSeconds={seconds}")
+    subprocess.run(["docker", "exec", manager, "docker", "service", "update", "--detach",
+                    "--args", " ".join(args), "sentinel_traefik"], check=True, capture_output=True)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--apps", type=int, default=10)
@@ -70,14 +84,20 @@ def main() -> None:
         time.sleep(30)  # let the last deploy's after-work settle
         with_probes = at_rest(args.seconds)
         show(f"{args.apps} apps at rest, health checks on", *with_probes)
+        traefik_refresh("bench-node-0", 10)
+        time.sleep(30)  # Traefik restarted (stop-first) and found every service again
+        slow_poll = at_rest(args.seconds)
+        show(f"{args.apps} apps at rest, Traefik polling the swarm every 10 s", *slow_poll)
+        print(f"Traefik's swarm polling every 2 s instead of 10 s: {with_probes[0] - slow_poll[0]:.2f} cores",
+              flush=True)
         for i in range(1, args.apps + 1):
             subprocess.run(["docker", "exec", "bench-node-0", "docker", "service", "update", "--detach",
                             "--no-healthcheck", f"app-{i}_web"], check=True, capture_output=True)
         time.sleep(60)  # the tasks restart without the check
         without = at_rest(args.seconds)
         show(f"{args.apps} apps at rest, health checks off", *without)
-        cost = (with_probes[0] - without[0]) / args.apps
-        print(f"the health checks: {with_probes[0] - without[0]:.2f} cores for {args.apps} apps "
+        cost = (slow_poll[0] - without[0]) / args.apps
+        print(f"the health checks: {slow_poll[0] - without[0]:.2f} cores for {args.apps} apps "
               f"({cost * 1000:.0f} millicores per app, a probe every 2 s: ~{cost * 2 * 1000:.0f} ms of CPU each)")
     finally:
         cli(home, "destroy", "--delete-data", "--yes")
