@@ -10,6 +10,7 @@ from .. import providers
 from ..docker_cli import Docker, info_argv, node_inspect_argv, node_ls_argv
 from ..errors import CommandFailed, InvalidInput, Precondition
 from ..jobs import Operation
+from ..metrics import parse_duration
 from ..models import ClusterCreate
 from ..paths import MONITORING_DIR, cluster_dir
 from ..platform import ADMIN_USER, REGISTRY_USER, Platform
@@ -35,8 +36,6 @@ SLOW_SCRAPE_SECONDS = 15
 
 def slow_scrape_interval(interval: str) -> str:
     """The interval of the jobs the judge does not read: the platform's, if slower than 15 s."""
-    from ..metrics import parse_duration
-
     return interval if parse_duration(interval) >= SLOW_SCRAPE_SECONDS else f"{SLOW_SCRAPE_SECONDS}s"
 
 
