@@ -177,6 +177,21 @@ def test_in_place_update_and_scale_under_load_lose_nothing(platform, todos):
     assert "buy milk" in platform.http(todos, "/api/todos").text
 
 
+def test_an_update_that_fails_its_health_check_is_rolled_back_under_load(platform, todos):
+    """The container health check (the node's prober, exec'd in the task) holds a bad version back:
+    its task never takes traffic, swarm rolls back, the deploy says so, and nothing changes."""
+    with Load(f"http://127.0.0.1:{HTTP}/api/todos", todos) as load:
+        proc = platform.cli("deploy", "--name", "todos", "--image", "todo:2", "--port", "8000",
+                            "--replicas", "3", "--env", "FAULT_HEALTH_FAIL=1", "--yes", check=False)
+    one_clear_error(proc, "failed its health check", "rolled back")
+    assert load.errors == [], load.errors[:5]
+    assert count_versions(platform, todos, 50) == {"1": 50}
+    app = platform.json("inspect", "app", "todos")
+    assert app["app"]["image"] == "todo:1"
+    assert len([t for t in app["tasks"] if t["name"].startswith("todos_web") and t["state"] == "running"]) == 3
+    assert "buy milk" in platform.http(todos, "/api/todos").text
+
+
 def test_apps_are_isolated_and_secrets_stay_secret(platform, todos):
     platform.cli("deploy", "--name", "notes", "--image", "todo:1", "--port", "8000", "--db", "postgres",
                  "--yes")

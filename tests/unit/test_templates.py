@@ -125,11 +125,12 @@ DB = {"user": "todos", "name": "todos", "password_secret": "todos-db-password",
 
 
 def app_stack(**kw):
-    from control_plane.services.apps import health_test
+    from control_plane.services.apps import PROBE_SOURCE, PROBE_TARGET, health_test
 
     web = [{"key": "web", "role": "production", "image": "reg/todo:1", "traefik_name": "todos-production", "internal_host": "todos-production.sentinel.internal",
             "env": {"A": "1", "QUOTE": 'x"y'}, "replicas": 2}]
     ctx = dict(app="todos", port=8000, health_path="/healthz", health_test=health_test(8000, "/healthz"),
+               probe={"source": PROBE_SOURCE, "target": PROBE_TARGET},
                endpoint_mode="dnsrr", network="app-todos", edge_network="sentinel-edge-3",
                dcs_network="sentinel-dcs", backup_node="node.labels.sentinel.backup == true",
                not_backup_node="node.labels.sentinel.backup != true", web_services=web, db=DB)
@@ -166,6 +167,26 @@ def test_the_repository_runs_only_on_the_backup_node_and_nothing_else_does():
     for key in ("web", "db"):
         assert s[key]["deploy"]["placement"]["constraints"] == ["node.labels.sentinel.backup != true"]
     assert s["db"]["deploy"]["placement"]["max_replicas_per_node"] == 1
+
+
+def test_health_check_execs_the_nodes_prober_without_a_shell():
+    web = app_stack(health_test=health_test_of("/healthz?deep=1&x=%24HOME"))["services"]["web"]
+    # CMD, not CMD-SHELL: the path is one argument of the prober, never shell text
+    assert web["healthcheck"]["test"] == ["CMD", "/run/sentinel/wget", "-q", "-O", "/dev/null",
+                                          "http://127.0.0.1:8000/healthz?deep=1&x=%24HOME"]
+    assert web["volumes"] == [{"type": "bind", "source": "/bin/busybox", "target": "/run/sentinel/wget",
+                               "read_only": True}]
+
+
+def test_no_health_path_means_no_health_check_and_no_prober():
+    web = app_stack(health_path=None, health_test=health_test_of(None))["services"]["web"]
+    assert "healthcheck" not in web and "volumes" not in web
+    assert not [k for k in web["deploy"]["labels"] if ".healthcheck." in k]
+
+
+def health_test_of(path):
+    from control_plane.services.apps import health_test
+    return health_test(8000, path)
 
 
 def test_app_updates_are_start_first_and_roll_back():
