@@ -57,6 +57,28 @@ def routing_change(home: Path, app: str, runs: int = 3) -> list[float]:
     return out
 
 
+def deploy_steps(home: Path, name: str) -> list[tuple[str, float]]:
+    """The deploy operation's steps (the control plane's events, read from its store) and the
+    seconds each took until the next: where a slower deploy spends its time."""
+    import sqlite3
+
+    db = sqlite3.connect(home / "state.db")
+    try:
+        start, end = db.execute("SELECT started_at, finished_at FROM operations WHERE target = ? AND "
+                                "kind = 'deploy' ORDER BY started_at LIMIT 1", (f"app:{name}",)).fetchone()
+        rows = db.execute("SELECT at, message FROM events WHERE target = ? AND kind = 'deploy' "
+                          "ORDER BY id", (f"app:{name}",)).fetchall()
+    finally:
+        db.close()
+    marks = [(start, "(before the first step)"), *rows, (end, "")]
+    return [(msg[:40], nxt[0] - at) for (at, msg), nxt in zip(marks, marks[1:])]
+
+
+def show_steps(home: Path, names: list[str]) -> None:
+    for name in names:
+        print(f"  {name}: " + "; ".join(f"{m} {t:.1f}s" for m, t in deploy_steps(home, name)), flush=True)
+
+
 def memory(name_filter: str) -> float:
     """MiB of the containers whose name contains `name_filter`, across the nodes."""
     total = 0.0
@@ -145,6 +167,8 @@ def main() -> None:
         page_n = console_load(home, n)
         first, last = statistics.median(times[:3]), statistics.median(times[-3:])
         print(f"deploy, s: first 3 median {first:.1f}, last 3 median {last:.1f}, ratio {last / first:.2f}")
+        print("deploy steps (seconds until the next step), first 3 and last 3:")
+        show_steps(home, [f"app-{i}" for i in (1, 2, 3, n - 2, n - 1, n)])
         print(f"routing change with {n} apps, s: {summary(many)}; ratio to 1 app "
               f"{statistics.median(many) / statistics.median(one):.2f}")
         print(f"memory with {n} apps: Traefik {mem_n[0]:.0f} MiB (1 app: {mem_one[0]:.0f}), "

@@ -87,6 +87,9 @@ def test_haproxy_follows_patronis_primary_and_cuts_sessions_of_a_dead_one():
     assert "option httpchk OPTIONS /primary" in cfg
     assert "on-marked-down shutdown-sessions" in cfg and "resolvers swarm" in cfg
     assert "rise 2" in cfg and "inter 500ms" in cfg
+    # names are asked again every 5 s (2 s while one does not resolve), IPv4 only: DNS is work
+    # for the engines, and a standby's address does not change when it is promoted
+    assert "timeout resolve 5s" in cfg and "timeout retry 2s" in cfg and "resolve-prefer ipv4" in cfg
     assert [l.split()[1] for l in cfg.splitlines() if l.strip().startswith("server ")] == ["pg-0", "pg-1"]
 
 
