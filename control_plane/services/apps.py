@@ -45,9 +45,9 @@ def deploy_env(existing: dict | None, body: AppDeploy) -> dict[str, str]:
 
 # The container health check's prober: the node's static busybox (package busybox-static, in
 # the node image and installed by playbooks/node.yml), bind-mounted read-only into each web task
-# under the name of its wget applet. A probe is then one small static process: it runs in any
-# image, with or without curl, wget or a shell, and costs half the CPU of the python3 fallback
-# it replaces (each probe is a container exec, every 2 s per task: bench/idle.py).
+# under the name of its wget applet. A probe is then one small static process with no shell: it
+# works in any image, with or without curl, wget, python3 or /bin/sh. (Its CPU is the exec's
+# own, ~50 ms on a node: bench/idle.py; an image's curl through sh costs about the same.)
 PROBE_SOURCE = "/bin/busybox"
 PROBE_TARGET = "/run/sentinel/wget"
 
