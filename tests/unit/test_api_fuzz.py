@@ -2,7 +2,9 @@
 no generated request, however odd, gets a server error, and every answer is what the document
 says (a status it lists, that status's content type and schema: api/responses.py). The routes that create or destroy
 infrastructure are left out: a valid body there would really start Terraform."""
+import atexit
 import os
+import shutil
 import tempfile
 
 import schemathesis
@@ -11,6 +13,7 @@ from schemathesis.checks import (content_type_conformance, response_schema_confo
                                  status_code_conformance)
 
 HOME = tempfile.mkdtemp(prefix="sentinel-fuzz-")
+atexit.register(shutil.rmtree, HOME, True)  # at the end: other modules may still read the env
 os.environ["SENTINEL_HOME"] = HOME
 os.environ["SENTINEL_BACKUP_SCHEDULE"] = "off"
 
