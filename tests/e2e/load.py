@@ -68,19 +68,22 @@ class Load:
 
 class Writer:
     """Inserts rows through the app (POST /api/todos) as fast as answers come, one client,
-    recording every acknowledged id with its time, and every failure with its time."""
+    recording every acknowledged id with the time it was sent, and every failure with the times
+    it was sent and ended (a write in flight when a fault strikes fails up to TIMEOUT s later)."""
+
+    TIMEOUT = 5.0
 
     def __init__(self, base: str, host: str, prefix: str, max_seconds: float = 300):
         self.base, self.host, self.prefix, self.max_seconds = base, host, prefix, max_seconds
         self.acked: list[tuple[float, int]] = []
-        self.failures: list[tuple[float, str]] = []
+        self.failures: list[tuple[float, float, str]] = []  # (sent, ended, what)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
     def _run(self) -> None:
         deadline = time.monotonic() + self.max_seconds
         i = 0
-        with httpx.Client(timeout=5, headers={"Host": self.host}) as c:
+        with httpx.Client(timeout=self.TIMEOUT, headers={"Host": self.host}) as c:
             while not self._stop.is_set() and time.monotonic() < deadline:
                 i += 1
                 t = time.monotonic()
@@ -89,9 +92,9 @@ class Writer:
                     if r.status_code == 201:
                         self.acked.append((t, r.json()["id"]))
                     else:
-                        self.failures.append((t, str(r.status_code)))
+                        self.failures.append((t, time.monotonic(), str(r.status_code)))
                 except httpx.HTTPError as e:
-                    self.failures.append((t, type(e).__name__))
+                    self.failures.append((t, time.monotonic(), type(e).__name__))
                 time.sleep(0.01)
 
     def __enter__(self) -> "Writer":
@@ -109,9 +112,13 @@ class Writer:
         return next((a - t for a, _ in self.acked if a > t), None)
 
     def back_after(self, t: float) -> float | None:
-        """Seconds from `t` (a fault) to the first acknowledged write sent after the first failure
-        that followed it; 0 when nothing failed; None when nothing succeeded again."""
-        first_fail = next((f for f, _ in self.failures if f > t), None)
-        if first_fail is None:
+        """Seconds from `t` (a fault) to the first acknowledged write sent after the last failure
+        that ended after it; 0 when nothing failed; None when nothing has succeeded since."""
+        last_fail = max((sent for sent, ended, _ in self.failures if ended > t), default=None)
+        if last_fail is None:
             return 0.0 if self.first_ack_after(t) is not None else None
-        return next((a - t for a, _ in self.acked if a > first_fail), None)
+        return next((a - t for a, _ in self.acked if a > last_fail), None)
+
+    def quiet_for(self) -> float:
+        """Seconds since the last failure ended (since the start when none has failed)."""
+        return time.monotonic() - max((ended for _, ended, _ in self.failures), default=0.0)
