@@ -1,7 +1,8 @@
 """Sentinel's local image set: built from Debian packages, cached by content hash.
 
 No container registry is needed. A debootstrap'd Debian bookworm becomes
-`sentinel/base:<hash>` and every other image builds FROM it. A tag carries the
+`sentinel/base:<hash>` and every other image builds FROM it, but for the node, which builds
+FROM a debootstrap'd trixie (`base-trixie`) for its newer Docker Engine. A tag carries the
 hash of everything that goes into its image, so "is it built?" is one
 `docker image inspect`, and a second `build` does nothing.
 
@@ -71,7 +72,15 @@ class ImageSpec:
     build_args: tuple[tuple[str, str], ...] = ()
     extra_files: tuple[tuple[str, Path], ...] = ()  # (name in context, file kept outside git)
     tag: str | None = None                          # fixed tag instead of sentinel/<name>:<hash12>
-    dockerfile: str | None = "Dockerfile"           # None: the base, made by debootstrap
+    dockerfile: str | None = "Dockerfile"           # None: a base, made by debootstrap
+    suite: str = SUITE                              # a base's Debian release
+
+
+def _shared_overlay(base: Path) -> tuple[tuple[str, Path], ...]:
+    """A base's rootfs overlay files but its sources.list, as (name in context, file)."""
+    root = base / "rootfs"
+    return tuple((p.relative_to(base).as_posix(), p) for p in sorted(root.rglob("*"))
+                 if p.is_file() and p.relative_to(root).as_posix() != "etc/apt/sources.list")
 
 
 def traefik_binary() -> Path:
@@ -87,7 +96,12 @@ def default_specs() -> dict[str, ImageSpec]:
     todo = REPO / "examples" / "todo"
     specs = [
         ImageSpec("base", IMAGES / "base", parent=None, dockerfile=None),
-        ImageSpec("node", IMAGES / "node"),
+        # The nodes' Docker Engine 26 (trixie) knows healthcheck.start_interval: probes every
+        # second while a task starts, every 10 s once it is healthy (bookworm's 20.10 does not).
+        # The base's overlay is shared; only sources.list differs.
+        ImageSpec("base-trixie", IMAGES / "base-trixie", parent=None, dockerfile=None,
+                  suite="trixie", extra_files=_shared_overlay(IMAGES / "base")),
+        ImageSpec("node", IMAGES / "node", parent="base-trixie"),
         ImageSpec("traefik", IMAGES / "traefik", extra_files=(("traefik", traefik_binary()),)),
         ImageSpec("postgres", IMAGES / "postgres"),
         ImageSpec("etcd", IMAGES / "etcd"),
@@ -151,7 +165,7 @@ def missing_inputs(spec: ImageSpec) -> str | None:
 def recipe(spec: ImageSpec) -> str:
     """The text that says how to build the image: its Dockerfile, or the debootstrap command."""
     if spec.dockerfile is None:
-        return " ".join(debootstrap_argv(Path("ROOTFS")) + ["; slim:", *_SLIM_GLOBS])
+        return " ".join(debootstrap_argv(Path("ROOTFS"), spec.suite) + ["; slim:", *_SLIM_GLOBS])
     return (spec.context / spec.dockerfile).read_text()
 
 
@@ -186,9 +200,10 @@ def image_tag(spec: ImageSpec, digest: str) -> str:
 
 def local_image_refs(specs: Mapping[str, ImageSpec] | None = None) -> dict[str, str]:
     """Logical name -> tag of the local build, computed from the files (nothing is built).
-    The base is internal and left out; so is an image whose inputs are missing."""
+    The bases are internal and left out; so is an image whose inputs are missing."""
     specs = default_specs() if specs is None else specs
-    return {n: image_tag(specs[n], h) for n, h in image_hashes(specs).items() if n != "base"}
+    return {n: image_tag(specs[n], h) for n, h in image_hashes(specs).items()
+            if specs[n].parent is not None}
 
 
 def debootstrap_argv(target: Path, suite: str = SUITE, mirror: str = MIRROR) -> list[str]:
@@ -307,16 +322,16 @@ def _build_base(spec: ImageSpec, tag: str, digest: str) -> None:
     tmp = Path(tempfile.mkdtemp(prefix="sentinel-base-"))
     rootfs = tmp / "rootfs"
     try:
-        run(debootstrap_argv(rootfs), timeout=1800)
-        _slim_rootfs(rootfs, spec.context / "rootfs")
+        run(debootstrap_argv(rootfs, spec.suite), timeout=1800)
+        _slim_rootfs(rootfs, context_files(spec))
         run(import_argv(tag, {HASH_LABEL: digest}), stdin_from=tar_argv(rootfs), timeout=900)
     finally:
         _unmount_under(tmp)  # a failed debootstrap can leave /proc mounted inside
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-def _slim_rootfs(rootfs: Path, overlay: Path) -> None:
-    """Drop caches, docs and host leftovers, then lay images/base/rootfs over it."""
+def _slim_rootfs(rootfs: Path, files: Mapping[str, Path]) -> None:
+    """Drop caches, docs and host leftovers, then lay the context's rootfs/ files over it."""
     for pattern in _SLIM_GLOBS:
         for p in rootfs.glob(pattern):
             if p.name in ("copyright", "locale.alias"):
@@ -328,7 +343,11 @@ def _slim_rootfs(rootfs: Path, overlay: Path) -> None:
     # debootstrap copies the host's; Docker provides its own at run time.
     for name in ("etc/resolv.conf", "etc/hostname"):
         (rootfs / name).write_text("")
-    shutil.copytree(overlay, rootfs, dirs_exist_ok=True, symlinks=True)
+    for rel, src in files.items():
+        if rel.startswith("rootfs/"):
+            dst = rootfs / rel.removeprefix("rootfs/")
+            dst.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(src, dst)
 
 
 def _unmount_under(path: Path) -> None:
@@ -399,7 +418,7 @@ def build_all(force: bool = False, names: Iterable[str] | None = None,
                 _build_image(spec, tag, digest, image_tag(specs[spec.parent], hashes[spec.parent]))
             log(f"built {name} in {time.monotonic() - t0:.0f}s")
             built += 1
-        if name != "base":
+        if spec.parent is not None:
             result[name] = tag
     if not built:
         log("all images are up to date: nothing to build")

@@ -49,6 +49,22 @@ def node_names(docker: Docker) -> dict[str, str]:
     return {r["ID"]: r["Hostname"] for r in rows}
 
 
+def engine_version(text: str) -> tuple[int, int] | None:
+    """"26.1.5+dfsg1" -> (26, 1); None when it is not a version."""
+    major, _, rest = text.partition(".")
+    minor = rest.split(".")[0].split("+")[0].split("-")[0]
+    return (int(major), int(minor)) if major.isdigit() and minor.isdigit() else None
+
+
+def oldest_engine(docker: Docker) -> tuple[int, int] | None:
+    """The oldest Docker Engine among the swarm's nodes (a task may land on any of them);
+    None when it cannot be told."""
+    rows = docker.json_lines(["docker", "node", "ls", "--format", "{{json .}}"], check=False,
+                             timeout=20)
+    versions = [engine_version(r.get("EngineVersion", "")) for r in rows]
+    return None if not versions or None in versions else min(versions)
+
+
 def tasks(docker: Docker, service: str, *, running_only: bool = False,
           with_nodes: bool = False) -> list[dict]:
     """A service's tasks (those swarm wants running, or all it still lists), with their actual

@@ -10,14 +10,15 @@ locals {
   ssh_ipv6    = [for c in local.ssh_sources : c if strcontains(c, ":")]
 }
 
-# Debian 12 (bookworm), published by the Debian cloud team's AWS account.
+# Debian 13 (trixie: Docker Engine 26, which knows healthcheck.start_interval), published by
+# the Debian cloud team's AWS account.
 data "aws_ami" "debian" {
   most_recent = true
   owners      = ["136693071363"]
 
   filter {
     name   = "name"
-    values = ["debian-12-amd64-*"]
+    values = ["debian-13-amd64-*"]
   }
 
   filter {

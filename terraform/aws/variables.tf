@@ -65,7 +65,7 @@ variable "control_plane_cidr" {
 }
 
 variable "extra" {
-  description = "Provider-specific settings. Read here: image (an AMI id; default the newest Debian 12 AMI)."
+  description = "Provider-specific settings. Read here: image (an AMI id; default the newest Debian 13 AMI)."
   type        = map(string)
   default     = {}
 

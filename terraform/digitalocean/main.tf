@@ -26,7 +26,7 @@ resource "digitalocean_droplet" "node" {
   count = var.nodes
 
   name     = "${var.name}-node-${count.index}"
-  image    = lookup(var.extra, "image", "debian-12-x64")
+  image    = lookup(var.extra, "image", "debian-13-x64")
   size     = var.size
   region   = var.region
   vpc_uuid = digitalocean_vpc.this.id

@@ -65,7 +65,7 @@ variable "control_plane_cidr" {
 }
 
 variable "extra" {
-  description = "Provider-specific settings. Read here: image (an image slug; default debian-12-x64)."
+  description = "Provider-specific settings. Read here: image (an image slug; default debian-13-x64)."
   type        = map(string)
   default     = {}
 

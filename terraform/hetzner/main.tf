@@ -83,7 +83,7 @@ resource "hcloud_server" "node" {
   count = var.nodes
 
   name         = "${var.name}-node-${count.index}"
-  image        = nonsensitive(lookup(var.extra, "image", "debian-12")) # `extra` is sensitive for its S3 keys only
+  image        = nonsensitive(lookup(var.extra, "image", "debian-13")) # `extra` is sensitive for its S3 keys only
   server_type  = var.size
   location     = var.region
   ssh_keys     = [hcloud_ssh_key.this.id]

@@ -70,7 +70,7 @@ variable "control_plane_cidr" {
 }
 
 variable "extra" {
-  description = "Provider-specific settings. Read here: image (an image name; default debian-12); s3_access_key_id and s3_secret_access_key (required: Object Storage keys of the cluster's Hetzner project, for the backup bucket); s3_location (fsn1, nbg1 or hel1; default the cluster's location)."
+  description = "Provider-specific settings. Read here: image (an image name; default debian-13); s3_access_key_id and s3_secret_access_key (required: Object Storage keys of the cluster's Hetzner project, for the backup bucket); s3_location (fsn1, nbg1 or hel1; default the cluster's location)."
   type        = map(string)
   default     = {}
   # It carries the Object Storage secret key.

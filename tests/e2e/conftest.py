@@ -119,11 +119,18 @@ def platform():
     p = Platform(home)
     if not keep:
         clear_leftovers(NAME)
-    p.cli(*INIT, timeout=900)
+
+    def teardown() -> None:  # leave nothing behind (test_zz_destroy checks this for real)
+        if not keep and (home / "config.json").exists():
+            p.cli("destroy", "--delete-data", "--yes", check=False, timeout=600)
+
+    try:
+        p.cli(*INIT, timeout=900)
+    except BaseException:  # a failed init still started a control plane and perhaps nodes
+        teardown()
+        raise
     yield p
-    # Whatever the tests did, leave nothing behind (test_zz_destroy checks this for real).
-    if not keep and (home / "config.json").exists():
-        p.cli("destroy", "--delete-data", "--yes", check=False, timeout=600)
+    teardown()
 
 
 @pytest.fixture(scope="session")

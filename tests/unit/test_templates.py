@@ -125,11 +125,12 @@ DB = {"user": "todos", "name": "todos", "password_secret": "todos-db-password",
 
 
 def app_stack(**kw):
-    from control_plane.services.apps import PROBE_SOURCE, PROBE_TARGET, health_test
+    from control_plane.services.apps import PROBE_SOURCE, PROBE_TARGET
 
     web = [{"key": "web", "role": "production", "image": "reg/todo:1", "traefik_name": "todos-production", "internal_host": "todos-production.sentinel.internal",
             "env": {"A": "1", "QUOTE": 'x"y'}, "replicas": 2}]
-    ctx = dict(app="todos", port=8000, health_path="/healthz", health_test=health_test(8000, "/healthz"),
+    ctx = dict(app="todos", port=8000, compose_version="3.12", health_path="/healthz",
+               health_check=health_check_of("/healthz"),
                probe={"source": PROBE_SOURCE, "target": PROBE_TARGET},
                endpoint_mode="dnsrr", network="app-todos", edge_network="sentinel-edge-3",
                dcs_network="sentinel-dcs", backup_node="node.labels.sentinel.backup == true",
@@ -170,7 +171,7 @@ def test_the_repository_runs_only_on_the_backup_node_and_nothing_else_does():
 
 
 def test_health_check_execs_the_nodes_prober_without_a_shell():
-    web = app_stack(health_test=health_test_of("/healthz?deep=1&x=%24HOME"))["services"]["web"]
+    web = app_stack(health_check=health_check_of("/healthz?deep=1&x=%24HOME"))["services"]["web"]
     # CMD, not CMD-SHELL: the path is one argument of the prober, never shell text
     assert web["healthcheck"]["test"] == ["CMD", "/run/sentinel/wget", "-q", "-O", "/dev/null",
                                           "http://127.0.0.1:8000/healthz?deep=1&x=%24HOME"]
@@ -179,14 +180,56 @@ def test_health_check_execs_the_nodes_prober_without_a_shell():
 
 
 def test_no_health_path_means_no_health_check_and_no_prober():
-    web = app_stack(health_path=None, health_test=health_test_of(None))["services"]["web"]
+    web = app_stack(health_path=None, health_check=health_check_of(None))["services"]["web"]
     assert "healthcheck" not in web and "volumes" not in web
     assert not [k for k in web["deploy"]["labels"] if ".healthcheck." in k]
 
 
-def health_test_of(path):
-    from control_plane.services.apps import health_test
-    return health_test(8000, path)
+def health_check_of(path, engine=(26, 1)):
+    from control_plane.services.apps import health_check
+    return health_check(8000, path, engine)
+
+
+def test_an_engine_that_knows_start_interval_probes_every_second_while_starting_and_rarely_after():
+    from control_plane.services.apps import compose_version
+
+    s = app_stack()
+    assert s["version"] == "3.12" == compose_version((26, 1)) == compose_version((25, 0))
+    check = s["services"]["web"]["healthcheck"]
+    assert (check["start_interval"], check["interval"], check["start_period"], check["retries"]) == \
+        ("1s", "10s", "20s", 3)
+
+
+def test_an_older_engine_gets_a_stack_file_it_reads_and_probes_every_2_s():
+    from control_plane.services.apps import compose_version
+
+    for engine in ((20, 10), (24, 0), None):  # None: a node's version could not be read
+        s = app_stack(compose_version=compose_version(engine),
+                      health_check=health_check_of("/healthz", engine))
+        check = s["services"]["web"]["healthcheck"]
+        assert s["version"] == "3.8" and "start_interval" not in check, engine
+        assert (check["interval"], check["start_period"], check["retries"]) == ("2s", "5s", 3)
+
+
+def test_the_oldest_engine_of_the_swarm_is_read_from_the_node_list():
+    from control_plane.swarm_state import engine_version, oldest_engine
+
+    assert engine_version("26.1.5+dfsg1") == (26, 1)
+    assert engine_version("20.10.24+dfsg1") == (20, 10)
+    assert engine_version("28.2.2") == (28, 2)
+    assert engine_version("") is None and engine_version("dev") is None
+
+    class Nodes:  # what `docker node ls --format '{{json .}}'` gives, as data
+        def __init__(self, *versions):
+            self.rows = [{"Hostname": f"n{i}", "EngineVersion": v} for i, v in enumerate(versions)]
+
+        def json_lines(self, argv, **kw):
+            assert argv[:3] == ["docker", "node", "ls"]
+            return self.rows
+
+    assert oldest_engine(Nodes("26.1.5+dfsg1", "26.1.5+dfsg1")) == (26, 1)
+    assert oldest_engine(Nodes("26.1.5+dfsg1", "20.10.24+dfsg1")) == (20, 10)
+    assert oldest_engine(Nodes("26.1.5", "")) is None and oldest_engine(Nodes()) is None
 
 
 def test_app_updates_are_start_first_and_roll_back():

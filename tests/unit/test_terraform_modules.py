@@ -557,19 +557,24 @@ def test_private_network_and_firewall_attached(module_dir):
             assert "hcloud_network." in json.dumps(body.get("network")), name
 
 
-@pytest.mark.parametrize("module_dir", CLOUD_DIRS + CONTROLPLANE_DIRS, ids=_ids(CLOUD_DIRS + CONTROLPLANE_DIRS))
-def test_debian_12_image(module_dir):
+# Nodes run Debian 13 (Docker Engine 26: health checks with start_interval), as the local
+# node image does; control-plane servers Debian 12, as the local control-plane image does.
+DEBIAN = [(d, 13) for d in CLOUD_DIRS] + [(d, 12) for d in CONTROLPLANE_DIRS]
+
+
+@pytest.mark.parametrize("module_dir,release", DEBIAN, ids=_ids([d for d, _ in DEBIAN]))
+def test_debian_image(module_dir, release):
     module = _load_module(module_dir)
     text = json.dumps(module.get("resource", []))
     amis = _resources(module, "aws_ami", kind="data")
     for name, body in amis:
         assert "136693071363" in json.dumps(body.get("owners")), name
-        assert "debian-12-" in json.dumps(body.get("filter")), name
+        assert f"debian-{release}-" in json.dumps(body.get("filter")), name
     if "digitalocean_droplet" in text:
-        assert "debian-12-x64" in text
+        assert f"debian-{release}-x64" in text
     if "hcloud_server" in text:
-        assert re.search(r'\b(debian-12)\b(?!-)', text)
-    assert amis or "debian-12" in text
+        assert re.search(rf'\b(debian-{release})\b(?!-)', text)
+    assert amis or f"debian-{release}" in text
 
 
 # --- backups in object storage ----------------------------------------------------
