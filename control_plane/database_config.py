@@ -148,11 +148,6 @@ def tls_key_argv(key: Path, csr: Path, app: str) -> list[str]:
             "-keyout", str(key), "-out", str(csr)]
 
 
-def tls_sign_argv(csr: Path, ca_key: Path, ca_cert: Path, cert: Path, ext: Path) -> list[str]:
-    return ["openssl", "x509", "-req", "-in", str(csr), "-CA", str(ca_cert), "-CAkey", str(ca_key),
-            "-CAcreateserial", "-days", "3650", "-sha256", "-extfile", str(ext), "-out", str(cert)]
-
-
 # libpq notices a dead peer within seconds instead of minutes (the primary may move).
 URL_PARAMS = "connect_timeout=3&keepalives=1&keepalives_idle=5&keepalives_interval=2&keepalives_count=2"
 

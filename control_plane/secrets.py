@@ -81,9 +81,18 @@ def server_csr_argv(key: Path, csr: Path, cn: str) -> list[str]:
             "-keyout", str(key), "-out", str(csr)]
 
 
-def server_sign_argv(csr: Path, ca_key: Path, ca_cert: Path, cert: Path, ext: Path) -> list[str]:
+def random_serial() -> int:
+    """A certificate's serial number: 159 random bits (RFC 5280 allows 20 octets, positive)."""
+    return pysecrets.randbits(159) or 1
+
+
+def sign_argv(csr: Path, ca_key: Path, ca_cert: Path, cert: Path, ext: Path, serial: int) -> list[str]:
+    """Sign `csr` with the cluster CA. The serial is given (random_serial), not kept in a serial
+    file: every signing reads and rewrites that file, and two at once (two first deploys with
+    databases) broke it ("Unable to load number from ca.srl")."""
     return ["openssl", "x509", "-req", "-in", str(csr), "-CA", str(ca_cert), "-CAkey", str(ca_key),
-            "-CAcreateserial", "-days", "3650", "-sha256", "-extfile", str(ext), "-out", str(cert)]
+            "-set_serial", f"0x{serial:x}", "-days", "3650", "-sha256", "-extfile", str(ext),
+            "-out", str(cert)]
 
 
 def registry_tls(folder: Path, address: str) -> dict[str, Path]:
@@ -102,7 +111,7 @@ def registry_tls(folder: Path, address: str) -> dict[str, Path]:
         ext.write_text(f"subjectAltName={names}\n")
         csr = folder / "registry.csr"
         executor.run(server_csr_argv(files["key"], csr, address), what="creating the registry key")
-        executor.run(server_sign_argv(csr, files["ca_key"], files["ca"], files["cert"], ext),
+        executor.run(sign_argv(csr, files["ca_key"], files["ca"], files["cert"], ext, random_serial()),
                      what="signing the registry certificate")
         marker.write_text(names)
     for p in files.values():

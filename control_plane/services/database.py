@@ -15,8 +15,7 @@ from pathlib import Path
 from .. import executor, names, patroni, secrets, ssh, topology
 from ..database_config import (FAST, MAX_MEMBER_INDEX, PATRONICTL, Passwords, Timing, database_url,
                                haproxy_config, member_pgbackrest, patroni_config, repo_pgbackrest,
-                               set_timing_argv, timing_for, tls_ext, tls_aliases, tls_key_argv,
-                               tls_sign_argv)
+                               set_timing_argv, timing_for, tls_ext, tls_aliases, tls_key_argv)
 from ..docker_cli import (Docker, config_create_argv, config_ls_argv, config_rm_argv, exec_argv,
                           secret_create_argv, secret_ls_argv, secret_rm_argv)
 from ..errors import CommandFailed, Conflict, InvalidInput, NotFound, Precondition
@@ -98,7 +97,8 @@ class DatabaseService:
             csr, ext = folder / "tls.csr", folder / "tls.ext"
             ext.write_text(tls_ext(app))
             executor.run(tls_key_argv(key, csr, app), what="creating the database's TLS key")
-            executor.run(tls_sign_argv(csr, ca_dir / "ca.key", ca_dir / "ca.crt", cert, ext),
+            executor.run(secrets.sign_argv(csr, ca_dir / "ca.key", ca_dir / "ca.crt", cert, ext,
+                                           secrets.random_serial()),
                          what="signing the database's TLS certificate")
             key.chmod(0o600)
         return {"tls_key": key.read_text(), "tls_cert": cert.read_text(),

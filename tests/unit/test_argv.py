@@ -80,10 +80,38 @@ def test_cluster_ref():
     assert registry.cluster_ref("r:5000", "ghcr.io/team/app:2") == "r:5000/team/app:2"
 
 
-def test_openssl_argv_has_san_file(tmp_path):
-    argv = secrets.server_sign_argv(tmp_path / "csr", tmp_path / "ca.key", tmp_path / "ca.crt",
-                                    tmp_path / "crt", tmp_path / "ext")
+def test_openssl_argv_has_san_file_and_a_serial_of_its_own(tmp_path):
+    argv = secrets.sign_argv(tmp_path / "csr", tmp_path / "ca.key", tmp_path / "ca.crt",
+                             tmp_path / "crt", tmp_path / "ext", 0xabc)
     assert argv[:3] == ["openssl", "x509", "-req"] and "-extfile" in argv
+    # no serial file shared between signings that run at once
+    assert argv[argv.index("-set_serial") + 1] == "0xabc" and "-CAcreateserial" not in argv
+    serials = {secrets.random_serial() for _ in range(50)}
+    assert len(serials) == 50 and all(0 < s < 2 ** 159 for s in serials)
+
+
+def test_certificates_signed_at_once_by_one_ca_all_verify(tmp_path):
+    """Eight signings at once with the real openssl: each certificate verifies against the CA."""
+    import subprocess
+    from concurrent.futures import ThreadPoolExecutor
+
+    ca_key, ca = tmp_path / "ca.key", tmp_path / "ca.crt"
+    subprocess.run(secrets.ca_argv(ca_key, ca), check=True, capture_output=True)
+    ext = tmp_path / "ext"
+    ext.write_text("subjectAltName=DNS:x\n")
+
+    def sign(i):
+        key, csr, crt = (tmp_path / f"{i}.{s}" for s in ("key", "csr", "crt"))
+        subprocess.run(secrets.server_csr_argv(key, csr, f"app{i}"), check=True, capture_output=True)
+        return subprocess.run(secrets.sign_argv(csr, ca_key, ca, crt, ext, secrets.random_serial()),
+                              capture_output=True, text=True)
+
+    with ThreadPoolExecutor(8) as pool:
+        results = list(pool.map(sign, range(8)))
+    assert [r.returncode for r in results] == [0] * 8, [r.stderr for r in results if r.returncode]
+    verify = subprocess.run(["openssl", "verify", "-CAfile", str(ca), *(str(tmp_path / f"{i}.crt") for i in range(8))],
+                            capture_output=True, text=True)
+    assert verify.returncode == 0 and verify.stdout.count(": OK") == 8, verify.stdout + verify.stderr
 
 
 def test_traefik_file_write_is_temp_then_rename():

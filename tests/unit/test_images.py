@@ -114,6 +114,28 @@ def test_default_specs_cover_the_local_set():
     assert "grafana" not in specs and "grafana" in im.UPSTREAM
 
 
+def test_the_node_builds_on_a_trixie_base_that_shares_the_base_overlay_but_its_sources(tmp_path):
+    specs = im.default_specs()
+    node, trixie = specs["node"], specs["base-trixie"]
+    assert node.parent == "base-trixie" and trixie.parent is None and trixie.suite == "trixie"
+    assert list(specs).index("base-trixie") < list(specs).index("node")
+    assert all(s.parent == "base" for n, s in specs.items() if n not in ("base", "base-trixie", "node"))
+    assert "trixie" in im.recipe(trixie) and "bookworm" in im.recipe(specs["base"])
+    files = im.context_files(trixie)
+    assert "trixie main" in files["rootfs/etc/apt/sources.list"].read_text()
+    assert files["rootfs/usr/sbin/policy-rc.d"] == im.IMAGES / "base/rootfs/usr/sbin/policy-rc.d"
+    assert "base-trixie" not in im.local_image_refs(specs) and "base" not in im.local_image_refs(specs)
+    # the overlay is laid over the debootstrap tree file by file, modes kept
+    rootfs = tmp_path / "rootfs"
+    (rootfs / "usr/share/doc/x").mkdir(parents=True)
+    (rootfs / "usr/share/doc/x/README").write_text("dropped")
+    (rootfs / "etc").mkdir()
+    im._slim_rootfs(rootfs, files)
+    assert "trixie main" in (rootfs / "etc/apt/sources.list").read_text()
+    assert (rootfs / "usr/sbin/policy-rc.d").stat().st_mode & 0o111
+    assert not (rootfs / "usr/share/doc/x/README").exists()
+
+
 def test_select():
     specs = im.default_specs()
     assert im.select(None, specs) == list(specs)
