@@ -58,9 +58,9 @@ def engine_version(text: str) -> tuple[int, int] | None:
 
 def oldest_engine(docker: Docker) -> tuple[int, int] | None:
     """The oldest Docker Engine among the swarm's nodes (a task may land on any of them);
-    None when it cannot be told."""
-    rows = docker.json_lines(["docker", "node", "ls", "--format", "{{json .}}"], check=False,
-                             timeout=20)
+    None when a node's cannot be told. A failed `docker node ls` raises: a guess would flip the
+    apps' health checks between two stack files, an update of every task each time."""
+    rows = docker.json_lines(["docker", "node", "ls", "--format", "{{json .}}"], timeout=20)
     versions = [engine_version(r.get("EngineVersion", "")) for r in rows]
     return None if not versions or None in versions else min(versions)
 

@@ -367,9 +367,13 @@ class BackupService:
             app_now = self.store.app(name)
             if app_now.get("image") and app_now.get("replicas", 0) > 0:
                 # Web tasks whose health check needs the database may have been replaced while
-                # it was down, and the database's proxy may still be finding the new primary:
-                # traffic returns once the app answers through Traefik again (never a 404 or 503).
+                # it was down (their replacements may still be starting, or about to be replaced
+                # once more), and the database's proxy may still be finding the new primary:
+                # traffic returns once every task is healthy and the app answers through Traefik
+                # again (never a 404, which a moment without a healthy task would give, or 503).
                 try:
+                    apps.wait_running(names.service(name, "production"), app_now["replicas"],
+                                      since=time.time())
                     apps.wait_answering(app_now, "production")
                 except CommandFailed:
                     op.step("the app does not answer yet; routing to it anyway")
