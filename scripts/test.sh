@@ -5,7 +5,7 @@
 # With arguments, they go to one pytest run as they are (e.g. `scripts/test.sh tests/unit -x`).
 # Without, the suite runs as three groups side by side, each on its own platform(s): one module
 # after another waits more than it works (1.1 of 2 cores busy on average, 43 min); side by side
-# the cores are used (26 min). SENTINEL_TEST_GROUPS=1 runs one module after another.
+# the cores are used (24 min). SENTINEL_TEST_GROUPS=1 runs one module after another.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$here"
