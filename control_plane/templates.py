@@ -8,8 +8,13 @@ No value can change a rendered document's structure:
   quoting or structural characters and then emitted verbatim.
 - INI and HAProxy templates (`*.conf.j2`, `*.cfg.j2`): those formats have no escaping, so every
   value must be a token (or a number); anything else is refused before a file exists.
-Every rendered YAML document is parsed back (`render_yaml` returns the data) and INI is parsed
-with configparser, so a template bug fails here and never reaches a node.
+- Dockerfile templates (`*.Dockerfile.j2`): every value is a JSON string (ASCII, so no raw line
+  break of any kind), which templates place only where Dockerfile's exec form reads JSON
+  (`CMD ["sh", "-c", {{ web }}]`); image names and package names go through `| token`. Such
+  templates may call macros: autoescape marks a macro's output, which alone passes verbatim.
+Every rendered YAML document is parsed back (`render_yaml` returns the data), INI is parsed
+with configparser and a Dockerfile with `parse_dockerfile` (known instructions only, exec forms
+valid JSON), so a template bug fails here and never reaches a node.
 """
 from __future__ import annotations
 
@@ -69,15 +74,32 @@ def _token_finalize(value: Any) -> str:
     return token(value)
 
 
-@lru_cache(maxsize=2)
+def _dockerfile_finalize(value: Any) -> str:
+    import jinja2
+    import markupsafe
+
+    if isinstance(value, jinja2.Undefined):
+        return str(value)
+    if isinstance(value, markupsafe.Markup):
+        return value  # a macro's output: the template's own text (autoescape marks it so)
+    if isinstance(value, Token):
+        return markupsafe.Markup(value)
+    # ASCII: a value can hold no line break (\n, \r, U+0085, U+2028…) that could end a line.
+    return markupsafe.Markup(json.dumps(value, ensure_ascii=True))
+
+
+_FINALIZE = {"yaml": _yaml_finalize, "tokens": _token_finalize, "dockerfile": _dockerfile_finalize}
+
+
+@lru_cache(maxsize=3)
 def _env(kind: str):
     import jinja2
 
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader([str(TEMPLATES_DIR), str(MONITORING_DIR)]),
         undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True,
-        keep_trailing_newline=True, autoescape=False,
-        finalize=_yaml_finalize if kind == "yaml" else _token_finalize)
+        keep_trailing_newline=True, autoescape=kind == "dockerfile",
+        finalize=_FINALIZE[kind])
     env.filters["token"] = token
     return env
 
@@ -87,6 +109,8 @@ def kind_of(name: str) -> str:
         return "yaml"
     if name.endswith((".conf.j2", ".cfg.j2", ".ini.j2")):
         return "tokens"
+    if name.endswith(".Dockerfile.j2"):
+        return "dockerfile"
     raise TemplateValueError(f"no escaping is defined for template {name}")
 
 
@@ -97,6 +121,8 @@ def render(name: str, **context) -> str:
         yaml.safe_load(text)
     elif name.endswith((".conf.j2", ".ini.j2")):
         parse_ini(text)
+    elif kind_of(name) == "dockerfile":
+        parse_dockerfile(text)
     return text
 
 
@@ -111,3 +137,54 @@ def parse_ini(text: str) -> dict[str, dict[str, str]]:
     parser.optionxform = str  # pgBackRest keys are case-sensitive
     parser.read_string(text)
     return {s: dict(parser[s]) for s in parser.sections()}
+
+
+DOCKERFILE_INSTRUCTIONS = frozenset({
+    "FROM", "RUN", "CMD", "LABEL", "EXPOSE", "ENV", "ADD", "COPY", "ENTRYPOINT", "VOLUME", "USER",
+    "WORKDIR", "ARG", "ONBUILD", "STOPSIGNAL", "HEALTHCHECK", "SHELL", "MAINTAINER"})
+# Where Docker reads `[...]` as a JSON array (and silently falls back to shell form otherwise).
+_EXEC_FORM = frozenset({"RUN", "CMD", "ENTRYPOINT", "SHELL", "VOLUME", "COPY", "ADD"})
+
+
+def parse_dockerfile(text: str) -> list[tuple[str, str]]:
+    """(INSTRUCTION, arguments) per instruction, as Docker's parser splits them (default escape
+    `\\`, continuation lines, comment lines); refuses an unknown instruction or an exec form
+    that is not a JSON array of strings."""
+    out: list[tuple[str, str]] = []
+    pending: list[str] = []
+    lines = text.split("\n")
+    for number, line in enumerate(lines, start=1):
+        stripped = line.strip()
+        if not pending and not stripped:
+            continue
+        if stripped.startswith("#"):
+            continue  # a comment, also between continuation lines (Docker drops those too)
+        if line.rstrip().endswith("\\"):
+            pending.append(line.rstrip()[:-1])
+            if number < len(lines):
+                continue
+        else:
+            pending.append(line)
+        joined = "".join(pending).strip()
+        pending = []
+        if not joined:
+            continue
+        word, _, rest = joined.partition(" ")
+        instruction = word.upper()
+        if instruction not in DOCKERFILE_INSTRUCTIONS:
+            raise TemplateValueError(f"line {number} of the Dockerfile starts with {word!r}, "
+                                     "which is not a Dockerfile instruction")
+        rest = rest.strip()
+        if instruction in _EXEC_FORM:
+            # COPY/ADD may put --flags before the array.
+            array = re.sub(r"^(?:--\S+\s+)*", "", rest) if instruction in ("COPY", "ADD") else rest
+            if array.startswith("["):
+                try:
+                    items = json.loads(array)
+                except ValueError:
+                    items = None
+                if not isinstance(items, list) or not all(isinstance(i, str) for i in items):
+                    raise TemplateValueError(f"line {number} of the Dockerfile: {instruction}'s "
+                                             "exec form is not a JSON array of strings")
+        out.append((instruction, rest))
+    return out

@@ -1,0 +1,3 @@
+module example.com/sentinel/hello
+
+go 1.22
