@@ -84,6 +84,21 @@ def source_archive(dest: Path, root: Path = PROJECT_ROOT) -> Path:
     return dest
 
 
+def controlplane_tfvars(*, name: str, ssh_public_key: str, size: str | None = None,
+                       region: str | None = None, admin_cidr: str | None = None,
+                       extra: dict[str, str] | None = None) -> dict:
+    """A control-plane module's variables (terraform/contract/: common.tf,
+    controlplane_cloud.tf, plus the provider's size, region and, for local only, extra); what
+    is empty is left to the module's default. tests/unit/test_terraform_contract.py keeps the
+    two equal."""
+    out: dict = {"name": name, "ssh_public_key": ssh_public_key,
+                 **{k: v for k, v in (("size", size), ("region", region),
+                                      ("admin_cidr", admin_cidr)) if v}}
+    if extra:
+        out["extra"] = extra
+    return out
+
+
 def _req_name(req: str) -> str:
     return re.split(r"[\s\[<>=!~;(]", req.strip(), maxsplit=1)[0].lower().replace("_", "-")
 
@@ -282,13 +297,9 @@ class ControlPlaneServer:
         public_key = ssh.ensure_key(p.ssh_user)
         self.log(f"creating the control plane's server with Terraform ({p.name})")
         extra = p.controlplane_extra(settings, log=self.log)
-        variables = {"name": self.name, "ssh_public_key": public_key,
-                     **{k: v for k, v in (("size", settings.get("size")),
-                                          ("region", settings.get("region")),
-                                          ("admin_cidr", settings.get("admin_cidr"))) if v}}
-        if extra:
-            variables["extra"] = extra
-        outputs = self._terraform().apply(variables)
+        outputs = self._terraform().apply(controlplane_tfvars(
+            name=self.name, ssh_public_key=public_key, size=settings.get("size"),
+            region=settings.get("region"), admin_cidr=settings.get("admin_cidr"), extra=extra))
         address, user = outputs["address"], outputs["ssh_user"]
         url = outputs.get("api_url") or f"https://{address}"
         if not (controlplane_dir() / "address").exists():

@@ -51,11 +51,16 @@ def output_argv(workdir: Path) -> list[str]:
 
 def tfvars(*, name: str, nodes: int, ssh_public_key: str, size: str | None = None,
            region: str | None = None, extra: dict[str, str] | None = None,
-           control_plane_cidr: str | None = None) -> dict:
+           control_plane_cidr: str | None = None, admin_cidr: str | None = None) -> dict:
+    """A cluster module's variables (terraform/contract/: common.tf, cluster.tf,
+    cluster_cloud.tf, plus the provider's size, region and extra); what is None is left to the
+    module's default. tests/unit/test_terraform_contract.py keeps the two equal."""
     out: dict = {"name": name, "nodes": nodes, "ssh_public_key": ssh_public_key,
                  "extra": {k: str(v) for k, v in (extra or {}).items()}}
     if control_plane_cidr:
         out["control_plane_cidr"] = control_plane_cidr
+    if admin_cidr:
+        out["admin_cidr"] = admin_cidr
     if size:
         out["size"] = size
     if region:
@@ -76,10 +81,18 @@ class TerraformRunner:
 
     def _sync_module(self) -> None:
         # The working folder is a copy of the module plus tfvars and state, so module updates
-        # reach existing clusters on the next apply.
+        # reach existing clusters on the next apply. A module's contract_*.tf files are links
+        # to terraform/contract/ (control_plane/terraform_contract.py): copy2 copies what they
+        # point to. A .tf file the module no longer has goes, or a variable that moved to
+        # another file would be declared twice.
         self.workdir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        names = set()
         for f in self.module.glob("*.tf"):
             shutil.copy2(f, self.workdir / f.name)
+            names.add(f.name)
+        for f in self.workdir.glob("*.tf"):
+            if f.name not in names:
+                f.unlink()
 
     def _run(self, argv: list[str], what: str, timeout: float = 900):
         try:

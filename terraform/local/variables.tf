@@ -1,44 +1,10 @@
-# The interface every provider module shares (see docs/providers.md).
+# The variables only local's cluster module has. The shared ones are linked from
+# terraform/contract/ (contract_*.tf) and size_region.tf.
 
-variable "name" {
-  description = "Cluster name (a DNS label); prefixes every resource."
-  type        = string
-}
-
-variable "nodes" {
-  description = "Number of nodes; node 0 is the swarm manager."
-  type        = number
-  validation {
-    condition     = var.nodes >= 1
-    error_message = "nodes must be at least 1."
-  }
-}
-
-variable "ssh_public_key" {
-  description = "Public key installed for the ssh user on every node."
-  type        = string
-}
-
-variable "size" {
-  description = "Node size (unused by the local provider)."
-  type        = string
-  default     = "local"
-}
-
-variable "region" {
-  description = "Region (unused by the local provider)."
-  type        = string
-  default     = "local"
-}
-
-variable "admin_cidr" {
-  description = "Address allowed to ssh at init, besides the control plane (\"\" for none)."
-  type        = string
-  default     = ""
-}
-
+# Optional here, unlike the clouds' (terraform/contract/cluster_cloud.tf): no firewall stands
+# on this host's Docker network, and the local provider has no control plane address to give.
 variable "control_plane_cidr" {
-  description = "The control plane's address, allowed to ssh to the nodes."
+  description = "The control plane's address, allowed to ssh to the nodes (unused here: nothing filters ssh)."
   type        = string
   default     = ""
 }

@@ -6,7 +6,8 @@ the firewall rules and the backup bucket (private, versioned, kept on destroy, r
 least privilege, secrets marked sensitive) read from the parsed HCL.
 
 Layout: terraform/<provider>/ is a cluster module (every provider, `local` included);
-terraform/<cloud>/controlplane/ creates the control plane's own server.
+terraform/<cloud>/controlplane/ creates the control plane's own server; terraform/contract/
+holds the shared variable definitions the modules link (tests/unit/test_terraform_contract.py).
 """
 from __future__ import annotations
 
@@ -84,7 +85,10 @@ def _has_tf(d: Path) -> bool:
     return d.is_dir() and any(d.glob("*.tf"))
 
 
-PROVIDER_DIRS = sorted(d for d in TERRAFORM.iterdir() if _has_tf(d)) if TERRAFORM.is_dir() else []
+# terraform/contract/ is no module: its files are linked into the modules (and checked there).
+PROVIDER_DIRS = sorted(
+    d for d in TERRAFORM.iterdir() if _has_tf(d) and d.name != "contract"
+) if TERRAFORM.is_dir() else []
 CLOUD_DIRS = sorted({TERRAFORM / c for c in CLOUDS} | {d for d in PROVIDER_DIRS if d.name != "local"})
 CONTROLPLANE_DIRS = [d / "controlplane" for d in CLOUD_DIRS]
 ALL_TF_FILES = sorted(
@@ -343,8 +347,11 @@ def terraform_fmt_check(*paths: Path) -> tuple[int, str, str]:
 # --- tests: layout, fmt, parsing ----------------------------------------------
 
 def test_every_cloud_has_a_module_and_a_control_plane_module():
+    # Variables: each module's contract_*.tf links and size_region.tf (checked file by file in
+    # test_terraform_contract.py); a cluster module also has variables.tf for its `extra`.
     for d in CLOUD_DIRS + CONTROLPLANE_DIRS:
-        for f in ("versions.tf", "variables.tf", "main.tf", "outputs.tf"):
+        own = ("variables.tf",) if d in CLOUD_DIRS else ()
+        for f in ("versions.tf", "size_region.tf", "contract_common.tf", "main.tf", "outputs.tf") + own:
             assert (d / f).is_file(), f"missing {d.relative_to(ROOT)}/{f}"
 
 

@@ -1,29 +1,8 @@
-# The control plane's own "server" for the local provider: the same variables as
-# terraform/<cloud>/controlplane, plus `extra` for what only a local container needs.
+# The variables only local's control-plane module has, for what only a local container needs.
+# The shared ones are linked from terraform/contract/ (contract_common.tf) and ../size_region.tf.
 
-variable "name" {
-  description = "Installation name: the cluster name; prefixes the container and the network."
-  type        = string
-  default     = "sentinel"
-}
-
-variable "ssh_public_key" {
-  description = "OpenSSH public key installed for root."
-  type        = string
-}
-
-variable "size" {
-  description = "Server size (unused by the local provider)."
-  type        = string
-  default     = "local"
-}
-
-variable "region" {
-  description = "Region (unused by the local provider)."
-  type        = string
-  default     = "local"
-}
-
+# Optional here, unlike the clouds' (terraform/contract/controlplane_cloud.tf): the container
+# is reachable from this host only.
 variable "admin_cidr" {
   description = "The admin's address (unused: the container is reachable from this host only)."
   type        = string

@@ -1,0 +1,1 @@
+../contract/cluster_cloud.tf
