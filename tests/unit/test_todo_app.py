@@ -220,13 +220,13 @@ def test_fault_keeps_keepalive_connection_in_step(start_app):
 
 
 def test_fault_latency(start_app):
-    app = start_app(FAULT_LATENCY_MS="300")
+    app = start_app(FAULT_LATENCY_MS="2000")
     t0 = time.monotonic()
     assert app.get("/").status == 200
-    assert time.monotonic() - t0 >= 0.3
+    assert time.monotonic() - t0 >= 2.0
     t0 = time.monotonic()
     assert app.get("/healthz").status == 200
-    assert time.monotonic() - t0 < 0.25
+    assert time.monotonic() - t0 < 1.5  # the health check is never slowed
 
 
 def test_fault_health_fail(start_app):
@@ -250,21 +250,22 @@ def test_request_log_lines(start_app):
 
 
 def test_sigterm_drains_then_exits_zero(start_app):
-    app = start_app(DRAIN_SECONDS="1.5")
+    # The drain is long enough that a loaded machine still makes its requests inside it; each
+    # answer after SIGTERM proves the app serves while draining (it stops listening after).
+    app = start_app(DRAIN_SECONDS="3")
     assert app.get("/healthz").status == 200
     t0 = time.monotonic()
     app.proc.send_signal(signal.SIGTERM)
     while app.get("/healthz").status != 503:
-        assert time.monotonic() - t0 < 1.0, "healthz did not turn 503 after SIGTERM"
+        assert time.monotonic() - t0 < 2.5, "healthz did not turn 503 after SIGTERM"
         time.sleep(0.02)
     # still serving during the drain, and telling keep-alive clients to reconnect
     r = app.get("/")
     assert r.status == 200
     assert r.headers["Connection"] == "close"
     assert app.get("/version").status == 200
-    assert time.monotonic() - t0 < 1.2
-    assert app.proc.wait(timeout=5) == 0
-    assert time.monotonic() - t0 >= 1.4
+    assert app.proc.wait(timeout=10) == 0
+    assert time.monotonic() - t0 >= 2.9
     with pytest.raises(OSError):
         app.get("/healthz")
     assert "draining" in app.log()
