@@ -143,7 +143,7 @@ class Release(_Strict):
     allow_destructive: bool = False
     skip_check: bool = False
     smoke_command: str | None = Field(default=None, max_length=4096)
-    check_path: str = "/"
+    check_path: str | None = None  # default: the app's health path, else /
 
     @field_validator("command", "post_promote", "smoke_command", "sql")
     @classmethod

@@ -46,8 +46,9 @@ class ReleaseOptions(Strict):
     allow_destructive: bool = False
     skip_check: bool = False
     smoke_command: str | None = Field(default=None, max_length=4096)
-    check_path: str = Field(default="/", description="the production image must answer it "
-                            "(below 500) on the migrated copy")
+    check_path: str | None = Field(default=None, description="the production image must answer "
+                                   "it (below 500) on the migrated copy (default: the app's "
+                                   "health path, else /)")
 
 
 class Resources(Strict):

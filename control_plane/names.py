@@ -117,6 +117,24 @@ def dcs_user(app: str) -> str:
     return f"app-{app}"
 
 
+# The credentials of an app's database in the control plane's secrets (secrets.json): the app
+# role's password, then the superuser's, replication's, Patroni REST API's and etcd user's.
+DB_CREDENTIALS = ("app", "superuser", "replication", "restapi", "etcd")
+
+
+def db_credential(app: str, kind: str = "app") -> str:
+    """The key of one of an app's database credentials in the control plane's secrets."""
+    if kind not in DB_CREDENTIALS:
+        raise ValueError(kind)
+    return f"db_{app}" if kind == "app" else f"db_{app}_{kind}"
+
+
+def db_credentials(app: str) -> list[str]:
+    """Every key an app's database has in the control plane's secrets (App names hold no
+    underscore, so no other app's key can look like one of these)."""
+    return [db_credential(app, k) for k in DB_CREDENTIALS]
+
+
 def password_secret(app: str) -> str:
     """The app role's password (swarm secret, mounted in web tasks as db_password)."""
     return f"{app}-db-password"

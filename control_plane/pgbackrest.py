@@ -23,14 +23,17 @@ def check_argv(stanza: str) -> list[str]:
     return base(stanza) + ["check"]
 
 
-def backup_argv(stanza: str, kind: str = "full", keep_full: int | None = None) -> list[str]:
+def backup_argv(stanza: str, kind: str = "full", keep_full: int | None = None, *,
+                from_standby: bool = True) -> list[str]:
     """keep_full: full backups to keep (the app's policy). Given on the command line rather than
     in the configuration, so changing it restarts no database member; the backup then expires
-    what is older."""
+    what is older. from_standby=False when no standby streams: pgBackRest would look for one for
+    two minutes, then fail."""
     if kind not in BACKUP_TYPES:
         raise ValueError(kind)
     keep = [f"--repo1-retention-full={int(keep_full)}"] if keep_full else []
-    return base(stanza) + keep + [f"--type={kind}", "backup"]
+    standby = [] if from_standby else ["--no-backup-standby"]
+    return base(stanza) + keep + [f"--type={kind}", *standby, "backup"]
 
 
 def expire_argv(stanza: str) -> list[str]:
@@ -176,3 +179,38 @@ def error_lines(output: str, limit: int = 400) -> str:
     picked = [l for l in lines if "ERROR" in l or "HINT" in l]
     text = " ".join(picked or lines)
     return text[:limit] if picked else text[-limit:]
+
+
+# ---- pgBackRest's errors in Sentinel's words --------------------------------------------------
+ERROR_LINE = re.compile(r"ERROR: \[(\d{3})\]: (.*)")
+# pgBackRest's error codes (its src/build/error/error.yaml) that a user meets, and what to do.
+EXPLAINED = {
+    "075": "the backup repository holds no backup to start from: take one with `sentinel db backup {app}`",
+    "082": "the WAL it needs did not reach the backup repository in time: see `sentinel db status {app}`",
+    "055": "a file the backups need is missing from the repository: run `sentinel db verify {app}` "
+           "and take a new full backup",
+    "103": "the backup repository could not be reached: see `sentinel db status {app}`",
+    "104": "the backup repository could not be reached: see `sentinel db status {app}`",
+    "056": "no database member could be reached for the backup: see `sentinel db status {app}`",
+    "044": "the repository belongs to another database (its system id differs): see `sentinel db status {app}`",
+    "028": "the repository's backup and archive records disagree: see `sentinel db status {app}`",
+}
+
+
+def error_line(output: str) -> tuple[str, str] | None:
+    """(code, text) of pgBackRest's last ERROR line in `output`, or None."""
+    found = [m.groups() for m in map(ERROR_LINE.search, output.splitlines()) if m]
+    return found[-1] if found else None
+
+
+def explain(what: str, app: str, output: str) -> str:
+    """One sentence: `what` failed, why in Sentinel's words when pgBackRest's code is known, and
+    pgBackRest's own line as the detail."""
+    found = error_line(output)
+    if not found:
+        tail = " ".join(output.split())[-300:]
+        return f"{what}" + (f" (pgBackRest: {tail})" if tail else "") + "."
+    code, text = found
+    reason = EXPLAINED.get(code)
+    detail = f"pgBackRest: [{code}] {' '.join(text.split())[:240]}"
+    return f"{what}: {reason.format(app=app)} ({detail})." if reason else f"{what} ({detail})."

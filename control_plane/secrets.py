@@ -43,6 +43,30 @@ def _locked():
         os.close(fd)
 
 
+def _write(data: dict[str, str]) -> None:
+    """Replace the store atomically (a temp file of our own in the same folder, then a rename);
+    the caller holds the lock."""
+    p = _path()
+    fd, tmp = tempfile.mkstemp(prefix=".secrets-", dir=p.parent)
+    with os.fdopen(fd, "w") as f:
+        json.dump(data, f)
+        f.flush()
+        os.fsync(f.fileno())
+    os.chmod(tmp, 0o600)
+    os.replace(tmp, p)
+
+
+def forget(keys: list[str]) -> list[str]:
+    """Delete these secrets (an app's database credentials once its data is deleted); returns
+    the keys that were there."""
+    with _locked():
+        data = load()
+        gone = [k for k in keys if k in data]
+        if gone:
+            _write({k: v for k, v in data.items() if k not in gone})
+        return gone
+
+
 def get(key: str) -> str:
     """The secret `key`, created on first use."""
     data = load()
@@ -52,15 +76,7 @@ def get(key: str) -> str:
         data = load()  # again, under the lock: another writer may have added it meanwhile
         if key not in data:
             data[key] = pysecrets.token_urlsafe(24)
-            p = _path()
-            # A temp file of our own in the same folder, then an atomic rename.
-            fd, tmp = tempfile.mkstemp(prefix=".secrets-", dir=p.parent)
-            with os.fdopen(fd, "w") as f:
-                json.dump(data, f)
-                f.flush()
-                os.fsync(f.fileno())
-            os.chmod(tmp, 0o600)
-            os.replace(tmp, p)
+            _write(data)
         executor.register_secret(data[key])
         return data[key]
 

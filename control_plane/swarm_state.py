@@ -27,6 +27,8 @@ def update_state(service: dict, since: float) -> tuple[str, str]:
 
 # Task states before it is gone for good (swarm's TaskState values).
 ACTIVE = {"new", "pending", "assigned", "accepted", "ready", "preparing", "starting", "running"}
+# A task that ended badly: it crashed, swarm found it unhealthy, or no node would take it.
+FAILED = {"failed", "rejected"}
 
 
 def task_rows(tasks: list[dict], nodes: dict[str, str] | None = None) -> list[dict]:

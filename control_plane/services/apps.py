@@ -15,6 +15,7 @@ from ..database_config import database_url
 from ..swarm_state import oldest_engine
 from ..templates import render
 from .. import traefik
+from .backup import BackupService
 from .database import DatabaseService
 
 RESERVED = {"sentinel", "sentinel-registry", "prometheus", "grafana", "traefik", "registry"}
@@ -199,7 +200,7 @@ class AppService:
     # ---- stack --------------------------------------------------------------------------------
     def web_services(self, app: dict, canary: dict | None = None) -> list[dict]:
         env = dict(app.get("env") or {})
-        db = db_env(app["name"], app["db"], secrets.get(f"db_{app['name']}")) if app.get("db") else {}
+        db = db_env(app["name"], app["db"], secrets.get(names.db_credential(app["name"]))) if app.get("db") else {}
         production = stack_resources(app.get("resources"))
         out = [{"key": "web", "role": "production", "image": app["cluster_image"],
                 "traefik_name": names.traefik_service(app["name"], "production"),
@@ -233,7 +234,10 @@ class AppService:
                       health_check=health_check(app["port"], app.get("health_path"), engine),
                       probe={"source": PROBE_SOURCE, "target": PROBE_TARGET},
                       endpoint_mode=spec.endpoint_mode, network=names.network(app["name"]),
-                      edge_network=names.edge_network(app.get("edge_slot", 0)),
+                      # No slot: a copy nothing was deployed on, or a check's scratch copy,
+                      # which joins no edge network (never another app's).
+                      edge_network=names.edge_network(app["edge_slot"])
+                      if app.get("edge_slot") is not None else None,
                       dcs_network=names.DCS_NETWORK,
                       backup_node=backup, not_backup_node=backup.replace("==", "!="),
                       web_services=self.web_services(app, canary) if web else [], db=db)
@@ -250,11 +254,13 @@ class AppService:
             db.forget_old_objects(app["name"], keep=set(db.ensure_objects(app).values()))
 
     def wait_running(self, service: str, replicas: int, timeout: float = 180,
-                     since: float | None = None) -> None:
+                     since: float | None = None, fail_fast: bool = False) -> None:
         """Until `replicas` tasks run (healthy: swarm holds a task in `starting` until then) and
         no update is in flight. A rolled-back update is an error, but only the update this
-        deploy started (`since`): a leftover status of an older one says nothing now."""
-        from ..swarm_state import running_tasks, update_state
+        deploy started (`since`): a leftover status of an older one says nothing now. With
+        `fail_fast`, a task started since then that failed (crashed, or swarm found it
+        unhealthy) is an error at once instead of a retry to wait for."""
+        from ..swarm_state import FAILED, tasks, update_state
 
         since = since if since is not None else (self.deployed_at or time.time() - 5)
         deadline = time.monotonic() + timeout
@@ -266,9 +272,15 @@ class AppService:
                 if state in ("rollback_completed", "rollback_paused", "paused"):
                     raise CommandFailed(f"the update of {service} failed its health check and was "
                                         f"rolled back to the previous version ({msg}).")
-                tasks = running_tasks(self.p.docker, service)
-                running = sum(1 for t in tasks if t["state"] == "running")
-                last = next((t["error"] for t in tasks if t["error"]), last)
+                rows = tasks(self.p.docker, service, running_only=not fail_fast)
+                current = [t for t in rows if t["desired"] == "running"]
+                running = sum(1 for t in current if t["state"] == "running")
+                last = next((t["error"] for t in rows if t["error"]), last)
+                failed = next((t for t in rows if fail_fast and t["state"] in FAILED
+                               and (t["since"] or 0) >= since - 2), None)
+                if failed:
+                    raise CommandFailed(f"a task of {service} failed ({failed['error'] or failed['state']}); "
+                                        "see `sentinel inspect logs`.")
                 if running == replicas and state in ("", "completed"):
                     return
             time.sleep(1)
@@ -321,7 +333,9 @@ class AppService:
                "backups": backup_policy(body, existing),
                "env": deploy_env(existing, body), "health_path": body.health_path,
                "db": existing.get("db") if existing else None, "created_at": time.time(),
-               "edge_slot": existing.get("edge_slot") if existing else self.free_edge_slot(body.name),
+               # A copy restored --into has no edge network until something is deployed on it.
+               "edge_slot": existing["edge_slot"] if existing and existing.get("edge_slot") is not None
+               else self.free_edge_slot(body.name),
                **(keep or {})}
         if existing and body.release:
             from .release import ReleaseService
@@ -329,13 +343,28 @@ class AppService:
             info = ReleaseService(self.p).release(op, existing, cluster_image, body.release,
                                                   extra_env=app["env"])
             app["last_release"] = info
-        if existing:
+        if existing and existing.get("image"):
             op.step(f"rolling update of {body.name} to {body.image} (start-first, health-gated)")
             return self.roll(op, {**existing, **app, "created_at": existing["created_at"]})
+        if existing:  # a database restored --into: its first web tasks, on the copied data
+            op.step(f"starting {body.replicas} task(s) of {body.image} on the database of {body.name}")
+            app = {**existing, **app, "created_at": existing["created_at"]}
+            self.deploy_stack(app)
+            self.store.put_app(body.name, app)
+            self.wait_running(service_name(body.name, "production"), body.replicas)
+            if body.replicas > 0:
+                self.wait_traefik_service(body.name, "production")
+            self.write_routes(app, {"production": 100}, wait=body.replicas > 0)
+            op.step(f"{body.name} is up at {self.summary(app)['url']}")
+            return self.summary(app)
 
 
+        first_backup = lambda: None  # noqa: E731
         if body.db:
             app["db"] = self._create_db(op, app, body.db_schema, body.db_ha)
+            # Protected from its first second: a restore, a release check or a drill needs a
+            # backup to start from (WAL alone restores nothing). Taken while the web tasks start.
+            first_backup = BackupService(self.p).first_backup_beside(op, {**app, "db": app["db"]})
         if body.release:  # a first deploy: nothing runs yet that the release could break
             from .release import ReleaseService
 
@@ -345,6 +374,7 @@ class AppService:
                                              task=f"{body.name}_release")
             except Exception:
                 op.step("the release failed: removing what the deploy created")
+                first_backup()
                 self._remove(app, keep_data=False)
                 raise
         try:
@@ -357,9 +387,11 @@ class AppService:
             self.write_routes(app, {"production": 100}, wait=body.replicas > 0)
         except Exception:
             op.step("deploy failed: removing what it created")
+            first_backup()
             self._remove(app, keep_data=False)
             self.store.delete_app(body.name)
             raise
+        first_backup()
         op.step(f"{body.name} is up at {self.summary(app)['url']}")
         notify.send(self.store, body.name, "deploy", f"{body.name} deployed: {body.image} at "
                     f"{self.summary(app)['url']}")

@@ -4,13 +4,15 @@ restore drills."""
 from __future__ import annotations
 
 import datetime as dt
+import threading
 import time
+from collections.abc import Callable
 
 import json
 
 from .. import names, pgbackrest, validation
 from ..database_config import PATRONICTL
-from ..errors import CommandFailed, Conflict, InvalidInput, Precondition
+from ..errors import CommandFailed, Conflict, InvalidInput, Precondition, SentinelError
 from ..jobs import Operation
 from ..platform import Platform
 from .database import DatabaseService, psql_argv
@@ -38,6 +40,16 @@ def discarded_sql(when: str) -> str:
             f"where pg_xact_commit_timestamp(x::text::xid) > '{when}'::timestamptz")
 
 
+def require_restored(result, app: str) -> None:
+    """A restore task that failed: one sentence in Sentinel's words, pgBackRest's line as the
+    detail."""
+    if result.ok:
+        return
+    why = result.error or (f"exit code {result.exit_code}" if result.exit_code is not None
+                           else result.state)
+    raise CommandFailed(pgbackrest.explain(f"the restore of {app} failed ({why})", app, result.output))
+
+
 def utc(ts: float) -> str:
     return dt.datetime.fromtimestamp(ts, dt.timezone.utc).isoformat(timespec="milliseconds") \
         .replace("+00:00", "Z")
@@ -54,7 +66,7 @@ class BackupService:
         """`pgbackrest info` of the app's stanza, or {"status": "unreachable", ...}."""
         try:
             proc = self.db.repo_exec(app["name"], pgbackrest.info_argv(names.stanza(app["name"])), wait=0,
-                                     timeout=60, check=False)
+                                     timeout=60, check=False, record=app)
         except CommandFailed as e:
             return {"status": "unreachable", "message": e.message, "backups": [], "archive": None}
         if proc.returncode != 0:
@@ -112,22 +124,78 @@ class BackupService:
         app = self.db.require(name)
         if kind not in pgbackrest.BACKUP_TYPES:
             raise InvalidInput(f"backup type {kind!r} is not valid: use full, diff or incr.")
+        return self.take(op, app, kind)
+
+    def first_backup(self, op: Operation, app: dict) -> None:
+        """The new database's first full backup, part of creating it. With the repository's
+        node down it cannot be taken now: said, and the scheduler takes it once the node is
+        back (a database without a backup is never left for its quiet period)."""
+        if not self.db.repo_ready():
+            op.step("WARNING: the backup node is down, so the first backup waits until it is back; "
+                    f"until then nothing can be restored (`sentinel db status {app['name']}`)")
+            return
+        self.take(op, app, "full", first=True)
+
+    def first_backup_beside(self, op: Operation, app: dict) -> Callable[[], None]:
+        """Start the first backup now, beside whatever the caller does next (the web tasks
+        starting), and return the wait for it. A failure is said as a warning when waited for:
+        the database works, and the scheduler takes the missing backup at once."""
+        failed: list[SentinelError] = []
+
+        def run() -> None:
+            try:
+                self.first_backup(op, app)
+            except SentinelError as e:
+                failed.append(e)
+
+        thread = threading.Thread(target=run, name=f"first-backup-{app['name']}", daemon=True)
+        thread.start()
+
+        def wait() -> None:
+            thread.join()
+            if failed:
+                op.step(f"WARNING: {failed[0].message} The database works; its first backup is "
+                        "taken again within a minute, or now with `sentinel db backup "
+                        f"{app['name']}`.")
+        return wait
+
+    def ensure_backup(self, op: Operation, app: dict, why: str) -> None:
+        """An operation that restores from the repository (a release check, a restore, a drill)
+        takes a full backup first when there is none: WAL alone restores nothing."""
+        info = self.info(app)
+        if info["status"] == "unreachable":
+            raise Precondition(f"the backup repository of {app['name']} is unreachable "
+                               f"({info.get('message')}): see `sentinel db status {app['name']}`.")
+        if not any(not b["error"] for b in info["backups"]):
+            op.step(f"{app['name']} has no backup yet and {why}: taking a full backup first")
+            self.take(op, app, "full")
+
+    def take(self, op: Operation, app: dict, kind: str, first: bool = False) -> dict:
+        """A backup of `kind` from a streaming standby (else the primary); an event on the app."""
         from .. import patroni
 
+        name = app["name"]
         cluster = self.db.cluster(app)
         # Patroni lists a member just removed until its key expires: only current members count.
         members = set(self.db.running_members(app))
-        standby = next((m["name"] for m in (cluster or {}).get("members", [])
-                        if m["name"] in members and patroni.streaming(cluster, m["name"])), None)
-        op.step(f"{kind} backup of {name} from " + (f"standby {standby}" if standby else "the primary"))
+        # A new database's first backup is taken from the primary: nothing loads it yet, and a
+        # standby would first have to replay the backup's checkpoint.
+        standby = None if first else next(
+            (m["name"] for m in (cluster or {}).get("members", [])
+             if m["name"] in members and patroni.streaming(cluster, m["name"])), None)
+        op.step(("the first " if first else "") + f"{kind} backup of {name} from "
+                + (f"standby {standby}" if standby else "the primary"))
         started = time.monotonic()
         # Idempotent, and needed when the database was created while the repository was away.
-        self.db.repo_exec(name, pgbackrest.stanza_create_argv(names.stanza(name)), timeout=120)
+        self.db.repo_exec(name, pgbackrest.stanza_create_argv(names.stanza(name)), timeout=120,
+                          record=app)
         argv = pgbackrest.backup_argv(names.stanza(name), kind,
-                                      (app.get("backups") or {}).get("keep"))
-        if not standby:  # pgBackRest would look for one for two minutes, then fail
-            argv.insert(-1, "--no-backup-standby")
-        self.db.repo_exec(name, argv, timeout=6 * 3600)
+                                      (app.get("backups") or {}).get("keep"),
+                                      from_standby=bool(standby))
+        proc = self.db.repo_exec(name, argv, timeout=6 * 3600, check=False, record=app)
+        if proc.returncode != 0:
+            raise CommandFailed(pgbackrest.explain(
+                f"the {kind} backup of {name} failed", name, (proc.stderr or "") + (proc.stdout or "")))
         took = time.monotonic() - started
         info = self.info(app)
         last = info["backups"][-1] if info["backups"] else {}
@@ -209,20 +277,23 @@ class BackupService:
             raise Precondition(f"the backup repository of {name} is unreachable ({info.get('message')}): "
                                f"see `sentinel db status {name}`.")
         good = [b for b in info["backups"] if not b["error"]]
-        if not good:
-            raise Precondition(f"{name} has no backup yet, so nothing can be restored: take one with "
-                               f"`sentinel db backup {name}`.")
+        if not good and target.kind != "latest":
+            # A backup taken now ends after every earlier time: only `latest` can be reached.
+            raise Precondition(f"{name} has no backup yet (its first one could not be taken when it "
+                               f"was created), so no earlier point can be restored: take one with "
+                               f"`sentinel db backup {name}`, or restore --to latest.")
         cluster = self.db.cluster(app)
         from .. import patroni
 
         primary = patroni.leader(cluster)
         archiver = (self.archiver(app, primary) if primary else None) or \
             self.store.get(f"db_archiver:{name}") or {}
-        window = pgbackrest.window_from(info["backups"], archiver.get("last_archived_at"))
+        window = pgbackrest.window_from(info["backups"], archiver.get("last_archived_at")) if good \
+            else {"from": None, "to": None}
         now = dt.datetime.now(dt.timezone.utc)
         # With a primary running, everything up to now reaches the archive before the restore.
         window_to = utc(now.timestamp()) if primary else window["to"]
-        shown = f"{window['from']} .. {window_to or 'the last archived change'}"
+        shown = f"{window['from'] or 'the first backup'} .. {window_to or 'the last archived change'}"
         if target.kind == "time":
             when = pgbackrest.parse_time(target.value.replace(" ", "T").replace("+00", "+00:00"))
             if when < pgbackrest.parse_time(window["from"]):
@@ -270,6 +341,7 @@ class BackupService:
     def restore(self, op: Operation, name: str, plan: dict) -> dict:
         app = self.db.require(name)
         target = pgbackrest.Target(**plan["target"])
+        self.ensure_backup(op, app, "a restore starts from one")
         if plan["primary_running"] and plan["into"]:
             # The window offered runs to now: what was written until now reaches the repository
             # first (in place, the pre-restore restore point does the same).
@@ -355,7 +427,7 @@ class BackupService:
                     self.db._save(app)
                 else:
                     self.db.put_back(op, app, first, keep, canary)
-                require_ok(result, "the restore")
+                require_restored(result, name)
             op.step(f"starting {names.member(first['index'])} on the restored data")
             first["stopped"] = False
             self.db._save(app)
@@ -428,8 +500,8 @@ class BackupService:
         if not others:
             return
         op.step("a full backup of the restored database (the standbys are cloned from it)")
-        self.db.repo_exec(name, pgbackrest.backup_argv(names.stanza(name), "full")[:-1]
-                          + ["--no-backup-standby", "backup"], timeout=6 * 3600)
+        self.db.repo_exec(name, pgbackrest.backup_argv(names.stanza(name), "full", from_standby=False),
+                          timeout=6 * 3600)
         for m in others:
             if states.get(m["node"]) == "ready":
                 op.step(f"clearing {names.member(m['index'])} on {m['node']}; it is cloned again")
@@ -460,7 +532,7 @@ class BackupService:
             result = self._recover(op, source, target, node=member["node"],
                                    volume=names.member_volume(into, member["index"]), keep_old=None,
                                    archive=False, task=f"{into}_restore")
-            require_ok(result, "the restore")
+            require_restored(result, source["name"])
             op.step(f"starting {into}'s database on the restored data")
             AppService(self.p).deploy_stack(copy, None, web=False)
             self.db.wait_leader(copy, what="the copy")
@@ -468,6 +540,8 @@ class BackupService:
             if not internal:  # a scratch copy is never backed up, and soon gone
                 self.db.stanza_create(copy)
                 self.db.tune_quietly(op, copy)
+                # A database of its own from its first second: its own first backup.
+                self.first_backup(op, copy)
         except Exception:
             op.step(f"the restore into {into} failed: removing {into}")
             AppService(self.p)._remove(copy, keep_data=False)
@@ -486,10 +560,8 @@ class BackupService:
 
         app = self.db.require(name)
         started = time.monotonic()
-        info = self.info(app)
-        good = [b for b in info["backups"] if not b["error"]]
-        if not good:
-            raise Precondition(f"{name} has no backup to verify: take one with `sentinel db backup {name}`.")
+        self.ensure_backup(op, app, "a drill restores one")
+        good = [b for b in self.info(app)["backups"] if not b["error"]]
         cluster = self.db.cluster(app)
         standby = next((m["name"] for m in (cluster or {}).get("members", [])
                         if patroni.streaming(cluster, m["name"])), None)

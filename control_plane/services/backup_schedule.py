@@ -6,7 +6,9 @@ differential when the last backup is older than its interval, and a restore dril
 one is older than its interval. Each is an ordinary operation on the app (actor `sentinel`), so
 it waits its turn behind a deploy or a canary and shows in the app's events; it also leaves an
 app alone for `quiet` seconds after a person's last operation on it, so scheduled work never
-answers a person's next command with "busy". SENTINEL_BACKUP_SCHEDULE=off turns the schedule
+answers a person's next command with "busy" — but for a database with no backup at all (its first
+one is part of creating it; this catches one whose repository was down then), which is taken at
+once. SENTINEL_BACKUP_SCHEDULE=off turns the schedule
 off (the end-to-end tests do, to stay deterministic). After a full
 backup, the data an in-place restore kept aside is deleted: the backups now cover it.
 """
@@ -58,6 +60,15 @@ def due(policy: Policy, backups: list[dict], last_drill_at: float | None, now: f
     return None
 
 
+def due_now(policy: Policy, backups: list[dict], last_drill_at: float | None, now: float,
+            quiet: bool) -> str | None:
+    """What to start now (pure). `quiet`: a person worked on the app moments ago, so only a
+    missing first backup is taken (a database is never left without one); the rest waits."""
+    if quiet and any(not b.get("error") and b.get("stop_epoch") for b in backups):
+        return None
+    return due(policy, backups, last_drill_at, now)
+
+
 class BackupScheduler:
     def __init__(self, platform: Platform, jobs: Jobs, tick: float = 30.0,
                  policy: Policy = Policy(), quiet: float = 120.0):
@@ -86,21 +97,20 @@ class BackupScheduler:
             return
         for app in self.p.store.apps():
             target = f"app:{app['name']}"
-            if not app.get("db") or self.jobs.busy(target):
+            # A release check's scratch copy is never backed up: it is gone in a minute.
+            if not app.get("db") or app.get("internal") or self.jobs.busy(target):
                 continue
             last = self.p.store.last_operation_end(target, exclude_actor="sentinel")
-            if last is not None and time.time() - last < self.quiet:
-                continue
-            self.consider(app)
+            self.consider(app, quiet=last is not None and time.time() - last < self.quiet)
 
-    def consider(self, app: dict) -> None:
+    def consider(self, app: dict, quiet: bool = False) -> None:
         name = app["name"]
         info = self.backups.info(app)
         if info["status"] == "unreachable":
             return  # `db status` says so; nothing to schedule against
         drill = self.p.store.get(f"db_drill:{name}")
         last_drill = pgbackrest.parse_time(drill["at"]).timestamp() if drill else None
-        what = due(policy_for(app, self.policy), info["backups"], last_drill, time.time())
+        what = due_now(policy_for(app, self.policy), info["backups"], last_drill, time.time(), quiet)
         if what is None:
             return
         try:

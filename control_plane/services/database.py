@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import shlex
+import shutil
 import time
 from pathlib import Path
 
@@ -82,10 +83,10 @@ class DatabaseService:
 
     # ---- credentials and configuration objects ------------------------------------------------
     def passwords(self, app: str) -> Passwords:
-        return Passwords(superuser=secrets.get(f"db_{app}_superuser"),
-                         replication=secrets.get(f"db_{app}_replication"),
-                         restapi=secrets.get(f"db_{app}_restapi"),
-                         etcd=secrets.get(f"db_{app}_etcd"))
+        return Passwords(superuser=secrets.get(names.db_credential(app, "superuser")),
+                         replication=secrets.get(names.db_credential(app, "replication")),
+                         restapi=secrets.get(names.db_credential(app, "restapi")),
+                         etcd=secrets.get(names.db_credential(app, "etcd")))
 
     def tls(self, app: str) -> dict[str, str]:
         """The app's key pair for pgBackRest's TLS (signed by the cluster CA), made once."""
@@ -117,7 +118,7 @@ class DatabaseService:
             out["repo_pgbackrest"] = repo_pgbackrest(name, members)
         # For the web tasks (DATABASE_URL_FILE), not the members.
         out["database_url"] = database_url(names.db_service(name), app["db"]["user"], app["db"]["name"],
-                                           secrets.get(f"db_{name}"))
+                                           secrets.get(names.db_credential(name)))
         # Every possible member is listed: HAProxy's config never changes when members move.
         proxy = haproxy_config(name, [names.member(i) for i in range(MAX_MEMBER_INDEX + 1)])
         return out, proxy
@@ -197,11 +198,12 @@ class DatabaseService:
         return proc
 
     def repo_exec(self, app: str, argv: list[str], *, timeout: float = 3600, check: bool = True,
-                  wait: float = 60):
+                  wait: float = 60, record: dict | None = None):
         """pgBackRest where the repository is handled: the app's repository host, or (object
-        storage) the primary member, which reaches the bucket itself."""
+        storage) the primary member, which reaches the bucket itself. `record`: the app's, when
+        it is not stored yet (its database being created)."""
         if not self.has_repo_node():
-            record = self.require(app)
+            record = record or self.require(app)
             return self.member_exec(app, patroni.leader(self.cluster(record)) or
                                     self.running_members(record)[0], argv, timeout=timeout,
                                     check=check)
@@ -284,7 +286,7 @@ class DatabaseService:
         the app's etcd user, its repository folder on the backup node."""
         name, db = app["name"], app["db"]
         op.step("creating the database credentials (swarm secrets, etcd user)")
-        password = secrets.get(f"db_{name}")
+        password = secrets.get(names.db_credential(name))
         self.p.docker.run(secret_rm_argv([db["secret"]]), check=False)
         self.p.docker.run(secret_create_argv(db["secret"], {"sentinel.app": name}), input=password,
                           what="docker secret create")
@@ -405,7 +407,7 @@ class DatabaseService:
         if len(app["db"]["members"]) == 1:
             self.tune_quietly(op, app)
         self.store.add_event(f"db:{name}", "create", f"database created ({len(app['db']['members'])} "
-                             "member(s)); the first backup starts in the background", "system", op.id)
+                             "member(s))", "system", op.id)
 
     def member_node(self, app: dict, member: str) -> str:
         return next((m["node"] for m in app["db"]["members"] if names.member(m["index"]) == member), "?")
@@ -678,7 +680,7 @@ class DatabaseService:
         database to the copy's, and give every login the copy's passwords."""
         src, dst = source["db"], copy["db"]
         pw = self.passwords(copy["name"])
-        app_pw = secrets.get(f"db_{copy['name']}")
+        app_pw = secrets.get(names.db_credential(copy["name"]))
         statements = []
         if src["name"] != dst["name"]:
             statements.append(f'ALTER DATABASE "{src["name"]}" RENAME TO "{dst["name"]}";')
@@ -744,3 +746,7 @@ class DatabaseService:
         backup = next((n for n in self.store.nodes() if n["role"] == "backup"), None)
         if backup:
             ssh.run(backup["address"], "rm", "-rf", "--", names.repo_path(name), check=False)
+        # The data is gone: so are the credentials that opened it (a new app of the same name
+        # gets new ones) and its TLS key pair.
+        secrets.forget(names.db_credentials(name))
+        shutil.rmtree(self.p.dir / "db-tls" / name, ignore_errors=True)

@@ -17,6 +17,8 @@ import hashlib
 import shlex
 import threading
 import time
+from dataclasses import dataclass
+from typing import Literal
 
 from .. import names, secrets
 from ..errors import CommandFailed, InvalidInput, Precondition
@@ -75,7 +77,8 @@ def validate(app: dict, opts: ReleaseOptions | None) -> None:
             raise InvalidInput(f"{flag} is empty: give the command to run, e.g. \"python migrate.py up\".")
     if opts.smoke_command and opts.skip_check:
         raise InvalidInput("--smoke-command runs in the compatibility check: it cannot go with --skip-check.")
-    if not opts.check_path.startswith("/") or len(opts.check_path) > 200:
+    if opts.check_path is not None and (not opts.check_path.startswith("/")
+                                        or len(opts.check_path) > 200):
         raise InvalidInput(f"--check-path {opts.check_path!r} must be a path starting with '/'.")
     if opts.sql is not None:
         lint_or_refuse(opts.sql, opts.sql_name, opts.allow_destructive)
@@ -96,6 +99,50 @@ def lint_or_refuse(sql: str, filename: str, allow_destructive: bool) -> None:
                          f"{f.reason.rstrip('.')}; {f.safe_alternative.rstrip('.')}{allow}.")
 
 
+# ---- the compatibility check's probe (pure) ----------------------------------------------------
+PROBE_TRIES = 5  # answers asked for, a second apart, until one comes
+PROBE_SECONDS = 5  # how long one answer may take
+
+
+def probe_path(app: dict, opts: ReleaseOptions) -> str:
+    """What the check asks production for: --check-path, else the app's health path (a page
+    that the app itself says needs it working), else /."""
+    return opts.check_path or app.get("health_path") or "/"
+
+
+def probe_argv(url: str) -> list[str]:
+    """sh's arguments: curl from inside the copy's network until an answer comes (at most
+    PROBE_TRIES), then `status CODE`; 000 is curl's "no answer" (refused, reset, timed out)."""
+    return ["-c", f"for i in $(seq 1 {PROBE_TRIES}); do code=$(curl -s -o /dev/null -w '%{{http_code}}' "
+                  f"-m {PROBE_SECONDS} {shlex.quote(url)}); [ \"$code\" != 000 ] && break; sleep 1; done; "
+                  "echo \"status $code\""]
+
+
+@dataclass(frozen=True)
+class ProbeVerdict:
+    outcome: Literal["answered", "redirect", "server_error", "no_answer"]
+    code: str  # the HTTP status as curl printed it (000: none)
+
+    @property
+    def refuses(self) -> bool:
+        return self.outcome in ("server_error", "no_answer")
+
+
+def probe_verdict(output: str) -> ProbeVerdict:
+    """What the probe's output means. No answer is a failure, never a pass; a redirect reads no
+    table, so it proves nothing either way ("not checked"); 5xx is a failure; the rest answered."""
+    code = next((l.split()[1] for l in output.splitlines()
+                 if l.startswith("status ") and len(l.split()) == 2), "000")
+    if not code.isdigit() or int(code) < 100:
+        return ProbeVerdict("no_answer", "000")
+    n = int(code)
+    if 300 <= n < 400:
+        return ProbeVerdict("redirect", code)
+    if n >= 500:
+        return ProbeVerdict("server_error", code)
+    return ProbeVerdict("answered", code)
+
+
 class ReleaseService:
     def __init__(self, platform: Platform):
         self.p = platform
@@ -109,7 +156,7 @@ class ReleaseService:
 
         env = {**(app.get("env") or {}), **(extra_env or {})}
         if app.get("db"):
-            env.update(db_env(app["name"], app["db"], secrets.get(f"db_{app['name']}")))
+            env.update(db_env(app["name"], app["db"], secrets.get(names.db_credential(app["name"]))))
         return env
 
     def run_task(self, op: Operation, app: dict, image: str, argv: list[str], *, task: str,
@@ -215,6 +262,7 @@ class ReleaseService:
             if self.store.app(scratch):  # a leftover of an interrupted check
                 apps._remove(self.store.app(scratch), keep_data=False)
                 self.store.delete_app(scratch)
+        self.backups.ensure_backup(op, app, "the compatibility check restores a copy from the backups")
         op.step("compatibility check: restoring a copy of the database from its backups")
         from ..pgbackrest import Target
 
@@ -237,7 +285,9 @@ class ReleaseService:
             apps.deploy_stack(prod)
             service = names.service(scratch, "production")
             try:
-                apps.wait_running(service, 1, timeout=120)
+                # Refused as soon as swarm marks a task failed (it crashed, or its health check
+                # failed), not after the whole wait.
+                apps.wait_running(service, 1, timeout=120, fail_fast=True)
             except CommandFailed:
                 logs = apps.logs(scratch, tail=20)
                 raise ReleaseRefused(
@@ -275,20 +325,32 @@ class ReleaseService:
         """The production task on the copy must answer the check path below 500 (a health check
         alone rarely reads the tables a migration changed)."""
         images = self.store.get("stack_images") or {}
-        url = f"http://{names.service(scratch, 'production')}:{app['port']}{opts.check_path}"
-        result = run_one_off(self.p, f"{scratch}_probe", images["postgres"],
-                             ["-c", f"for i in 1 2 3 4 5; do code=$(curl -s -o /dev/null -w '%{{http_code}}' "
-                                    f"-m 5 {shlex.quote(url)}) && [ \"$code\" != 000 ] && break; sleep 1; "
-                                    "done; echo \"status $code\"; [ \"$code\" -lt 500 ]"],
+        path = probe_path(app, opts)
+        url = f"http://{names.service(scratch, 'production')}:{app['port']}{path}"
+        result = run_one_off(self.p, f"{scratch}_probe", images["postgres"], probe_argv(url),
                              entrypoint="sh", networks=[names.network(scratch)],
                              constraints=[f"node.labels.{names.BACKUP_LABEL} != true"], timeout=120)
-        code = next((l.split()[1] for l in result.output.splitlines() if l.startswith("status ")), "?")
-        if not result.ok:
+        if result.exit_code is None:
+            raise CommandFailed(f"the compatibility check's probe could not run ({result.error or result.state}); "
+                                "nothing real was changed: try again, or --skip-check")
+        verdict = probe_verdict(result.output)
+        if verdict.outcome == "no_answer":
             raise ReleaseRefused(
-                f"production ({app['image']}) answers {code} on {opts.check_path} on the migrated "
+                f"production ({app['image']}) gave no answer on {path} within {PROBE_SECONDS} s "
+                f"({PROBE_TRIES} tries) on the migrated copy, so this release would break it; nothing "
+                "real was changed: keep the old schema working until the contract step "
+                "(--post-promote-command), or --skip-check")
+        if verdict.refuses:
+            raise ReleaseRefused(
+                f"production ({app['image']}) answers {verdict.code} on {path} on the migrated "
                 "copy, so this release would break it; nothing real was changed: keep the old "
                 "schema working until the contract step (--post-promote-command), or --skip-check")
-        op.step(f"compatibility check: production answers {code} on {opts.check_path}")
+        if verdict.outcome == "redirect":
+            op.step(f"compatibility check: WARNING: production answers {verdict.code} (a redirect) on "
+                    f"{path}, which reads no table, so the migrated schema was not checked there: give "
+                    "--check-path a page that reads the database (or set the app's health path)")
+            return
+        op.step(f"compatibility check: production answers {verdict.code} on {path}")
 
     def release(self, op: Operation, app: dict, image: str, opts: ReleaseOptions, *,
                 extra_env: dict | None = None, on_point=None) -> dict:

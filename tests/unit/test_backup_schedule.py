@@ -32,3 +32,14 @@ def test_a_daily_schedule_makes_every_backup_a_full_one():
     full = {"type": "full", "stop_epoch": 1.0}
     assert due(daily, [full], 1.0, DAY + 2) == "full"
     assert due(base, [full], 1.0, DAY + 2) == "diff"
+
+
+def test_the_quiet_period_never_delays_a_first_backup():
+    from control_plane.services.backup_schedule import due_now
+
+    now = NOW
+    assert due_now(Policy(), [], None, now, quiet=True) == "full"
+    assert due_now(Policy(), [b("full", DAY, error=True)], None, now, quiet=True) == "full"
+    old = [b("full", 8 * DAY)]
+    assert due_now(Policy(), old, None, now, quiet=True) is None  # scheduled work waits
+    assert due_now(Policy(), old, None, now, quiet=False) == "full"

@@ -86,3 +86,21 @@ def test_a_failure_is_reported_by_its_error_line_not_the_log_tail():
     assert said.startswith("2026-11-27 22:08:28.920 P00 ERROR: [050]: unable to acquire lock")
     assert "another pgBackRest process" in said and "command end" not in said
     assert pb.error_lines("a\nb\n") == "a b"
+
+
+def test_a_backup_without_a_streaming_standby_says_so_to_pgbackrest():
+    assert pb.backup_argv("todos", "full", from_standby=False) == [
+        "pgbackrest", "--stanza=todos", "--type=full", "--no-backup-standby", "backup"]
+
+
+def test_pgbackrests_errors_become_one_sentence_with_its_line_as_detail():
+    out = ("2026-12-06 10:00:00.000 P00   INFO: restore command begin\n"
+           "2026-12-06 10:00:00.100 P00  ERROR: [075]: no backup set found to restore\n")
+    msg = pb.explain("the restore of shop failed (exit code 75)", "shop", out)
+    assert msg == ("the restore of shop failed (exit code 75): the backup repository holds no backup "
+                   "to start from: take one with `sentinel db backup shop` (pgBackRest: [075] no backup "
+                   "set found to restore).")
+    unknown = pb.explain("the backup of shop failed", "shop", "ERROR: [099]: something odd\n")
+    assert unknown == "the backup of shop failed (pgBackRest: [099] something odd)."
+    assert pb.explain("x failed", "shop", "") == "x failed."
+    assert pb.error_line("ERROR: [082]: WAL segment 0001 was not archived") == ("082", "WAL segment 0001 was not archived")

@@ -55,3 +55,35 @@ def test_schema_diff_names_what_changed():
     after = "column public.todos.priority integer NO"
     d = release.ReleaseService.schema_diff(before, after)
     assert d == f"+ {after}; - {before}"
+
+
+@pytest.mark.parametrize("output, outcome, code, refuses", [
+    ("status 200\n", "answered", "200", False),
+    ("status 404\n", "answered", "404", False),
+    ("status 500\n", "server_error", "500", True),
+    ("status 503\n", "server_error", "503", True),
+    ("status 000\n", "no_answer", "000", True),       # curl: refused, reset or timed out
+    ("", "no_answer", "000", True),                    # the probe printed nothing at all
+    ("curl: (7) Failed\nstatus \n", "no_answer", "000", True),
+    ("status 307\n", "redirect", "307", False),        # Kinto's / : reads no table
+    ("status 301\n", "redirect", "301", False),
+])
+def test_the_check_probe_never_passes_without_an_answer(output, outcome, code, refuses):
+    v = release.probe_verdict(output)
+    assert (v.outcome, v.code, v.refuses) == (outcome, code, refuses)
+
+
+def test_the_probe_asks_the_health_path_unless_told_and_quotes_the_url():
+    assert release.probe_path({"health_path": "/healthz"}, ReleaseOptions(command="x")) == "/healthz"
+    assert release.probe_path({"health_path": None}, ReleaseOptions(command="x")) == "/"
+    assert release.probe_path({"health_path": "/healthz"},
+                              ReleaseOptions(command="x", check_path="/api/todos")) == "/api/todos"
+    argv = release.probe_argv("http://shop_web:8000/a b';rm -rf /")
+    assert argv[0] == "-c" and len(argv) == 2
+    assert "'http://shop_web:8000/a b'\"'\"';rm -rf /'" in argv[1]
+    assert "-m 5" in argv[1] and "seq 1 5" in argv[1] and argv[1].endswith('echo "status $code"')
+
+
+def test_a_check_path_must_be_a_path():
+    assert "must be a path" in refused(ReleaseOptions(command="true", check_path="healthz"))
+    release.validate(APP, ReleaseOptions(command="true"))  # no path: the app's health path

@@ -339,3 +339,14 @@ def test_the_admin_password_never_reaches_an_app():
     mw = doc["http"]["middlewares"]
     assert mw["sentinel-app-auth"]["basicAuth"] == {"users": ["admin:$apr1$x$y"], "removeHeader": True}
     assert mw["sentinel-auth"]["basicAuth"]["users"] == ["admin:$apr1$x$y"]
+
+
+def test_an_app_without_an_edge_slot_joins_no_edge_network_and_traefik_ignores_it():
+    # A copy nothing is deployed on, or a release check's scratch copy: never another app's
+    # edge network (there was a fallback to sentinel-edge-0, the network of whichever app held it).
+    s = app_stack(edge_network=None)
+    assert s["services"]["web"]["networks"] == ["app"]
+    assert "edge" not in s["networks"]
+    labels = s["services"]["web"]["deploy"]["labels"]
+    assert labels["traefik.enable"] == "false" and "traefik.swarm.network" not in labels
+    assert not [n for n in s["networks"].values() if n.get("name", "").startswith("sentinel-edge")]
