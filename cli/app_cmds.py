@@ -2,12 +2,12 @@
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 from typing import List, Optional
 
 import typer
 
 from .client import Client
+from .files import read_file
 from .output import ask, confirm, emit_json, fail, run_operation, table, console
 from .release_opts import options as _release_options, release_body
 
@@ -16,16 +16,6 @@ _R = _release_options()
 inspect_app = typer.Typer(help="Look at an app.", no_args_is_help=True)
 scale_app = typer.Typer(help="Scale an app.", no_args_is_help=True)
 delete_app = typer.Typer(help="Delete an app.", no_args_is_help=True)
-
-
-def read_file(path: str, what: str) -> str:
-    p = Path(path)
-    if not p.is_file():
-        fail(f"{what} {path} does not exist: give the path of a readable file.")
-    try:
-        return p.read_text()
-    except (OSError, UnicodeDecodeError) as e:
-        fail(f"{what} {path} cannot be read ({e.__class__.__name__}): give a UTF-8 text file.")
 
 
 def resources_body(cpu: Optional[float], memory: Optional[str]) -> Optional[dict]:

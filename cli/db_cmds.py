@@ -7,7 +7,8 @@ from typing import Optional
 import typer
 
 from .client import Client
-from .output import confirm, console, emit_json, fail, run_operation, table
+from .files import read_file
+from .output import confirm, console, emit_json, run_operation, table
 
 db_app = typer.Typer(help="An app's database: backups, restores, failover.", no_args_is_help=True)
 
@@ -117,8 +118,6 @@ def psql(app: str, command: Optional[str] = typer.Option(None, "-c", "--command"
     client = Client()
     if command is not None or file is not None or not sys.stdin.isatty():
         if file is not None:
-            from .app_cmds import read_file
-
             sql = read_file(file, "SQL file")
         else:
             sql = command if command is not None else sys.stdin.read()

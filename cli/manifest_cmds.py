@@ -8,6 +8,7 @@ from typing import Optional
 import typer
 
 from .client import Client
+from .files import read_file
 from .output import confirm, console, emit_json, fail, run_operation
 
 FILE_HELP = "The app's sentinel.yaml."
@@ -17,8 +18,6 @@ def load(path: str) -> dict:
     """The API body for a manifest file: parsed and checked here (key paths, before any call),
     with the text of every file it names, read relative to the manifest."""
     from control_plane import manifest as mf
-
-    from .app_cmds import read_file
 
     text = read_file(path, "manifest")
     try:

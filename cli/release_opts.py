@@ -5,6 +5,7 @@ from typing import Optional
 
 import typer
 
+from .files import read_file
 from .output import fail
 
 RELEASE_HELP = {
@@ -35,8 +36,6 @@ def release_body(release_command: Optional[str], release_sql: Optional[str],
         body["check_path"] = check_path
     if release_sql is not None:
         from pathlib import Path
-
-        from .app_cmds import read_file
 
         body["sql"] = read_file(release_sql, "release SQL file")
         body["sql_name"] = Path(release_sql).name

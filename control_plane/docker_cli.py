@@ -62,6 +62,17 @@ def service_ls_argv(*, stack: str | None = None) -> list[str]:
     return argv
 
 
+def global_job_argv(name: str, image: str, command: list[str]) -> list[str]:
+    """A job that runs `command` from `image` once on every node, not waited for."""
+    return ["docker", "service", "create", "--detach", "--name", name, "--mode", "global-job",
+            "--with-registry-auth", "--entrypoint", command[0], image, *command[1:]]
+
+
+def task_ids_argv(service: str) -> list[str]:
+    """The ids of a service's tasks, one per line."""
+    return ["docker", "service", "ps", "-q", "--no-trunc", service]
+
+
 def service_ps_argv(services: Iterable[str], *, running_only: bool = False) -> list[str]:
     argv = ["docker", "service", "ps", "--no-trunc", "--format", JSON]
     if running_only:
@@ -122,8 +133,14 @@ def volume_rm_argv(names: Iterable[str]) -> list[str]:
     return ["docker", "volume", "rm", "--force", *names]
 
 
-def network_ls_argv() -> list[str]:
-    return ["docker", "network", "ls", "--format", JSON]
+def network_ls_argv(name: str | None = None) -> list[str]:
+    """Networks; with `name`, only the one of exactly that name."""
+    argv = ["docker", "network", "ls", "--format", JSON]
+    return argv + ["--filter", f"name=^{name}$"] if name else argv
+
+
+def network_rm_argv(name: str) -> list[str]:
+    return ["docker", "network", "rm", name]
 
 
 def container_ls_argv(*, label: str | None = None, all: bool = False) -> list[str]:

@@ -23,7 +23,9 @@ from pydantic import (BaseModel, BeforeValidator, ConfigDict, Field, PlainSerial
 from pydantic_core import PydanticCustomError
 
 from . import validation
-from .analysis.config import _format_path, analysis_from_dict, first_error, AnalysisError
+from .analysis import default_analysis
+from .analysis.config import (AnalysisConfig, AnalysisError, _format_path, analysis_from_dict,
+                              first_error)
 from .errors import InvalidInput
 from .metrics import METRICS
 from .models import (AppDeploy, CanaryDeploy, CanaryStep, DbBackups, ReleaseOptions,
@@ -500,8 +502,6 @@ def _file(files: dict[str, str], key: str, path: str) -> str:
 def analysis_dict(raw: dict, *path: str | int) -> dict:
     """The manifest's analysis (`metrics: default`, `min_requests: N`, or the full analysis
     format) -> the analysis config the judge takes, checked; errors keep their key path."""
-    from .analysis import default_analysis
-
     raw = dict(raw)
     if "min_requests" in raw:  # the one setting people change most, at the top
         inconclusive = dict(raw.get("inconclusive") or {})
@@ -512,8 +512,6 @@ def analysis_dict(raw: dict, *path: str | int) -> dict:
     if raw.get("metrics", "default") == "default":  # the default analysis, what is given on top
         base = default_analysis().model_dump_config()
         raw = {**base, **raw, "metrics": base["metrics"]}
-    from .analysis.config import AnalysisConfig
-
     try:
         config = AnalysisConfig.model_validate(raw)
     except ValidationError as e:

@@ -30,6 +30,16 @@ def service(app: str, role: str) -> str:
     return f"{app}_{SERVICE_KEY.get(role, role)}"
 
 
+# Names an app may not take: the platform's own services and hosts.
+RESERVED_APPS = frozenset({"sentinel", "sentinel-registry", "prometheus", "grafana", "traefik",
+                           "registry"})
+
+
+def app_of(service: str) -> str:
+    """The app a swarm service of its stack belongs to (app names hold no '_')."""
+    return service.split("_", 1)[0]
+
+
 def network(app: str) -> str:
     return f"app-{app}"
 

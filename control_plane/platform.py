@@ -6,8 +6,8 @@ import json
 from functools import cached_property
 from pathlib import Path
 
-from . import secrets
-from .docker_cli import Docker
+from . import secrets, tunnel
+from .docker_cli import Docker, container_ls_argv
 from .errors import CommandFailed, Precondition
 
 
@@ -18,6 +18,7 @@ from .models import ClusterCreate
 from .paths import cluster_dir
 from .registry import Registry
 from .store import Store
+from .swarm_state import tasks
 from .traefik import TraefikWriter
 
 REGISTRY_USER = "sentinel"
@@ -74,9 +75,6 @@ class Platform:
 
     def task_container(self, service: str) -> tuple[Docker, str, str]:
         """(Docker client of its node, container id, node name) of a running task of `service`."""
-        from .docker_cli import container_ls_argv
-        from .swarm_state import tasks
-
         for t in tasks(self.docker, service, running_only=True, with_nodes=True):
             if t["state"] != "running":
                 continue
@@ -94,8 +92,6 @@ class Platform:
         return TraefikWriter(self.manager, (ADMIN_USER, secrets.get("admin_password")))
 
     def prometheus(self) -> Prometheus:
-        from . import tunnel
-
         manager = self.manager
         return Prometheus(lambda: tunnel.url(manager, 8082), (ADMIN_USER, secrets.get("admin_password")),
                           on_error=lambda: tunnel.forget(manager))
@@ -117,8 +113,6 @@ class Platform:
 
         def push_via() -> str:
             """Where pushes go: the registry through an ssh forward to the manager."""
-            from . import tunnel
-
             local = f"127.0.0.1:{tunnel.local_port(manager, 5000)}"
             creds.write_text(json.dumps({"auths": {local: {"auth": token}}}))
             return local

@@ -1,6 +1,7 @@
 """The cluster's private registry: push images from this host's Docker engine with skopeo."""
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 from . import executor
@@ -15,6 +16,11 @@ def skopeo_copy_argv(source: str, dest: str, *, cert_dir: Path, creds_file: Path
     """
     return ["skopeo", "copy", "--quiet", "--dest-authfile", str(creds_file),
             "--dest-cert-dir", str(cert_dir), f"docker-daemon:{source}", f"docker://{dest}"]
+
+
+def skopeo_inspect_argv(image: str) -> list[str]:
+    """Whether `image` exists in its (remote) registry: skopeo reads its manifest."""
+    return ["skopeo", "inspect", "--raw", f"docker://{image}"]
 
 
 def local_image_exists(ref: str) -> bool:
@@ -52,7 +58,5 @@ class Registry:
                 if attempt == 2:
                     raise
                 # The registry may still be starting (or the forward gone): once more.
-                import time
-
                 time.sleep(3)
         return cluster_ref(self.host, image)

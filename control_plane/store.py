@@ -12,6 +12,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from .errors import NotFound
+
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS kv (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS nodes (
@@ -105,6 +107,12 @@ class Store:
     def app(self, name: str) -> dict | None:
         rows = self._q("SELECT spec FROM apps WHERE name=?", (name,))
         return json.loads(rows[0]["spec"]) if rows else None
+
+    def require_app(self, name: str) -> dict:
+        app = self.app(name)
+        if not app:
+            raise NotFound(f"there is no app named {name!r}: see `sentinel apps`.")
+        return app
 
     def apps(self) -> list[dict]:
         return [json.loads(r["spec"]) for r in self._q("SELECT spec FROM apps ORDER BY name")]

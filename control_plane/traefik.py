@@ -11,7 +11,7 @@ import time
 
 import httpx
 
-from . import ssh
+from . import ssh, tunnel
 from .errors import CommandFailed
 from .names import (internal_host, sticky_cookie, traefik_file as app_file, traefik_ref,  # noqa: F401
                     traefik_service)
@@ -104,8 +104,6 @@ class TraefikWriter:
 
     @property
     def api(self) -> str:
-        from . import tunnel
-
         return f"{tunnel.url(self.manager, self.api_port)}/api"
 
     def write(self, name: str, content: str) -> None:
@@ -115,8 +113,6 @@ class TraefikWriter:
         ssh.run(self.manager, *remove_file_argv(name), what="removing Traefik config")
 
     def get(self, path: str) -> dict | list | None:
-        from . import tunnel
-
         for attempt in (1, 2):
             try:
                 r = httpx.get(f"{self.api}/{path}", auth=self.auth, timeout=3)
@@ -143,8 +139,6 @@ class TraefikWriter:
     def answer(self, app: str, role: str, path: str) -> int | None:
         """The status one version of an app gives `path` through Traefik, as visitors reach it
         (same load balancer and health checks), on its admin-only router; None if none came."""
-        from . import tunnel
-
         try:
             r = httpx.get(f"{tunnel.url(self.manager, self.api_port)}{path}", auth=self.auth, timeout=5,
                           headers={"Host": internal_host(app, role)})

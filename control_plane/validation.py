@@ -2,8 +2,12 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
+from urllib.parse import urlsplit
 
 from .errors import InvalidInput
+from .metrics import parse_duration
+from .units import check_cpu, format_memory, parse_memory
 
 _LABEL = re.compile(r"^[a-z]([a-z0-9-]*[a-z0-9])?$")
 _DOMAIN_LABEL = re.compile(r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$")
@@ -79,8 +83,6 @@ PEM_CERT = "-----BEGIN CERTIFICATE-----"
 
 def pem_bundle_file(path: str, flag: str = "--acme-ca") -> str:
     """The text of a PEM certificate bundle the user names on the command line."""
-    from pathlib import Path
-
     p = Path(path).expanduser()
     if not p.is_file():
         raise InvalidInput(f"{flag} {path} does not exist: give the path of a PEM file with the "
@@ -131,8 +133,6 @@ def acme_settings(email: str | None, server: str | None, ca: str | None) -> None
 
 
 def scrape_interval(text: str) -> float:
-    from .metrics import parse_duration
-
     try:
         seconds = parse_duration(text)
     except ValueError:
@@ -174,8 +174,6 @@ def domains(values: list[str]) -> list[str]:
 def resources(value) -> dict | None:
     """A Resources model (or its dict) -> {"cpu": float|None, "memory": "256Mi"|None}, or None
     when it limits nothing."""
-    from .units import check_cpu, format_memory, parse_memory
-
     if value is None:
         return None
     raw = value if isinstance(value, dict) else value.model_dump()
@@ -195,8 +193,6 @@ def resources(value) -> dict | None:
 
 def http_url(value: str, what: str = "URL") -> str:
     """An http(s) URL with a host: where the control plane sends hooks and notifications."""
-    from urllib.parse import urlsplit
-
     try:
         u = urlsplit(value)
         u.port  # raises ValueError for a port that is not a number from 0 to 65535

@@ -31,6 +31,8 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from .manifest import Hooks as HooksModel
+
 log = logging.getLogger("sentinel.webhooks")
 SIGNATURE_HEADER = "X-Sentinel-Signature"
 EVENT_HEADER = "X-Sentinel-Event"
@@ -137,8 +139,6 @@ class Hooks:
         raw = ((self.store.app(app) or {}).get("policy") or {}).get("hooks")
         if not raw:
             return None
-        from .manifest import Hooks as HooksModel
-
         return HooksModel.model_validate(raw).resolved(kind)
 
     def _record(self, app: str, message: str, op=None) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 import socket
 from typing import Callable
 
-from .. import firewall
+from .. import firewall, images
 from ..errors import Precondition
 from ..models import ClusterCreate
 from .base import Provider
@@ -24,8 +24,6 @@ def port_free(port: int) -> bool:
 
 def controlplane_image(log: Callable[[str], None] = lambda m: None) -> str:
     """Tag of the control plane's server image, built from the local base when missing."""
-    from .. import images
-
     specs = images.default_specs()
     spec = images.ImageSpec(CONTROLPLANE_IMAGE, images.IMAGES / CONTROLPLANE_IMAGE)
     selected = {"base": specs["base"], CONTROLPLANE_IMAGE: spec}

@@ -13,6 +13,7 @@ from ..analysis.config import analysis_from_dict
 from ..errors import InvalidInput
 from ..metrics import METRICS, promql, rate_window
 from ..platform import Platform
+from ..traefik import MIRRORED_METHODS
 
 
 def analysis_config(raw: dict | None) -> AnalysisConfig:
@@ -35,8 +36,6 @@ def control_role(canary: dict) -> str:
 def judged_methods(canary: dict) -> tuple[str, ...] | None:
     """A shadow canary (mirrored, no weight) sees only the GET/HEAD requests copied to it: both
     sides are judged on those methods alone, so production's writes do not skew the comparison."""
-    from ..traefik import MIRRORED_METHODS
-
     return MIRRORED_METHODS if canary.get("mirror") and not canary.get("weight") else None
 
 

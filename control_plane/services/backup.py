@@ -10,13 +10,16 @@ from collections.abc import Callable
 
 import json
 
-from .. import names, pgbackrest, validation
+from .. import names, patroni, pgbackrest, validation
 from ..database_config import PATRONICTL
 from ..errors import CommandFailed, Conflict, InvalidInput, Precondition, SentinelError
 from ..jobs import Operation
 from ..platform import Platform
-from .database import DatabaseService, psql_argv
-from .oneoff import require_ok, run_one_off, telling_lines
+from .database import DatabaseService
+from .oneoff import run_one_off, telling_lines
+from .routes import Routes, routing
+from .stack import Stack
+from .teardown import Teardown
 
 # Requests already inside the app when the maintenance answer takes over still need its database:
 # they get this long to finish before it stops (the app's own requests take milliseconds).
@@ -56,10 +59,14 @@ def utc(ts: float) -> str:
 
 
 class BackupService:
-    def __init__(self, platform: Platform):
+    def __init__(self, platform: Platform, db: DatabaseService, stack: Stack, routes: Routes,
+                 teardown: Teardown):
         self.p = platform
         self.store = platform.store
-        self.db = DatabaseService(platform)
+        self.db = db
+        self.stack = stack
+        self.routes = routes
+        self.teardown = teardown
 
     # ---- reading ------------------------------------------------------------------------------
     def info(self, app: dict) -> dict:
@@ -172,8 +179,6 @@ class BackupService:
 
     def take(self, op: Operation, app: dict, kind: str, first: bool = False) -> dict:
         """A backup of `kind` from a streaming standby (else the primary); an event on the app."""
-        from .. import patroni
-
         name = app["name"]
         cluster = self.db.cluster(app)
         # Patroni lists a member just removed until its key expires: only current members count.
@@ -266,9 +271,7 @@ class BackupService:
         app = self.db.require(name)
         if into:
             validation.name(into, "--into app name")
-            from .apps import RESERVED
-
-            if into in RESERVED or self.store.app(into):
+            if into in names.RESERVED_APPS or self.store.app(into):
                 raise Conflict(f"--into {into}: an app named {into!r} already exists (or the name is "
                                "reserved): choose a new name.")
         target = self.target(app, to)
@@ -283,8 +286,6 @@ class BackupService:
                                f"was created), so no earlier point can be restored: take one with "
                                f"`sentinel db backup {name}`, or restore --to latest.")
         cluster = self.db.cluster(app)
-        from .. import patroni
-
         primary = patroni.leader(cluster)
         archiver = (self.archiver(app, primary) if primary else None) or \
             self.store.get(f"db_archiver:{name}") or {}
@@ -347,7 +348,7 @@ class BackupService:
             # first (in place, the pre-restore restore point does the same).
             self.archive_now(app)
         if plan["into"]:
-            return self._restore_into(op, app, plan["into"], target)
+            return self.restore_into(op, app, plan["into"], target)
         return self._restore_in_place(op, app, target, plan)
 
     def _recover_argv(self, stanza: str, target: pgbackrest.Target, *, keep_old: str | None,
@@ -365,7 +366,7 @@ class BackupService:
                  drill_db: str | None = None, timeout: float = 3600):
         """Restore the source app's repository into `volume` on `node` and recover it to the
         target, as a one-off task on the source's network (it reaches the repository)."""
-        objects = self.db.ensure_objects(source)
+        objects = self.db.objects.ensure(source)
         images = self.store.get("stack_images") or {}
         mounts = [f"type=volume,source={volume},target=/var/lib/postgresql/data"] if volume else []
         op.step(f"restoring {source['name']}'s backup to {target.describe()} on {node}")
@@ -383,10 +384,7 @@ class BackupService:
         return result
 
     def _restore_in_place(self, op: Operation, app: dict, target: pgbackrest.Target, plan: dict) -> dict:
-        from .apps import AppService
-
         name = app["name"]
-        apps = AppService(self.p)
         started = time.monotonic()
         stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
         pre = None
@@ -396,7 +394,7 @@ class BackupService:
         canary = self.store.canary(name)
         op.step("maintenance: the app answers 503 until the restore is done")
         serving = app.get("replicas", 0) > 0 or bool(app.get("image"))
-        apps.write_routes(app, {"production": 100}, maintenance=True, wait=serving)
+        self.routes.write(app, {"production": 100}, maintenance=True, wait=serving)
         if serving:
             time.sleep(DRAIN_SECONDS)
         try:
@@ -424,14 +422,14 @@ class BackupService:
                 if moved_from:
                     self.db.wipe_volume(first["node"], names.member_volume(name, first["index"]))
                     first["node"] = moved_from
-                    self.db._save(app)
+                    self.db.save(app)
                 else:
                     self.db.put_back(op, app, first, keep, canary)
                 require_restored(result, name)
             op.step(f"starting {names.member(first['index'])} on the restored data")
             first["stopped"] = False
-            self.db._save(app)
-            apps.deploy_stack(app, canary, web=bool(app.get("image")))
+            self.db.save(app)
+            self.stack.deploy(app, canary, web=bool(app.get("image")))
             self.db.wait_leader(app, what="the restored database")
             # The restored data brings back Patroni's timing of its backup's day.
             self.db.tune_quietly(op, app)
@@ -444,15 +442,13 @@ class BackupService:
                 # traffic returns once every task is healthy and the app answers through Traefik
                 # again (never a 404, which a moment without a healthy task would give, or 503).
                 try:
-                    apps.wait_running(names.service(name, "production"), app_now["replicas"],
+                    self.stack.wait_running(names.service(name, "production"), app_now["replicas"],
                                       since=time.time())
-                    apps.wait_answering(app_now, "production")
+                    self.routes.wait_answering(app_now, "production")
                 except CommandFailed:
                     op.step("the app does not answer yet; routing to it anyway")
-            from .canary import routing
-
             route = routing(canary) if canary else {"weights": {"production": 100}}
-            apps.write_routes(app_now, **route, wait=bool(app_now.get("image")))
+            self.routes.write(app_now, **route, wait=bool(app_now.get("image")))
             op.step("maintenance over: traffic flows again")
         self._restart_standbys(op, app, first, canary, states)
         took = time.monotonic() - started
@@ -485,7 +481,7 @@ class BackupService:
                 f"onto {free[0]} from the repository")
         self.db.wipe_volume(free[0], names.member_volume(app["name"], m["index"]))
         m["node"] = free[0]
-        self.db._save(app)
+        self.db.save(app)
         return m, old
 
     def _restart_standbys(self, op: Operation, app: dict, first: dict, canary: dict | None,
@@ -493,8 +489,6 @@ class BackupService:
         """After an in-place restore the standbys are cloned again. A full backup on the new
         timeline comes first: a clone from the repository takes the newest backup, and one
         taken after the target lies on the abandoned timeline."""
-        from .apps import AppService
-
         name = app["name"]
         others = [m for m in app["db"]["members"] if m is not first]
         if not others:
@@ -507,16 +501,14 @@ class BackupService:
                 op.step(f"clearing {names.member(m['index'])} on {m['node']}; it is cloned again")
                 self.db.wipe_volume(m["node"], names.member_volume(name, m["index"]))
             m["stopped"] = False
-        self.db._save(app)
-        AppService(self.p).deploy_stack(app, canary, web=bool(app.get("image")))
+        self.db.save(app)
+        self.stack.deploy(app, canary, web=bool(app.get("image")))
         for m in others:
             if states.get(m["node"]) == "ready":
                 self.db.wait_streaming(app, names.member(m["index"]))
 
-    def _restore_into(self, op: Operation, source: dict, into: str, target: pgbackrest.Target,
+    def restore_into(self, op: Operation, source: dict, into: str, target: pgbackrest.Target,
                       internal: bool = False) -> dict:
-        from .apps import AppService
-
         started = time.monotonic()
         spec = self.p.spec
         copy = {"name": into, "image": None, "cluster_image": None, "port": 8000,
@@ -534,17 +526,22 @@ class BackupService:
                                    archive=False, task=f"{into}_restore")
             require_restored(result, source["name"])
             op.step(f"starting {into}'s database on the restored data")
-            AppService(self.p).deploy_stack(copy, None, web=False)
+            self.stack.deploy(copy, None, web=False)
             self.db.wait_leader(copy, what="the copy")
             self.db.adopt_roles(copy, source)
             if not internal:  # a scratch copy is never backed up, and soon gone
                 self.db.stanza_create(copy)
                 self.db.tune_quietly(op, copy)
+                # The copy started archiving before its stanza existed; Postgres retries a failed
+                # segment only every 60 s, longer than the backup waits for its WAL. A switch
+                # wakes the archiver, and waiting here makes the backup's wait short.
+                op.step(f"waiting for {into}'s WAL to reach its own place in the repository")
+                self.archive_now(copy, timeout=240)
                 # A database of its own from its first second: its own first backup.
                 self.first_backup(op, copy)
         except Exception:
             op.step(f"the restore into {into} failed: removing {into}")
-            AppService(self.p)._remove(copy, keep_data=False)
+            self.teardown.remove(copy, keep_data=False)
             self.store.delete_app(into)
             raise
         took = time.monotonic() - started
@@ -556,8 +553,6 @@ class BackupService:
     def verify(self, op: Operation, name: str) -> dict:
         """Restore the latest backup aside (on the backup node), check it with pg_amcheck, and
         compare every table's row count with the source at the same WAL position."""
-        from .. import patroni
-
         app = self.db.require(name)
         started = time.monotonic()
         self.ensure_backup(op, app, "a drill restores one")
@@ -642,7 +637,7 @@ class BackupService:
         if not kept:
             return
         try:
-            self.db._volume_sh(kept["node"], kept["volume"],
+            self.db.volume_sh(kept["node"], kept["volume"],
                                f"rm -rf -- /data/{kept['folder'].rsplit('/', 1)[-1]}")
         except CommandFailed as e:
             op.step(f"could not delete {kept['folder']} on {kept['node']} yet: {e.message}")

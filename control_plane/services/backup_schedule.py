@@ -70,10 +70,10 @@ def due_now(policy: Policy, backups: list[dict], last_drill_at: float | None, no
 
 
 class BackupScheduler:
-    def __init__(self, platform: Platform, jobs: Jobs, tick: float = 30.0,
+    def __init__(self, platform: Platform, jobs: Jobs, backups: BackupService, tick: float = 30.0,
                  policy: Policy = Policy(), quiet: float = 120.0):
         self.p, self.jobs, self.tick, self.policy, self.quiet = platform, jobs, tick, policy, quiet
-        self.backups = BackupService(platform)
+        self.backups = backups
         self._stop = threading.Event()
 
     def start(self) -> None:

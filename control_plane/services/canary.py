@@ -5,34 +5,22 @@ and a service is only removed once no route points at it.
 """
 from __future__ import annotations
 
-import threading
 import time
 
-from .. import notify, validation, webhooks
+from .. import names, notify, validation, webhooks
 from ..errors import CommandFailed, Conflict, InvalidInput, NotFound
 from ..jobs import Jobs, Operation
 from ..models import CanaryDeploy
 from ..platform import Platform
-from .apps import AppService, service_name
+from ..swarm_state import running_tasks
+from .analysis import analysis_config
+from .backup import BackupService
+from .plan import describe_plan, new_plan, plan_lock, split_steps, validate_plan
+from .release import ReleaseService, validate as validate_release
+from .routes import PRODUCTION_ONLY, Routes, routing, weights_for
+from .stack import Stack
 
-
-# One writer at a time of a progressive plan: a person's approval and the driver's own saves.
-plan_lock = threading.RLock()
-
-
-def weights_for(weight: int, baseline: bool) -> dict[str, int]:
-    """Route `weight`% to the canary (and as much to a baseline), the rest to production."""
-    if baseline:
-        return {"production": 100 - 2 * weight, "canary": weight, "baseline": weight}
-    return {"production": 100 - weight, "canary": weight}
-
-
-def routing(canary: dict) -> dict:
-    """write_routes' arguments for a canary as it stands. A shadow canary (mirror) is mirrored
-    only while its weight is 0: once it takes real traffic, copies would blur its figures."""
-    return {"weights": weights_for(canary["weight"], canary["baseline"]),
-            "sticky": canary["sticky"],
-            "mirror": canary.get("mirror", 0) if canary["weight"] == 0 else 0}
+service_name = names.service  # the swarm service of a web role
 
 
 def check_mirror(mirror, weight: int, steps: list[int] | None) -> int:
@@ -46,11 +34,15 @@ def check_mirror(mirror, weight: int, steps: list[int] | None) -> int:
 
 
 class CanaryService:
-    def __init__(self, platform: Platform, jobs: Jobs):
+    def __init__(self, platform: Platform, jobs: Jobs, *, stack: Stack, routes: Routes,
+                 release: ReleaseService, backups: BackupService):
         self.p = platform
         self.store = platform.store
         self.jobs = jobs
-        self.apps = AppService(platform)
+        self.stack = stack
+        self.routes = routes
+        self.release = release
+        self.backups = backups
         self.hooks = webhooks.Hooks(platform.store)
 
     def _event(self, app: str, kind: str, message: str, op: Operation | None = None) -> None:
@@ -59,7 +51,7 @@ class CanaryService:
         webhooks.on_event(self.store, app, kind, message, actor)
 
     def require(self, app: str) -> dict:
-        self.apps.require(app)
+        self.store.require_app(app)
         c = self.store.canary(app)
         if not c:
             raise NotFound(f"app {app!r} has no canary: start one with `sentinel canary deploy {app}`.")
@@ -80,7 +72,7 @@ class CanaryService:
     def validate_deploy(self, name: str, body: CanaryDeploy) -> CanaryDeploy:
         """Everything checked before anything starts; the body with its first weight set."""
         self.p.require_ready()
-        self.apps.require(name)
+        self.store.require_app(name)
         if self.store.canary(name):
             raise Conflict(f"app {name!r} already has a canary: promote or roll it back first.")
         validation.image(body.image)
@@ -91,17 +83,12 @@ class CanaryService:
         validation.env_entries(body.env)
         validation.env_entries([f"{k}=" for k in body.env_unset])
         validation.resources(body.resources)
-        from .analysis import analysis_config
-        from .progressive import split_steps, validate_plan
-
         weights, pauses, intervals = split_steps(body.steps)
         check_mirror(body.mirror, body.weight, weights)
         validate_plan(weights, body.interval, body.auto_promote, body.baseline,
                       self.p.scrape_seconds, mirror=body.mirror, intervals=intervals)
         analysis_config(body.analysis)  # a bad file is refused before anything starts
-        from . import release
-
-        release.validate(self.apps.require(name), body.release)
+        validate_release(self.store.require_app(name), body.release)
         if body.post_promote_command is not None and not body.post_promote_command.strip():
             raise InvalidInput("--post-promote-command is empty: give the contract command, e.g. "
                                "\"python migrate.py contract\".")
@@ -110,8 +97,8 @@ class CanaryService:
         return body
 
     def deploy(self, op: Operation, name: str, body: CanaryDeploy) -> dict:
-        app = self.apps.require(name)
-        cluster_image = self.apps.resolve_image(op, body.image)
+        app = self.store.require_app(name)
+        cluster_image = self.stack.resolve_image(op, body.image)
         canary = {"app": name, "image": body.image, "cluster_image": cluster_image,
                   "weight": body.weight, "env": validation.env_entries(body.env),
                   "env_unset": list(body.env_unset), "mirror": body.mirror,
@@ -126,11 +113,11 @@ class CanaryService:
         try:
             op.step(f"starting the canary ({body.image}, {body.replicas} replica(s))"
                     + (" and a baseline" if body.baseline else ""))
-            self.apps.deploy_stack(app, canary)
+            self.stack.deploy(app, canary)
             roles = ["canary"] + (["baseline"] if body.baseline else [])
             for role in roles:
-                self.apps.wait_running(service_name(name, role), body.replicas)
-                self.apps.wait_traefik_service(name, role)
+                self.stack.wait_running(service_name(name, role), body.replicas)
+                self.routes.wait_service(name, role)
             if not self.hooks.confirm(name, "pre_rollout",
                                       webhooks.canary_payload("pre_rollout", app, canary), op):
                 raise CommandFailed("the pre-rollout hook did not answer 2xx (see `sentinel canary "
@@ -138,11 +125,11 @@ class CanaryService:
             op.step(f"mirroring {body.mirror}% of production's GET/HEAD requests to the canary "
                     "(its answers are dropped)" if body.mirror and not body.weight
                     else f"routing {body.weight}% of traffic to the canary")
-            self.apps.write_routes(app, **routing(canary))
+            self.routes.write(app, **routing(canary))
         except Exception as e:
             op.step("the canary did not start: removing it, production is untouched")
-            self.apps.write_routes(app, {"production": 100})
-            self.apps.deploy_stack(app, None)
+            self.routes.write(app, PRODUCTION_ONLY)
+            self.stack.deploy(app, None)
             self.store.delete_canary(name)
             self._event(name, "failure", f"canary {body.image} failed to start: {e}", op)
             point = (canary.get("release") or {}).get("restore_point")
@@ -152,8 +139,6 @@ class CanaryService:
             raise
         canary["state"] = "running"
         if body.steps:
-            from .progressive import describe_plan, new_plan, split_steps
-
             weights, pauses, intervals = split_steps(body.steps)
             canary["progressive"] = new_plan(weights, body.interval, body.auto_promote, time.time(),
                                              pauses=pauses, intervals=intervals)
@@ -170,8 +155,6 @@ class CanaryService:
         """The release phase, before any canary task exists. The canary's record says
         "releasing" meanwhile (with the restore point once recorded), so a control plane that
         stops here reports it on restart; nothing is routed to the canary until it is over."""
-        from .release import ReleaseService
-
         name = app["name"]
         self.store.put_canary(name, {**canary, "state": "releasing", "release": {}})
 
@@ -180,7 +163,7 @@ class CanaryService:
             self.store.put_canary(name, {**c, "release": {"restore_point": point["name"]}})
 
         try:
-            info = ReleaseService(self.p).release(op, app, canary["cluster_image"], body.release,
+            info = self.release.release(op, app, canary["cluster_image"], body.release,
                                                   extra_env=canary["env"], on_point=keep_point)
         except Exception as e:
             self.store.delete_canary(name)
@@ -199,8 +182,8 @@ class CanaryService:
                                lambda op: self.traffic(op, name, weight))
 
     def traffic(self, op: Operation, name: str, weight: int) -> dict:
-        app, c = self.apps.require(name), self.require(name)
-        self.apps.write_routes(app, **routing({**c, "weight": weight}))
+        app, c = self.store.require_app(name), self.require(name)
+        self.routes.write(app, **routing({**c, "weight": weight}))
         old, c["weight"] = c["weight"], weight
         plan = c.get("progressive")
         if plan and op.actor != "sentinel" and plan.get("state") in ("running", "awaiting_approval",
@@ -215,8 +198,6 @@ class CanaryService:
 
     # ---- promote --------------------------------------------------------------------------------
     def health(self, name: str, role: str, want: int) -> tuple[int, int]:
-        from ..swarm_state import running_tasks
-
         # A service removed a moment ago (promote/rollback finishing) has none.
         tasks = running_tasks(self.p.docker, service_name(name, role))
         return sum(1 for t in tasks if t["state"] == "running"), want
@@ -235,20 +216,20 @@ class CanaryService:
         return self.jobs.start(f"app:{name}", "canary-promote", lambda op: self.promote(op, name))
 
     def promote(self, op: Operation, name: str) -> dict:
-        app, c = self.apps.require(name), self.require(name)
+        app, c = self.store.require_app(name), self.require(name)
         started = time.monotonic()
         kept = {k: v for k, v in (app.get("env") or {}).items() if k not in c.get("env_unset", ())}
         promoted = {**app, "image": c["image"], "cluster_image": c["cluster_image"],
                     "env": {**kept, **c.get("env", {})},
                     "resources": c.get("resources", app.get("resources"))}
         op.step(f"rolling production to {c['image']} (start-first, health-gated) while traffic flows")
-        self.apps.deploy_stack(promoted, c)
-        self.apps.wait_running(service_name(name, "production"), app["replicas"], timeout=300)
+        self.stack.deploy(promoted, c)
+        self.stack.wait_running(service_name(name, "production"), app["replicas"], timeout=300)
         self.store.put_app(name, promoted)
         op.step("all traffic to production")
-        self.apps.write_routes(promoted, {"production": 100})
+        self.routes.write(promoted, PRODUCTION_ONLY)
         op.step("removing the canary")
-        self.apps.deploy_stack(promoted, None)
+        self.stack.deploy(promoted, None)
         self.store.delete_canary(name)
         took = time.monotonic() - started
         self._event(name, "promote", f"promoted {c['image']} to production in {took:.1f} s", op)
@@ -258,10 +239,8 @@ class CanaryService:
             "post_rollout", app, c, result="promoted"))
         out = {"promoted": c["image"], "seconds": round(took, 2)}
         if c.get("post_promote_command"):
-            from .release import ReleaseService
-
             try:
-                out["post_promote"] = ReleaseService(self.p).post_promote(op, promoted,
+                out["post_promote"] = self.release.post_promote(op, promoted,
                                                                           c["post_promote_command"])
             except Exception as e:
                 self._event(name, "failure", f"post-promote command failed: {e}", op)
@@ -278,17 +257,13 @@ class CanaryService:
             if not point:
                 raise InvalidInput(f"the canary of {name!r} ran no release phase, so there is no "
                                    "restore point to return to: roll back without --restore-db.")
-            from .backup import BackupService
-
-            plan = BackupService(self.p).plan_restore(name, point, None)
+            plan = self.backups.plan_restore(name, point, None)
 
         def run(op: Operation) -> dict:
             out = self.rollback(op, name)
             if plan:
-                from .backup import BackupService
-
                 op.step(f"returning the database to restore point {plan['to']}")
-                out["restored"] = BackupService(self.p).restore(op, name, plan)
+                out["restored"] = self.backups.restore(op, name, plan)
             return out
 
         return self.jobs.start(f"app:{name}", "canary-rollback", run, actor=actor)
@@ -296,10 +271,10 @@ class CanaryService:
     def rollback(self, op: Operation, name: str, reason: str = "",
                  failing: list[str] | None = None) -> dict:
         """failing: the metrics whose regression caused it (the judge's), for notifications."""
-        app, c = self.apps.require(name), self.require(name)
-        self.apps.write_routes(app, {"production": 100})
+        app, c = self.store.require_app(name), self.require(name)
+        self.routes.write(app, PRODUCTION_ONLY)
         op.step("all traffic back to production; removing the canary")
-        self.apps.deploy_stack(app, None)
+        self.stack.deploy(app, None)
         self.store.delete_canary(name)
         said = f"rolled back {c['image']}" + (f": {reason}" if reason else "")
         self._event(name, "rollback", said, op)
@@ -335,7 +310,7 @@ class CanaryService:
 
     # ---- status ---------------------------------------------------------------------------------
     def status(self, name: str) -> dict:
-        app = self.apps.require(name)
+        app = self.store.require_app(name)
         c = self.store.canary(name)
         out = {"app": name, "production": {"image": app["image"], "replicas": app["replicas"]},
                "canary": None,

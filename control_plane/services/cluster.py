@@ -1,13 +1,13 @@
 """Cluster lifecycle: init, scale, inspect, destroy. Runs as background operations."""
 from __future__ import annotations
 
-import json
-import time
+import shutil
 from pathlib import Path
 
-from .. import ansible, executor, secrets, ssh, validation
-from .. import providers
-from ..docker_cli import Docker, info_argv, node_inspect_argv, node_ls_argv
+from .. import ansible, executor, providers, secrets, ssh, topology, validation
+from .. import images as builds
+from ..docker_cli import (Docker, global_job_argv, info_argv, node_inspect_argv, node_ls_argv,
+                          service_rm_argv)
 from ..errors import CommandFailed, InvalidInput, Precondition
 from ..jobs import Operation
 from ..metrics import parse_duration
@@ -16,7 +16,7 @@ from ..paths import MONITORING_DIR, cluster_dir
 from ..platform import ADMIN_USER, REGISTRY_USER, Platform
 from ..templates import render
 from ..terraform import TerraformRunner, tfvars
-from .. import topology, traefik
+from .database import DatabaseService
 from .dcs import DCS
 
 UPSTREAM = {"traefik": "traefik:v3.7", "registry": "registry:2",
@@ -49,21 +49,20 @@ def check_docker() -> None:
 def local_images(build_missing: bool, step=None, names: list[str] | None = None) -> dict[str, str]:
     """Logical name -> local tag of the locally built image set (or of `names` only, when
     building), building what is missing."""
-    from .. import images
-
-    refs = images.local_image_refs()
+    refs = builds.local_image_refs()
     if build_missing:
         try:
-            refs = images.build_all(names=names, log=step or (lambda m: None))
-        except images.ImageError as e:
+            refs = builds.build_all(names=names, log=step or (lambda m: None))
+        except builds.ImageError as e:
             raise Precondition(f"building the local images failed: {e}")
     return {k.replace("-", "_"): v for k, v in refs.items()}
 
 
 class ClusterService:
-    def __init__(self, platform: Platform):
+    def __init__(self, platform: Platform, db: DatabaseService):
         self.p = platform
         self.store = platform.store
+        self.db = db
 
     # ---- init -------------------------------------------------------------------------------
     def validate(self, spec: ClusterCreate) -> ClusterCreate:
@@ -237,15 +236,12 @@ class ClusterService:
     def prepull(self, op: Operation) -> None:
         """Every node pulls the database images now (a global job, not waited for), so an app's
         first database does not wait for them."""
-        from ..docker_cli import service_rm_argv
-
         images = self.store.get("stack_images") or {}
         for key in ("postgres", "haproxy"):
             name = f"sentinel-prepull-{key}"
             self.p.docker.run(service_rm_argv([name]), check=False)
-            self.p.docker.run(["docker", "service", "create", "--detach", "--name", name,
-                               "--mode", "global-job", "--with-registry-auth", "--entrypoint", "true",
-                               images[key]], check=False, what="pre-pulling the database images")
+            self.p.docker.run(global_job_argv(name, images[key], ["true"]), check=False,
+                              what="pre-pulling the database images")
         op.step("every node is pulling the database images in the background")
 
     # ---- inspect ----------------------------------------------------------------------------
@@ -321,9 +317,7 @@ class ClusterService:
         self.p.require_ready()
         current = topology.node_list(self.p.spec.name, self.p.outputs)
         if nodes < len(current):
-            from .database import DatabaseService
-
-            DatabaseService(self.p).plan_evacuation(
+            self.db.plan_evacuation(
                 [n["name"] for n in current[nodes:]], [n["name"] for n in current[:nodes]])
 
     def scale(self, op: Operation, nodes: int) -> dict:
@@ -339,8 +333,6 @@ class ClusterService:
         """Scale-down: database members move off the leaving nodes first (a new member caught up
         before the old one goes), etcd and the managers follow the 1-or-3 rule, then the nodes
         drain, leave and are destroyed. Scale-up: the nodes join, then managers and etcd grow."""
-        from .database import DatabaseService
-
         self.check_scale(nodes)
         spec = self.p.spec
         current = topology.node_list(spec.name, self.p.outputs)
@@ -356,7 +348,7 @@ class ClusterService:
             return self.inspect()
         if nodes < len(current):
             leaving, remaining = current[nodes:], current[:nodes]
-            DatabaseService(self.p).evacuate(op, [n["name"] for n in leaving],
+            self.db.evacuate(op, [n["name"] for n in leaving],
                                              [n["name"] for n in remaining])
             managers = [n["name"] for n in remaining[:topology.manager_count(nodes)]]
             dcs.ensure(op, managers)
@@ -424,8 +416,6 @@ class ClusterService:
         for addr in [outputs.get("manager_address"), *(outputs.get("worker_addresses") or [])]:
             if addr:
                 ssh.forget_host(addr)
-        import shutil
-
         shutil.rmtree(cluster_dir(spec.name), ignore_errors=True)
         for key in ("cluster", "cluster_state", "terraform_outputs", "images", "stack_images"):
             self.store.delete(key)

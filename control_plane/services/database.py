@@ -8,22 +8,21 @@ the app's stack, so the swarm always runs exactly what the store describes.
 from __future__ import annotations
 
 import json
-import shlex
 import shutil
 import time
-from pathlib import Path
 
 from .. import executor, names, patroni, secrets, ssh, topology
-from ..database_config import (FAST, MAX_MEMBER_INDEX, PATRONICTL, Passwords, Timing, database_url,
-                               haproxy_config, member_pgbackrest, patroni_config, repo_pgbackrest,
-                               set_timing_argv, timing_for, tls_ext, tls_aliases, tls_key_argv)
-from ..docker_cli import (Docker, config_create_argv, config_ls_argv, config_rm_argv, exec_argv,
-                          secret_create_argv, secret_ls_argv, secret_rm_argv)
+from ..database_config import FAST, MAX_MEMBER_INDEX, PATRONICTL, Timing, set_timing_argv, timing_for
+from ..docker_cli import Docker, exec_argv, secret_create_argv, secret_rm_argv
 from ..errors import CommandFailed, Conflict, InvalidInput, NotFound, Precondition
 from ..jobs import Operation
 from ..platform import NotRunning, Platform
+from ..swarm_state import ACTIVE, tasks
 from .. import pgbackrest
+from .db_objects import DbObjects
 from .dcs import DCS
+from .oneoff import require_ok, run_one_off
+from .stack import Stack
 
 REPO_ENV = {"PGBACKREST_CONFIG": "/run/sentinel/pgbackrest.conf"}
 
@@ -41,10 +40,12 @@ def psql_argv(user: str, db: str, *, tuples: bool = False, script: bool = False)
 
 
 class DatabaseService:
-    def __init__(self, platform: Platform):
+    def __init__(self, platform: Platform, objects: DbObjects, stack: Stack):
         self.p = platform
         self.store = platform.store
         self.dcs = DCS(platform)
+        self.objects = objects
+        self.stack = stack
 
     # ---- what the store says ------------------------------------------------------------------
     def require(self, name: str) -> dict:
@@ -56,133 +57,13 @@ class DatabaseService:
                                "give it one.")
         return app
 
-    def app_nodes(self, ready_only: bool = True) -> list[str]:
-        """Nodes that may hold members (not the backup node), in index order."""
-        states = self.node_states()
-        nodes = [n["name"] for n in self.store.nodes() if n["role"] != "backup"]
-        nodes.sort(key=lambda n: int(n.rsplit("-", 1)[-1]) if n.rsplit("-", 1)[-1].isdigit() else 0)
-        return [n for n in nodes if states.get(n) == "ready"] if ready_only else nodes
-
     def free_nodes(self, app: dict, moving: dict | None = None) -> list[str]:
         """Ready nodes that hold no member of the app's database (`moving`, a member about to
         leave its node, does not count), in index order."""
         taken = {m["node"] for m in app["db"]["members"] if m is not moving}
-        return [n for n in self.app_nodes() if n not in taken]
-
-    def node_states(self) -> dict[str, str]:
-        return self.p.node_states()
-
-    def has_repo_node(self) -> bool:
-        return any(n["role"] == "backup" for n in self.store.nodes())
-
-    def object_storage(self) -> dict | None:
-        """The clouds' bucket (Terraform's `backup_repository` output), when that is where the
-        repositories live."""
-        repo = self.p.outputs.get("backup_repository") or {}
-        return repo if repo.get("type") == "s3" else None
+        return [n for n in self.objects.app_nodes() if n not in taken]
 
     # ---- credentials and configuration objects ------------------------------------------------
-    def passwords(self, app: str) -> Passwords:
-        return Passwords(superuser=secrets.get(names.db_credential(app, "superuser")),
-                         replication=secrets.get(names.db_credential(app, "replication")),
-                         restapi=secrets.get(names.db_credential(app, "restapi")),
-                         etcd=secrets.get(names.db_credential(app, "etcd")))
-
-    def tls(self, app: str) -> dict[str, str]:
-        """The app's key pair for pgBackRest's TLS (signed by the cluster CA), made once."""
-        folder = self.p.dir / "db-tls" / app
-        key, cert = folder / "tls.key", folder / "tls.crt"
-        ca_dir = self.p.dir / "registry-tls"
-        if not cert.exists():
-            folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-            csr, ext = folder / "tls.csr", folder / "tls.ext"
-            ext.write_text(tls_ext(app))
-            executor.run(tls_key_argv(key, csr, app), what="creating the database's TLS key")
-            executor.run(secrets.sign_argv(csr, ca_dir / "ca.key", ca_dir / "ca.crt", cert, ext,
-                                           secrets.random_serial()),
-                         what="signing the database's TLS certificate")
-            key.chmod(0o600)
-        return {"tls_key": key.read_text(), "tls_cert": cert.read_text(),
-                "ca": (ca_dir / "ca.crt").read_text()}
-
-    def contents(self, app: dict) -> tuple[dict[str, str], str]:
-        """(secret kind -> content, HAProxy config) for the app's current members."""
-        name = app["name"]
-        # The repository host backs up from running members only (a stopped one has no address).
-        members = [names.member(m["index"]) for m in app["db"]["members"] if not m.get("stopped")]
-        out = {"patroni": patroni_config(name, self.passwords(name), timing=FAST,
-                                         archive=not app.get("internal")),
-               "member_pgbackrest": member_pgbackrest(name, self.object_storage(),
-                                                      self.p.spec.name), **self.tls(name)}
-        if self.has_repo_node():
-            out["repo_pgbackrest"] = repo_pgbackrest(name, members)
-        # For the web tasks (DATABASE_URL_FILE), not the members.
-        out["database_url"] = database_url(names.db_service(name), app["db"]["user"], app["db"]["name"],
-                                           secrets.get(names.db_credential(name)))
-        # Every possible member is listed: HAProxy's config never changes when members move.
-        proxy = haproxy_config(name, [names.member(i) for i in range(MAX_MEMBER_INDEX + 1)])
-        return out, proxy
-
-    def ensure_objects(self, app: dict) -> dict[str, str]:
-        """Create the swarm secrets and config the app's database needs (named by content, so an
-        unchanged content means an unchanged service); return kind -> name."""
-        name = app["name"]
-        contents, proxy = self.contents(app)
-        labels = {"sentinel.app": name}
-        have_secrets = {s["Name"] for s in self.p.docker.json_lines(
-            secret_ls_argv(label=f"sentinel.app={name}"))}
-        out = {}
-        for kind, content in contents.items():
-            obj = names.versioned(name, f"pg-{kind.replace('_', '-')}", content)
-            if obj not in have_secrets:
-                self.p.docker.run(secret_create_argv(obj, labels), input=content,
-                                  what="docker secret create")
-            out[kind] = obj
-        have_configs = {c["Name"] for c in self.p.docker.json_lines(
-            config_ls_argv(label=f"sentinel.app={name}"))}
-        obj = names.versioned(name, "haproxy", proxy)
-        if obj not in have_configs:
-            self.p.docker.run(config_create_argv(obj, labels), input=proxy,
-                              what="docker config create")
-        out["haproxy"] = obj
-        return out
-
-    def forget_old_objects(self, name: str, keep: set[str]) -> None:
-        """Remove the app's versioned secrets and configs no service uses any more (the swarm
-        refuses to remove one in use, which is what we want)."""
-        prefix = f"{name}-pg-"
-        old = [s["Name"] for s in self.p.docker.json_lines(
-            secret_ls_argv(label=f"sentinel.app={name}"), check=False)
-            if s["Name"].startswith(prefix) and s["Name"] not in keep]
-        if old:
-            self.p.docker.run(secret_rm_argv(old), check=False)
-        old = [c["Name"] for c in self.p.docker.json_lines(
-            config_ls_argv(label=f"sentinel.app={name}"), check=False)
-            if c["Name"].startswith(f"{name}-haproxy-") and c["Name"] not in keep]
-        if old:
-            self.p.docker.run(config_rm_argv(old), check=False)
-
-    def stack_context(self, app: dict) -> dict:
-        """The `db` part of compose_templates/app.yml.j2."""
-        db = app["db"]
-        objects = self.ensure_objects(app)
-        images = self.store.get("stack_images") or {}
-        repo = self.has_repo_node()
-        member_secrets = [objects[k] for k in pg_kinds(repo)]
-        proxy_nodes = max(1, min(2, len(self.app_nodes(ready_only=False))))
-        return {
-            "user": db["user"], "name": db["name"], "password_secret": db["secret"],
-            "image": images["postgres"], "proxy_image": images["haproxy"],
-            "proxy_config": objects["haproxy"], "proxy_replicas": proxy_nodes,
-            "secrets": objects,
-            "all_secrets": sorted(set(member_secrets) | {db["secret"], objects["database_url"]}),
-            "members": [{"key": names.member(m["index"]),
-                         "volume_key": names.member_volume_key(m["index"]), "node": m["node"],
-                         "replicas": 0 if m.get("stopped") else 1} for m in db["members"]],
-            "repo": {"host_path": names.repo_path(app["name"]), "alias": names.REPO_ALIAS}
-            if repo else None,
-        }
-
     # ---- running commands in the database's containers ------------------------------------------
     def member_exec(self, app: str, member: str, argv: list[str], *, user: str = "postgres",
                     input: str | None = None, timeout: float = 60, check: bool = True,
@@ -202,7 +83,7 @@ class DatabaseService:
         """pgBackRest where the repository is handled: the app's repository host, or (object
         storage) the primary member, which reaches the bucket itself. `record`: the app's, when
         it is not stored yet (its database being created)."""
-        if not self.has_repo_node():
+        if not self.objects.has_repo_node():
             record = record or self.require(app)
             return self.member_exec(app, patroni.leader(self.cluster(record)) or
                                     self.running_members(record)[0], argv, timeout=timeout,
@@ -266,7 +147,7 @@ class DatabaseService:
 
     # ---- creation -----------------------------------------------------------------------------
     def new_record(self, name: str, ha: bool) -> dict:
-        nodes = self.app_nodes()
+        nodes = self.objects.app_nodes()
         if not nodes:
             raise Precondition("no node is ready to hold a database: see `sentinel cluster inspect`.")
         if ha and len(nodes) < 2:
@@ -290,14 +171,14 @@ class DatabaseService:
         self.p.docker.run(secret_rm_argv([db["secret"]]), check=False)
         self.p.docker.run(secret_create_argv(db["secret"], {"sentinel.app": name}), input=password,
                           what="docker secret create")
-        self.dcs.ensure_app_user(name, self.passwords(name).etcd)
+        self.dcs.ensure_app_user(name, self.objects.passwords(name).etcd)
         self.dcs.delete_app_keys(name)  # a new database: nothing of an older one may linger
         self.ensure_repo_folder(name)
 
     def repo_ready(self) -> bool:
         """The repository can be reached now (object storage is assumed reachable)."""
         backup = next((n for n in self.store.nodes() if n["role"] == "backup"), None)
-        return backup is None or self.node_states().get(backup["name"]) == "ready"
+        return backup is None or self.objects.node_states().get(backup["name"]) == "ready"
 
     def ensure_repo_folder(self, name: str) -> None:
         backup = next((n for n in self.store.nodes() if n["role"] == "backup"), None)
@@ -416,11 +297,8 @@ class DatabaseService:
     def status(self, name: str) -> dict:
         app = self.require(name)
         cluster = self.cluster(app)
-        summary = patroni.summarize(cluster, app["db"]["members"], self.node_states())
+        summary = patroni.summarize(cluster, app["db"]["members"], self.objects.node_states())
         out = {"app": name, "ha": len(app["db"]["members"]) > 1, **summary}
-        from .backup import BackupService
-
-        out.update(BackupService(self.p).status_part(app, summary))
         out["actions"] = self.advice(app, summary)
         return out
 
@@ -439,16 +317,12 @@ class DatabaseService:
 
     # ---- members: add, remove, move ----------------------------------------------------------
     def _redeploy(self, app: dict) -> None:
-        from .apps import AppService
-
-        AppService(self.p).deploy_stack(app, self.store.canary(app["name"]))
+        self.stack.deploy(app, self.store.canary(app["name"]))
 
     def _redeploy_db_only(self, app: dict) -> None:
-        from .apps import AppService
+        self.stack.deploy(app, None, web=False)
 
-        AppService(self.p).deploy_stack(app, None, web=False)
-
-    def _save(self, app: dict) -> None:
+    def save(self, app: dict) -> None:
         current = self.store.app(app["name"]) or {}
         self.store.put_app(app["name"], {**current, "db": app["db"]})
 
@@ -464,7 +338,7 @@ class DatabaseService:
             # A standby is there to take over: Patroni watches at full speed before it starts.
             self.tune(app, FAST)
         app["db"]["members"].append({"index": index, "node": node})
-        self._save(app)
+        self.save(app)
         self._redeploy(app)
         try:
             self.wait_streaming(app, key)
@@ -472,7 +346,7 @@ class DatabaseService:
             # A standby that cannot catch up is taken out again: the database stays as it was.
             op.step(f"{key} did not catch up: removing it again")
             app["db"]["members"] = [m for m in app["db"]["members"] if m["index"] != index]
-            self._save(app)
+            self.save(app)
             self._redeploy(app)
             address = self.p.node_address(node)
             if address:
@@ -487,11 +361,11 @@ class DatabaseService:
             self.switchover_now(op, app, exclude=key)
         op.step(f"removing member {key} from {member['node']}")
         app["db"]["members"] = [m for m in app["db"]["members"] if m is not member]
-        self._save(app)
+        self.save(app)
         self._redeploy(app)
         self.wait_gone(f"{app['name']}_{key}")
         address = self.p.node_address(member["node"])
-        if address and self.node_states().get(member["node"]) == "ready":
+        if address and self.objects.node_states().get(member["node"]) == "ready":
             Docker(address).remove_volume(names.member_volume(app["name"], member["index"]))
         if len(app["db"]["members"]) == 1:
             self.tune_quietly(op, app)
@@ -612,7 +486,6 @@ class DatabaseService:
 
     def wait_gone_tasks(self, service: str, timeout: float = 120) -> None:
         """Until no task of `service` runs (its containers stopped and volumes free)."""
-        from ..swarm_state import ACTIVE, tasks
 
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -625,23 +498,19 @@ class DatabaseService:
         """A failed in-place restore: the data moved aside goes back, every member starts again
         (Patroni adopts the data; the standbys still hold theirs)."""
         volume = names.member_volume(app["name"], first["index"])
-        self._volume_sh(first["node"], volume,
+        self.volume_sh(first["node"], volume,
                         f"if [ -d /data/pgdata.{keep} ]; then rm -rf /data/pgdata && "
                         f"mv /data/pgdata.{keep} /data/pgdata; fi")
         for m in app["db"]["members"]:
             m["stopped"] = False
-        self._save(app)
-        from .apps import AppService
-
-        AppService(self.p).deploy_stack(app, canary, web=bool(app.get("image")))
+        self.save(app)
+        self.stack.deploy(app, canary, web=bool(app.get("image")))
         self.wait_leader(app, what="the database (as it was)")
         op.step("the database is back as it was before the restore")
 
-    def _volume_sh(self, node: str, volume: str, script: str) -> None:
+    def volume_sh(self, node: str, volume: str, script: str) -> None:
         """A shell script over a member's volume on its node, as a one-off task (the swarm
         hands it the registry login, which the node's engine alone does not have)."""
-        from .oneoff import require_ok, run_one_off
-
         images = self.store.get("stack_images") or {}
         app = volume.rsplit("_", 1)[0]
         require_ok(run_one_off(self.p, f"{app}_volume", images["postgres"], ["-c", script],
@@ -652,23 +521,21 @@ class DatabaseService:
 
     def wipe_volume(self, node: str, volume: str) -> None:
         """Empty a member's volume (a standby about to be cloned again)."""
-        self._volume_sh(node, volume, "rm -rf /data/pgdata")
+        self.volume_sh(node, volume, "rm -rf /data/pgdata")
 
     def stop_all(self, app: dict, canary: dict | None, *, removing: bool = False) -> None:
         """Every member stopped, standbys first: with the primary stopped last, no standby takes
         over on the way down. Then the app's keys in etcd are removed, so whichever member
         starts next begins a new cluster history from its own data. `removing`: the app is being
         deleted (nothing is saved, and its web services go first)."""
-        from .apps import AppService
-
         leader = patroni.leader(self.cluster(app))
         order = sorted(app["db"]["members"], key=lambda m: names.member(m["index"]) == leader)
-        states = self.node_states()
+        states = self.objects.node_states()
         for m in order:
             m["stopped"] = True
             if not removing:
-                self._save(app)
-            AppService(self.p).deploy_stack(app, canary, web=bool(app.get("image")) and not removing)
+                self.save(app)
+            self.stack.deploy(app, canary, web=bool(app.get("image")) and not removing)
             # A task on a node that is down keeps its last reported state: nothing runs there
             # that could take over, and the engine stops it if the node returns.
             if states.get(m["node"]) == "ready":
@@ -679,7 +546,7 @@ class DatabaseService:
         """A database restored from another app carries that app's roles: rename its role and
         database to the copy's, and give every login the copy's passwords."""
         src, dst = source["db"], copy["db"]
-        pw = self.passwords(copy["name"])
+        pw = self.objects.passwords(copy["name"])
         app_pw = secrets.get(names.db_credential(copy["name"]))
         statements = []
         if src["name"] != dst["name"]:
@@ -699,7 +566,7 @@ class DatabaseService:
         the repository). With no member left running, the database comes back from the
         repository (`db restore --to latest`)."""
         app = self.require(name)
-        states = self.node_states()
+        states = self.objects.node_states()
         lost = [m for m in app["db"]["members"] if states.get(m["node"]) != "ready"]
         if not lost:
             return {"message": f"every member of {name}'s database is on a ready node: nothing to rebuild"}
@@ -718,7 +585,7 @@ class DatabaseService:
             op.step(f"member {key} was on {m['node']} ({states.get(m['node'], 'gone')}): rebuilding it on {free[0]}")
             new = self.add_member(op, app, free[0])
             app["db"]["members"] = [x for x in app["db"]["members"] if x is not m]
-            self._save(app)
+            self.save(app)
             self._redeploy(app)
             done.append(f"{key} -> {new} on {free[0]}")
         self.store.add_event(f"db:{name}", "rebuild", "; ".join(done), op.actor, op.id)
@@ -734,7 +601,7 @@ class DatabaseService:
             self.dcs.drop_app(name)
         except CommandFailed:
             pass
-        self.forget_old_objects(name, keep=set())
+        self.objects.forget_old(name, keep=set())
         self.p.docker.run(secret_rm_argv([db["secret"]]), check=False)
         if keep_data:
             return

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import secrets as pysecrets
 
-from .. import names, validation
-from ..errors import Busy, Conflict, InvalidInput, NotFound
+from .. import names, patroni
+from ..errors import Busy, Conflict, InvalidInput
 from ..jobs import Jobs, Operation
 from ..platform import Platform
 from .backup import BackupService
@@ -13,11 +13,19 @@ from .database import DatabaseService, psql_argv
 
 
 class DbOperations:
-    def __init__(self, platform: Platform, jobs: Jobs):
+    def __init__(self, platform: Platform, jobs: Jobs, db: DatabaseService, backups: BackupService):
         self.p = platform
         self.jobs = jobs
-        self.db = DatabaseService(platform)
-        self.backups = BackupService(platform)
+        self.db = db
+        self.backups = backups
+
+    def status(self, name: str) -> dict:
+        """The database's members as Patroni sees them, its backups and archive as pgBackRest
+        sees them, and what to do about what is wrong."""
+        out = self.db.status(name)
+        actions = out.pop("actions")
+        out.update(self.backups.status_part(self.db.require(name), out))
+        return {**out, "actions": actions}
 
     def _start(self, name: str, kind: str, fn, also_lock: tuple[str, ...] = ()) -> str:
         cluster = self.jobs.busy("cluster")
@@ -51,7 +59,7 @@ class DbOperations:
 
     def start_ha(self, name: str, enabled: bool, node: str | None = None) -> str:
         self.check_ha(name, enabled, node)
-        return self._start(name, "db-ha", lambda op: self._ha(op, name, enabled, node))
+        return self._start(name, "db-ha", lambda op: self.ha(op, name, enabled, node))
 
     def check_ha(self, name: str, enabled: bool, node: str | None = None) -> None:
         app = self.db.require(name)
@@ -72,14 +80,12 @@ class DbOperations:
                 raise InvalidInput(f"--node {node} is not a ready node without a member of {name}'s "
                                    f"database: choose one of {', '.join(free)}.")
 
-    def _ha(self, op: Operation, name: str, enabled: bool, node: str | None = None) -> dict:
+    def ha(self, op: Operation, name: str, enabled: bool, node: str | None = None) -> dict:
         app = self.db.require(name)
         if enabled:
             key = self.db.add_member(op, app, node or self.db.free_nodes(app)[0])
         else:
             cluster = self.db.cluster(app)
-            from .. import patroni
-
             leader = patroni.leader(cluster)
             key = next(names.member(m["index"]) for m in app["db"]["members"]
                        if names.member(m["index"]) != leader)

@@ -16,6 +16,7 @@ production's changes nothing): anything else is refused until it is promoted or 
 """
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -25,8 +26,12 @@ from ..errors import Conflict, InvalidInput
 from ..jobs import Jobs, Operation
 from ..models import ManifestApply
 from ..platform import Platform
-from .apps import app_domains
+from ..models import DbBackups
+from .apps import AppService
 from .canary import CanaryService
+from .db_ops import DbOperations
+from .plan import least_interval
+from .routes import app_domains
 
 VERSION = ("image", "env", "resources")
 PLATFORM = ("port", "domains", "replicas", "health")
@@ -73,8 +78,6 @@ def _shown(path: str, before, after) -> tuple[str, str]:
         if v is None:
             return "(none)"
         if isinstance(v, (dict, list)):
-            import json
-
             return json.dumps(v, separators=(", ", ": "))
         return str(v)
     return text(before), text(after)
@@ -90,8 +93,6 @@ def _policy(pol: dict) -> dict:
 
 
 def _backups(b: dict | None) -> dict | None:
-    from ..models import DbBackups
-
     return None if not b or b == DbBackups().model_dump() else b
 
 
@@ -176,12 +177,14 @@ def changes(m: mf.Manifest, app: dict | None, canary: dict | None,
 
 # ---- the service ------------------------------------------------------------------------------
 class ManifestService:
-    def __init__(self, platform: Platform, jobs: Jobs, canary: CanaryService):
+    def __init__(self, platform: Platform, jobs: Jobs, canary: CanaryService, apps: AppService,
+                 db_ops: DbOperations):
         self.p = platform
         self.store = platform.store
         self.jobs = jobs
         self.canary = canary
-        self.apps = canary.apps
+        self.apps = apps
+        self.db_ops = db_ops
 
     def read(self, req: ManifestApply) -> mf.Manifest:
         m = mf.parse(req.manifest, req.source)
@@ -213,8 +216,6 @@ class ManifestService:
                                    "apply again.")
 
     def check_intervals(self, m: mf.Manifest) -> None:
-        from .progressive import least_interval
-
         c = m.canary
         if not c or not c.steps:
             return
@@ -265,9 +266,7 @@ class ManifestService:
             work["canary"] = self.canary.validate_deploy(
                 m.app, mf.canary_deploy(m, files, app.get("env") or {}))
         if "database" in hows:
-            from .db_ops import DbOperations
-
-            DbOperations(self.p, self.jobs).check_ha(m.app, m.database.ha)
+            self.db_ops.check_ha(m.app, m.database.ha)
             work["ha"] = m.database.ha
         if "settings" in hows:
             work["backups"] = _backups(m.database.backups.model_dump() if m.database.backups else None)
@@ -286,9 +285,7 @@ class ManifestService:
         self.store.put_app(name, app)
         out: dict[str, Any] = {"app": name}
         if "ha" in work:
-            from .db_ops import DbOperations
-
-            out["database"] = DbOperations(self.p, self.jobs)._ha(op, name, work["ha"])
+            out["database"] = self.db_ops.ha(op, name, work["ha"])
         if "deploy" in work:
             out["deployed"] = self.apps.deploy(op, work["deploy"])
         elif "platform" in work:

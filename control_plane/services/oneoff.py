@@ -6,11 +6,13 @@ Used by restores (a recovery next to a volume), restore drills, and the release 
 """
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from ..docker_cli import one_off_argv, service_logs_argv, service_rm_argv, task_inspect_argv
+from ..docker_cli import (one_off_argv, service_logs_argv, service_rm_argv, task_ids_argv,
+                          task_inspect_argv)
 from ..errors import CommandFailed
 from ..platform import Platform
 
@@ -53,7 +55,7 @@ def run_one_off(p: Platform, name: str, image: str, command: list[str], *, timeo
         deadline = time.monotonic() + timeout
         status: dict = {}
         while True:
-            ids = docker.out(["docker", "service", "ps", "-q", "--no-trunc", name], check=False,
+            ids = docker.out(task_ids_argv(name), check=False,
                              timeout=30).split()
             if ids:
                 tasks = docker.inspect(task_inspect_argv(ids[:1]), timeout=30)
@@ -88,8 +90,6 @@ def run_one_off(p: Platform, name: str, image: str, command: list[str], *, timeo
 def telling_lines(output: str, tail: int = 3) -> list[str]:
     """The lines that say why something failed: errors first, else the last lines; each without
     its timestamp prefix and cut short."""
-    import re
-
     lines = [re.sub(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d[.,]\d+ (\w+ +)?(\[\d+\] +)?", "", l.strip()).strip()
              for l in output.splitlines() if l.strip()]
     for words in (("ERROR", "FATAL", "PANIC"), ("error:", "recover:")):

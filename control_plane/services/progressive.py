@@ -28,132 +28,21 @@ import threading
 import time
 
 from .. import notify, webhooks
-from ..errors import Busy, InvalidInput, SentinelError
+from ..errors import Busy, SentinelError
 from ..jobs import Jobs
 from .analysis import Analyzer, analysis_config, only_critical
-from .canary import CanaryService, plan_lock
+from .canary import CanaryService
+from .plan import (EARLY_LOOKBACK, EARLY_MIN_POINTS, GATES, WAITING, decide, describe, early_failure,
+                   plan_lock, step_interval, step_pause)
 
 log = logging.getLogger("sentinel.progressive")
-MAX_HOLDS = 2          # marginal verdicts tolerated in a row at one step
-EARLY_MIN_POINTS = 5   # the early check acts only on this many canary points with data
-EARLY_LOOKBACK = 30.0  # seconds of the current step the early check looks at, at most
-GATES = ("awaiting_approval", "pausing")  # a passed step waiting to go on
-WAITING = GATES + ("awaiting_promotion", "awaiting_decision")
-
-
-def split_steps(steps) -> tuple[list[int] | None, list | None, list | None]:
-    """Steps as the API takes them (weights, or CanaryStep with pause and interval) ->
-    (weights, pauses, intervals); pauses and intervals are None when no step has one."""
-    if steps is None:
-        return None, None, None
-    weights = [s if isinstance(s, int) else s.weight for s in steps]
-    pauses = [None if isinstance(s, int) else s.pause for s in steps]
-    intervals = [None if isinstance(s, int) else s.interval for s in steps]
-    return (weights, pauses if any(x is not None for x in pauses) else None,
-            intervals if any(x is not None for x in intervals) else None)
-
-
-def least_interval(scrape_seconds: float) -> float:
-    return max(5.0, 3 * scrape_seconds)
-
-
-def validate_plan(steps: list[int] | None, interval: float | None, auto_promote: bool,
-                  baseline: bool, scrape_seconds: float, mirror: int = 0,
-                  intervals: list | None = None) -> None:
-    """A shadow canary (mirror) may start with a step at weight 0, judged on mirrored requests."""
-    if steps is None:
-        if auto_promote or interval is not None:
-            raise InvalidInput("--auto-promote and --interval need --steps (e.g. --steps 5,20,50).")
-        return
-    if not steps:
-        raise InvalidInput("--steps needs at least one weight, e.g. --steps 5,20,50.")
-    top = 50 if baseline else 100
-    for i, w in enumerate(steps):
-        low = 0 if (i == 0 and mirror) else 1
-        if isinstance(w, bool) or not isinstance(w, int) or not low <= w <= top:
-            raise InvalidInput(f"step {w!r} is not a weight from {low} to {top}"
-                               + (" (with a baseline, canary and baseline each get the weight)" if baseline else "")
-                               + ".")
-    if any(b <= a for a, b in zip(steps, steps[1:])):
-        raise InvalidInput(f"--steps must increase: {','.join(map(str, steps))}.")
-    own = intervals or [None] * len(steps)
-    if interval is None and not all(own):
-        raise InvalidInput("--steps needs --interval (how long each step runs before it is judged), e.g. 60s.")
-    least = least_interval(scrape_seconds)
-    for seconds in [interval, *own]:
-        if seconds is not None and seconds < least:
-            raise InvalidInput(f"--interval {seconds:g}s is too short to judge: it must be at least "
-                               f"{least:g}s (3 scrapes).")
-
-
-def new_plan(steps: list[int], interval: float | None, auto_promote: bool, now: float,
-             pauses: list | None = None, intervals: list | None = None) -> dict:
-    plan = {"steps": steps, "step_index": 0, "interval": interval, "auto_promote": auto_promote,
-            "step_started": now, "holds": 0, "state": "running"}
-    if pauses:
-        plan["pauses"] = pauses
-    if intervals:
-        plan["intervals"] = intervals
-    return {**plan, "next_at": now + step_interval(plan, 0)}
-
-
-def step_interval(plan: dict, index: int) -> float:
-    """How long step `index` runs before it is judged: its own interval, else the plan's."""
-    own = (plan.get("intervals") or [None] * (index + 1))[index]
-    return own or plan["interval"]
-
-
-def step_pause(plan: dict, index: int):
-    """The gate after step `index`: None, "approve" or seconds."""
-    return (plan.get("pauses") or [None] * (index + 1))[index]
-
-
-def describe_plan(plan: dict) -> str:
-    parts = []
-    for i, w in enumerate(plan["steps"]):
-        pause = step_pause(plan, i)
-        parts.append(f"{w}%" + (" (approve)" if pause == "approve" else
-                                f" (pause {pause:g}s)" if pause else ""))
-    every = f" every {plan['interval']:g}s" if plan.get("interval") else ""
-    return f"steps {', '.join(parts)}{every}" + (" then promote" if plan["auto_promote"] else "")
-
-
-def decide(plan: dict, verdict: str, inconclusive_holds: int = 2, then: str = "rollback") -> str:
-    """What a judgment at the end of an interval leads to: next|promote|wait|hold|rollback.
-    An inconclusive verdict holds (up to `inconclusive_holds` times), then leads to `then`
-    (rollback, or wait for a person)."""
-    if verdict == "inconclusive":
-        return "hold" if plan.get("data_holds", 0) < inconclusive_holds else then
-    if verdict == "pass":
-        if plan["step_index"] + 1 < len(plan["steps"]):
-            return "next"
-        return "promote" if plan["auto_promote"] else "wait"
-    if verdict == "marginal" and plan["holds"] < MAX_HOLDS:
-        return "hold"
-    return "rollback"
-
-
-def early_failure(result: dict) -> list[str]:
-    """Names of critical metrics that regressed (a missing series is not a regression here)."""
-    return [m["name"] for m in result["metrics"]
-            if m["critical"] and m["classification"] in ("High", "Low")]
-
-
-def describe(result: dict) -> str:
-    bad = [f"{m['name']} {m['classification']}" for m in result["metrics"]
-           if m["classification"] != "Pass"]
-    return (f"score {result['score']:.0f} ({result['verdict']})"
-            + (f": {', '.join(bad)}" if bad else "")
-            + (f"; {result['reason']}" if result.get("reason") else ""))
-
-
 class ProgressiveDriver:
-    def __init__(self, canary: CanaryService, jobs: Jobs):
+    def __init__(self, canary: CanaryService, jobs: Jobs, analyzer: Analyzer):
         self.canary = canary
         self.p = canary.p
         self.store = canary.store
         self.jobs = jobs
-        self.analyzer = Analyzer(self.p)
+        self.analyzer = analyzer
         self.hooks = canary.hooks
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None

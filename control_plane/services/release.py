@@ -14,20 +14,25 @@ the contract step after promote, and one-off commands (`sentinel run`).
 from __future__ import annotations
 
 import hashlib
+import logging
 import shlex
 import threading
 import time
 from dataclasses import dataclass
 from typing import Literal
 
-from .. import names, secrets
-from ..errors import CommandFailed, InvalidInput, Precondition
+from .. import names
+from ..docker_cli import service_rm_argv, task_ids_argv, task_inspect_argv
+from ..errors import CommandFailed, InvalidInput
 from ..jobs import Operation
 from ..models import ReleaseOptions
+from ..pgbackrest import Target
 from ..platform import Platform
 from .backup import BackupService
 from .database import DatabaseService, psql_argv
 from .oneoff import OneOffResult, run_one_off, telling_lines
+from .stack import Stack
+from .teardown import Teardown
 
 # One lock per scratch copy: its removal runs after a passed check, beside the release, and the
 # next check of the same app waits for it.
@@ -85,6 +90,7 @@ def validate(app: dict, opts: ReleaseOptions | None) -> None:
 
 
 def lint_or_refuse(sql: str, filename: str, allow_destructive: bool) -> None:
+    # pglast's parser loads in ~0.3 s: only a release with SQL pays for it.
     from ..migration_lint import lint
 
     refused = lint(sql, filename).refused(allow_destructive)
@@ -144,20 +150,18 @@ def probe_verdict(output: str) -> ProbeVerdict:
 
 
 class ReleaseService:
-    def __init__(self, platform: Platform):
+    def __init__(self, platform: Platform, db: DatabaseService, backups: BackupService,
+                 stack: Stack, teardown: Teardown):
         self.p = platform
         self.store = platform.store
-        self.db = DatabaseService(platform)
-        self.backups = BackupService(platform)
+        self.db = db
+        self.backups = backups
+        self.stack = stack
+        self.teardown = teardown
 
     # ---- one-off tasks with an app's environment ---------------------------------------------
     def task_env(self, app: dict, extra_env: dict | None = None) -> dict[str, str]:
-        from .apps import db_env
-
-        env = {**(app.get("env") or {}), **(extra_env or {})}
-        if app.get("db"):
-            env.update(db_env(app["name"], app["db"], secrets.get(names.db_credential(app["name"]))))
-        return env
+        return {**(app.get("env") or {}), **(extra_env or {}), **self.stack.db_env(app)}
 
     def run_task(self, op: Operation, app: dict, image: str, argv: list[str], *, task: str,
                  role: str, timeout: float, extra_env: dict | None = None) -> OneOffResult:
@@ -170,13 +174,11 @@ class ReleaseService:
             if shown["n"] <= MAX_EVENT_LINES:
                 op.step(f"| {text}")
             elif shown["n"] == MAX_EVENT_LINES + 1:
-                op.step(f"| … (more output is not kept as events)")
+                op.step("| … (more output is not kept as events)")
 
         secrets_ = []
         if app.get("db"):
-            from .database import DatabaseService
-
-            url = DatabaseService(self.p).ensure_objects(app)["database_url"]
+            url = self.db.objects.ensure(app)["database_url"]
             secrets_ = [(app["db"]["secret"], "db_password"), (url, "database_url")]
         return run_one_off(self.p, task, image, argv, networks=[names.network(app["name"])],
                            secrets=secrets_, secret_mode="0444",  # as in the app's own tasks
@@ -188,11 +190,8 @@ class ReleaseService:
 
     def run(self, op: Operation, name: str, argv: list[str], image: str | None, timeout: float) -> dict:
         """`sentinel run`: a one-off task like `heroku run`; the result carries the exit code."""
-        from .apps import AppService
-
-        apps = AppService(self.p)
-        app = apps.require(name)
-        cluster_image = apps.resolve_image(op, image) if image else app.get("cluster_image")
+        app = self.store.require_app(name)
+        cluster_image = self.stack.resolve_image(op, image) if image else app.get("cluster_image")
         if not cluster_image:
             raise InvalidInput(f"app {name!r} runs no image yet: give one with --image.")
         op.step(f"running {shlex.join(argv)} once from {image or app['image']}")
@@ -248,26 +247,21 @@ class ReleaseService:
               extra_env: dict | None = None) -> dict:
         """Would production survive this migration? On a copy restored from the repository: the
         release, then the production image healthy and answering, then the smoke command."""
-        from .apps import AppService
-
         if opts.skip_check:
             op.step("compatibility check skipped (--skip-check)")
             return {"skipped": True}
         started = time.monotonic()
         name = app["name"]
         scratch = f"sentinel-check-{hashlib.sha256(name.encode()).hexdigest()[:8]}"
-        apps = AppService(self.p)
         lock = _SCRATCH_LOCKS.setdefault(scratch, threading.Lock())
         with lock:
             if self.store.app(scratch):  # a leftover of an interrupted check
-                apps._remove(self.store.app(scratch), keep_data=False)
+                self.teardown.remove(self.store.app(scratch), keep_data=False)
                 self.store.delete_app(scratch)
         self.backups.ensure_backup(op, app, "the compatibility check restores a copy from the backups")
         op.step("compatibility check: restoring a copy of the database from its backups")
-        from ..pgbackrest import Target
-
         self.backups.archive_now(app)
-        self.backups._restore_into(op, app, scratch, Target("latest"), internal=True)
+        self.backups.restore_into(op, app, scratch, Target("latest"), internal=True)
         copy = self.store.app(scratch)
         passed = False
         try:
@@ -282,14 +276,14 @@ class ReleaseService:
                     "port": app["port"], "replicas": 1, "health_path": app.get("health_path"),
                     "env": dict(app.get("env") or {})}
             self.store.put_app(scratch, prod)
-            apps.deploy_stack(prod)
+            self.stack.deploy(prod)
             service = names.service(scratch, "production")
             try:
                 # Refused as soon as swarm marks a task failed (it crashed, or its health check
                 # failed), not after the whole wait.
-                apps.wait_running(service, 1, timeout=120, fail_fast=True)
+                self.stack.wait_running(service, 1, timeout=120, fail_fast=True)
             except CommandFailed:
-                logs = apps.logs(scratch, tail=20)
+                logs = self.stack.logs(service, tail=20)
                 raise ReleaseRefused(
                     f"production ({app['image']}) does not stay healthy on the migrated copy, so "
                     f"this release would break it: {' | '.join(l[-160:] for l in logs[-3:])}; nothing "
@@ -310,7 +304,7 @@ class ReleaseService:
             def remove() -> None:
                 with lock:
                     if self.store.app(scratch):
-                        apps._remove(self.store.app(scratch) or copy, keep_data=False)
+                        self.teardown.remove(self.store.app(scratch) or copy, keep_data=False)
                         self.store.delete_app(scratch)
 
             if passed:  # nothing waits on the copy any more: it goes while the release goes on
@@ -403,8 +397,6 @@ class ReleaseService:
         try:
             self._report_interrupted()
         except Exception:  # never let a report stop the control plane
-            import logging
-
             logging.getLogger("sentinel.release").exception("reporting interrupted releases failed")
 
     def _report_interrupted(self) -> None:
@@ -425,12 +417,9 @@ class ReleaseService:
     def _stop_leftover(self, app: str) -> str:
         """The release command's task, if it outlived the control plane: what became of it, and
         it is removed (a transactional migration cut off rolls back)."""
-        from ..docker_cli import service_rm_argv, task_inspect_argv
-
         task = f"{app}_release"
         try:
-            ids = self.p.docker.out(["docker", "service", "ps", "-q", "--no-trunc", task],
-                                    check=False, timeout=20).split()
+            ids = self.p.docker.out(task_ids_argv(task), check=False, timeout=20).split()
             if not ids:
                 return "its release command is not running"
             status = (self.p.docker.inspect(task_inspect_argv(ids[:1]), timeout=20) or [{}])[0] \

@@ -6,7 +6,6 @@ import time
 from ..errors import CommandFailed
 from ..metrics import METRICS, rate_window
 from ..platform import Platform
-from .apps import AppService
 
 MAX_POINTS = 240  # per series: enough for a chart, small enough to refresh every few seconds
 
@@ -18,10 +17,9 @@ def report_step(window: float, scrape: float) -> float:
 class ReportService:
     def __init__(self, platform: Platform):
         self.p = platform
-        self.apps = AppService(platform)
 
     def report(self, name: str, window: float = 900) -> dict:
-        app = self.apps.require(name)
+        app = self.p.store.require_app(name)
         c = self.p.store.canary(name)
         roles = ["production"] + (["baseline"] if c and c.get("baseline") else []) + \
                 (["canary"] if c else [])

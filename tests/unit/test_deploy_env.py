@@ -3,7 +3,7 @@ import pytest
 
 from control_plane.errors import InvalidInput
 from control_plane.models import AppDeploy
-from control_plane.services.apps import deploy_env
+from control_plane.services.apps import AppService, deploy_env
 
 EXISTING = {"name": "todos", "env": {"SECRET_KEY": "s3cret", "FEATURE_X": "on"}}
 
@@ -23,8 +23,6 @@ def test_a_first_deploy_with_keep_env_has_none():
 
 
 def test_keep_env_with_env_is_refused():
-    from control_plane.services.apps import AppService
-
     class P:  # validate() reads the platform's state first; only the keep_env rule matters here
         store = None
         spec = type("S", (), {"domain": "localhost"})()
@@ -33,4 +31,5 @@ def test_keep_env_with_env_is_refused():
             pass
 
     with pytest.raises(InvalidInput, match="keep_env"):
-        AppService(P()).validate(AppDeploy(name="todos", image="todo:2", env=["A=1"], keep_env=True))
+        AppService(P(), db=None, backups=None, release=None, cluster=None, stack=None,
+                   routes=None, teardown=None).validate(AppDeploy(name="todos", image="todo:2", env=["A=1"], keep_env=True))

@@ -7,9 +7,10 @@ import pytest
 
 from control_plane.errors import Conflict
 from control_plane.models import CanaryStep
-from control_plane.services.canary import CanaryService, check_mirror, routing
-from control_plane.services.progressive import (ProgressiveDriver, describe_plan, new_plan,
-                                                split_steps, validate_plan)
+from control_plane.services.canary import CanaryService, check_mirror
+from control_plane.services.plan import describe_plan, new_plan, split_steps, validate_plan
+from control_plane.services.progressive import ProgressiveDriver
+from control_plane.services.routes import routing
 from control_plane.store import Store
 from control_plane.webhooks import Answer
 
@@ -43,7 +44,7 @@ class Canary(CanaryService):
     """The real gate (approve) and hooks; traffic, promote and rollback only recorded."""
 
     def __init__(self, store, answers):
-        super().__init__(Platform(store), Jobs())
+        super().__init__(Platform(store), Jobs(), stack=None, routes=None, release=None, backups=None)
         self.did = []
         self.answers = answers  # hook kind -> list of status codes to answer, in turn
         self.asked = []
@@ -94,8 +95,7 @@ def setup(tmp_path, steps, auto_promote=False, hooks=None, answers=None, mirror=
                                "progressive": new_plan(weights, 60, auto_promote, T0, pauses=pauses,
                                                        intervals=intervals)})
     canary = Canary(store, answers or {})
-    driver = ProgressiveDriver(canary, canary.jobs)
-    driver.analyzer = Judge()
+    driver = ProgressiveDriver(canary, canary.jobs, Judge())
     return store, canary, driver
 
 
@@ -117,8 +117,7 @@ def test_an_approve_step_waits_keeps_its_weight_and_survives_a_restart(tmp_path)
     assert p["state"] == "awaiting_approval" and store.canary("todos")["weight"] == 20
     assert "waiting for approval: `sentinel canary approve todos`" in kinds(store, "gate")[-1]
     # A control plane restarted meanwhile: a new driver on the same store keeps waiting.
-    again = ProgressiveDriver(canary, canary.jobs)
-    again.analyzer = Judge()
+    again = ProgressiveDriver(canary, canary.jobs, Judge())
     for later in (120, 600, 3600):
         again.tick(now=time.time() + later)
     assert canary.did == [("traffic", 20)] and plan(store)["state"] == "awaiting_approval"

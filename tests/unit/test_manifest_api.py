@@ -5,9 +5,10 @@ from fastapi.responses import JSONResponse
 from fastapi.testclient import TestClient
 
 from control_plane import manifest as mf
-from control_plane.api.manifest import router
+from control_plane.api.routes import canary
+from control_plane.api.routes.manifest import router
 from control_plane.errors import SentinelError
-from control_plane.services.canary import CanaryService
+from control_plane.services import wiring
 from control_plane.store import Store
 
 
@@ -37,8 +38,9 @@ def client(tmp_path):
     async def _err(_: Request, e: SentinelError):
         return JSONResponse({"error": {"code": e.code, "message": e.message}}, status_code=e.status)
 
-    api.include_router(router(platform, jobs=None, canary=CanaryService(platform, None),
-                              auth=lambda: None))
+    services = wiring.build(platform, jobs=None)
+    api.include_router(router(services.manifests, auth=lambda: None))
+    api.include_router(canary.router(services, auth=lambda: None))  # approve
     return TestClient(api), store
 
 

@@ -186,7 +186,6 @@ class Recorder:
 
     def __init__(self, store, log):
         self.store, self.log = store, log
-        self.apps = self
 
     def validate(self, body):
         return body.model_copy(update={"domains": body.domains or [f"{body.name}.localhost"]})
@@ -219,7 +218,7 @@ class Op:
 
 def service(store, log):
     rec = Recorder(store, log)
-    return ManifestService(FakePlatform(store), jobs=None, canary=rec)
+    return ManifestService(FakePlatform(store), jobs=None, canary=rec, apps=rec, db_ops=None)
 
 
 def run_apply(store, text, log, environ=None):

@@ -4,8 +4,8 @@ import pytest
 from control_plane.errors import InvalidInput
 from control_plane.analysis import default_analysis
 from control_plane.services.analysis import analysis_config, only_critical
-from control_plane.services.progressive import (MAX_HOLDS, decide, describe, early_failure,
-                                                new_plan, validate_plan)
+from control_plane.services.plan import (MAX_HOLDS, decide, describe, early_failure, new_plan,
+                                         validate_plan)
 
 
 def test_a_plan_needs_increasing_weights_and_an_interval():

@@ -125,7 +125,7 @@ DB = {"user": "todos", "name": "todos", "password_secret": "todos-db-password",
 
 
 def app_stack(**kw):
-    from control_plane.services.apps import PROBE_SOURCE, PROBE_TARGET
+    from control_plane.services.stack import PROBE_SOURCE, PROBE_TARGET
 
     web = [{"key": "web", "role": "production", "image": "reg/todo:1", "traefik_name": "todos-production", "internal_host": "todos-production.sentinel.internal",
             "env": {"A": "1", "QUOTE": 'x"y'}, "replicas": 2}]
@@ -186,12 +186,12 @@ def test_no_health_path_means_no_health_check_and_no_prober():
 
 
 def health_check_of(path, engine=(26, 1)):
-    from control_plane.services.apps import health_check
+    from control_plane.services.stack import health_check
     return health_check(8000, path, engine)
 
 
 def test_an_engine_that_knows_start_interval_probes_every_second_while_starting_and_rarely_after():
-    from control_plane.services.apps import compose_version
+    from control_plane.services.stack import compose_version
 
     s = app_stack()
     assert s["version"] == "3.12" == compose_version((26, 1)) == compose_version((25, 0))
@@ -201,7 +201,7 @@ def test_an_engine_that_knows_start_interval_probes_every_second_while_starting_
 
 
 def test_an_older_engine_gets_a_stack_file_it_reads_and_probes_every_2_s():
-    from control_plane.services.apps import compose_version
+    from control_plane.services.stack import compose_version
 
     for engine in ((20, 10), (24, 0), None):  # None: a node's version could not be read
         s = app_stack(compose_version=compose_version(engine),
@@ -255,7 +255,7 @@ def test_web_tasks_get_the_password_and_the_url_as_files_and_members_do_not():
 
 
 def test_database_env_points_the_file_forms_at_the_mounted_secrets():
-    from control_plane.services.apps import db_env
+    from control_plane.services.stack import db_env
 
     env = db_env("todos", {"user": "todos", "name": "todos"}, "pw")
     assert env["DATABASE_URL"].startswith("postgresql://todos:pw@todos_db:5432/todos?connect_timeout=3")
@@ -290,7 +290,7 @@ def test_a_name_that_is_not_a_token_is_refused():
 
 
 def test_resources_are_limits_and_reservations_per_service():
-    from control_plane.services.apps import stack_resources
+    from control_plane.services.stack import stack_resources
 
     share = stack_resources({"cpu": 0.5, "memory": "256Mi"})
     assert share == {"limits": {"cpus": "0.5", "memory": "268435456"},
@@ -311,24 +311,19 @@ def test_resources_are_limits_and_reservations_per_service():
 
 def test_the_canary_runs_its_own_version_whole():
     """env less what it unsets, its own resources; the baseline is production's."""
-    from control_plane.services.apps import AppService
+    from control_plane.services.stack import web_services
 
-    class P:
-        store = None
-
-    svc = AppService.__new__(AppService)
-    svc.p, svc.store = P(), None
     app = {"name": "todos", "cluster_image": "reg/todo:1", "replicas": 2, "env": {"A": "1", "OLD": "x"},
            "resources": {"cpu": 1.0, "memory": None}, "db": None}
     canary = {"cluster_image": "reg/todo:2", "replicas": 1, "env": {"A": "2"}, "env_unset": ["OLD"],
               "resources": {"cpu": 0.5, "memory": None}, "baseline": True}
-    web, can, base = svc.web_services(app, canary)
+    web, can, base = web_services(app, canary, {})
     assert web["env"] == {"A": "1", "OLD": "x", "SENTINEL_VERSION_ROLE": "production"}
     assert can["env"] == {"A": "2", "SENTINEL_VERSION_ROLE": "canary"}
     assert can["resources"]["limits"] == {"cpus": "0.5"} and base["resources"]["limits"] == {"cpus": "1"}
     # A canary record from before resources existed runs with production's.
     del canary["resources"]
-    assert svc.web_services(app, canary)[1]["resources"]["limits"] == {"cpus": "1"}
+    assert web_services(app, canary, {})[1]["resources"]["limits"] == {"cpus": "1"}
 
 
 def test_the_admin_password_never_reaches_an_app():

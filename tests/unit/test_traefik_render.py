@@ -1,7 +1,7 @@
 import yaml
 
 from control_plane import traefik
-from control_plane.services.canary import weights_for
+from control_plane.services.routes import weights_for
 
 
 def routes(**kw):

@@ -7,9 +7,10 @@ from fastapi import APIRouter, HTTPException, Request, Response
 from fastapi.responses import FileResponse
 
 from ...errors import SentinelError
+from ..guard import SESSION
 from ..responses import ConsoleSession, SignedOut
 from ..ui import HEADERS, TYPES
-from .sessions import COOKIE, Sessions
+from .sessions import COOKIE, Sessions, cookie_value
 
 STATIC = Path(__file__).parent / "static"
 
@@ -33,8 +34,6 @@ def _secure(request: Request) -> bool:
 
 
 def router(sessions: Sessions) -> APIRouter:
-    from ..guard import SESSION
-
     r = APIRouter(include_in_schema=False)
 
     @r.get("/console")
@@ -72,8 +71,6 @@ def router(sessions: Sessions) -> APIRouter:
 
     @r.delete("/console/session", response_model=SignedOut)
     def sign_out(request: Request, response: Response) -> dict:
-        from .sessions import cookie_value
-
         if not request.scope.get(SESSION):
             raise NoSession("no console session to end.")
         sessions.end(cookie_value(request.scope.get("headers", [])))

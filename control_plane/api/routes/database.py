@@ -3,27 +3,23 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Depends
 
-from ..jobs import Jobs
-from ..models import DbBackup, DbHa, DbRestore, DbSql, DbSwitchover
-from ..platform import Platform
-from ..services.backup import BackupService
-from ..services.database import DatabaseService
-from ..services.db_ops import DbOperations
-from .responses import (ERRORS, BackupListing, DbStatus, OperationStarted, RestorePlan,
+from ...models import DbBackup, DbHa, DbRestore, DbSql, DbSwitchover
+from ...services.wiring import Services
+from ..responses import (ERRORS, BackupListing, DbStatus, OperationStarted, RestorePlan,
                         SqlResult)
 
 
-def router(platform: Platform, jobs: Jobs, auth) -> APIRouter:
+def router(services: Services, auth) -> APIRouter:
     r = APIRouter(prefix="/v1/apps/{name}/db", dependencies=[Depends(auth)], responses=ERRORS)
-    ops = DbOperations(platform, jobs)
+    ops = services.db_ops
 
     @r.get("", response_model=DbStatus)
     def status(name: str):
-        return DatabaseService(platform).status(name)
+        return ops.status(name)
 
     @r.get("/backups", response_model=BackupListing)
     def backups(name: str):
-        return BackupService(platform).listing(name)
+        return services.backups.listing(name)
 
     @r.post("/backups", status_code=202, response_model=OperationStarted)
     def backup(name: str, body: DbBackup):

@@ -1,0 +1,47 @@
+"""Routes of `sentinel init`, `sentinel cluster` and `sentinel destroy`."""
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends
+
+from ...errors import InvalidInput
+from ...models import ClusterCreate, ClusterScale
+from ...services.wiring import Services
+from ..responses import ERRORS, ClusterExisting, ClusterInfo, OperationStarted
+
+
+def router(services: Services, auth) -> APIRouter:
+    r = APIRouter(prefix="/v1", dependencies=[Depends(auth)], responses=ERRORS)
+    platform, jobs, clusters = services.platform, services.jobs, services.cluster
+    store = platform.store
+
+    @r.post("/cluster", response_model=OperationStarted | ClusterExisting, status_code=202)
+    def init(spec: ClusterCreate):
+        spec = clusters.validate(spec)
+        if platform.state == "ready" and store.get("cluster") == spec.model_dump():
+            return {"existing": True, "cluster": clusters.inspect()}
+        return {"operation": jobs.start("cluster", "init", lambda op: clusters.init(op, spec))}
+
+    @r.get("/cluster", response_model=ClusterInfo)
+    def inspect():
+        platform.spec  # raises when there is none
+        return clusters.inspect()
+
+    @r.post("/cluster/scale", response_model=OperationStarted, status_code=202)
+    def scale(body: ClusterScale):
+        clusters.check_scale(body.nodes)  # refuses a scale-down that would lose a copy
+        # A cluster change excludes every app operation (and waits for none to be running).
+        app_locks = tuple(f"app:{a['name']}" for a in store.apps())
+        return {"operation": jobs.start("cluster", "scale", lambda op: clusters.scale(op, body.nodes),
+                                        also_lock=app_locks)}
+
+    @r.delete("/cluster", response_model=OperationStarted, status_code=202)
+    def destroy(delete_data: bool = False):
+        with_db = [a["name"] for a in store.apps() if a.get("db")]
+        if with_db and not delete_data:
+            raise InvalidInput(f"destroying the platform deletes the databases of {', '.join(with_db)} "
+                               "and all their backups: add --delete-data to confirm that loss (copy "
+                               "what you need first, e.g. with `sentinel db psql`).")
+        app_locks = tuple(f"app:{a['name']}" for a in store.apps())
+        return {"operation": jobs.start("cluster", "destroy", clusters.destroy, also_lock=app_locks)}
+
+    return r

@@ -1,0 +1,143 @@
+"""The swarm objects of an app's database, apart from its orchestration: the credentials and
+configuration (swarm secrets and configs, named by content), the TLS key pair, and the `db` part of
+the app's stack file. Below the stack and the database service: both use it, it uses neither."""
+from __future__ import annotations
+
+from .. import executor, names, secrets
+from ..database_config import (FAST, MAX_MEMBER_INDEX, Passwords, database_url, haproxy_config,
+                               member_pgbackrest, patroni_config, repo_pgbackrest, tls_ext,
+                               tls_key_argv)
+from ..docker_cli import (config_create_argv, config_ls_argv, config_rm_argv, secret_create_argv,
+                          secret_ls_argv, secret_rm_argv)
+from ..platform import Platform
+
+
+def pg_kinds(repo: bool) -> tuple[str, ...]:
+    return ("patroni", "member_pgbackrest", "tls_key", "tls_cert", "ca") + (
+        ("repo_pgbackrest",) if repo else ())
+
+
+class DbObjects:
+    def __init__(self, platform: Platform):
+        self.p = platform
+        self.store = platform.store
+
+    def app_nodes(self, ready_only: bool = True) -> list[str]:
+        """Nodes that may hold members (not the backup node), in index order."""
+        states = self.node_states()
+        nodes = [n["name"] for n in self.store.nodes() if n["role"] != "backup"]
+        nodes.sort(key=lambda n: int(n.rsplit("-", 1)[-1]) if n.rsplit("-", 1)[-1].isdigit() else 0)
+        return [n for n in nodes if states.get(n) == "ready"] if ready_only else nodes
+
+    def node_states(self) -> dict[str, str]:
+        return self.p.node_states()
+
+    def has_repo_node(self) -> bool:
+        return any(n["role"] == "backup" for n in self.store.nodes())
+
+    def object_storage(self) -> dict | None:
+        """The clouds' bucket (Terraform's `backup_repository` output), when that is where the
+        repositories live."""
+        repo = self.p.outputs.get("backup_repository") or {}
+        return repo if repo.get("type") == "s3" else None
+
+    def passwords(self, app: str) -> Passwords:
+        return Passwords(superuser=secrets.get(names.db_credential(app, "superuser")),
+                         replication=secrets.get(names.db_credential(app, "replication")),
+                         restapi=secrets.get(names.db_credential(app, "restapi")),
+                         etcd=secrets.get(names.db_credential(app, "etcd")))
+
+    def tls(self, app: str) -> dict[str, str]:
+        """The app's key pair for pgBackRest's TLS (signed by the cluster CA), made once."""
+        folder = self.p.dir / "db-tls" / app
+        key, cert = folder / "tls.key", folder / "tls.crt"
+        ca_dir = self.p.dir / "registry-tls"
+        if not cert.exists():
+            folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+            csr, ext = folder / "tls.csr", folder / "tls.ext"
+            ext.write_text(tls_ext(app))
+            executor.run(tls_key_argv(key, csr, app), what="creating the database's TLS key")
+            executor.run(secrets.sign_argv(csr, ca_dir / "ca.key", ca_dir / "ca.crt", cert, ext,
+                                           secrets.random_serial()),
+                         what="signing the database's TLS certificate")
+            key.chmod(0o600)
+        return {"tls_key": key.read_text(), "tls_cert": cert.read_text(),
+                "ca": (ca_dir / "ca.crt").read_text()}
+
+    def contents(self, app: dict) -> tuple[dict[str, str], str]:
+        """(secret kind -> content, HAProxy config) for the app's current members."""
+        name = app["name"]
+        # The repository host backs up from running members only (a stopped one has no address).
+        members = [names.member(m["index"]) for m in app["db"]["members"] if not m.get("stopped")]
+        out = {"patroni": patroni_config(name, self.passwords(name), timing=FAST,
+                                         archive=not app.get("internal")),
+               "member_pgbackrest": member_pgbackrest(name, self.object_storage(),
+                                                      self.p.spec.name), **self.tls(name)}
+        if self.has_repo_node():
+            out["repo_pgbackrest"] = repo_pgbackrest(name, members)
+        # For the web tasks (DATABASE_URL_FILE), not the members.
+        out["database_url"] = database_url(names.db_service(name), app["db"]["user"], app["db"]["name"],
+                                           secrets.get(names.db_credential(name)))
+        # Every possible member is listed: HAProxy's config never changes when members move.
+        proxy = haproxy_config(name, [names.member(i) for i in range(MAX_MEMBER_INDEX + 1)])
+        return out, proxy
+
+    def ensure(self, app: dict) -> dict[str, str]:
+        """Create the swarm secrets and config the app's database needs (named by content, so an
+        unchanged content means an unchanged service); return kind -> name."""
+        name = app["name"]
+        contents, proxy = self.contents(app)
+        labels = {"sentinel.app": name}
+        have_secrets = {s["Name"] for s in self.p.docker.json_lines(
+            secret_ls_argv(label=f"sentinel.app={name}"))}
+        out = {}
+        for kind, content in contents.items():
+            obj = names.versioned(name, f"pg-{kind.replace('_', '-')}", content)
+            if obj not in have_secrets:
+                self.p.docker.run(secret_create_argv(obj, labels), input=content,
+                                  what="docker secret create")
+            out[kind] = obj
+        have_configs = {c["Name"] for c in self.p.docker.json_lines(
+            config_ls_argv(label=f"sentinel.app={name}"))}
+        obj = names.versioned(name, "haproxy", proxy)
+        if obj not in have_configs:
+            self.p.docker.run(config_create_argv(obj, labels), input=proxy,
+                              what="docker config create")
+        out["haproxy"] = obj
+        return out
+
+    def forget_old(self, name: str, keep: set[str]) -> None:
+        """Remove the app's versioned secrets and configs no service uses any more (the swarm
+        refuses to remove one in use, which is what we want)."""
+        prefix = f"{name}-pg-"
+        old = [s["Name"] for s in self.p.docker.json_lines(
+            secret_ls_argv(label=f"sentinel.app={name}"), check=False)
+            if s["Name"].startswith(prefix) and s["Name"] not in keep]
+        if old:
+            self.p.docker.run(secret_rm_argv(old), check=False)
+        old = [c["Name"] for c in self.p.docker.json_lines(
+            config_ls_argv(label=f"sentinel.app={name}"), check=False)
+            if c["Name"].startswith(f"{name}-haproxy-") and c["Name"] not in keep]
+        if old:
+            self.p.docker.run(config_rm_argv(old), check=False)
+
+    def stack_context(self, app: dict) -> dict:
+        """The `db` part of compose_templates/app.yml.j2."""
+        db = app["db"]
+        objects = self.ensure(app)
+        images = self.store.get("stack_images") or {}
+        repo = self.has_repo_node()
+        member_secrets = [objects[k] for k in pg_kinds(repo)]
+        proxy_nodes = max(1, min(2, len(self.app_nodes(ready_only=False))))
+        return {
+            "user": db["user"], "name": db["name"], "password_secret": db["secret"],
+            "image": images["postgres"], "proxy_image": images["haproxy"],
+            "proxy_config": objects["haproxy"], "proxy_replicas": proxy_nodes,
+            "secrets": objects,
+            "all_secrets": sorted(set(member_secrets) | {db["secret"], objects["database_url"]}),
+            "members": [{"key": names.member(m["index"]),
+                         "volume_key": names.member_volume_key(m["index"]), "node": m["node"],
+                         "replicas": 0 if m.get("stopped") else 1} for m in db["members"]],
+            "repo": {"host_path": names.repo_path(app["name"]), "alias": names.REPO_ALIAS}
+            if repo else None,
+        }

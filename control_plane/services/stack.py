@@ -1,0 +1,228 @@
+"""An app's stack: its swarm services (web roles and database) rendered from
+compose_templates/app.yml.j2, deployed, waited for and removed. The one place a stack file is
+written; the services above (database, release, backup, apps, canary) all deploy through it."""
+from __future__ import annotations
+
+import threading
+import time
+
+from .. import executor, names, secrets
+from ..database_config import database_url
+from ..docker_cli import (network_ls_argv, network_rm_argv, service_inspect_argv, service_logs_argv,
+                          service_ls_argv, stack_deploy_argv, stack_rm_argv)
+from ..errors import CommandFailed, InvalidInput
+from ..jobs import Operation
+from ..platform import Platform
+from ..registry import local_image_exists, skopeo_inspect_argv
+from ..swarm_state import FAILED, oldest_engine, tasks, update_state
+from ..templates import render
+from ..units import parse_memory
+from .db_objects import DbObjects
+
+
+def db_env(app: str, db: dict, password: str) -> dict[str, str]:
+    """What the app's tasks get to reach their database: one address (HAProxy, which follows the
+    primary) and libpq settings that notice a dead peer within seconds instead of minutes."""
+    host = names.db_service(app)
+    # The *_FILE forms are swarm secrets (only this app's tasks have them): for images that keep
+    # credentials out of their environment, which `docker inspect` on a node shows.
+    return {"DATABASE_URL": database_url(host, db["user"], db["name"], password),
+            "DATABASE_URL_FILE": "/run/secrets/database_url",
+            "PGHOST": host, "PGPORT": "5432", "PGUSER": db["user"], "PGPASSWORD": password,
+            "PGDATABASE": db["name"], "PGPASSWORD_FILE": "/run/secrets/db_password",
+            "PGCONNECT_TIMEOUT": "3"}
+
+
+# The container health check's prober: the node's static busybox (package busybox-static, in
+# the node image and installed by playbooks/node.yml), bind-mounted read-only into each web task
+# under the name of its wget applet. A probe is then one small static process with no shell: it
+# works in any image, with or without curl, wget, python3 or /bin/sh. (Its CPU is the exec's
+# own, ~50 ms on a node: bench/idle.py; an image's curl through sh costs about the same.)
+PROBE_SOURCE = "/bin/busybox"
+PROBE_TARGET = "/run/sentinel/wget"
+
+
+# Docker Engine 25 added healthcheck.start_interval (stack files of version 3.12 and later).
+START_INTERVAL_SINCE = (25, 0)
+
+
+def knows_start_interval(engine: tuple[int, int] | None) -> bool:
+    return engine is not None and engine >= START_INTERVAL_SINCE
+
+
+def compose_version(engine: tuple[int, int] | None) -> str:
+    return "3.12" if knows_start_interval(engine) else "3.8"
+
+
+def health_check(port: int, path: str | None, engine: tuple[int, int] | None) -> dict | None:
+    """The container health check: an exec of the prober, no shell, so the (validated) path is
+    one argument whatever it holds. busybox wget exits non-zero on an HTTP error status; its
+    -T flag is not used (it crashes in 1.35): Docker's health timeout bounds the probe.
+
+    Swarm holds a task in `starting` until a probe passes, so probes set how soon a rollout goes
+    on; at rest each one is a container exec (~50 ms of a node's CPU), most of what an idle app
+    costs. On every node's engine 25+ (`engine`: the oldest): every second while the task starts,
+    every 10 s once it is healthy (Traefik's own 2 s checks take a failing task out of routing
+    meanwhile); a task that never passes is unhealthy after 20 + 3 x 10 s. Older engines probe
+    only every `interval`, the first one interval after the start: every 2 s, unhealthy after
+    5 + 3 x 2 s."""
+    if not path:
+        return None
+    check = {"test": ["CMD", PROBE_TARGET, "-q", "-O", "/dev/null", f"http://127.0.0.1:{port}{path}"],
+             "timeout": "2s", "retries": 3}
+    if knows_start_interval(engine):
+        return check | {"interval": "10s", "start_period": "20s", "start_interval": "1s"}
+    return check | {"interval": "2s", "start_period": "5s"}
+
+
+def stack_resources(resources: dict | None) -> dict | None:
+    """deploy.resources of a web service: the limits, and the same reserved (the scheduler then
+    places a task only where its share is free, so a busy node cannot starve it)."""
+    if not resources:
+        return None
+    share = {}
+    if resources.get("cpu") is not None:
+        share["cpus"] = f"{resources['cpu']:g}"
+    if resources.get("memory"):
+        share["memory"] = str(parse_memory(resources["memory"]))  # bytes: no unit to misread
+    return {"limits": share, "reservations": dict(share)} if share else None
+
+
+def web_services(app: dict, canary: dict | None, db: dict[str, str]) -> list[dict]:
+    """The web services of an app's stack file: production, and with a canary the canary (and
+    its baseline). `db`: the variables that reach the database (db_env), or none."""
+    env = dict(app.get("env") or {})
+    production = stack_resources(app.get("resources"))
+    out = [{"key": "web", "role": "production", "image": app["cluster_image"],
+            "traefik_name": names.traefik_service(app["name"], "production"),
+            "env": {**env, **db, "SENTINEL_VERSION_ROLE": "production"},
+            "replicas": app["replicas"], "resources": production}]
+    if canary:
+        # The canary is the new version whole: its env (less what it unsets) and resources.
+        kept = {k: v for k, v in env.items() if k not in canary.get("env_unset", ())}
+        out.append({"key": "canary", "role": "canary", "image": canary["cluster_image"],
+                    "traefik_name": names.traefik_service(app["name"], "canary"),
+                    "env": {**kept, **db, **canary.get("env", {}), "SENTINEL_VERSION_ROLE": "canary"},
+                    "replicas": canary["replicas"],
+                    "resources": stack_resources(canary.get("resources", app.get("resources")))})
+        if canary.get("baseline"):
+            out.append({"key": "baseline", "role": "baseline", "image": app["cluster_image"],
+                        "traefik_name": names.traefik_service(app["name"], "baseline"),
+                        "env": {**env, **db, "SENTINEL_VERSION_ROLE": "baseline"},
+                        "replicas": canary["replicas"], "resources": production})
+    for svc in out:
+        svc["internal_host"] = names.internal_host(app["name"], svc["role"])
+    return out
+
+
+class Stack:
+    def __init__(self, platform: Platform, objects: DbObjects):
+        self.p = platform
+        self.objects = objects
+        # When each app's stack was last deployed: a wait with no `since` judges the update
+        # that deploy started. One Stack serves every app, from several operations at once.
+        self._deployed_at: dict[str, float] = {}
+        self._lock = threading.Lock()
+
+    def render(self, app: dict, canary: dict | None = None, web: bool = True) -> str:
+        spec = self.p.spec
+        db = self.objects.stack_context(app) if app.get("db") else None
+        backup = f"node.labels.{names.BACKUP_LABEL} == true"
+        engine = oldest_engine(self.p.docker)
+        return render("app.yml.j2", app=app["name"], port=app["port"],
+                      compose_version=compose_version(engine),
+                      health_path=app.get("health_path"),
+                      health_check=health_check(app["port"], app.get("health_path"), engine),
+                      probe={"source": PROBE_SOURCE, "target": PROBE_TARGET},
+                      endpoint_mode=spec.endpoint_mode, network=names.network(app["name"]),
+                      # No slot: a copy nothing was deployed on, or a check's scratch copy,
+                      # which joins no edge network (never another app's).
+                      edge_network=names.edge_network(app["edge_slot"])
+                      if app.get("edge_slot") is not None else None,
+                      dcs_network=names.DCS_NETWORK,
+                      backup_node=backup, not_backup_node=backup.replace("==", "!="),
+                      web_services=web_services(app, canary, self.db_env(app)) if web else [], db=db)
+
+    def resolve_image(self, op: Operation, image: str) -> str:
+        """The image as the cluster pulls it: a local one is pushed to the cluster registry; a
+        remote one must exist where it is."""
+        if local_image_exists(image):
+            op.step(f"pushing {image} to the cluster registry")
+            return self.p.registry().push(image)
+        if executor.run(skopeo_inspect_argv(image), check=False, timeout=30).returncode != 0:
+            raise InvalidInput(f"image {image!r} was not found, neither in this machine's Docker "
+                               "engine nor in a registry: build it or check its name.")
+        return image
+
+    def db_env(self, app: dict) -> dict[str, str]:
+        return db_env(app["name"], app["db"], secrets.get(names.db_credential(app["name"]))) \
+            if app.get("db") else {}
+
+    def deploy(self, app: dict, canary: dict | None = None, web: bool = True) -> None:
+        """`docker stack deploy` of the app as `app` and `canary` describe it (web=False: its
+        database alone), then the database objects no service uses any more removed."""
+        text = self.render(app, canary, web)
+        with self._lock:
+            self._deployed_at[app["name"]] = time.time()
+        self.p.docker.run(stack_deploy_argv(app["name"]), input=text, timeout=120,
+                          what="docker stack deploy")
+        if app.get("db"):
+            self.objects.forget_old(app["name"], keep=set(self.objects.ensure(app).values()))
+
+    def wait_running(self, service: str, replicas: int, timeout: float = 180,
+                     since: float | None = None, fail_fast: bool = False) -> None:
+        """Until `replicas` tasks run (healthy: swarm holds a task in `starting` until then) and
+        no update is in flight. A rolled-back update is an error, but only the update this
+        deploy started (`since`): a leftover status of an older one says nothing now. With
+        `fail_fast`, a task started since then that failed (crashed, or swarm found it
+        unhealthy) is an error at once instead of a retry to wait for."""
+        if since is None:
+            with self._lock:
+                since = self._deployed_at.get(names.app_of(service)) or time.time() - 5
+        deadline = time.monotonic() + timeout
+        last = ""
+        while time.monotonic() < deadline:
+            info = self.p.docker.inspect(service_inspect_argv([service]))
+            if info:
+                state, msg = update_state(info[0], since)
+                if state in ("rollback_completed", "rollback_paused", "paused"):
+                    raise CommandFailed(f"the update of {service} failed its health check and was "
+                                        f"rolled back to the previous version ({msg}).")
+                rows = tasks(self.p.docker, service, running_only=not fail_fast)
+                current = [t for t in rows if t["desired"] == "running"]
+                running = sum(1 for t in current if t["state"] == "running")
+                last = next((t["error"] for t in rows if t["error"]), last)
+                failed = next((t for t in rows if fail_fast and t["state"] in FAILED
+                               and (t["since"] or 0) >= since - 2), None)
+                if failed:
+                    raise CommandFailed(f"a task of {service} failed ({failed['error'] or failed['state']}); "
+                                        "see `sentinel inspect logs`.")
+                if running == replicas and state in ("", "completed"):
+                    return
+            time.sleep(1)
+        raise CommandFailed(f"{service} did not reach {replicas} healthy task(s) within "
+                            f"{int(timeout)} s{': ' + last if last else ''}; see `sentinel inspect logs`.")
+
+    def remove(self, name: str) -> None:
+        """`docker stack rm`, then wait until its services and its network are gone, so a
+        deploy of the same name right after finds no leftover."""
+        self.p.docker.run(stack_rm_argv(name), check=False)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if not self.p.docker.json_lines(service_ls_argv(stack=name)):
+                break
+            time.sleep(1)
+        # The network goes with the stack once its last task is gone.
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if self.p.docker.run(network_rm_argv(names.network(name)), check=False).returncode == 0 \
+                    or not self.p.docker.json_lines(network_ls_argv(names.network(name)), check=False):
+                break
+            time.sleep(1)
+
+    def logs(self, service: str, tail: int | None = 200, since: str | None = None) -> list[str]:
+        """A service's log lines, secrets masked, in time order."""
+        proc = self.p.docker.run(service_logs_argv(service, tail=tail, since=since), timeout=30,
+                                 check=False)
+        text = executor.mask((proc.stdout or "") + (proc.stderr or ""))
+        return sorted(text.splitlines(), key=lambda l: l.split(" ", 1)[0])

@@ -1,0 +1,71 @@
+"""Every service of one control plane, built once, bottom-up: each gets the lower ones it uses
+and never builds another. The layers (docs/architecture.md), from the bottom:
+
+    db_objects -> stack, routes -> database -> teardown -> backup -> release -> cluster
+    -> apps, canary -> progressive, manifest, db_ops, report, backup_schedule
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..jobs import Jobs
+from ..platform import Platform
+from .analysis import Analyzer
+from .apps import AppService
+from .backup import BackupService
+from .backup_schedule import BackupScheduler
+from .canary import CanaryService
+from .cluster import ClusterService
+from .database import DatabaseService
+from .db_objects import DbObjects
+from .db_ops import DbOperations
+from .manifest import ManifestService
+from .progressive import ProgressiveDriver
+from .release import ReleaseService
+from .report import ReportService
+from .routes import Routes
+from .stack import Stack
+from .teardown import Teardown
+
+
+@dataclass(frozen=True)
+class Services:
+    platform: Platform
+    jobs: Jobs
+    stack: Stack
+    routes: Routes
+    db: DatabaseService
+    backups: BackupService
+    release: ReleaseService
+    cluster: ClusterService
+    apps: AppService
+    canary: CanaryService
+    analyzer: Analyzer
+    driver: ProgressiveDriver
+    db_ops: DbOperations
+    manifests: ManifestService
+    reports: ReportService
+    scheduler: BackupScheduler
+
+
+def build(platform: Platform, jobs: Jobs) -> Services:
+    objects = DbObjects(platform)
+    stack = Stack(platform, objects)
+    routes = Routes(platform)
+    db = DatabaseService(platform, objects, stack)
+    teardown = Teardown(stack, routes, db)
+    backups = BackupService(platform, db, stack, routes, teardown)
+    release = ReleaseService(platform, db, backups, stack, teardown)
+    cluster = ClusterService(platform, db)
+    apps = AppService(platform, db=db, backups=backups, release=release, cluster=cluster,
+                      stack=stack, routes=routes, teardown=teardown)
+    canary = CanaryService(platform, jobs, stack=stack, routes=routes, release=release,
+                           backups=backups)
+    analyzer = Analyzer(platform)
+    db_ops = DbOperations(platform, jobs, db, backups)
+    return Services(platform=platform, jobs=jobs, stack=stack, routes=routes, db=db,
+                    backups=backups, release=release, cluster=cluster, apps=apps, canary=canary,
+                    analyzer=analyzer, driver=ProgressiveDriver(canary, jobs, analyzer),
+                    db_ops=db_ops, manifests=ManifestService(platform, jobs, canary, apps, db_ops),
+                    reports=ReportService(platform),
+                    scheduler=BackupScheduler(platform, jobs, backups))
