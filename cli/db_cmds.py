@@ -13,12 +13,6 @@ from .output import confirm, console, emit_json, run_operation, table
 db_app = typer.Typer(help="An app's database: backups, restores, failover.", no_args_is_help=True)
 
 
-def _ago(seconds) -> str:
-    if seconds is None:
-        return "-"
-    return f"{seconds:.0f} s ago" if seconds < 120 else f"{seconds / 60:.0f} min ago"
-
-
 def _mib(b) -> str:
     return "-" if b is None else f"{b / 2**20:.1f} MiB"
 

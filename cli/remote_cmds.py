@@ -13,9 +13,6 @@ from .client import Client, ClientError, config_path, home, load_config, save_co
 from .output import confirm, console, fail
 
 # What config.json may hold for a remote control plane (never cloud credentials).
-CONFIG_KEYS = ("url", "fingerprint", "token", "provider", "name")
-
-
 def is_remote(cfg: dict) -> bool:
     """A remote control plane is configured (or its creation began: name without url)."""
     return cfg.get("url", "").startswith("https://") or ("name" in cfg and "url" not in cfg)

@@ -27,20 +27,6 @@ def node_inspect_argv(nodes: Iterable[str]) -> list[str]:
     return ["docker", "node", "inspect", *nodes]
 
 
-def node_update_argv(node: str, *, availability: str | None = None,
-                     labels: dict[str, str] | None = None) -> list[str]:
-    argv = ["docker", "node", "update"]
-    if availability:
-        argv += ["--availability", availability]
-    for k, v in (labels or {}).items():
-        argv += ["--label-add", f"{k}={v}"]
-    return argv + [node]
-
-
-def node_rm_argv(node: str, force: bool = False) -> list[str]:
-    return ["docker", "node", "rm", *(["--force"] if force else []), node]
-
-
 def stack_deploy_argv(stack: str, prune: bool = True) -> list[str]:
     # The compose file comes on stdin; --with-registry-auth hands the registry login to the nodes.
     return ["docker", "stack", "deploy", "--with-registry-auth", *(["--prune"] if prune else []),
@@ -51,14 +37,13 @@ def stack_rm_argv(stack: str) -> list[str]:
     return ["docker", "stack", "rm", stack]
 
 
-def stack_ls_argv() -> list[str]:
-    return ["docker", "stack", "ls", "--format", JSON]
-
-
-def service_ls_argv(*, stack: str | None = None) -> list[str]:
+def service_ls_argv(*, stack: str | None = None, name: str | None = None) -> list[str]:
+    """Services: all, a stack's, or those whose name contains `name`."""
     argv = ["docker", "service", "ls", "--format", JSON]
     if stack:
         argv += ["--filter", f"label=com.docker.stack.namespace={stack}"]
+    if name:
+        argv += ["--filter", f"name={name}"]
     return argv
 
 
@@ -68,16 +53,10 @@ def global_job_argv(name: str, image: str, command: list[str]) -> list[str]:
             "--with-registry-auth", "--entrypoint", command[0], image, *command[1:]]
 
 
-def task_ids_argv(service: str) -> list[str]:
-    """The ids of a service's tasks, one per line."""
-    return ["docker", "service", "ps", "-q", "--no-trunc", service]
-
-
-def service_ps_argv(services: Iterable[str], *, running_only: bool = False) -> list[str]:
-    argv = ["docker", "service", "ps", "--no-trunc", "--format", JSON]
-    if running_only:
-        argv += ["--filter", "desired-state=running"]
-    return argv + list(services)
+def task_ids_argv(service: str, *, running_only: bool = False) -> list[str]:
+    """The ids of a service's tasks, one per line (running_only: those swarm wants running)."""
+    argv = ["docker", "service", "ps", "-q", "--no-trunc"]
+    return argv + (["--filter", "desired-state=running"] if running_only else []) + [service]
 
 
 def service_inspect_argv(services: Iterable[str]) -> list[str]:
@@ -106,10 +85,6 @@ def until_stdin_closes(argv: list[str]) -> list[str]:
 
 def service_rm_argv(services: Iterable[str]) -> list[str]:
     return ["docker", "service", "rm", *services]
-
-
-def service_scale_argv(service: str, replicas: int) -> list[str]:
-    return ["docker", "service", "scale", "--detach", f"{service}={replicas}"]
 
 
 def secret_create_argv(name: str, labels: dict[str, str] | None = None) -> list[str]:
@@ -211,8 +186,9 @@ def task_inspect_argv(task_ids: Iterable[str]) -> list[str]:
     return ["docker", "inspect", "--type", "task", *task_ids]
 
 
-def login_argv(registry: str, user: str) -> list[str]:
-    return ["docker", "login", "--username", user, "--password-stdin", registry]
+def image_save_argv(ref: str) -> list[str]:
+    """The image as a tar stream on stdout (for `docker load` on another engine)."""
+    return ["docker", "save", ref]
 
 
 def image_inspect_argv(ref: str) -> list[str]:

@@ -49,8 +49,3 @@ class Precondition(SentinelError):
 class CommandFailed(SentinelError):
     code = "command_failed"
     status = 500
-
-
-ERRORS_BY_CODE = {cls.code: cls for cls in
-                  (SentinelError, InvalidInput, NotFound, Conflict, Busy, Unauthorized,
-                   Precondition, CommandFailed)}

@@ -18,10 +18,6 @@ from .names import traefik_ref
 PROMETHEUS_HOST = "prometheus.sentinel.internal"
 # What the report charts and the judge's default analysis know how to query.
 METRICS = ("request_rate", "error_ratio", "latency_p50", "latency_p99", "cpu", "memory")
-UNITS = {"request_rate": "req/s", "error_ratio": "ratio", "latency_p50": "s", "latency_p99": "s",
-         "cpu": "cores", "memory": "bytes"}
-
-
 def parse_duration(text: str | int | float) -> float:
     """'90s', '5m', '1h', '1m30s' or a number of seconds -> seconds."""
     if isinstance(text, (int, float)):

@@ -155,7 +155,3 @@ def versioned(app: str, kind: str, content: str | bytes) -> str:
     so a new content gets a new name (and the old one is removed once unused)."""
     data = content.encode() if isinstance(content, str) else content
     return f"{app}-{kind}-{hashlib.sha256(data).hexdigest()[:10]}"
-
-
-def secret_prefix(app: str) -> str:
-    return f"{app}-"

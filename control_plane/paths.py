@@ -9,7 +9,6 @@ TERRAFORM_DIR = PROJECT_ROOT / "terraform"
 PLAYBOOKS_DIR = PROJECT_ROOT / "playbooks"
 TEMPLATES_DIR = PROJECT_ROOT / "compose_templates"
 MONITORING_DIR = PROJECT_ROOT / "monitoring"
-EXAMPLES_DIR = PROJECT_ROOT / "examples"
 
 
 def sentinel_home() -> Path:

@@ -19,10 +19,6 @@ def stanza_create_argv(stanza: str) -> list[str]:
     return base(stanza) + ["stanza-create"]
 
 
-def check_argv(stanza: str) -> list[str]:
-    return base(stanza) + ["check"]
-
-
 def backup_argv(stanza: str, kind: str = "full", keep_full: int | None = None, *,
                 from_standby: bool = True) -> list[str]:
     """keep_full: full backups to keep (the app's policy). Given on the command line rather than
@@ -36,16 +32,8 @@ def backup_argv(stanza: str, kind: str = "full", keep_full: int | None = None, *
     return base(stanza) + keep + [f"--type={kind}", *standby, "backup"]
 
 
-def expire_argv(stanza: str) -> list[str]:
-    return base(stanza) + ["expire"]
-
-
 def info_argv(stanza: str) -> list[str]:
     return base(stanza) + ["--output=json", "info"]
-
-
-def verify_argv(stanza: str) -> list[str]:
-    return base(stanza) + ["verify"]
 
 
 @dataclass(frozen=True)

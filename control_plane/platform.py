@@ -7,7 +7,7 @@ from functools import cached_property
 from pathlib import Path
 
 from . import secrets, tunnel
-from .docker_cli import Docker, container_ls_argv
+from .docker_cli import Docker, container_ls_argv, node_ls_argv
 from .errors import CommandFailed, Precondition
 
 
@@ -66,7 +66,7 @@ class Platform:
 
     def node_states(self) -> dict[str, str]:
         """hostname -> ready | down | ... as the swarm sees it now (one `docker node ls`)."""
-        rows = self.docker.json_lines(["docker", "node", "ls", "--format", "{{json .}}"],
+        rows = self.docker.json_lines(node_ls_argv(),
                                       check=False, timeout=20)
         return {r["Hostname"]: r.get("Status", "").lower() for r in rows}
 

@@ -5,6 +5,7 @@ import time
 from pathlib import Path
 
 from . import executor
+from .docker_cli import image_inspect_argv
 from .errors import CommandFailed, InvalidInput
 
 
@@ -24,7 +25,7 @@ def skopeo_inspect_argv(image: str) -> list[str]:
 
 
 def local_image_exists(ref: str) -> bool:
-    return executor.run(["docker", "image", "inspect", "--format", "{{.Id}}", ref],
+    return executor.run(image_inspect_argv(ref),
                         check=False, timeout=30).returncode == 0
 
 

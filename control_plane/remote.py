@@ -29,7 +29,6 @@ from .errors import CommandFailed
 from .paths import PROJECT_ROOT, sentinel_home
 from .terraform import TerraformRunner
 
-SERVER_HOME = "/var/lib/sentinel"
 EDGE_DIR = "/etc/sentinel-edge"
 API_LOCAL_PORT = 8765
 # What the server needs of this project: the code and the files it reads at run time.

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from .docker_cli import Docker, task_inspect_argv
+from .docker_cli import Docker, node_ls_argv, task_ids_argv, task_inspect_argv
 
 
 def parse_time(text: str | None) -> float | None:
@@ -46,7 +46,7 @@ def task_rows(tasks: list[dict], nodes: dict[str, str] | None = None) -> list[di
 
 def node_names(docker: Docker) -> dict[str, str]:
     """Node ID -> hostname."""
-    rows = docker.json_lines(["docker", "node", "ls", "--format", "{{json .}}"], check=False,
+    rows = docker.json_lines(node_ls_argv(), check=False,
                              timeout=20)
     return {r["ID"]: r["Hostname"] for r in rows}
 
@@ -62,7 +62,7 @@ def oldest_engine(docker: Docker) -> tuple[int, int] | None:
     """The oldest Docker Engine among the swarm's nodes (a task may land on any of them);
     None when a node's cannot be told. A failed `docker node ls` raises: a guess would flip the
     apps' health checks between two stack files, an update of every task each time."""
-    rows = docker.json_lines(["docker", "node", "ls", "--format", "{{json .}}"], timeout=20)
+    rows = docker.json_lines(node_ls_argv(), timeout=20)
     versions = [engine_version(r.get("EngineVersion", "")) for r in rows]
     return None if not versions or None in versions else min(versions)
 
@@ -71,10 +71,8 @@ def tasks(docker: Docker, service: str, *, running_only: bool = False,
           with_nodes: bool = False) -> list[dict]:
     """A service's tasks (those swarm wants running, or all it still lists), with their actual
     states; [] when the service does not exist."""
-    argv = ["docker", "service", "ps", "-q", "--no-trunc"]
-    if running_only:
-        argv += ["--filter", "desired-state=running"]
-    ids = docker.out(argv + [service], check=False, timeout=30).split()
+    ids = docker.out(task_ids_argv(service, running_only=running_only), check=False,
+                     timeout=30).split()
     if not ids:
         return []
     return task_rows(docker.inspect(task_inspect_argv(ids), timeout=30),

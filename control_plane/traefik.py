@@ -168,5 +168,3 @@ class TraefikWriter:
         router = self.get(f"http/routers/{app}@file")
         return bool(router) and router.get("service") == f"{app}-maintenance"
 
-    def routers_gone(self, app: str) -> bool:
-        return self.get(f"http/routers/{app}@file") is None

@@ -24,10 +24,6 @@ def forward_argv(host: str, local_port: int, remote_port: int) -> list[str]:
             forward_spec(local_port, remote_port), host]
 
 
-def check_argv(host: str) -> list[str]:
-    return ["ssh", "-F", str(ssh.config_path()), "-O", "check", host]
-
-
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -33,9 +33,6 @@ TOLERANCE = 0.25  # the interval must clear zero by a quarter of |estimate| (Kay
 
 Classification = Literal["Pass", "High", "Low", "Nodata", "NodataFail", "NotEnoughData", "Error"]
 Verdict = Literal["pass", "marginal", "fail", "inconclusive"]
-FAILURES = ("High", "Low", "NodataFail", "Error")
-
-
 class MetricResult(BaseModel):
     name: str
     classification: Classification

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from .. import ansible, executor, providers, secrets, ssh, topology, validation
 from .. import images as builds
-from ..docker_cli import (Docker, global_job_argv, info_argv, node_inspect_argv, node_ls_argv,
+from ..docker_cli import (Docker, global_job_argv, image_inspect_argv, image_save_argv, info_argv, node_inspect_argv, node_ls_argv,
                           service_rm_argv)
 from ..errors import CommandFailed, InvalidInput, Precondition
 from ..jobs import Operation
@@ -159,9 +159,9 @@ class ClusterService:
         op.step("starting the cluster registry")
         if local:
             # Nodes pull everything from the cluster registry, except the registry itself.
-            have = docker.run(["docker", "image", "inspect", images["registry"]], check=False)
+            have = docker.run(image_inspect_argv(images["registry"]), check=False)
             if have.returncode != 0:
-                executor.pipe(["docker", "save", images["registry"]],
+                executor.pipe(image_save_argv(images["registry"]),
                               ssh.ssh_argv(manager["address"], "docker", "load"),
                               what="copying the registry image to the manager")
         files = {

@@ -13,7 +13,7 @@ import time
 
 from .. import executor, names, patroni, secrets, ssh, topology
 from ..database_config import FAST, MAX_MEMBER_INDEX, PATRONICTL, Timing, set_timing_argv, timing_for
-from ..docker_cli import Docker, exec_argv, secret_create_argv, secret_rm_argv
+from ..docker_cli import Docker, exec_argv, secret_create_argv, secret_rm_argv, service_ls_argv
 from ..errors import CommandFailed, Conflict, InvalidInput, NotFound, Precondition
 from ..jobs import Operation
 from ..platform import NotRunning, Platform
@@ -373,8 +373,7 @@ class DatabaseService:
     def wait_gone(self, service: str, timeout: float = 90) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if not self.p.docker.json_lines(["docker", "service", "ls", "--format", "{{json .}}",
-                                             "--filter", f"name={service}"], check=False):
+            if not self.p.docker.json_lines(service_ls_argv(name=service), check=False):
                 return
             time.sleep(1)
 

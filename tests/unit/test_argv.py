@@ -23,16 +23,21 @@ def test_service_logs():
         "--since", "10m", "--follow", "todos_web"]
 
 
-def test_service_ps_running_only():
-    assert d.service_ps_argv(["a", "b"], running_only=True) == [
-        "docker", "service", "ps", "--no-trunc", "--format", "{{json .}}",
-        "--filter", "desired-state=running", "a", "b"]
+def test_task_ids_of_a_service_running_only():
+    assert d.task_ids_argv("todos_web", running_only=True) == [
+        "docker", "service", "ps", "-q", "--no-trunc", "--filter", "desired-state=running",
+        "todos_web"]
+    assert d.task_ids_argv("todos_web") == ["docker", "service", "ps", "-q", "--no-trunc", "todos_web"]
 
 
-def test_node_update_and_rm():
-    assert d.node_update_argv("n1", availability="drain") == [
-        "docker", "node", "update", "--availability", "drain", "n1"]
-    assert d.node_rm_argv("n1", force=True) == ["docker", "node", "rm", "--force", "n1"]
+def test_networks_services_and_jobs_by_name():
+    assert d.network_ls_argv("app-todos") == ["docker", "network", "ls", "--format", "{{json .}}",
+                                              "--filter", "name=^app-todos$"]
+    assert d.network_rm_argv("app-todos") == ["docker", "network", "rm", "app-todos"]
+    assert d.service_ls_argv(name="todos_pg-0")[-2:] == ["--filter", "name=todos_pg-0"]
+    assert d.global_job_argv("sentinel-prepull-postgres", "reg/pg:1", ["true"]) == [
+        "docker", "service", "create", "--detach", "--name", "sentinel-prepull-postgres",
+        "--mode", "global-job", "--with-registry-auth", "--entrypoint", "true", "reg/pg:1"]
 
 
 def test_remote_docker_is_quoted_for_the_remote_shell(tmp_path, monkeypatch):
