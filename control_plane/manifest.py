@@ -210,7 +210,7 @@ class Canary(_Strict):
     @field_validator("weight", "mirror")
     @classmethod
     def _percent(cls, v):
-        return v if v is None else _in_range(v, 0, 100)
+        return v if v is None else _in_range(v, 0, 100)  # a percent of the traffic
 
     @field_validator("analysis")
     @classmethod
@@ -223,7 +223,7 @@ class Canary(_Strict):
 
     @model_validator(mode="after")
     def _plan(self):
-        steps, top = self.steps, 50 if self.baseline else 100
+        steps, top = self.steps, validation.max_weight(self.baseline)
         if self.weight is not None and self.weight > top:
             raise _fail(f"must be at most {top} with a baseline (canary and baseline each get "
                         "the weight)", "weight")

@@ -60,9 +60,23 @@ def image(value: str) -> str:
     return value
 
 
-def weight(value) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 100:
+# The one rule of a canary's weight: a percent of the traffic, 0 to 100; with a baseline, canary
+# and baseline each get the weight, so at most 50. The API, the manifest and the plan's steps use it.
+def max_weight(baseline: bool) -> int:
+    return 50 if baseline else 100
+
+
+def is_weight(value, low: int = 0, baseline: bool = False) -> bool:
+    return not isinstance(value, bool) and isinstance(value, int) and \
+        low <= value <= max_weight(baseline)
+
+
+def weight(value, baseline: bool = False) -> int:
+    if not is_weight(value):
         raise InvalidInput(f"weight {value!r} is not valid: give a whole number from 0 to 100.")
+    if not is_weight(value, baseline=baseline):
+        raise InvalidInput(f"weight {value} is too high with a baseline: canary and baseline "
+                           f"each get the weight, so it can be at most {max_weight(True)}.")
     return value
 
 

@@ -57,13 +57,6 @@ class CanaryService:
             raise NotFound(f"app {app!r} has no canary: start one with `sentinel canary deploy {app}`.")
         return c
 
-    def _check_weight(self, weight, baseline: bool) -> int:
-        validation.weight(weight)
-        if baseline and weight > 50:
-            raise InvalidInput(f"weight {weight} is too high with a baseline: canary and baseline "
-                               "each get the weight, so it can be at most 50.")
-        return weight
-
     # ---- deploy -------------------------------------------------------------------------------
     def start_deploy(self, name: str, body: CanaryDeploy) -> str:
         body = self.validate_deploy(name, body)
@@ -76,7 +69,7 @@ class CanaryService:
         if self.store.canary(name):
             raise Conflict(f"app {name!r} already has a canary: promote or roll it back first.")
         validation.image(body.image)
-        self._check_weight(body.weight, body.baseline)
+        validation.weight(body.weight, body.baseline)
         validation.replicas(body.replicas)
         if body.replicas < 1:
             raise InvalidInput("a canary needs at least 1 replica.")
@@ -177,7 +170,7 @@ class CanaryService:
     # ---- traffic --------------------------------------------------------------------------------
     def start_traffic(self, name: str, weight) -> str:
         c = self.require(name)
-        self._check_weight(weight, c["baseline"])
+        validation.weight(weight, c["baseline"])
         return self.jobs.start(f"app:{name}", "canary-traffic",
                                lambda op: self.traffic(op, name, weight))
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 
+from .. import validation
 from ..errors import InvalidInput
 
 # One writer at a time of a progressive plan: a person's approval and the driver's own saves.
@@ -42,10 +43,10 @@ def validate_plan(steps: list[int] | None, interval: float | None, auto_promote:
         return
     if not steps:
         raise InvalidInput("--steps needs at least one weight, e.g. --steps 5,20,50.")
-    top = 50 if baseline else 100
+    top = validation.max_weight(baseline)
     for i, w in enumerate(steps):
         low = 0 if (i == 0 and mirror) else 1
-        if isinstance(w, bool) or not isinstance(w, int) or not low <= w <= top:
+        if not validation.is_weight(w, low, baseline):
             raise InvalidInput(f"step {w!r} is not a weight from {low} to {top}"
                                + (" (with a baseline, canary and baseline each get the weight)" if baseline else "")
                                + ".")
