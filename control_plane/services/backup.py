@@ -400,7 +400,7 @@ class BackupService:
         try:
             op.step("stopping every database member (the primary last)")
             self.db.stop_all(app, canary)
-            states = self.db.node_states()
+            states = self.db.objects.node_states()
             # The primary's data goes first: it is the newest, and it is the copy kept aside.
             primary = plan.get("primary")
             live = sorted((m for m in app["db"]["members"] if states.get(m["node"]) == "ready"),
@@ -568,7 +568,7 @@ class BackupService:
             how = f"counted on the primary at restore point {target.value}"
         self.archive_now(app)
         backup_node = next((n["name"] for n in self.store.nodes() if n["role"] == "backup"),
-                           self.db.app_nodes()[0])
+                           self.db.objects.app_nodes()[0])
         result = self._recover(op, app, target, node=backup_node, volume=None, keep_old=None,
                                archive=False, task=f"{name}_drill", drill_db=app["db"]["name"])
         report = next((json.loads(l.split(" ", 1)[1]) for l in result.output.splitlines()
