@@ -13,7 +13,7 @@ import re
 import httpx
 
 from .errors import CommandFailed
-from .names import traefik_ref
+from .names import SECURE_SUFFIX, TraefikObjects, traefik_ref
 
 PROMETHEUS_HOST = "prometheus.sentinel.internal"
 # What the report charts and the judge's default analysis know how to query.
@@ -41,7 +41,8 @@ def rate_window(scrape_seconds: float) -> str:
 
 def forced_routers(app: str, role: str) -> str:
     """The routers that carry requests forced to a version by header or cookie (testers)."""
-    return f'router=~"{app}-force-{role}(-secure)?@file"'  # app: a DNS label, nothing to escape
+    # app: a DNS label, nothing to escape in the regex
+    return f'router=~"{TraefikObjects(app).force_router(role)}({SECURE_SUFFIX})?@file"'
 
 
 def _unforced(expr: str, family: str, svc: str, forced: str, window: str,

@@ -7,6 +7,7 @@ what the TLS certificates name, since swarm service names hold an underscore.
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass
 
 ROLES = ("production", "canary", "baseline")
 SERVICE_KEY = {"production": "web", "canary": "canary", "baseline": "baseline"}
@@ -27,7 +28,7 @@ def stack(app: str) -> str:
 
 def service(app: str, role: str) -> str:
     """The swarm service of a web role (production|canary|baseline)."""
-    return f"{app}_{SERVICE_KEY.get(role, role)}"
+    return stack_object(app, SERVICE_KEY.get(role, role))
 
 
 # Names an app may not take: the platform's own services and hosts.
@@ -38,6 +39,12 @@ RESERVED_APPS = frozenset({"sentinel", "sentinel-registry", "prometheus", "grafa
 def app_of(service: str) -> str:
     """The app a swarm service of its stack belongs to (app names hold no '_')."""
     return service.split("_", 1)[0]
+
+
+def stack_object(stack: str, what: str) -> str:
+    """A swarm service or volume of a stack, as swarm names it (`<stack>_<key>`): a member (pg-0),
+    a one-off task's kind (release, restore, probe, run-<id>…), an etcd member's volume."""
+    return f"{stack}_{what}"
 
 
 def network(app: str) -> str:
@@ -68,6 +75,41 @@ def sticky_cookie(app: str) -> str:
     return f"sentinel_{app.replace('-', '_')}"
 
 
+SECURE_SUFFIX = "-secure"  # the HTTPS entry point's twin of each router
+
+
+@dataclass(frozen=True)
+class TraefikObjects:
+    """The names of an app's objects in its Traefik file (compose_templates/traefik_app.yml.j2):
+    the template, the checks of what Traefik serves and the metrics' queries all use these."""
+    app: str
+
+    def router(self, suffix: str = "") -> str:
+        return f"{self.app}{suffix}"
+
+    def read_router(self, suffix: str = "") -> str:  # a shadow canary's reads, mirrored
+        return f"{self.app}-read{suffix}"
+
+    def force_router(self, role: str, suffix: str = "") -> str:  # a tester forcing a version
+        return f"{self.app}-force-{role}{suffix}"
+
+    @property
+    def retry(self) -> str:
+        return f"{self.app}-retry"
+
+    @property
+    def weighted(self) -> str:
+        return f"{self.app}-weighted"
+
+    @property
+    def mirror(self) -> str:
+        return f"{self.app}-mirror"
+
+    @property
+    def maintenance(self) -> str:
+        return f"{self.app}-maintenance"
+
+
 def traefik_file(app: str) -> str:
     return f"app-{app}.yml"
 
@@ -92,7 +134,7 @@ def member(index: int) -> str:
 
 
 def member_service(app: str, index: int) -> str:
-    return f"{app}_{member(index)}"
+    return stack_object(app, member(index))
 
 
 def member_volume_key(index: int) -> str:
@@ -155,3 +197,43 @@ def versioned(app: str, kind: str, content: str | bytes) -> str:
     so a new content gets a new name (and the old one is removed once unused)."""
     data = content.encode() if isinstance(content, str) else content
     return f"{app}-{kind}-{hashlib.sha256(data).hexdigest()[:10]}"
+
+
+# ---- what the store and the jobs call things ----------------------------------------------------
+# An operation's target is what it locks: one operation at a time per app (`app:<name>`). Events
+# are kept under the app, its canary or its database.
+def app_target(app: str) -> str:
+    return f"app:{app}"
+
+
+def canary_target(app: str) -> str:
+    return f"canary:{app}"
+
+
+def db_target(app: str) -> str:
+    return f"db:{app}"
+
+
+def run_target(app: str, tag: str) -> str:
+    """A one-off `sentinel run`: runs of an app may overlap, so each has a target of its own."""
+    return f"run:{app}:{tag}"
+
+
+def db_points_key(app: str) -> str:
+    """The store's list of the app's named restore points."""
+    return f"db_points:{app}"
+
+
+def db_drill_key(app: str) -> str:
+    """The store's record of the app's last restore drill."""
+    return f"db_drill:{app}"
+
+
+def db_discarded_key(app: str) -> str:
+    """The store's record of the data an in-place restore moved aside."""
+    return f"db_discarded:{app}"
+
+
+def db_archiver_key(app: str) -> str:
+    """The store's last known archiver state of the app's primary (when none answers)."""
+    return f"db_archiver:{app}"

@@ -17,6 +17,7 @@ import os
 import threading
 import time
 
+from . import names
 from .webhooks import deliver, shown
 
 log = logging.getLogger("sentinel.notify")
@@ -78,12 +79,12 @@ def _deliver(store, app: str, target: dict, event: str, text: str, details: dict
                 raise LookupError(f"{spec['secret_env']} is not set in the control plane's environment")
         answer = post(url, payload, secret=secret, timeout=TIMEOUT, retries=RETRIES, event=event)
         if not answer.ok:
-            store.add_event(f"canary:{app}", "notify", f"{what} {answer.describe()}", "sentinel")
+            store.add_event(names.canary_target(app), "notify", f"{what} {answer.describe()}", "sentinel")
     except LookupError as e:
-        store.add_event(f"canary:{app}", "notify", f"{what} not sent: {e}", "sentinel")
+        store.add_event(names.canary_target(app), "notify", f"{what} not sent: {e}", "sentinel")
     except Exception as e:  # never let a notification take a thread down
         log.exception("notification of %s", app)
-        store.add_event(f"canary:{app}", "notify", f"{what} failed: {e}", "sentinel")
+        store.add_event(names.canary_target(app), "notify", f"{what} failed: {e}", "sentinel")
 
 
 def failed_operation(store, target: str, kind: str, error: str) -> list[threading.Thread]:

@@ -13,7 +13,7 @@ import httpx
 
 from . import ssh, tunnel
 from .errors import CommandFailed
-from .names import (internal_host, sticky_cookie, traefik_file as app_file, traefik_ref,  # noqa: F401
+from .names import (SECURE_SUFFIX, TraefikObjects, internal_host, sticky_cookie, traefik_ref,
                     traefik_service)
 from .templates import render, token
 
@@ -69,7 +69,7 @@ def app_routes(*, app: str, weights: dict[str, int], domain: str | None = None,
         children = [{"name": traefik_ref(app, "production"), "weight": 100}]
     entrypoints = [{"name": "web", "suffix": "", "tls": None}]
     if https:
-        entrypoints.append({"name": "websecure", "suffix": "-secure",
+        entrypoints.append({"name": "websecure", "suffix": SECURE_SUFFIX,
                             "tls": router_tls(domains, cert_resolver)})
     has_canary = "canary" in weights
     forced = ({role: traefik_ref(app, role) for role in ("canary", "production")}
@@ -77,7 +77,7 @@ def app_routes(*, app: str, weights: dict[str, int], domain: str | None = None,
     mirrors = ([{"name": traefik_ref(app, role), "percent": mirror}
                 for role in ("canary", "baseline") if role in weights]
                if mirror and has_canary and not maintenance else [])
-    return render("traefik_app.yml.j2", app=app, children=children, forced=forced,
+    return render("traefik_app.yml.j2", app=app, n=TraefikObjects(app), children=children, forced=forced,
                   rules=rules(domains, forced),
                   sticky=sticky_cookie(app) if (sticky and len(children) > 1) else None,
                   health=health, entrypoints=entrypoints, maintenance=maintenance, mirrors=mirrors)
@@ -147,7 +147,7 @@ class TraefikWriter:
             return None
 
     def weights_applied(self, app: str, weights: dict[str, int]) -> bool:
-        svc = self.get(f"http/services/{app}-weighted@file")
+        svc = self.get(f"http/services/{TraefikObjects(app).weighted}@file")
         if not svc:
             return False
         got = {c["name"].split("@")[0]: c.get("weight", 1)
@@ -158,13 +158,14 @@ class TraefikWriter:
 
     def mirror_applied(self, app: str, percent: int) -> bool:
         """The shadow's mirroring service is there at `percent` (or, at 0, gone)."""
-        svc = self.get(f"http/services/{app}-mirror@file")
+        svc = self.get(f"http/services/{TraefikObjects(app).mirror}@file")
         if not percent:
             return svc is None
         mirrors = ((svc or {}).get("mirroring") or {}).get("mirrors") or []
         return bool(mirrors) and all(m.get("percent") == percent for m in mirrors)
 
     def in_maintenance(self, app: str) -> bool:
-        router = self.get(f"http/routers/{app}@file")
-        return bool(router) and router.get("service") == f"{app}-maintenance"
+        n = TraefikObjects(app)
+        router = self.get(f"http/routers/{n.router()}@file")
+        return bool(router) and router.get("service") == n.maintenance
 

@@ -31,6 +31,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from . import names
 from .manifest import Hooks as HooksModel
 
 log = logging.getLogger("sentinel.webhooks")
@@ -142,7 +143,7 @@ class Hooks:
         return HooksModel.model_validate(raw).resolved(kind)
 
     def _record(self, app: str, message: str, op=None) -> None:
-        self.store.add_event(f"canary:{app}", "webhook", message, op.actor if op else "sentinel",
+        self.store.add_event(names.canary_target(app), "webhook", message, op.actor if op else "sentinel",
                              op.id if op else None)
 
     def call(self, app: str, kind: str, payload: dict, op=None, retries: int | None = None,

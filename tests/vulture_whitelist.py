@@ -9,6 +9,9 @@ _.control_errors, _.experiment_errors  # analysis/config.py: fields of the judge
 _.schedule, _.webhook_url_env  # manifest.py: fields of the manifest's models
 _.pre_rollout, _.confirm_traffic_increase, _.confirm_promotion, _.post_rollout  # manifest hooks
 
+# compose_templates/traefik_app.yml.j2 names these objects through names.TraefikObjects.
+_.read_router, _.retry
+
 # Attributes set for the library that reads them.
 _.whitespace_split  # shlex.shlex in build/procfile.py
 _.gid, _.gname, _.mtime, _.uid, _.uname  # tarfile.TarInfo: owner and time normalised (build, remote)

@@ -147,7 +147,7 @@ class AppService:
             op.step("release phase (a new app: no compatibility check needed)")
             try:
                 self.release.apply(op, app, cluster_image, body.release,
-                                   task=f"{body.name}_release")
+                                   task=names.stack_object(body.name, "release"))
             except Exception:
                 op.step("the release failed: removing what the deploy created")
                 first_backup()
@@ -289,7 +289,7 @@ class AppService:
         if role == "db":  # the database's logs are its primary's (else its first member's)
             members = app["db"]["members"]
             leader = patroni.leader(self.db.cluster(app))
-            return f"{name}_{leader}" if leader else names.member_service(name, members[0]["index"])
+            return names.stack_object(name, leader) if leader else names.member_service(name, members[0]["index"])
         return service_name(name, role)
 
     def logs(self, name: str, role: str = "production", tail: int | None = 200,

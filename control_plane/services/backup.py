@@ -96,14 +96,14 @@ class BackupService:
                "failed_count": int(failed),
                "last_failed_at": utc(float(failed_at)) if float(failed_at) else None,
                "archive_lag_seconds": round(float(now) - float(at), 1) if float(at) else None}
-        self.store.put(f"db_archiver:{app['name']}", out)  # kept for when the primary is gone
+        self.store.put(names.db_archiver_key(app['name']), out)  # kept for when the primary is gone
         return out
 
     def status_part(self, app: dict, summary: dict) -> dict:
         info = self.info(app)
         primary = (summary.get("primary") or {}).get("member")
         archiver = (self.archiver(app, primary) if primary else None) or \
-            self.store.get(f"db_archiver:{app['name']}")
+            self.store.get(names.db_archiver_key(app['name']))
         latest = (archiver or {}).get("last_archived_at")
         backups = info["backups"]
         return {
@@ -114,13 +114,13 @@ class BackupService:
             "backups": [{k: v for k, v in b.items() if k != "stop_epoch"} for b in backups[-5:]],
             "last_backup": next(({k: v for k, v in b.items() if k != "stop_epoch"}
                                  for b in reversed(backups) if not b["error"]), None),
-            "last_drill": self.store.get(f"db_drill:{app['name']}"),
+            "last_drill": self.store.get(names.db_drill_key(app['name'])),
         }
 
     def listing(self, name: str) -> dict:
         app = self.db.require(name)
         info = self.info(app)
-        archiver = self.archiver(app) or self.store.get(f"db_archiver:{name}")
+        archiver = self.archiver(app) or self.store.get(names.db_archiver_key(name))
         return {"app": name, "repository": {"status": info["status"], "message": info.get("message", "")},
                 "backups": [{k: v for k, v in b.items() if k != "stop_epoch"} for b in info["backups"]],
                 "recoverable": pgbackrest.window_from(info["backups"],
@@ -204,7 +204,7 @@ class BackupService:
         took = time.monotonic() - started
         info = self.info(app)
         last = info["backups"][-1] if info["backups"] else {}
-        self.store.add_event(f"db:{name}", "backup", f"{kind} backup {last.get('label')} in "
+        self.store.add_event(names.db_target(name), "backup", f"{kind} backup {last.get('label')} in "
                              f"{took:.1f} s ({last.get('size_bytes') or 0} bytes)", op.actor, op.id)
         op.step(f"backup {last.get('label')} done in {took:.1f} s")
         return {"label": last.get("label"), "type": kind, "seconds": round(took, 2),
@@ -226,9 +226,9 @@ class BackupService:
         timeline = self.db.sql(app, "select substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8)",
                                database="postgres")
         point = {"name": label, "lsn": lsn, "timeline": int(timeline, 16), "at": at}
-        points = [p for p in self.store.get(f"db_points:{app['name']}") or [] if p["name"] != label]
-        self.store.put(f"db_points:{app['name']}", (points + [point])[-200:])
-        self.store.add_event(f"db:{app['name']}", "restore-point",
+        points = [p for p in self.store.get(names.db_points_key(app['name'])) or [] if p["name"] != label]
+        self.store.put(names.db_points_key(app['name']), (points + [point])[-200:])
+        self.store.add_event(names.db_target(app['name']), "restore-point",
                              f"restore point {label} at {lsn} (timeline {point['timeline']})", actor, op_id)
         return point
 
@@ -251,7 +251,7 @@ class BackupService:
         to = (to or "").strip()
         if to == "latest":
             return pgbackrest.Target("latest")
-        point = next((p for p in self.store.get(f"db_points:{app['name']}") or [] if p["name"] == to), None)
+        point = next((p for p in self.store.get(names.db_points_key(app['name'])) or [] if p["name"] == to), None)
         if point:
             backup = pgbackrest.backup_for_point(self.info(app)["backups"], point["lsn"],
                                                  point["timeline"])
@@ -288,7 +288,7 @@ class BackupService:
         cluster = self.db.cluster(app)
         primary = patroni.leader(cluster)
         archiver = (self.archiver(app, primary) if primary else None) or \
-            self.store.get(f"db_archiver:{name}") or {}
+            self.store.get(names.db_archiver_key(name)) or {}
         window = pgbackrest.window_from(info["backups"], archiver.get("last_archived_at")) if good \
             else {"from": None, "to": None}
         now = dt.datetime.now(dt.timezone.utc)
@@ -321,7 +321,7 @@ class BackupService:
         if target.kind == "time":
             since = target.value
         elif target.kind == "name":
-            point = next(p for p in self.store.get(f"db_points:{app['name']}") or []
+            point = next(p for p in self.store.get(names.db_points_key(app['name'])) or []
                          if p["name"] == target.value)
             since = point["at"]
         out = {"from": since, "to": utc(now.timestamp()), "transactions": None,
@@ -416,7 +416,7 @@ class BackupService:
                 keep = None
             result = self._recover(op, app, target, node=first["node"],
                                    volume=names.member_volume(name, first["index"]),
-                                   keep_old=keep, archive=True, task=f"{name}_restore")
+                                   keep_old=keep, archive=True, task=names.stack_object(name, "restore"))
             if not result.ok:
                 op.step("the restore failed: putting the database back as it was")
                 if moved_from:
@@ -455,8 +455,8 @@ class BackupService:
         kept = {"node": first["node"], "volume": names.member_volume(name, first["index"]),
                 "folder": f"{names.PGDATA}.{keep}" if keep else None,
                 "restore_point": pre["name"] if pre else None}
-        self.store.put(f"db_discarded:{name}", {**kept, "at": utc(time.time())})
-        self.store.add_event(f"db:{name}", "restore",
+        self.store.put(names.db_discarded_key(name), {**kept, "at": utc(time.time())})
+        self.store.add_event(names.db_target(name), "restore",
                              f"restored to {target.describe()} in {took:.1f} s; the state before is kept "
                              f"({'restore point ' + pre['name'] if pre else 'no restore point: the primary was down'}"
                              f"{', and ' + kept['folder'] + ' on ' + kept['node'] if keep else ''}) "
@@ -523,7 +523,7 @@ class BackupService:
         try:
             result = self._recover(op, source, target, node=member["node"],
                                    volume=names.member_volume(into, member["index"]), keep_old=None,
-                                   archive=False, task=f"{into}_restore")
+                                   archive=False, task=names.stack_object(into, "restore"))
             require_restored(result, source["name"])
             op.step(f"starting {into}'s database on the restored data")
             self.stack.deploy(copy, None, web=False)
@@ -545,7 +545,7 @@ class BackupService:
             self.store.delete_app(into)
             raise
         took = time.monotonic() - started
-        self.store.add_event(f"db:{source['name']}", "restore",
+        self.store.add_event(names.db_target(source['name']), "restore",
                              f"restored into {into} at {target.describe()} in {took:.1f} s", op.actor, op.id)
         return {"restored_to": target.describe(), "into": into, "seconds": round(took, 1)}
 
@@ -570,7 +570,7 @@ class BackupService:
         backup_node = next((n["name"] for n in self.store.nodes() if n["role"] == "backup"),
                            self.db.objects.app_nodes()[0])
         result = self._recover(op, app, target, node=backup_node, volume=None, keep_old=None,
-                               archive=False, task=f"{name}_drill", drill_db=app["db"]["name"])
+                               archive=False, task=names.stack_object(name, "drill"), drill_db=app["db"]["name"])
         report = next((json.loads(l.split(" ", 1)[1]) for l in result.output.splitlines()
                        if l.startswith("SENTINEL-DRILL ")), None)
         problems = []
@@ -592,8 +592,8 @@ class BackupService:
                  "seconds": round(took, 1), "how": how,
                  "summary": (f"{len(counts)} table(s), {sum(counts.values())} row(s) match, pg_amcheck clean"
                              if not problems else "; ".join(problems)[:500])}
-        self.store.put(f"db_drill:{name}", drill)
-        self.store.add_event(f"db:{name}", "drill", ("passed: " if not problems else "FAILED: ")
+        self.store.put(names.db_drill_key(name), drill)
+        self.store.add_event(names.db_target(name), "drill", ("passed: " if not problems else "FAILED: ")
                              + drill["summary"], op.actor, op.id)
         if problems:
             raise CommandFailed(f"the restore drill of {name} failed: {drill['summary']}")
@@ -633,7 +633,7 @@ class BackupService:
 
     def forget_discarded(self, op: Operation, name: str) -> None:
         """After a full backup: delete the data folder an in-place restore kept aside."""
-        kept = self.store.get(f"db_discarded:{name}")
+        kept = self.store.get(names.db_discarded_key(name))
         if not kept:
             return
         try:
@@ -642,5 +642,5 @@ class BackupService:
         except CommandFailed as e:
             op.step(f"could not delete {kept['folder']} on {kept['node']} yet: {e.message}")
             return
-        self.store.delete(f"db_discarded:{name}")
+        self.store.delete(names.db_discarded_key(name))
         op.step(f"deleted {kept['folder']} on {kept['node']}: the new full backup covers it")

@@ -20,7 +20,7 @@ import threading
 import time
 from dataclasses import dataclass, replace
 
-from .. import pgbackrest
+from .. import names, pgbackrest
 from ..errors import SentinelError
 from ..jobs import Jobs
 from ..platform import Platform
@@ -96,7 +96,7 @@ class BackupScheduler:
         if self.p.state != "ready" or self.jobs.busy("cluster"):
             return
         for app in self.p.store.apps():
-            target = f"app:{app['name']}"
+            target = names.app_target(app['name'])
             # A release check's scratch copy is never backed up: it is gone in a minute.
             if not app.get("db") or app.get("internal") or self.jobs.busy(target):
                 continue
@@ -108,17 +108,17 @@ class BackupScheduler:
         info = self.backups.info(app)
         if info["status"] == "unreachable":
             return  # `db status` says so; nothing to schedule against
-        drill = self.p.store.get(f"db_drill:{name}")
+        drill = self.p.store.get(names.db_drill_key(name))
         last_drill = pgbackrest.parse_time(drill["at"]).timestamp() if drill else None
         what = due_now(policy_for(app, self.policy), info["backups"], last_drill, time.time(), quiet)
         if what is None:
             return
         try:
             if what == "drill":
-                self.jobs.start(f"app:{name}", "db-verify",
+                self.jobs.start(names.app_target(name), "db-verify",
                                 lambda op: self.backups.verify(op, name), actor="sentinel")
             else:
-                self.jobs.start(f"app:{name}", "db-backup",
+                self.jobs.start(names.app_target(name), "db-backup",
                                 lambda op: self._backup(op, name, what), actor="sentinel")
         except SentinelError:  # busy: next round
             pass

@@ -47,7 +47,7 @@ class CanaryService:
 
     def _event(self, app: str, kind: str, message: str, op: Operation | None = None) -> None:
         actor = op.actor if op else "system"
-        self.store.add_event(f"canary:{app}", kind, message, actor, op.id if op else None)
+        self.store.add_event(names.canary_target(app), kind, message, actor, op.id if op else None)
         webhooks.on_event(self.store, app, kind, message, actor)
 
     def require(self, app: str) -> dict:
@@ -60,7 +60,7 @@ class CanaryService:
     # ---- deploy -------------------------------------------------------------------------------
     def start_deploy(self, name: str, body: CanaryDeploy) -> str:
         body = self.validate_deploy(name, body)
-        return self.jobs.start(f"app:{name}", "canary-deploy", lambda op: self.deploy(op, name, body))
+        return self.jobs.start(names.app_target(name), "canary-deploy", lambda op: self.deploy(op, name, body))
 
     def validate_deploy(self, name: str, body: CanaryDeploy) -> CanaryDeploy:
         """Everything checked before anything starts; the body with its first weight set."""
@@ -171,7 +171,7 @@ class CanaryService:
     def start_traffic(self, name: str, weight) -> str:
         c = self.require(name)
         validation.weight(weight, c["baseline"])
-        return self.jobs.start(f"app:{name}", "canary-traffic",
+        return self.jobs.start(names.app_target(name), "canary-traffic",
                                lambda op: self.traffic(op, name, weight))
 
     def traffic(self, op: Operation, name: str, weight: int) -> dict:
@@ -206,7 +206,7 @@ class CanaryService:
         if running < want:
             raise Conflict(f"the canary of {name!r} is unhealthy ({running} of {want} task(s) "
                            "running): roll it back or wait until it is healthy.")
-        return self.jobs.start(f"app:{name}", "canary-promote", lambda op: self.promote(op, name))
+        return self.jobs.start(names.app_target(name), "canary-promote", lambda op: self.promote(op, name))
 
     def promote(self, op: Operation, name: str) -> dict:
         app, c = self.store.require_app(name), self.require(name)
@@ -259,7 +259,7 @@ class CanaryService:
                 out["restored"] = self.backups.restore(op, name, plan)
             return out
 
-        return self.jobs.start(f"app:{name}", "canary-rollback", run, actor=actor)
+        return self.jobs.start(names.app_target(name), "canary-rollback", run, actor=actor)
 
     def rollback(self, op: Operation, name: str, reason: str = "",
                  failing: list[str] | None = None) -> dict:
@@ -296,7 +296,7 @@ class CanaryService:
             index = plan["step_index"]
             c["progressive"] = {**plan, "state": "approved", "gate_passed": index}
             self.store.put_canary(name, c)
-        self.store.add_event(f"canary:{name}", "gate", f"step {index + 1}/{len(plan['steps'])} at "
+        self.store.add_event(names.canary_target(name), "gate", f"step {index + 1}/{len(plan['steps'])} at "
                              f"{plan['steps'][index]}% approved", actor)
         webhooks.on_event(self.store, name, "gate", "approved", actor)
         return self.status(name)
@@ -307,7 +307,7 @@ class CanaryService:
         c = self.store.canary(name)
         out = {"app": name, "production": {"image": app["image"], "replicas": app["replicas"]},
                "canary": None,
-               "events": self.store.events(target=f"canary:{name}", limit=20)}
+               "events": self.store.events(target=names.canary_target(name), limit=20)}
         running, want = self.health(name, "production", app["replicas"])
         out["production"]["healthy"] = f"{running}/{want}"
         if c:

@@ -68,7 +68,7 @@ class DatabaseService:
     def member_exec(self, app: str, member: str, argv: list[str], *, user: str = "postgres",
                     input: str | None = None, timeout: float = 60, check: bool = True,
                     env: dict[str, str] | None = None):
-        d, cid, _ = self.p.task_container(f"{app}_{member}")
+        d, cid, _ = self.p.task_container(names.stack_object(app, member))
         proc = d.run(exec_argv(cid, *argv, interactive=input is not None, user=user,
                                env={**REPO_ENV, **(env or {})}),
                      input=input, timeout=timeout, check=False, what=" ".join(argv[:2]))
@@ -287,7 +287,7 @@ class DatabaseService:
                 self.wait_streaming(app, m, timeout=300)
         if len(app["db"]["members"]) == 1:
             self.tune_quietly(op, app)
-        self.store.add_event(f"db:{name}", "create", f"database created ({len(app['db']['members'])} "
+        self.store.add_event(names.db_target(name), "create", f"database created ({len(app['db']['members'])} "
                              "member(s))", "system", op.id)
 
     def member_node(self, app: dict, member: str) -> str:
@@ -363,7 +363,7 @@ class DatabaseService:
         app["db"]["members"] = [m for m in app["db"]["members"] if m is not member]
         self.save(app)
         self._redeploy(app)
-        self.wait_gone(f"{app['name']}_{key}")
+        self.wait_gone(names.stack_object(app['name'], key))
         address = self.p.node_address(member["node"])
         if address and self.objects.node_states().get(member["node"]) == "ready":
             Docker(address).remove_volume(names.member_volume(app["name"], member["index"]))
@@ -445,7 +445,7 @@ class DatabaseService:
                             f"nothing can take over: see `sentinel db status {app['name']}`")
                     break
                 time.sleep(0.5)
-        self.store.add_event(f"db:{app['name']}", "switchover",
+        self.store.add_event(names.db_target(app['name']), "switchover",
                              f"primary {leader} -> {candidate} ({self.member_node(app, candidate)})",
                              op.actor, op.id)
         return candidate
@@ -512,7 +512,7 @@ class DatabaseService:
         hands it the registry login, which the node's engine alone does not have)."""
         images = self.store.get("stack_images") or {}
         app = volume.rsplit("_", 1)[0]
-        require_ok(run_one_off(self.p, f"{app}_volume", images["postgres"], ["-c", script],
+        require_ok(run_one_off(self.p, names.stack_object(app, "volume"), images["postgres"], ["-c", script],
                                entrypoint="sh", mounts=[f"type=volume,source={volume},target=/data"],
                                constraints=[f"node.hostname == {node}"],
                                labels={"sentinel.app": app, "sentinel.role": "db-chore"}, timeout=300),
@@ -587,7 +587,7 @@ class DatabaseService:
             self.save(app)
             self._redeploy(app)
             done.append(f"{key} -> {new} on {free[0]}")
-        self.store.add_event(f"db:{name}", "rebuild", "; ".join(done), op.actor, op.id)
+        self.store.add_event(names.db_target(name), "rebuild", "; ".join(done), op.actor, op.id)
         return {"message": f"rebuilt {', '.join(done)}"}
 
     # ---- drop ---------------------------------------------------------------------------------

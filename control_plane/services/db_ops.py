@@ -32,7 +32,7 @@ class DbOperations:
         if cluster:
             raise Busy(f"busy: {cluster['kind']} on the cluster is running (operation "
                        f"{cluster['id']}); wait for it to finish and try again.")
-        return self.jobs.start(f"app:{name}", kind, fn, also_lock=also_lock)
+        return self.jobs.start(names.app_target(name), kind, fn, also_lock=also_lock)
 
     # ---- backups --------------------------------------------------------------------------------
     def start_backup(self, name: str, kind: str) -> str:
@@ -93,7 +93,7 @@ class DbOperations:
         app = self.db.require(name)
         app["db"]["ha"] = enabled
         self.p.store.put_app(name, app)
-        self.p.store.add_event(f"db:{name}", "ha", f"HA {'on' if enabled else 'off'} ({key})",
+        self.p.store.add_event(names.db_target(name), "ha", f"HA {'on' if enabled else 'off'} ({key})",
                                op.actor, op.id)
         return {"ha": enabled, "members": [names.member(m["index"]) for m in app["db"]["members"]]}
 
@@ -107,7 +107,7 @@ class DbOperations:
 
     def start_restore(self, name: str, to: str, into: str | None) -> str:
         plan = self.backups.plan_restore(name, to, into)  # refuses bad targets before anything
-        lock = (f"app:{into}",) if into else ()
+        lock = (names.app_target(into),) if into else ()
         return self._start(name, "db-restore", lambda op: self.backups.restore(op, name, plan),
                            also_lock=lock)
 

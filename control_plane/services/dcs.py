@@ -120,7 +120,7 @@ class DCS:
             if m["key"] == avoid:
                 continue
             try:
-                d, cid, _ = self.p.task_container(f"{names.DCS_STACK}_{m['key']}")
+                d, cid, _ = self.p.task_container(names.stack_object(names.DCS_STACK, m['key']))
             except (NotRunning, CommandFailed) as e:
                 last = last or e  # an answer from a running member says more
                 continue
@@ -220,13 +220,13 @@ class DCS:
         deadline = time.monotonic() + timeout
         while True:
             try:
-                self.p.task_container(f"{names.DCS_STACK}_{key}")
+                self.p.task_container(names.stack_object(names.DCS_STACK, key))
                 return
             except (NotRunning, CommandFailed):
                 if time.monotonic() > deadline:
                     raise CommandFailed(f"etcd member {key} did not start on {node} within "
                                         f"{int(timeout)} s; see `docker service ps "
-                                        f"{names.DCS_STACK}_{key}` on a manager.")
+                                        f"{names.stack_object(names.DCS_STACK, key)}` on a manager.")
                 time.sleep(2)
 
     def _remove(self, op: Operation, member: dict) -> list[dict]:
@@ -245,7 +245,7 @@ class DCS:
 
     def _clear_volume(self, key: str, node: str, required: bool = True) -> None:
         address = self.p.node_address(node)
-        volume = f"{names.DCS_STACK}_{key}"
+        volume = names.stack_object(names.DCS_STACK, key)
         if address and not Docker(address).remove_volume(volume) and required:
             raise CommandFailed(f"the old etcd volume {volume} on {node} is still in use; remove "
                                 f"it with `docker volume rm {volume}` on {node} and run again.")

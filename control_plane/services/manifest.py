@@ -22,6 +22,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from .. import manifest as mf
+from .. import names
 from ..errors import Conflict, InvalidInput
 from ..jobs import Jobs, Operation
 from ..models import ManifestApply
@@ -244,7 +245,7 @@ class ManifestService:
         if not found:
             return out
         work = self._prepare(m, req.files, found)  # every body checked before anything starts
-        out["operation"] = self.jobs.start(f"app:{m.app}", "apply",
+        out["operation"] = self.jobs.start(names.app_target(m.app), "apply",
                                            lambda op: self._apply(op, m, found, work))
         return out
 

@@ -27,7 +27,7 @@ import logging
 import threading
 import time
 
-from .. import notify, webhooks
+from .. import names, notify, webhooks
 from ..errors import Busy, SentinelError
 from ..jobs import Jobs
 from .analysis import Analyzer, analysis_config, only_critical
@@ -70,7 +70,7 @@ class ProgressiveDriver:
             plan = c.get("progressive")
             if c.get("state") != "running" or not plan:
                 continue
-            if self.jobs.busy(f"app:{c['app']}"):
+            if self.jobs.busy(names.app_target(c['app'])):
                 continue  # a deploy step, a person's command or our own decision is running
             try:
                 state = plan.get("state")
@@ -86,7 +86,7 @@ class ProgressiveDriver:
                 log.warning("progressive %s: %s", c["app"], e.message)
 
     def _event(self, app: str, kind: str, message: str) -> None:
-        self.store.add_event(f"canary:{app}", kind, message, "sentinel")
+        self.store.add_event(names.canary_target(app), kind, message, "sentinel")
         webhooks.on_event(self.store, app, kind, message, "sentinel")
 
     def _save(self, app: str, plan: dict, expect: str | None = None) -> bool:
@@ -104,7 +104,7 @@ class ProgressiveDriver:
 
     def _start(self, app: str, kind: str, fn) -> bool:
         try:
-            self.jobs.start(f"app:{app}", kind, fn, actor="sentinel")
+            self.jobs.start(names.app_target(app), kind, fn, actor="sentinel")
             return True
         except Busy:
             return False

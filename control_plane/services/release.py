@@ -196,7 +196,7 @@ class ReleaseService:
             raise InvalidInput(f"app {name!r} runs no image yet: give one with --image.")
         op.step(f"running {shlex.join(argv)} once from {image or app['image']}")
         started = time.monotonic()
-        result = self.run_task(op, app, cluster_image, argv, task=f"{name}_run-{op.id[:6]}", role="run",
+        result = self.run_task(op, app, cluster_image, argv, task=names.stack_object(name, f"run-{op.id[:6]}"), role="run",
                                timeout=timeout)
         if result.state == "timeout":
             raise CommandFailed(f"the command did not finish within {int(timeout)} s and was stopped.")
@@ -267,7 +267,7 @@ class ReleaseService:
         try:
             op.step("compatibility check: the release on the copy")
             try:
-                self.apply(op, copy, image, opts, task=f"{scratch}_release", extra_env=extra_env)
+                self.apply(op, copy, image, opts, task=names.stack_object(scratch, "release"), extra_env=extra_env)
             except ReleaseRefused as e:
                 raise ReleaseRefused(f"{e.message} on a copy of the database; nothing real was "
                                      "changed: fix it and try again")
@@ -293,7 +293,7 @@ class ReleaseService:
             if opts.smoke_command:
                 op.step("compatibility check: the smoke command against production on the copy")
                 smoke = self.run_task(op, prod, app["cluster_image"], shell(opts.smoke_command),
-                                      task=f"{scratch}_smoke", role="smoke", timeout=opts.timeout)
+                                      task=names.stack_object(scratch, "smoke"), role="smoke", timeout=opts.timeout)
                 if not smoke.ok:
                     raise ReleaseRefused(
                         f"the smoke command failed against production on the migrated copy "
@@ -321,7 +321,7 @@ class ReleaseService:
         images = self.store.get("stack_images") or {}
         path = probe_path(app, opts)
         url = f"http://{names.service(scratch, 'production')}:{app['port']}{path}"
-        result = run_one_off(self.p, f"{scratch}_probe", images["postgres"], probe_argv(url),
+        result = run_one_off(self.p, names.stack_object(scratch, "probe"), images["postgres"], probe_argv(url),
                              entrypoint="sh", networks=[names.network(scratch)],
                              constraints=[f"node.labels.{names.BACKUP_LABEL} != true"], timeout=120)
         if result.exit_code is None:
@@ -359,7 +359,7 @@ class ReleaseService:
         before = self.schema(app)
         started = time.monotonic()
         try:
-            self.apply(op, app, image, opts, task=f"{app['name']}_release", extra_env=extra_env)
+            self.apply(op, app, image, opts, task=names.stack_object(app['name'], "release"), extra_env=extra_env)
         except ReleaseRefused as e:
             after = self.schema(app)
             changed = (f"the schema changed ({self.schema_diff(before, after)}): return to before the "
@@ -382,7 +382,7 @@ class ReleaseService:
         """The contract step: once, from the (now production) image, after all traffic moved."""
         op.step(f"contract step: {command}")
         result = self.run_task(op, app, app["cluster_image"], shell(command),
-                               task=f"{app['name']}_contract", role="contract", timeout=3600)
+                               task=names.stack_object(app['name'], "contract"), role="contract", timeout=3600)
         if not result.ok:
             raise CommandFailed(
                 f"the promotion is done, but the post-promote command failed (exit code "
@@ -407,7 +407,7 @@ class ReleaseService:
             c["state"] = "interrupted"
             self.store.put_canary(c["app"], c)
             self.store.add_event(
-                f"canary:{c['app']}", "release",
+                names.canary_target(c['app']), "release",
                 "the control plane stopped during the release phase: no traffic went to the "
                 "canary; " + (f"restore point {point} was recorded just before the release "
                               f"(`sentinel canary rollback {c['app']} --restore-db --yes` returns "
@@ -417,7 +417,7 @@ class ReleaseService:
     def _stop_leftover(self, app: str) -> str:
         """The release command's task, if it outlived the control plane: what became of it, and
         it is removed (a transactional migration cut off rolls back)."""
-        task = f"{app}_release"
+        task = names.stack_object(app, "release")
         try:
             ids = self.p.docker.out(task_ids_argv(task), check=False, timeout=20).split()
             if not ids:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import time
 
+from .. import names
 from ..errors import CommandFailed
 from ..metrics import METRICS, rate_window
 from ..platform import Platform
@@ -42,4 +43,4 @@ class ReportService:
         return {"app": name, "now": now, "window": window, "step": step, "roles": roles,
                 "canary": canary, "production": {"image": app["image"]}, "series": series,
                 "judgment": judgment, "metrics_error": error,
-                "events": self.p.store.events(target=f"canary:{name}", limit=50)}
+                "events": self.p.store.events(target=names.canary_target(name), limit=50)}

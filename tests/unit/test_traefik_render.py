@@ -133,3 +133,21 @@ def test_no_mirror_without_a_canary_or_during_maintenance():
     http = shadow(maintenance=True)
     assert "todos-mirror" not in http["services"] and "todos-read" not in http["routers"]
     assert http["routers"]["todos"]["service"] == "todos-maintenance"
+
+
+def test_the_file_names_its_objects_as_names_py_does():
+    """What the checks of Traefik's API and the metrics' queries look for is what the file holds."""
+    from control_plane.names import SECURE_SUFFIX, TraefikObjects
+
+    n = TraefikObjects("todos")
+    doc = yaml.safe_load(traefik.app_routes(app="todos", domain="todos.example.com",
+                                    weights={"production": 90, "canary": 10}, mirror=0))
+    routers, services = doc["http"]["routers"], doc["http"]["services"]
+    assert {n.router(), n.router(SECURE_SUFFIX), n.force_router("canary"),
+            n.force_router("production", SECURE_SUFFIX)} <= set(routers)
+    assert routers[n.router()]["service"] == n.weighted
+    assert set(services) == {n.weighted, n.maintenance}
+    assert set(doc["http"]["middlewares"]) == {n.retry}
+    shadow = yaml.safe_load(traefik.app_routes(app="todos", domain="todos.example.com",
+                                       weights={"production": 100, "canary": 0}, mirror=20))
+    assert shadow["http"]["routers"][n.read_router()]["service"] == n.mirror

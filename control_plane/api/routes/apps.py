@@ -6,7 +6,7 @@ import secrets as pysecrets
 from fastapi import APIRouter, Depends
 from fastapi.responses import StreamingResponse
 
-from ... import validation
+from ... import names, validation
 from ...errors import InvalidInput
 from ...models import AppDeploy, AppRun, AppScale
 from ...services.wiring import Services
@@ -26,7 +26,7 @@ def router(services: Services, auth) -> APIRouter:
     @r.post("/apps", response_model=OperationStarted, status_code=202)
     def deploy(body: AppDeploy):
         body = apps.validate(body)
-        return {"operation": jobs.start(f"app:{body.name}", "deploy",
+        return {"operation": jobs.start(names.app_target(body.name), "deploy",
                                         lambda op: apps.deploy(op, body), also_lock=())}
 
     @r.get("/apps/{name}", response_model=AppDetail)
@@ -55,7 +55,7 @@ def router(services: Services, auth) -> APIRouter:
     def scale_app(name: str, body: AppScale):
         apps.require(name)
         validation.replicas(body.replicas)
-        return {"operation": jobs.start(f"app:{name}", "scale",
+        return {"operation": jobs.start(names.app_target(name), "scale",
                                         lambda op: apps.scale(op, name, body.replicas))}
 
     @r.delete("/apps/{name}", response_model=OperationStarted, status_code=202)
@@ -65,7 +65,7 @@ def router(services: Services, auth) -> APIRouter:
             raise InvalidInput(f"app {name!r} has a database: add --keep-data to keep its data and "
                                "backups, or --delete-data to delete them with the app."
                                if not keep_data else "--keep-data and --delete-data exclude each other.")
-        return {"operation": jobs.start(f"app:{name}", "delete",
+        return {"operation": jobs.start(names.app_target(name), "delete",
                                         lambda op: apps.delete(op, name, keep_data))}
 
     @r.post("/apps/{name}/run", response_model=OperationStarted, status_code=202)
@@ -76,7 +76,7 @@ def router(services: Services, auth) -> APIRouter:
         if not 1 <= body.timeout <= 24 * 3600:
             raise InvalidInput("--timeout must be between 1s and 24h.")
         # One-off runs of an app may overlap: each has a target of its own.
-        return {"operation": jobs.start(f"run:{name}:{pysecrets.token_hex(3)}", "run",
+        return {"operation": jobs.start(names.run_target(name, pysecrets.token_hex(3)), "run",
                                         lambda op: services.release.run(
                                             op, name, body.command, body.image, body.timeout))}
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Depends
 
+from ... import names
 from ...errors import InvalidInput
 from ...models import ClusterCreate, ClusterScale
 from ...services.wiring import Services
@@ -30,7 +31,7 @@ def router(services: Services, auth) -> APIRouter:
     def scale(body: ClusterScale):
         clusters.check_scale(body.nodes)  # refuses a scale-down that would lose a copy
         # A cluster change excludes every app operation (and waits for none to be running).
-        app_locks = tuple(f"app:{a['name']}" for a in store.apps())
+        app_locks = tuple(names.app_target(a['name']) for a in store.apps())
         return {"operation": jobs.start("cluster", "scale", lambda op: clusters.scale(op, body.nodes),
                                         also_lock=app_locks)}
 
@@ -41,7 +42,7 @@ def router(services: Services, auth) -> APIRouter:
             raise InvalidInput(f"destroying the platform deletes the databases of {', '.join(with_db)} "
                                "and all their backups: add --delete-data to confirm that loss (copy "
                                "what you need first, e.g. with `sentinel db psql`).")
-        app_locks = tuple(f"app:{a['name']}" for a in store.apps())
+        app_locks = tuple(names.app_target(a['name']) for a in store.apps())
         return {"operation": jobs.start("cluster", "destroy", clusters.destroy, also_lock=app_locks)}
 
     return r

@@ -61,7 +61,7 @@ def detect(tree: SourceTree, settings: BuildSettings) -> Detection | None:
     scripts = package.get("scripts") if isinstance(package.get("scripts"), dict) else {}
     lockfile = next((f for f in LOCKFILES if tree.is_file(f)), None)
     build = isinstance(scripts.get("build"), str) and bool(scripts["build"].strip())
-    notes = [f"package.json found: a Node app on Debian's nodejs (20)."]
+    notes = ["package.json found: a Node app on Debian's nodejs (20)."]
     if lockfile:
         notes.append(f"{lockfile} found: `npm ci` installs exactly the locked dependencies.")
     else:
