@@ -53,6 +53,18 @@ def require_restored(result, app: str) -> None:
     raise CommandFailed(pgbackrest.explain(f"the restore of {app} failed ({why})", app, result.output))
 
 
+def recover_argv(stanza: str, target: pgbackrest.Target, *, keep_old: str | None,
+                 archive: bool, drill_db: str | None = None) -> list[str]:
+    """The one-off task's command (images/postgres/sentinel-pg `recover`): its own options, then
+    after "--" the whole pgBackRest restore it runs, into the data directory the image uses."""
+    argv = ["recover", "--archive", "on" if archive else "off"]
+    if keep_old:
+        argv += ["--keep-old", keep_old]
+    if drill_db:
+        argv += ["--drill", drill_db]
+    return argv + ["--"] + pgbackrest.restore_argv(stanza, target, pg_path=names.PGDATA)
+
+
 def utc(ts: float) -> str:
     return dt.datetime.fromtimestamp(ts, dt.timezone.utc).isoformat(timespec="milliseconds") \
         .replace("+00:00", "Z")
@@ -351,16 +363,6 @@ class BackupService:
             return self.restore_into(op, app, plan["into"], target)
         return self._restore_in_place(op, app, target, plan)
 
-    def _recover_argv(self, stanza: str, target: pgbackrest.Target, *, keep_old: str | None,
-                      archive: bool, drill_db: str | None = None) -> list[str]:
-        argv = ["recover", "--archive", "on" if archive else "off"]
-        if keep_old:
-            argv += ["--keep-old", keep_old]
-        if drill_db:
-            argv += ["--drill", drill_db]
-        # Everything after "--" is pgBackRest's (images/postgres/sentinel-pg).
-        return argv + ["--"] + pgbackrest.restore_argv(stanza, target)[1:-1]
-
     def _recover(self, op: Operation, source: dict, target: pgbackrest.Target, *, node: str,
                  volume: str | None, keep_old: str | None, archive: bool, task: str,
                  drill_db: str | None = None, timeout: float = 3600):
@@ -372,8 +374,8 @@ class BackupService:
         op.step(f"restoring {source['name']}'s backup to {target.describe()} on {node}")
         result = run_one_off(
             self.p, task, images["postgres"],
-            self._recover_argv(names.stanza(source["name"]), target, keep_old=keep_old,
-                               archive=archive, drill_db=drill_db),
+            recover_argv(names.stanza(source["name"]), target, keep_old=keep_old,
+                         archive=archive, drill_db=drill_db),
             networks=[names.network(source["name"])],
             secrets=[(objects["member_pgbackrest"], "pgbackrest.conf"), (objects["tls_key"], "tls.key"),
                      (objects["tls_cert"], "tls.crt"), (objects["ca"], "ca.crt")],

@@ -3,7 +3,7 @@ import json
 
 import pytest
 
-from control_plane import pgbackrest as pb
+from control_plane import names, pgbackrest as pb
 
 INFO = [{"name": "todos", "status": {"code": 0, "message": "ok"},
          "archive": [{"id": "15-1", "min": "000000010000000000000002", "max": "000000020000000000000007"}],
@@ -104,3 +104,19 @@ def test_pgbackrests_errors_become_one_sentence_with_its_line_as_detail():
     assert unknown == "the backup of shop failed (pgBackRest: [099] something odd)."
     assert pb.explain("x failed", "shop", "") == "x failed."
     assert pb.error_line("ERROR: [082]: WAL segment 0001 was not archived") == ("082", "WAL segment 0001 was not archived")
+
+
+def test_the_recovery_task_runs_the_whole_restore_command_the_control_plane_builds():
+    """images/postgres/sentinel-pg runs everything after "--" as it is: the argv compared here is
+    the one that runs."""
+    from control_plane.services.backup import recover_argv
+
+    t = pb.Target("time", "2026-12-06 10:00:00.000000+00")
+    argv = recover_argv("todos", t, keep_old="discarded-x", archive=True)
+    assert argv == ["recover", "--archive", "on", "--keep-old", "discarded-x", "--",
+                    "pgbackrest", "--stanza=todos", "--type=time",
+                    "--target=2026-12-06 10:00:00.000000+00", "--target-action=promote",
+                    "--pg1-path=/var/lib/postgresql/data/pgdata", "restore"]
+    assert argv[argv.index("--") + 1:] == pb.restore_argv("todos", t, pg_path=names.PGDATA)
+    drill = recover_argv("todos", pb.Target("latest"), keep_old=None, archive=False, drill_db="todos")
+    assert drill[:5] == ["recover", "--archive", "off", "--drill", "todos"]
