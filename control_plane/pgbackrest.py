@@ -42,17 +42,28 @@ class Target:
     point (which records the timeline it was made on)."""
 
     kind: str  # latest | time | lsn | name | immediate
-    value: str | None = None
+    value: str | None = None  # the LSN or the restore point's name
     timeline: int | None = None
     exclusive: bool = False
     set: str | None = None  # a backup to start from (else pgBackRest takes the newest)
+    at: dt.datetime | None = None  # the time of a `time` target (aware), as text only in argv
+
+    @property
+    def text(self) -> str | None:
+        """The target as pgBackRest's --target reads it."""
+        return pg_time(self.at) if self.kind == "time" else self.value
+
+    def public(self) -> dict:
+        """As the API shows it (docs: RestoreTarget)."""
+        return {"kind": self.kind, "value": self.text, "timeline": self.timeline,
+                "exclusive": self.exclusive, "set": self.set}
 
     def options(self) -> list[str]:
         if self.kind == "latest":
             return []
         if self.kind == "immediate":
             return ["--type=immediate"]
-        opts = [f"--type={self.kind}", f"--target={self.value}"]
+        opts = [f"--type={self.kind}", f"--target={self.text}"]
         if self.exclusive:
             opts.append("--target-exclusive")
         if self.timeline is not None:
@@ -63,12 +74,12 @@ class Target:
 
     def describe(self) -> str:
         return {"latest": "the latest archived change", "immediate": "the end of the backup",
-                "time": f"{self.value}", "lsn": f"WAL position {self.value}",
+                "time": f"{self.text}", "lsn": f"WAL position {self.value}",
                 "name": f"restore point {self.value}"}[self.kind]
 
 
 def time_target(when: dt.datetime) -> Target:
-    return Target("time", pg_time(when))
+    return Target("time", at=when.astimezone(dt.timezone.utc))
 
 
 def pg_time(when: dt.datetime) -> str:

@@ -319,7 +319,8 @@ class DbMember(BaseModel):
 class Window(BaseModel):
     """A recoverable window of point-in-time restores (UTC ISO 8601)."""
     model_config = ConfigDict(populate_by_name=True)
-    from_: str = Field(alias="from")
+    from_: str | None = Field(alias="from", description="null: no backup yet (a restore then "
+                              "takes one first and reaches only the latest change)")
     to: str | None = Field(default=None, description="null: up to the last archived change")
 
 

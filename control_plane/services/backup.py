@@ -15,6 +15,7 @@ from ..database_config import PATRONICTL
 from ..errors import CommandFailed, Conflict, InvalidInput, Precondition, SentinelError
 from ..jobs import Operation
 from ..platform import Platform
+from ..records import RestorePlan, Window
 from .database import DatabaseService
 from .oneoff import run_one_off, telling_lines
 from .routes import Routes, routing
@@ -278,7 +279,7 @@ class BackupService:
                                f"`latest`, or a restore point of {app['name']} (see `sentinel db "
                                f"backups {app['name']}`).")
 
-    def plan_restore(self, name: str, to: str, into: str | None) -> dict:
+    def plan_restore(self, name: str, to: str, into: str | None) -> RestorePlan:
         """What a restore would do and what it would discard; refuses what cannot be done."""
         app = self.db.require(name)
         if into:
@@ -308,7 +309,7 @@ class BackupService:
         window_to = utc(now.timestamp()) if primary else window["to"]
         shown = f"{window['from'] or 'the first backup'} .. {window_to or 'the last archived change'}"
         if target.kind == "time":
-            when = pgbackrest.parse_time(target.value.replace(" ", "T").replace("+00", "+00:00"))
+            when = target.at
             if when < pgbackrest.parse_time(window["from"]):
                 raise InvalidInput(f"--to {to} is before the recoverable window of {name} ({shown}): "
                                    "choose a time inside it.")
@@ -318,12 +319,9 @@ class BackupService:
             if window_to and when > pgbackrest.parse_time(window_to):
                 raise InvalidInput(f"--to {to} is after the last change in the backup repository of "
                                    f"{name} ({window_to}): the window is {shown}.")
-        plan = {"app": name, "into": into, "to": to, "target": target.__dict__,
-                "target_text": target.describe(), "window": {"from": window["from"], "to": window_to},
-                "primary_running": bool(primary), "primary": primary, "discards": None}
-        if not into:
-            plan["discards"] = self._discards(app, target, primary, now)
-        return plan
+        return RestorePlan(app=name, to=to, target=target, into=into, primary=primary,
+                           window=Window(window["from"], window_to),
+                           discards=None if into else self._discards(app, target, primary, now))
 
     def _discards(self, app: dict, target: pgbackrest.Target, primary: str | None,
                   now: dt.datetime) -> dict:
@@ -331,7 +329,7 @@ class BackupService:
         restore throws away."""
         since = None
         if target.kind == "time":
-            since = target.value
+            since = target.text
         elif target.kind == "name":
             point = next(p for p in self.store.get(names.db_points_key(app['name'])) or []
                          if p["name"] == target.value)
@@ -346,21 +344,20 @@ class BackupService:
                 out["transactions_at_least"] = at_edge == "t"
             except CommandFailed:
                 pass
-        if since:
-            out["seconds"] = round(now.timestamp() - pgbackrest.parse_time(
-                since.replace(" ", "T").replace("+00", "+00:00")).timestamp(), 1)
+        if since:  # Postgres's and pgBackRest's text of a time is ISO 8601 too
+            out["seconds"] = round(now.timestamp() - pgbackrest.parse_time(since).timestamp(), 1)
         return out
 
-    def restore(self, op: Operation, name: str, plan: dict) -> dict:
+    def restore(self, op: Operation, name: str, plan: RestorePlan) -> dict:
         app = self.db.require(name)
-        target = pgbackrest.Target(**plan["target"])
+        target = plan.target
         self.ensure_backup(op, app, "a restore starts from one")
-        if plan["primary_running"] and plan["into"]:
+        if plan.primary_running and plan.into:
             # The window offered runs to now: what was written until now reaches the repository
             # first (in place, the pre-restore restore point does the same).
             self.archive_now(app)
-        if plan["into"]:
-            return self.restore_into(op, app, plan["into"], target)
+        if plan.into:
+            return self.restore_into(op, app, plan.into, target)
         return self._restore_in_place(op, app, target, plan)
 
     def _recover(self, op: Operation, source: dict, target: pgbackrest.Target, *, node: str,
@@ -385,12 +382,12 @@ class BackupService:
             timeout=timeout, on_line=lambda l: op.step(f"  {l}") if l.startswith("recover:") else None)
         return result
 
-    def _restore_in_place(self, op: Operation, app: dict, target: pgbackrest.Target, plan: dict) -> dict:
+    def _restore_in_place(self, op: Operation, app: dict, target: pgbackrest.Target, plan: RestorePlan) -> dict:
         name = app["name"]
         started = time.monotonic()
         stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
         pre = None
-        if plan["primary_running"]:
+        if plan.primary_running:
             pre = self.restore_point(app, f"pre-restore-{stamp.lower()}", op.actor, op.id)
             op.step(f"the state before the restore is kept: restore point {pre['name']}")
         canary = self.store.canary(name)
@@ -404,7 +401,7 @@ class BackupService:
             self.db.stop_all(app, canary)
             states = self.db.objects.node_states()
             # The primary's data goes first: it is the newest, and it is the copy kept aside.
-            primary = plan.get("primary")
+            primary = plan.primary
             live = sorted((m for m in app["db"]["members"] if states.get(m["node"]) == "ready"),
                           key=lambda m: names.member(m["index"]) != primary)
             moved_from = None

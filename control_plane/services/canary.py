@@ -255,7 +255,7 @@ class CanaryService:
         def run(op: Operation) -> dict:
             out = self.rollback(op, name)
             if plan:
-                op.step(f"returning the database to restore point {plan['to']}")
+                op.step(f"returning the database to restore point {plan.to}")
                 out["restored"] = self.backups.restore(op, name, plan)
             return out
 

@@ -103,7 +103,7 @@ class DbOperations:
 
     # ---- restore and drills -------------------------------------------------------------------
     def restore_plan(self, name: str, to: str, into: str | None) -> dict:
-        return self.backups.plan_restore(name, to, into)
+        return self.backups.plan_restore(name, to, into).public()
 
     def start_restore(self, name: str, to: str, into: str | None) -> str:
         plan = self.backups.plan_restore(name, to, into)  # refuses bad targets before anything

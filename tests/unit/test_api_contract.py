@@ -6,7 +6,7 @@ import time
 from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 
-from control_plane import patroni, pgbackrest
+from control_plane import records, patroni, pgbackrest
 from control_plane.analysis import default_analysis
 from control_plane.analysis.judge import judge
 from control_plane.api import responses as r
@@ -196,12 +196,19 @@ def test_database_status_and_restore_plan_fit():
     out = dump(r.DbStatus, status)
     assert out["recoverable"] == {"from": window["from"], "to": None}  # "from", as clients read it
     assert [m["role"] for m in out["members"]] == ["primary", "standby", "unknown"]
-    plan = {"app": "todos", "into": None, "to": "latest", "target": pgbackrest.Target("latest").__dict__,
-            "target_text": "the latest archived change", "window": {"from": window["from"], "to": None},
-            "primary_running": True, "primary": "pg-0",
-            "discards": {"from": None, "to": "2025-01-02T00:00:00Z", "transactions": None,
-                         "transactions_at_least": False}}
-    assert dump(r.RestorePlan, plan)["discards"]["from"] is None
+    plan = records.RestorePlan(
+        app="todos", to="latest", target=pgbackrest.Target("latest"),
+        window=records.Window(window["from"], None), primary="pg-0",
+        discards={"from": None, "to": "2025-01-02T00:00:00Z", "transactions": None,
+                  "transactions_at_least": False}).public()
+    out = dump(r.RestorePlan, plan)
+    assert out["discards"]["from"] is None and out["primary_running"] is True
+    assert out["target_text"] == "the latest archived change"
+    at = records.RestorePlan(app="todos", to="2026-12-06T10:00:00Z", window=records.Window(None, None),
+                             target=pgbackrest.time_target(pgbackrest.parse_time("2026-12-06T10:00:00Z")),
+                             primary=None, into="todos-copy").public()
+    assert dump(r.RestorePlan, at)["target"] == {"kind": "time", "value": "2026-12-06 10:00:00.000000+00",
+                                                 "timeline": None, "exclusive": False, "set": None}
 
 
 def test_app_and_canary_answers_fit():

@@ -111,7 +111,7 @@ def test_the_recovery_task_runs_the_whole_restore_command_the_control_plane_buil
     the one that runs."""
     from control_plane.services.backup import recover_argv
 
-    t = pb.Target("time", "2026-12-06 10:00:00.000000+00")
+    t = pb.time_target(dt.datetime(2026, 12, 6, 10, 0, tzinfo=dt.timezone.utc))
     argv = recover_argv("todos", t, keep_old="discarded-x", archive=True)
     assert argv == ["recover", "--archive", "on", "--keep-old", "discarded-x", "--",
                     "pgbackrest", "--stanza=todos", "--type=time",
