@@ -133,7 +133,8 @@ class Client:
             raise ClientError(f"the control plane answered {r.status_code}: {r.text[:200]}")
         raise ClientError(err["message"], err["code"])
 
-    def _send(self, method: str, path: str, params, json_body, timeout: float | None):
+    def _send(self, method: str, path: str, params, json_body, timeout: float | None,
+              content: bytes | None = None):
         """Send on the kept-alive connection (a new one if the old was closed); the response."""
         import http.client
         from urllib.parse import urlencode
@@ -145,6 +146,9 @@ class Client:
         if json_body is not None:
             body = json.dumps(json_body).encode()
             headers["Content-Type"] = "application/json"
+        elif content is not None:  # an archive (a source tarball): bytes as they are
+            body = content
+            headers["Content-Type"] = "application/octet-stream"
         for attempt in (1, 2):
             fresh = self._conn is None
             if fresh:
@@ -179,9 +183,10 @@ class Client:
             self._conn = None
             raise self._unreachable()
 
-    def request(self, method: str, path: str, *, json_body=None, params=None, timeout: float = 60):
+    def request(self, method: str, path: str, *, json_body=None, params=None, timeout: float = 60,
+                content: bytes | None = None):
         def go():
-            resp = self._send(method, path, params, json_body, timeout)
+            resp = self._send(method, path, params, json_body, timeout, content)
             return Response(resp.status, resp.read())
 
         r = self._call(go)

@@ -6,7 +6,7 @@ import sys
 
 import typer
 
-from . import app_cmds, canary_cmds, console_cmd, db_cmds, manifest_cmds, platform_cmds
+from . import app_cmds, build_cmds, canary_cmds, console_cmd, db_cmds, manifest_cmds, platform_cmds
 
 app = typer.Typer(name="sentinel", no_args_is_help=True, add_completion=False,
                   pretty_exceptions_enable=False,
@@ -21,6 +21,7 @@ app.command()(manifest_cmds.export)
 app.command()(app_cmds.deploy)
 app.command()(app_cmds.apps)
 app.command(context_settings={"allow_interspersed_args": False})(app_cmds.run)
+app.command()(build_cmds.build)
 app.add_typer(app_cmds.inspect_app, name="inspect")
 app.add_typer(app_cmds.scale_app, name="scale")
 app.add_typer(app_cmds.delete_app, name="delete")

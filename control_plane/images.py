@@ -206,6 +206,13 @@ def local_image_refs(specs: Mapping[str, ImageSpec] | None = None) -> dict[str, 
             if specs[n].parent is not None}
 
 
+def base_ref(name: str = "base-trixie") -> str:
+    """The local tag of one of the platform's own Debian bases (built or not), computed from its
+    inputs: what a build generated for this platform starts FROM."""
+    specs = default_specs()
+    return image_tag(specs[name], image_hashes({name: specs[name]})[name])
+
+
 def debootstrap_argv(target: Path, suite: str = SUITE, mirror: str = MIRROR) -> list[str]:
     return ["debootstrap", "--variant=minbase", "--include=ca-certificates",
             suite, str(target), mirror]

@@ -197,6 +197,19 @@ class LogLines(BaseModel):
     lines: list[str]
 
 
+class BuildPlan(BaseModel):
+    """What building a source would build (docs/build.md)."""
+    app: str
+    kind: str = Field(description="dockerfile (the source's own), python, node, go or static")
+    dockerfile: str = Field(description="the source's Dockerfile, or the one generated for its kind")
+    dockerfile_path: str | None = Field(default=None, description="null: generated")
+    processes: dict[str, str] = Field(description="Procfile process types (or the detected web) -> command")
+    release: str | None = Field(default=None, description="the release phase's command, if any")
+    health_path: str | None = None
+    notes: list[str] = Field(description="what was detected, one line each")
+    files: int = Field(description="files in the source, after its ignore rules")
+
+
 # ---- canary -----------------------------------------------------------------------------------
 class MetricJudgment(BaseModel):
     name: str

@@ -35,6 +35,10 @@ ALWAYS_SKIPPED = (".git",)
 IGNORE_FILES = (".dockerignore", ".gitignore")
 
 
+# A source larger than this (once extracted) is refused before it is sent, and when it arrives.
+SOURCE_LIMIT = 100 * 2**20
+
+
 class SourceError(InvalidInput):
     """A source folder or archive that cannot be built from (one sentence)."""
 

@@ -2,7 +2,7 @@
 and never builds another. The layers (docs/architecture.md), from the bottom:
 
     db_objects -> stack, routes -> database -> teardown -> backup -> release -> cluster
-    -> apps, canary -> progressive, manifest, db_ops, report, backup_schedule
+    -> apps, canary -> progressive, manifest, db_ops, report, backup_schedule; builds (alone)
 """
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from .apps import AppService
 from .backup import BackupService
 from .backup_schedule import BackupScheduler
 from .canary import CanaryService
+from .builds import BuildService
 from .cluster import ClusterService
 from .database import DatabaseService
 from .db_objects import DbObjects
@@ -46,6 +47,7 @@ class Services:
     manifests: ManifestService
     reports: ReportService
     scheduler: BackupScheduler
+    builds: BuildService
 
 
 def build(platform: Platform, jobs: Jobs) -> Services:
@@ -68,4 +70,5 @@ def build(platform: Platform, jobs: Jobs) -> Services:
                     analyzer=analyzer, driver=ProgressiveDriver(canary, jobs, analyzer),
                     db_ops=db_ops, manifests=ManifestService(platform, jobs, canary, apps, db_ops),
                     reports=ReportService(platform),
-                    scheduler=BackupScheduler(platform, jobs, backups))
+                    scheduler=BackupScheduler(platform, jobs, backups),
+                    builds=BuildService(platform))
