@@ -7,6 +7,15 @@ from . import names
 LEADER_ROLES = {"leader", "master", "primary", "standby_leader"}
 
 
+# Patroni's REST API listens on the member itself; asked from inside its container.
+REST_PORT = 8008
+
+
+def cluster_argv() -> list[str]:
+    """The member's view of its cluster (`GET /cluster`), as JSON on stdout; fails fast."""
+    return ["curl", "-fsS", "-m", "3", f"http://127.0.0.1:{REST_PORT}/cluster"]
+
+
 def lag_bytes(member: dict) -> int | None:
     lag = member.get("lag")
     return lag if isinstance(lag, int) else None

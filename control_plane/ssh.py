@@ -97,12 +97,17 @@ def ensure_key(user: str = "root") -> str:
 def forget_host(host: str) -> None:
     if (ssh_dir() / "known_hosts").exists():
         executor.run(forget_host_argv(host), check=False)
-    executor.run(["ssh", "-F", str(config_path()), "-O", "exit", host], check=False, timeout=10)
+    executor.run(close_master_argv(host), check=False, timeout=10)
 
 
 def run(host: str, *command: str, input: str | None = None, timeout: float = 120,
         what: str | None = None, check: bool = True):
     return executor.run(ssh_argv(host, *command), input=input, timeout=timeout, what=what, check=check)
+
+
+def close_master_argv(host: str) -> list[str]:
+    """End the multiplexed connection to `host` (a node that is gone, or comes back anew)."""
+    return ["ssh", "-F", str(config_path()), "-O", "exit", host]
 
 
 def keyscan_argv(host: str) -> list[str]:

@@ -115,8 +115,7 @@ class DatabaseService:
         """Patroni's view (`GET /cluster`), asked of any member that answers."""
         for member in self.running_members(app):
             try:
-                proc = self.member_exec(app["name"], member,
-                                        ["curl", "-fsS", "-m", "3", "http://127.0.0.1:8008/cluster"],
+                proc = self.member_exec(app["name"], member, patroni.cluster_argv(),
                                         check=False, timeout=15)
             except CommandFailed:
                 continue

@@ -210,3 +210,12 @@ def test_pushes_go_through_the_forward_and_nodes_get_the_private_name(tmp_path):
 
     assert cluster_ref("127.0.0.1:41000", "todo:1") == "127.0.0.1:41000/todo:1"
     assert cluster_ref("10.42.1.10:5000", "todo:1") == "10.42.1.10:5000/todo:1"
+
+
+def test_patroni_cluster_view_and_closing_an_ssh_master(tmp_path, monkeypatch):
+    from control_plane import patroni, ssh
+
+    assert patroni.cluster_argv() == ["curl", "-fsS", "-m", "3", "http://127.0.0.1:8008/cluster"]
+    monkeypatch.setenv("SENTINEL_HOME", str(tmp_path))
+    assert ssh.close_master_argv("10.0.0.5") == ["ssh", "-F", str(tmp_path / "ssh" / "config"), "-O",
+                                                 "exit", "10.0.0.5"]
