@@ -15,7 +15,7 @@ RELEASE_HELP = {
     "allow_destructive": "Let the release SQL drop, rename or lock (the lint refuses otherwise).",
     "skip_check": "Skip the check that production works on a migrated copy of the database (recorded).",
     "smoke_command": "Run from the production image against the migrated copy during the check.",
-    "check_path": "The path production must answer (below 500) on the migrated copy (default: the app's health path, else /).",
+    "check_path": "The path production must answer (below 500) on the migrated copy (default: the app's health path and /).",
 }
 
 

@@ -48,7 +48,7 @@ class ReleaseOptions(Strict):
     smoke_command: str | None = Field(default=None, max_length=4096)
     check_path: str | None = Field(default=None, description="the production image must answer "
                                    "it (below 500) on the migrated copy (default: the app's "
-                                   "health path, else /)")
+                                   "health path and /)")
 
 
 class Resources(Strict):

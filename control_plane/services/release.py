@@ -110,10 +110,13 @@ PROBE_TRIES = 5  # answers asked for, a second apart, until one comes
 PROBE_SECONDS = 5  # how long one answer may take
 
 
-def probe_path(app: dict, opts: ReleaseOptions) -> str:
-    """What the check asks production for: --check-path, else the app's health path (a page
-    that the app itself says needs it working), else /."""
-    return opts.check_path or app.get("health_path") or "/"
+def probe_paths(app: dict, opts: ReleaseOptions) -> list[str]:
+    """What the check asks production for: --check-path; else the app's health path (the app
+    itself says it needs it working) and / (a health check often reads no table; a home page
+    often does). Each must answer below 500."""
+    if opts.check_path:
+        return [opts.check_path]
+    return list(dict.fromkeys(p for p in (app.get("health_path"), "/") if p))
 
 
 def probe_argv(url: str) -> list[str]:
@@ -316,10 +319,19 @@ class ReleaseService:
         return {"skipped": False, "passed": True, "seconds": took}
 
     def _probe(self, op: Operation, scratch: str, app: dict, opts: ReleaseOptions) -> None:
-        """The production task on the copy must answer the check path below 500 (a health check
-        alone rarely reads the tables a migration changed)."""
+        """The production task on the copy must answer each probe path below 500."""
+        verdicts = [(path, self._probe_one(scratch, app, path)) for path in probe_paths(app, opts)]
+        if all(v.outcome == "redirect" for _, v in verdicts):
+            path, verdict = verdicts[-1]
+            op.step(f"compatibility check: WARNING: production answers {verdict.code} (a redirect) on "
+                    f"{path}, which reads no table, so the migrated schema was not checked there: give "
+                    "--check-path a page that reads the database (or set the app's health path)")
+            return
+        op.step("compatibility check: production answers " +
+                ", ".join(f"{v.code} on {path}" for path, v in verdicts))
+
+    def _probe_one(self, scratch: str, app: dict, path: str) -> ProbeVerdict:
         images = self.store.get("stack_images") or {}
-        path = probe_path(app, opts)
         url = f"http://{names.service(scratch, 'production')}:{app['port']}{path}"
         result = run_one_off(self.p, names.stack_object(scratch, "probe"), images["postgres"], probe_argv(url),
                              entrypoint="sh", networks=[names.network(scratch)],
@@ -339,12 +351,7 @@ class ReleaseService:
                 f"production ({app['image']}) answers {verdict.code} on {path} on the migrated "
                 "copy, so this release would break it; nothing real was changed: keep the old "
                 "schema working until the contract step (--post-promote-command), or --skip-check")
-        if verdict.outcome == "redirect":
-            op.step(f"compatibility check: WARNING: production answers {verdict.code} (a redirect) on "
-                    f"{path}, which reads no table, so the migrated schema was not checked there: give "
-                    "--check-path a page that reads the database (or set the app's health path)")
-            return
-        op.step(f"compatibility check: production answers {verdict.code} on {path}")
+        return verdict
 
     def release(self, op: Operation, app: dict, image: str, opts: ReleaseOptions, *,
                 extra_env: dict | None = None, on_point=None) -> dict:

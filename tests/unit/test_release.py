@@ -73,11 +73,13 @@ def test_the_check_probe_never_passes_without_an_answer(output, outcome, code, r
     assert (v.outcome, v.code, v.refuses) == (outcome, code, refuses)
 
 
-def test_the_probe_asks_the_health_path_unless_told_and_quotes_the_url():
-    assert release.probe_path({"health_path": "/healthz"}, ReleaseOptions(command="x")) == "/healthz"
-    assert release.probe_path({"health_path": None}, ReleaseOptions(command="x")) == "/"
-    assert release.probe_path({"health_path": "/healthz"},
-                              ReleaseOptions(command="x", check_path="/api/todos")) == "/api/todos"
+def test_the_probe_asks_the_health_path_and_the_home_page_unless_told_and_quotes_the_url():
+    assert release.probe_paths({"health_path": "/healthz"}, ReleaseOptions(command="x")) == \
+        ["/healthz", "/"]
+    assert release.probe_paths({"health_path": None}, ReleaseOptions(command="x")) == ["/"]
+    assert release.probe_paths({"health_path": "/"}, ReleaseOptions(command="x")) == ["/"]
+    assert release.probe_paths({"health_path": "/healthz"},
+                               ReleaseOptions(command="x", check_path="/api/todos")) == ["/api/todos"]
     argv = release.probe_argv("http://shop_web:8000/a b';rm -rf /")
     assert argv[0] == "-c" and len(argv) == 2
     assert "'http://shop_web:8000/a b'\"'\"';rm -rf /'" in argv[1]
