@@ -62,7 +62,8 @@ def other_apps_networks(platform, own: set[str]) -> set[str]:
 def fresh(platform):
     before = secret_keys(platform)
     platform.cli("deploy", "--name", APP, "--image", "todo:1", "--port", "8000", "--db", "postgres",
-                 "--db-schema", str(ROOT / "examples/todo/schema.sql"), "--replicas", "1", "--yes")
+                 "--db-schema", str(ROOT / "examples/todo/schema.sql"), "--replicas", "1",
+                 "--no-db-ha", "--yes")  # one member: nothing here needs a standby, CI's cores do
     yield before
     for app in (COPY, APP):
         platform.cli("delete", "app", app, "--delete-data", "--yes", check=False)
