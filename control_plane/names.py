@@ -200,6 +200,16 @@ def versioned(app: str, kind: str, content: str | bytes) -> str:
 
 
 # ---- what the store and the jobs call things ----------------------------------------------------
+# The platform's own records in the store's key-value table.
+CLUSTER_KEY = "cluster"                      # the cluster spec init was given
+CLUSTER_STATE_KEY = "cluster_state"          # creating | ready | scaling | destroying
+TERRAFORM_OUTPUTS_KEY = "terraform_outputs"  # what Terraform made (nodes, addresses)
+IMAGES_KEY = "images"                        # the local image tags init used
+STACK_IMAGES_KEY = "stack_images"            # the images as the cluster pulls them
+DCS_MEMBERS_KEY = "dcs_members"              # etcd's members
+EDGE_SLOTS_KEY = "edge_slots"                # which app holds which edge network
+
+
 # An operation's target is what it locks: one operation at a time per app (`app:<name>`). Events
 # are kept under the app, its canary or its database.
 def app_target(app: str) -> str:

@@ -6,7 +6,7 @@ import json
 from functools import cached_property
 from pathlib import Path
 
-from . import secrets, tunnel
+from . import names, secrets, tunnel
 from .docker_cli import Docker, container_ls_argv, node_ls_argv
 from .errors import CommandFailed, Precondition
 
@@ -31,14 +31,14 @@ class Platform:
 
     @property
     def spec(self) -> ClusterCreate:
-        raw = self.store.get("cluster")
+        raw = self.store.get(names.CLUSTER_KEY)
         if not raw:
             raise Precondition("no platform yet: run `sentinel init` first.")
         return ClusterCreate(**raw)
 
     @property
     def state(self) -> str | None:
-        return self.store.get("cluster_state")
+        return self.store.get(names.CLUSTER_STATE_KEY)
 
     def require_ready(self) -> None:
         if self.state != "ready":
@@ -50,7 +50,7 @@ class Platform:
 
     @property
     def outputs(self) -> dict:
-        return self.store.get("terraform_outputs") or {}
+        return self.store.get(names.TERRAFORM_OUTPUTS_KEY) or {}
 
     @property
     def manager(self) -> str:

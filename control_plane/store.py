@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from . import names
 from .errors import NotFound
 
 SCHEMA = """
@@ -118,7 +119,7 @@ class Store:
         return [json.loads(r["spec"]) for r in self._q("SELECT spec FROM apps ORDER BY name")]
 
     def delete_app(self, name: str) -> None:
-        self.release_slot("edge_slots", name)
+        self.release_slot(names.EDGE_SLOTS_KEY, name)
         self._q("DELETE FROM apps WHERE name=?", (name,))
         self._q("DELETE FROM canaries WHERE app=?", (name,))
 

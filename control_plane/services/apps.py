@@ -100,7 +100,7 @@ class AppService:
 
     def free_edge_slot(self, name: str) -> int:
         """The app's edge network: the lowest one no other app holds (claimed atomically)."""
-        slot = self.store.claim_slot("edge_slots", name, self.p.spec.edge_networks)
+        slot = self.store.claim_slot(names.EDGE_SLOTS_KEY, name, self.p.spec.edge_networks)
         if slot is not None:
             return slot
         raise Conflict(f"all {self.p.spec.edge_networks} edge networks are taken, one per app: delete "

@@ -366,7 +366,7 @@ class BackupService:
         """Restore the source app's repository into `volume` on `node` and recover it to the
         target, as a one-off task on the source's network (it reaches the repository)."""
         objects = self.db.objects.ensure(source)
-        images = self.store.get("stack_images") or {}
+        images = self.store.get(names.STACK_IMAGES_KEY) or {}
         mounts = [f"type=volume,source={volume},target=/var/lib/postgresql/data"] if volume else []
         op.step(f"restoring {source['name']}'s backup to {target.describe()} on {node}")
         result = run_one_off(

@@ -4,7 +4,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from .. import ansible, executor, providers, secrets, ssh, topology, validation
+from .. import ansible, executor, names, providers, secrets, ssh, topology, validation
 from .. import images as builds
 from ..docker_cli import (Docker, global_job_argv, image_inspect_argv, image_save_argv, info_argv, node_inspect_argv, node_ls_argv,
                           service_rm_argv)
@@ -76,7 +76,7 @@ class ClusterService:
             validation.domain(spec.domain)
         validation.acme_settings(spec.email, spec.acme_server, spec.acme_ca)
         validation.scrape_interval(spec.scrape_interval)
-        existing = self.store.get("cluster")
+        existing = self.store.get(names.CLUSTER_KEY)
         if existing and existing["name"] != spec.name:
             raise InvalidInput(f"this control plane already manages cluster {existing['name']!r}: "
                                "run `sentinel destroy` first or use that name.")
@@ -88,15 +88,15 @@ class ClusterService:
 
     def init(self, op: Operation, spec: ClusterCreate) -> dict:
         provider = providers.get(spec.provider)
-        existing_state = self.store.get("cluster_state")
+        existing_state = self.store.get(names.CLUSTER_STATE_KEY)
         provider.preflight(spec, existing=existing_state is not None)
         if spec.provider == "local":
             op.step("checking the Docker engine")
             check_docker()
-        self.store.put("cluster", spec.model_dump())
-        self.store.put("cluster_state", "creating")
+        self.store.put(names.CLUSTER_KEY, spec.model_dump())
+        self.store.put(names.CLUSTER_STATE_KEY, "creating")
         images = self._image_set(spec, op)
-        self.store.put("images", images)
+        self.store.put(names.IMAGES_KEY, images)
         public_key = ssh.ensure_key(provider.ssh_user)
 
         op.step(f"creating {spec.nodes} node(s) with Terraform ({spec.provider})")
@@ -104,7 +104,7 @@ class ClusterService:
             name=spec.name, nodes=spec.nodes, ssh_public_key=public_key, size=spec.size,
             region=spec.region, extra=provider.extra(spec, images),
             control_plane_cidr=provider.control_plane_cidr()))
-        self.store.put("terraform_outputs", outputs)
+        self.store.put(names.TERRAFORM_OUTPUTS_KEY, outputs)
         nodes = topology.all_nodes(spec.name, outputs)
         self.store.set_nodes([{**n, "state": "joining"} for n in nodes])
         op.step("recording the nodes' ssh host keys")
@@ -126,7 +126,7 @@ class ClusterService:
         self.store.set_nodes([{**n, "state": "ready"} for n in nodes])
         DCS(self.p).ensure(op, topology.dcs_nodes(nodes))
         self.prepull(op)
-        self.store.put("cluster_state", "ready")
+        self.store.put(names.CLUSTER_STATE_KEY, "ready")
         op.step(f"platform ready: {spec.nodes} node(s) and a backup node, edge at "
                 f"{self.p.edge_url(spec.domain)}" if topology.backup_node(outputs) else
                 f"platform ready: {spec.nodes} node(s), edge at {self.p.edge_url(spec.domain)}")
@@ -183,7 +183,7 @@ class ClusterService:
             op.step(f"pushing {images[key]} to the cluster registry")
             pushed[key] = registry.push(images[key])
         stack_images = {**images, **pushed}
-        self.store.put("stack_images", stack_images)
+        self.store.put(names.STACK_IMAGES_KEY, stack_images)
 
         acme_ca = spec.acme_ca if spec.email else None
         files = {
@@ -236,7 +236,7 @@ class ClusterService:
     def prepull(self, op: Operation) -> None:
         """Every node pulls the database images now (a global job, not waited for), so an app's
         first database does not wait for them."""
-        images = self.store.get("stack_images") or {}
+        images = self.store.get(names.STACK_IMAGES_KEY) or {}
         for key in ("postgres", "haproxy"):
             name = f"sentinel-prepull-{key}"
             self.p.docker.run(service_rm_argv([name]), check=False)
@@ -326,7 +326,7 @@ class ClusterService:
         except Exception:
             # What ran stays done and a new `cluster scale` converges from there: the platform
             # stays usable (and scalable) meanwhile.
-            self.store.put("cluster_state", "ready")
+            self.store.put(names.CLUSTER_STATE_KEY, "ready")
             raise
 
     def _scale(self, op: Operation, nodes: int) -> dict:
@@ -366,15 +366,15 @@ class ClusterService:
                                                 if states.get(n["name"]) == "ready"]},
                                  step=op.step)
         op.step(f"applying Terraform with {nodes} node(s)")
-        self.store.put("cluster_state", "scaling")
+        self.store.put(names.CLUSTER_STATE_KEY, "scaling")
         spec = spec.model_copy(update={"nodes": nodes})
         outputs = self._terraform(spec).apply(tfvars(
             name=spec.name, nodes=nodes, ssh_public_key=ssh.ensure_key(provider.ssh_user),
             size=spec.size, region=spec.region,
-            extra=provider.extra(spec, self.store.get("images") or {}),
+            extra=provider.extra(spec, self.store.get(names.IMAGES_KEY) or {}),
             control_plane_cidr=provider.control_plane_cidr()))
-        self.store.put("terraform_outputs", outputs)
-        self.store.put("cluster", spec.model_dump())
+        self.store.put(names.TERRAFORM_OUTPUTS_KEY, outputs)
+        self.store.put(names.CLUSTER_KEY, spec.model_dump())
         new_nodes = topology.all_nodes(spec.name, outputs)
         if nodes > len(current):
             added = [n for n in new_nodes if n["role"] != "backup"][len(current):]
@@ -398,26 +398,27 @@ class ClusterService:
             for n in current[nodes:]:
                 ssh.forget_host(n["address"])
         self.store.set_nodes([{**n, "state": "ready"} for n in new_nodes])
-        self.store.put("cluster_state", "ready")
+        self.store.put(names.CLUSTER_STATE_KEY, "ready")
         op.step(f"the cluster has {nodes} node(s)")
         return self.inspect()
 
     # ---- destroy ----------------------------------------------------------------------------
     def destroy(self, op: Operation) -> dict:
-        raw = self.store.get("cluster")
+        raw = self.store.get(names.CLUSTER_KEY)
         if not raw:
             op.step("nothing to destroy")
             return {"destroyed": False}
         spec = ClusterCreate(**raw)
-        self.store.put("cluster_state", "destroying")
+        self.store.put(names.CLUSTER_STATE_KEY, "destroying")
         op.step("destroying the nodes with Terraform")
-        outputs = self.store.get("terraform_outputs") or {}
+        outputs = self.store.get(names.TERRAFORM_OUTPUTS_KEY) or {}
         self._terraform(spec).destroy()
         for addr in [outputs.get("manager_address"), *(outputs.get("worker_addresses") or [])]:
             if addr:
                 ssh.forget_host(addr)
         shutil.rmtree(cluster_dir(spec.name), ignore_errors=True)
-        for key in ("cluster", "cluster_state", "terraform_outputs", "images", "stack_images"):
+        for key in (names.CLUSTER_KEY, names.CLUSTER_STATE_KEY, names.TERRAFORM_OUTPUTS_KEY,
+                    names.IMAGES_KEY, names.STACK_IMAGES_KEY):
             self.store.delete(key)
         self.store.set_nodes([])
         for app in self.store.apps():

@@ -509,7 +509,7 @@ class DatabaseService:
     def volume_sh(self, node: str, volume: str, script: str) -> None:
         """A shell script over a member's volume on its node, as a one-off task (the swarm
         hands it the registry login, which the node's engine alone does not have)."""
-        images = self.store.get("stack_images") or {}
+        images = self.store.get(names.STACK_IMAGES_KEY) or {}
         app = volume.rsplit("_", 1)[0]
         require_ok(run_one_off(self.p, names.stack_object(app, "volume"), images["postgres"], ["-c", script],
                                entrypoint="sh", mounts=[f"type=volume,source={volume},target=/data"],

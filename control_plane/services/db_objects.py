@@ -125,7 +125,7 @@ class DbObjects:
         """The `db` part of compose_templates/app.yml.j2."""
         db = app["db"]
         objects = self.ensure(app)
-        images = self.store.get("stack_images") or {}
+        images = self.store.get(names.STACK_IMAGES_KEY) or {}
         repo = self.has_repo_node()
         member_secrets = [objects[k] for k in pg_kinds(repo)]
         proxy_nodes = max(1, min(2, len(self.app_nodes(ready_only=False))))

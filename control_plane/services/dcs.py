@@ -98,16 +98,16 @@ class DCS:
 
     # ---- state ------------------------------------------------------------------------------
     def members(self) -> list[dict]:
-        return self.store.get("dcs_members") or []
+        return self.store.get(names.DCS_MEMBERS_KEY) or []
 
     def _save(self, members: list[dict]) -> None:
-        self.store.put("dcs_members", members)
+        self.store.put(names.DCS_MEMBERS_KEY, members)
 
     def _root(self) -> str:
         return f"{ROOT_USER}:{secrets.get('etcd_root_password')}"
 
     def _deploy(self, members: list[dict]) -> None:
-        image = (self.store.get("stack_images") or {})["etcd"]
+        image = (self.store.get(names.STACK_IMAGES_KEY) or {})["etcd"]
         self.p.docker.run(stack_deploy_argv(names.DCS_STACK),
                           input=dcs_stack(members, image, self.p.spec.endpoint_mode),
                           timeout=120, what="docker stack deploy (etcd)")

@@ -331,7 +331,7 @@ class ReleaseService:
                 ", ".join(f"{v.code} on {path}" for path, v in verdicts))
 
     def _probe_one(self, scratch: str, app: dict, path: str) -> ProbeVerdict:
-        images = self.store.get("stack_images") or {}
+        images = self.store.get(names.STACK_IMAGES_KEY) or {}
         url = f"http://{names.service(scratch, 'production')}:{app['port']}{path}"
         result = run_one_off(self.p, names.stack_object(scratch, "probe"), images["postgres"], probe_argv(url),
                              entrypoint="sh", networks=[names.network(scratch)],

@@ -18,7 +18,7 @@ def router(services: Services, auth) -> APIRouter:
     @r.post("/cluster", response_model=OperationStarted | ClusterExisting, status_code=202)
     def init(spec: ClusterCreate):
         spec = clusters.validate(spec)
-        if platform.state == "ready" and store.get("cluster") == spec.model_dump():
+        if platform.state == "ready" and store.get(names.CLUSTER_KEY) == spec.model_dump():
             return {"existing": True, "cluster": clusters.inspect()}
         return {"operation": jobs.start("cluster", "init", lambda op: clusters.init(op, spec))}
 
