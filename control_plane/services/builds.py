@@ -11,13 +11,9 @@ from .. import images, validation
 from ..build.plan import make_plan
 from ..build.settings import BuildSettings
 from ..build.source import SOURCE_LIMIT, SourceTree, unpack
-from ..platform import Platform
 
 
 class BuildService:
-    def __init__(self, platform: Platform):
-        self.p = platform
-
     def settings(self) -> BuildSettings:
         """The platform's defaults: its own Debian base, since it reaches no public registry
         (a `build:` section of sentinel.yaml, with a base of the user's, comes with the builds)."""

@@ -25,7 +25,7 @@ def client():
     async def _err(_: Request, e: SentinelError):
         return JSONResponse({"error": {"code": e.code, "message": e.message}}, status_code=e.status)
 
-    api.include_router(builds.router(BuildService(None), auth=lambda: None))
+    api.include_router(builds.router(BuildService(), auth=lambda: None))
     return TestClient(api)
 
 
