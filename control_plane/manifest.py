@@ -31,6 +31,7 @@ from .metrics import METRICS
 from .models import (AppDeploy, CanaryDeploy, CanaryStep, DbBackups, ReleaseOptions,
                      Resources as ApiResources)
 from .units import check_cpu, format_duration, format_memory, parse_duration, parse_memory
+from .records import App
 
 HOOK_TYPES = ("pre_rollout", "confirm_traffic_increase", "confirm_promotion", "post_rollout",
               "rollback", "event")
@@ -607,22 +608,22 @@ def policy(m: Manifest) -> dict:
             "schema": m.database.schema_file if m.database else None}
 
 
-def from_records(app: dict) -> Manifest:
+def from_records(app: App) -> Manifest:
     """The manifest of a running app (its production version): what `sentinel export` prints."""
     pol = app.get("policy") or {}
-    data: dict[str, Any] = {"app": app["name"], "image": app["image"], "port": app["port"],
-                            "domains": app.get("domains") or [app["domain"]],
-                            "replicas": app["replicas"]}
+    data: dict[str, Any] = {"app": app.name, "image": app.image, "port": app.port,
+                            "domains": app.get("domains") or [app.domain],
+                            "replicas": app.replicas}
     if app.get("resources"):
-        data["resources"] = {k: v for k, v in app["resources"].items() if v is not None}
+        data["resources"] = {k: v for k, v in app.resources.items() if v is not None}
     data["env"] = dict(app.get("env") or {})
     data["health"] = {"path": app.get("health_path")} if app.get("health_path") else False
-    if app.get("db"):
-        db: dict[str, Any] = {"engine": "postgres", "ha": bool(app["db"].get("ha"))}
+    if app.db:
+        db: dict[str, Any] = {"engine": "postgres", "ha": bool(app.db.get("ha"))}
         if pol.get("schema"):
             db["schema"] = pol["schema"]
         if app.get("backups"):
-            db["backups"] = app["backups"]
+            db["backups"] = app.backups
         data["database"] = db
     for key in ("release", "canary", "hooks"):
         if pol.get(key) is not None:

@@ -3,6 +3,7 @@ with where Sentinel placed each member."""
 from __future__ import annotations
 
 from . import names
+from .records import Member
 
 LEADER_ROLES = {"leader", "master", "primary", "standby_leader"}
 
@@ -21,24 +22,24 @@ def lag_bytes(member: dict) -> int | None:
     return lag if isinstance(lag, int) else None
 
 
-def summarize(cluster: dict | None, placed: list[dict], node_states: dict[str, str]) -> dict:
-    """{primary, standbys, members}: `placed` is the store's members ({index, node}); a placed
+def summarize(cluster: dict | None, placed: list[Member], node_states: dict[str, str]) -> dict:
+    """{primary, standbys, members}: `placed` is the store's members; a placed
     member Patroni does not list is reported with its node's state ("down", "unreachable")."""
     listed = {m["name"]: m for m in (cluster or {}).get("members", [])}
     members = []
     for p in placed:
-        key = names.member(p["index"])
+        key = p.key
         m = listed.get(key)
-        node_state = node_states.get(p["node"], "unknown")
+        node_state = node_states.get(p.node, "unknown")
         if m:
             role = "primary" if m.get("role") in LEADER_ROLES else "standby"
-            members.append({"member": key, "node": p["node"], "role": role,
+            members.append({"member": key, "node": p.node, "role": role,
                             "state": m.get("state", "unknown"), "timeline": m.get("timeline"),
                             "lag_bytes": lag_bytes(m) if role == "standby" else 0,
                             "sync": m.get("role") == "sync_standby", "node_state": node_state})
         else:
-            members.append({"member": key, "node": p["node"], "role": "unknown",
-                            "state": "stopped" if p.get("stopped") else (
+            members.append({"member": key, "node": p.node, "role": "unknown",
+                            "state": "stopped" if p.stopped else (
                                 "node " + node_state if node_state != "ready" else "not running"),
                             "timeline": None, "lag_bytes": None, "sync": False,
                             "node_state": node_state})

@@ -14,6 +14,7 @@ from typing import Any
 
 from . import names
 from .errors import NotFound
+from .records import App, Canary
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS kv (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -97,41 +98,42 @@ class Store:
     def nodes(self) -> list[dict]:
         return [dict(r) for r in self._q("SELECT * FROM nodes ORDER BY name")]
 
-    # apps and canaries: a JSON spec per row
-    def _put_spec(self, table: str, key: str, col: str, spec: dict) -> None:
+    # apps and canaries: a record's JSON per row (records.App, records.Canary)
+    def _put_spec(self, table: str, key: str, col: str, record: App | Canary) -> None:
         self._q(f"INSERT INTO {table}({col},spec,created_at) VALUES(?,?,?) "
-                f"ON CONFLICT({col}) DO UPDATE SET spec=excluded.spec", (key, json.dumps(spec), time.time()))
+                f"ON CONFLICT({col}) DO UPDATE SET spec=excluded.spec",
+                (key, record.model_dump_json(), time.time()))
 
-    def put_app(self, name: str, spec: dict) -> None:
-        self._put_spec("apps", name, "name", spec)
+    def put_app(self, app: App) -> None:
+        self._put_spec("apps", app.name, "name", app)
 
-    def app(self, name: str) -> dict | None:
+    def app(self, name: str) -> App | None:
         rows = self._q("SELECT spec FROM apps WHERE name=?", (name,))
-        return json.loads(rows[0]["spec"]) if rows else None
+        return App.model_validate_json(rows[0]["spec"]) if rows else None
 
-    def require_app(self, name: str) -> dict:
+    def require_app(self, name: str) -> App:
         app = self.app(name)
         if not app:
             raise NotFound(f"there is no app named {name!r}: see `sentinel apps`.")
         return app
 
-    def apps(self) -> list[dict]:
-        return [json.loads(r["spec"]) for r in self._q("SELECT spec FROM apps ORDER BY name")]
+    def apps(self) -> list[App]:
+        return [App.model_validate_json(r["spec"]) for r in self._q("SELECT spec FROM apps ORDER BY name")]
 
     def delete_app(self, name: str) -> None:
         self.release_slot(names.EDGE_SLOTS_KEY, name)
         self._q("DELETE FROM apps WHERE name=?", (name,))
         self._q("DELETE FROM canaries WHERE app=?", (name,))
 
-    def put_canary(self, app: str, spec: dict) -> None:
-        self._put_spec("canaries", app, "app", spec)
+    def put_canary(self, canary: Canary) -> None:
+        self._put_spec("canaries", canary.app, "app", canary)
 
-    def canary(self, app: str) -> dict | None:
+    def canary(self, app: str) -> Canary | None:
         rows = self._q("SELECT spec FROM canaries WHERE app=?", (app,))
-        return json.loads(rows[0]["spec"]) if rows else None
+        return Canary.model_validate_json(rows[0]["spec"]) if rows else None
 
-    def canaries(self) -> list[dict]:
-        return [json.loads(r["spec"]) for r in self._q("SELECT spec FROM canaries")]
+    def canaries(self) -> list[Canary]:
+        return [Canary.model_validate_json(r["spec"]) for r in self._q("SELECT spec FROM canaries")]
 
     def delete_canary(self, app: str) -> None:
         self._q("DELETE FROM canaries WHERE app=?", (app,))

@@ -33,6 +33,7 @@ import httpx
 
 from . import names
 from .manifest import Hooks as HooksModel
+from .records import App, Canary
 
 log = logging.getLogger("sentinel.webhooks")
 SIGNATURE_HEADER = "X-Sentinel-Signature"
@@ -114,7 +115,7 @@ def deliver(url: str, payload: dict, *, secret: str | None = None, timeout: floa
     return answer
 
 
-def canary_payload(kind: str, app: dict | None, canary: dict | None, **extra) -> dict:
+def canary_payload(kind: str, app: App | None, canary: Canary | None, **extra) -> dict:
     """What a hook is told (Flagger's fields where they fit: name, phase, metadata)."""
     plan = (canary or {}).get("progressive") or {}
     out = {"type": kind, "app": (app or {}).get("name") or (canary or {}).get("app"),
@@ -129,7 +130,7 @@ def canary_payload(kind: str, app: dict | None, canary: dict | None, **extra) ->
 
 
 class Hooks:
-    """The hooks of each app's policy (`app["policy"]["hooks"]`, in the file's form)."""
+    """The hooks of each app's policy (`app.policy["hooks"]`, in the file's form)."""
 
     def __init__(self, store, environ=None, send=deliver):
         self.store = store

@@ -14,6 +14,7 @@ from ..errors import InvalidInput
 from ..metrics import METRICS, promql, rate_window
 from ..platform import Platform
 from ..traefik import MIRRORED_METHODS
+from ..records import Canary
 
 
 def analysis_config(raw: dict | None) -> AnalysisConfig:
@@ -29,11 +30,11 @@ def analysis_config(raw: dict | None) -> AnalysisConfig:
     return config
 
 
-def control_role(canary: dict) -> str:
+def control_role(canary: Canary) -> str:
     return "baseline" if canary.get("baseline") else "production"
 
 
-def judged_methods(canary: dict) -> tuple[str, ...] | None:
+def judged_methods(canary: Canary) -> tuple[str, ...] | None:
     """A shadow canary (mirrored, no weight) sees only the GET/HEAD requests copied to it: both
     sides are judged on those methods alone, so production's writes do not skew the comparison."""
     return MIRRORED_METHODS if canary.get("mirror") and not canary.get("weight") else None
@@ -54,7 +55,7 @@ class Analyzer:
     def __init__(self, platform: Platform):
         self.p = platform
 
-    def collect(self, app: str, canary: dict, config: AnalysisConfig, start: float,
+    def collect(self, app: str, canary: Canary, config: AnalysisConfig, start: float,
                 end: float) -> dict[str, dict[str, list]]:
         """metric -> {"control": [...], "experiment": [...]}, one point per scrape interval."""
         prom = self.p.prometheus()
@@ -69,7 +70,7 @@ class Analyzer:
             data[m.name] = {side: [v for _, v in points] for side, points in series.items()}
         return data
 
-    def requests(self, app: str, canary: dict, start: float, end: float) -> dict[str, float]:
+    def requests(self, app: str, canary: Canary, start: float, end: float) -> dict[str, float]:
         """Requests each side served in [start, end] and how many failed (`<side>_errors`),
         estimated from the rate series (mean rate x duration; no series means none)."""
         prom = self.p.prometheus()
@@ -84,7 +85,7 @@ class Analyzer:
                 out[key] = round(sum(rates) / len(rates) * max(0.0, end - start), 1) if rates else 0.0
         return out
 
-    def judge(self, app: str, canary: dict, config: AnalysisConfig, start: float, end: float,
+    def judge(self, app: str, canary: Canary, config: AnalysisConfig, start: float, end: float,
               kind: str = "analysis", archive: bool = True, count_requests: bool = True) -> dict:
         data = self.collect(app, canary, config, start, end)
         # Too few canary requests make a judgment inconclusive (config.inconclusive), and so do
@@ -98,7 +99,7 @@ class Analyzer:
                                             **({"requests": requests} if requests else {})}, result)
         return result
 
-    def analyze(self, app: str, canary: dict, window_seconds: float) -> dict:
+    def analyze(self, app: str, canary: Canary, window_seconds: float) -> dict:
         """`sentinel canary analyze`: the canary's last `window` (never before it started)."""
         end = time.time()
         start = max(end - window_seconds, canary.get("started_at", end - window_seconds))

@@ -17,12 +17,13 @@ from .release import ReleaseService, validate as validate_release
 from .routes import PRODUCTION_ONLY, Routes, app_domains
 from .stack import Stack, db_env
 from .teardown import Teardown
+from ..records import App
 
 ROLES = names.ROLES
 service_name = names.service  # the swarm service of a web role
 
 
-def deploy_env(existing: dict | None, body: AppDeploy) -> dict[str, str]:
+def deploy_env(existing: App | None, body: AppDeploy) -> dict[str, str]:
     """The variables a deploy gives the app: those sent, or with keep_env (the console, which
     never sees values) the app's current ones."""
     if body.keep_env and existing:
@@ -30,7 +31,7 @@ def deploy_env(existing: dict | None, body: AppDeploy) -> dict[str, str]:
     return validation.env_entries(body.env)
 
 
-def backup_policy(body: AppDeploy, existing: dict | None) -> dict | None:
+def backup_policy(body: AppDeploy, existing: App | None) -> dict | None:
     """The app's backup schedule: the body's (None when it is the default), or, when the body
     says nothing (`sentinel deploy` has no flag for it), the app's own."""
     if body.db_backups is None:
@@ -84,7 +85,7 @@ class AppService:
         existing = self.store.app(body.name)
         if existing and self.store.canary(body.name):
             raise Conflict(f"app {body.name!r} has a canary running: promote or roll it back first.")
-        if existing and body.db and not existing.get("db"):
+        if existing and body.db and not existing.db:
             raise InvalidInput(f"app {body.name!r} was deployed without a database; delete it and "
                                "deploy again to add one.")
         validate_release(existing or {"name": body.name, "db": body.db}, body.release)
@@ -117,21 +118,21 @@ class AppService:
                "replicas": body.replicas, "resources": validation.resources(body.resources),
                "backups": backup_policy(body, existing),
                "env": deploy_env(existing, body), "health_path": body.health_path,
-               "db": existing.get("db") if existing else None, "created_at": time.time(),
+               "db": existing.db if existing else None, "created_at": time.time(),
                # A copy restored --into has no edge network until something is deployed on it.
-               "edge_slot": existing["edge_slot"] if existing and existing.get("edge_slot") is not None
+               "edge_slot": existing.edge_slot if existing and existing.get("edge_slot") is not None
                else self.free_edge_slot(body.name),
                **(keep or {})}
         if existing and body.release:
             info = self.release.release(op, existing, cluster_image, body.release,
-                                        extra_env=app["env"])
-            app["last_release"] = info
+                                        extra_env=app.env)
+            app.last_release = info
         if existing and existing.get("image"):
             op.step(f"rolling update of {body.name} to {body.image} (start-first, health-gated)")
-            return self.roll(op, {**existing, **app, "created_at": existing["created_at"]})
+            return self.roll(op, {**existing, **app, "created_at": existing.created_at})
         if existing:  # a database restored --into: its first web tasks, on the copied data
             op.step(f"starting {body.replicas} task(s) of {body.image} on the database of {body.name}")
-            app = {**existing, **app, "created_at": existing["created_at"]}
+            app = {**existing, **app, "created_at": existing.created_at}
             self._start_web(app)
             op.step(f"{body.name} is up at {self.summary(app)['url']}")
             return self.summary(app)
@@ -139,10 +140,10 @@ class AppService:
 
         first_backup = lambda: None  # noqa: E731
         if body.db:
-            app["db"] = self._create_db(op, app, body.db_schema, body.db_ha)
+            app.db = self._create_db(op, app, body.db_schema, body.db_ha)
             # Protected from its first second: a restore, a release check or a drill needs a
             # backup to start from (WAL alone restores nothing). Taken while the web tasks start.
-            first_backup = self.backups.first_backup_beside(op, {**app, "db": app["db"]})
+            first_backup = self.backups.first_backup_beside(op, {**app, "db": app.db})
         if body.release:  # a first deploy: nothing runs yet that the release could break
             op.step("release phase (a new app: no compatibility check needed)")
             try:
@@ -168,36 +169,36 @@ class AppService:
                     f"{self.summary(app)['url']}")
         return self.summary(app)
 
-    def _start_web(self, app: dict) -> None:
+    def _start_web(self, app: App) -> None:
         """An app's first web tasks: its stack, its record, and once the tasks are healthy and
         Traefik knows them, its routes."""
         self.stack.deploy(app)
-        self.store.put_app(app["name"], app)
-        self.stack.wait_running(service_name(app["name"], "production"), app["replicas"])
-        if app["replicas"] > 0:
-            self.routes.wait_service(app["name"], "production")
-        self.routes.write(app, PRODUCTION_ONLY, wait=app["replicas"] > 0)
+        self.store.put_app(app.name, app)
+        self.stack.wait_running(service_name(app.name, "production"), app.replicas)
+        if app.replicas > 0:
+            self.routes.wait_service(app.name, "production")
+        self.routes.write(app, PRODUCTION_ONLY, wait=app.replicas > 0)
 
-    def roll(self, op: Operation, app: dict) -> dict:
+    def roll(self, op: Operation, app: App) -> dict:
         """Production to `app` (a full record) by a rolling update: start-first, health-gated,
         then its routes (domains may have changed)."""
         self.stack.deploy(app)
-        self.stack.wait_running(service_name(app["name"], "production"), app["replicas"], timeout=300)
-        self.store.put_app(app["name"], app)
-        self.routes.write(app, PRODUCTION_ONLY, wait=app["replicas"] > 0)
-        op.step(f"{app['name']} now runs {app['image']}")
-        notify.send(self.store, app["name"], "deploy", f"{app['name']} updated: runs {app['image']}, "
-                    f"{app['replicas']} replica(s)")
+        self.stack.wait_running(service_name(app.name, "production"), app.replicas, timeout=300)
+        self.store.put_app(app.name, app)
+        self.routes.write(app, PRODUCTION_ONLY, wait=app.replicas > 0)
+        op.step(f"{app.name} now runs {app.image}")
+        notify.send(self.store, app.name, "deploy", f"{app.name} updated: runs {app.image}, "
+                    f"{app.replicas} replica(s)")
         return self.summary(app)
 
-    def _create_db(self, op: Operation, app: dict, schema: str | None, ha: bool | None) -> dict:
+    def _create_db(self, op: Operation, app: App, schema: str | None, ha: bool | None) -> dict:
         db_service = self.db
         if ha is None:  # HA by default when there is a second node for the standby
             ha = len(db_service.objects.app_nodes()) >= 2
-        app = {**app, "db": db_service.new_record(app["name"], ha)}
+        app = {**app, "db": db_service.new_record(app.name, ha)}
         try:
             db_service.prepare(op, app)
-            placed = ", ".join(f"{names.member(m['index'])} on {m['node']}" for m in app["db"]["members"])
+            placed = ", ".join(f"{names.member(m['index'])} on {m['node']}" for m in app.db.members)
             op.step(f"starting Postgres ({placed})")
             self.stack.deploy(app, web=False)
             db_service.started(op, app, schema)
@@ -205,7 +206,7 @@ class AppService:
             op.step("database setup failed: removing what it created")
             self.teardown.remove(app, keep_data=False)
             raise
-        return app["db"]
+        return app.db
 
     # ---- scale, delete --------------------------------------------------------------------------
     def scale(self, op: Operation, name: str, replicas: int) -> dict:
@@ -225,10 +226,10 @@ class AppService:
         return {"deleted": name, "kept_data": keep_data}
 
     # ---- read -----------------------------------------------------------------------------------
-    def summary(self, app: dict) -> dict:
+    def summary(self, app: App) -> dict:
         return {k: app.get(k) for k in ("name", "image", "domain", "port", "replicas", "health_path")} | {
-            "domains": app_domains(app), "resources": app.get("resources"), "db": bool(app.get("db")),
-            "url": self.p.edge_url(app["domain"], https=bool(self.p.spec.email))}
+            "domains": app_domains(app), "resources": app.get("resources"), "db": bool(app.db),
+            "url": self.p.edge_url(app.domain, https=bool(self.p.spec.email))}
 
     def list(self, live: bool = True) -> list[dict]:
         """Every app as recorded; with `live`, its tasks ready/desired as the swarm says (one
@@ -242,8 +243,8 @@ class AppService:
             out.append({**self.summary(a), "ready": svc.get("Replicas", "0/0") if live else None,
                         "canary": bool(c),
                         # what the console's list shows besides (the store's record, no swarm call)
-                        "canary_image": c["image"] if c else None,
-                        "canary_weight": c["weight"] if c else None,
+                        "canary_image": c.image if c else None,
+                        "canary_weight": c.weight if c else None,
                         "db_members": len(a["db"]["members"]) if a.get("db") else 0})
         return out
 
@@ -252,12 +253,12 @@ class AppService:
         members, the canary. What the console shows even when the swarm does not answer."""
         app = self.require(name)
         c = self.store.canary(name)
-        injected = sorted(db_env(name, app["db"], "").keys()) if app.get("db") else []
+        injected = sorted(db_env(name, app.db, "").keys()) if app.db else []
         return {"app": self.summary(app), "env": sorted((app.get("env") or {}).keys()),
                 "db_env": injected,
                 "db": {"members": [{"member": names.member(m["index"]), "node": m["node"]}
-                                   for m in app["db"]["members"]]} if app.get("db") else None,
-                "canary": {"image": c["image"], "weight": c["weight"], "state": c.get("state"),
+                                   for m in app.db.members]} if app.db else None,
+                "canary": {"image": c.image, "weight": c.weight, "state": c.get("state"),
                            "baseline": c.get("baseline", False),
                            "progressive": c.get("progressive")} if c else None}
 
@@ -282,12 +283,12 @@ class AppService:
         app = self.require(name)
         if role not in (*ROLES, "db"):
             raise InvalidInput(f"role {role!r} is not valid: use production, canary, baseline or db.")
-        if role == "db" and not app.get("db"):
+        if role == "db" and not app.db:
             raise InvalidInput(f"app {name!r} has no database.")
         if role in ("canary", "baseline") and not self.store.canary(name):
             raise InvalidInput(f"app {name!r} has no canary.")
         if role == "db":  # the database's logs are its primary's (else its first member's)
-            members = app["db"]["members"]
+            members = app.db.members
             leader = patroni.leader(self.db.cluster(app))
             return names.stack_object(name, leader) if leader else names.member_service(name, members[0]["index"])
         return service_name(name, role)

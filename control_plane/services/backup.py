@@ -15,7 +15,7 @@ from ..database_config import PATRONICTL
 from ..errors import CommandFailed, Conflict, InvalidInput, Precondition, SentinelError
 from ..jobs import Operation
 from ..platform import Platform
-from ..records import RestorePlan, Window
+from ..records import App, Canary, Member, RestorePlan, Window
 from .database import DatabaseService
 from .oneoff import run_one_off, telling_lines
 from .routes import Routes, routing
@@ -82,19 +82,19 @@ class BackupService:
         self.teardown = teardown
 
     # ---- reading ------------------------------------------------------------------------------
-    def info(self, app: dict) -> dict:
+    def info(self, app: App) -> dict:
         """`pgbackrest info` of the app's stanza, or {"status": "unreachable", ...}."""
         try:
-            proc = self.db.repo_exec(app["name"], pgbackrest.info_argv(names.stanza(app["name"])), wait=0,
+            proc = self.db.repo_exec(app.name, pgbackrest.info_argv(names.stanza(app.name)), wait=0,
                                      timeout=60, check=False, record=app)
         except CommandFailed as e:
             return {"status": "unreachable", "message": e.message, "backups": [], "archive": None}
         if proc.returncode != 0:
             return {"status": "unreachable", "message": " ".join((proc.stderr or "").split())[-300:],
                     "backups": [], "archive": None}
-        return pgbackrest.parse_info(proc.stdout, names.stanza(app["name"]))
+        return pgbackrest.parse_info(proc.stdout, names.stanza(app.name))
 
-    def archiver(self, app: dict, member: str | None = None) -> dict | None:
+    def archiver(self, app: App, member: str | None = None) -> dict | None:
         """pg_stat_archiver on the primary: the last archived segment and when."""
         try:
             row = self.db.sql(app, "select coalesce(last_archived_wal,''), "
@@ -109,14 +109,14 @@ class BackupService:
                "failed_count": int(failed),
                "last_failed_at": utc(float(failed_at)) if float(failed_at) else None,
                "archive_lag_seconds": round(float(now) - float(at), 1) if float(at) else None}
-        self.store.put(names.db_archiver_key(app['name']), out)  # kept for when the primary is gone
+        self.store.put(names.db_archiver_key(app.name), out)  # kept for when the primary is gone
         return out
 
-    def status_part(self, app: dict, summary: dict) -> dict:
+    def status_part(self, app: App, summary: dict) -> dict:
         info = self.info(app)
         primary = (summary.get("primary") or {}).get("member")
         archiver = (self.archiver(app, primary) if primary else None) or \
-            self.store.get(names.db_archiver_key(app['name']))
+            self.store.get(names.db_archiver_key(app.name))
         latest = (archiver or {}).get("last_archived_at")
         backups = info["backups"]
         return {
@@ -127,7 +127,7 @@ class BackupService:
             "backups": [{k: v for k, v in b.items() if k != "stop_epoch"} for b in backups[-5:]],
             "last_backup": next(({k: v for k, v in b.items() if k != "stop_epoch"}
                                  for b in reversed(backups) if not b["error"]), None),
-            "last_drill": self.store.get(names.db_drill_key(app['name'])),
+            "last_drill": self.store.get(names.db_drill_key(app.name)),
         }
 
     def listing(self, name: str) -> dict:
@@ -146,17 +146,17 @@ class BackupService:
             raise InvalidInput(f"backup type {kind!r} is not valid: use full, diff or incr.")
         return self.take(op, app, kind)
 
-    def first_backup(self, op: Operation, app: dict) -> None:
+    def first_backup(self, op: Operation, app: App) -> None:
         """The new database's first full backup, part of creating it. With the repository's
         node down it cannot be taken now: said, and the scheduler takes it once the node is
         back (a database without a backup is never left for its quiet period)."""
         if not self.db.repo_ready():
             op.step("WARNING: the backup node is down, so the first backup waits until it is back; "
-                    f"until then nothing can be restored (`sentinel db status {app['name']}`)")
+                    f"until then nothing can be restored (`sentinel db status {app.name}`)")
             return
         self.take(op, app, "full", first=True)
 
-    def first_backup_beside(self, op: Operation, app: dict) -> Callable[[], None]:
+    def first_backup_beside(self, op: Operation, app: App) -> Callable[[], None]:
         """Start the first backup now, beside whatever the caller does next (the web tasks
         starting), and return the wait for it. A failure is said as a warning when waited for:
         the database works, and the scheduler takes the missing backup at once."""
@@ -168,7 +168,7 @@ class BackupService:
             except SentinelError as e:
                 failed.append(e)
 
-        thread = threading.Thread(target=run, name=f"first-backup-{app['name']}", daemon=True)
+        thread = threading.Thread(target=run, name=f"first-backup-{app.name}", daemon=True)
         thread.start()
 
         def wait() -> None:
@@ -176,23 +176,23 @@ class BackupService:
             if failed:
                 op.step(f"WARNING: {failed[0].message} The database works; its first backup is "
                         "taken again within a minute, or now with `sentinel db backup "
-                        f"{app['name']}`.")
+                        f"{app.name}`.")
         return wait
 
-    def ensure_backup(self, op: Operation, app: dict, why: str) -> None:
+    def ensure_backup(self, op: Operation, app: App, why: str) -> None:
         """An operation that restores from the repository (a release check, a restore, a drill)
         takes a full backup first when there is none: WAL alone restores nothing."""
         info = self.info(app)
         if info["status"] == "unreachable":
-            raise Precondition(f"the backup repository of {app['name']} is unreachable "
-                               f"({info.get('message')}): see `sentinel db status {app['name']}`.")
+            raise Precondition(f"the backup repository of {app.name} is unreachable "
+                               f"({info.get('message')}): see `sentinel db status {app.name}`.")
         if not any(not b["error"] for b in info["backups"]):
-            op.step(f"{app['name']} has no backup yet and {why}: taking a full backup first")
+            op.step(f"{app.name} has no backup yet and {why}: taking a full backup first")
             self.take(op, app, "full")
 
-    def take(self, op: Operation, app: dict, kind: str, first: bool = False) -> dict:
+    def take(self, op: Operation, app: App, kind: str, first: bool = False) -> dict:
         """A backup of `kind` from a streaming standby (else the primary); an event on the app."""
-        name = app["name"]
+        name = app.name
         cluster = self.db.cluster(app)
         # Patroni lists a member just removed until its key expires: only current members count.
         members = set(self.db.running_members(app))
@@ -225,7 +225,7 @@ class BackupService:
 
 
     # ---- restore points -------------------------------------------------------------------------
-    def restore_point(self, app: dict, label: str, actor: str = "system", op_id: str | None = None) -> dict:
+    def restore_point(self, app: App, label: str, actor: str = "system", op_id: str | None = None) -> dict:
         """A named restore point on the primary, with the WAL holding it archived before this
         returns: `db restore --to <name>` then lands exactly there."""
         if not pgbackrest.RESTORE_POINT.match(label):
@@ -239,13 +239,13 @@ class BackupService:
         timeline = self.db.sql(app, "select substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8)",
                                database="postgres")
         point = {"name": label, "lsn": lsn, "timeline": int(timeline, 16), "at": at}
-        points = [p for p in self.store.get(names.db_points_key(app['name'])) or [] if p["name"] != label]
-        self.store.put(names.db_points_key(app['name']), (points + [point])[-200:])
-        self.store.add_event(names.db_target(app['name']), "restore-point",
+        points = [p for p in self.store.get(names.db_points_key(app.name)) or [] if p["name"] != label]
+        self.store.put(names.db_points_key(app.name), (points + [point])[-200:])
+        self.store.add_event(names.db_target(app.name), "restore-point",
                              f"restore point {label} at {lsn} (timeline {point['timeline']})", actor, op_id)
         return point
 
-    def archive_now(self, app: dict, timeout: float = 60) -> str:
+    def archive_now(self, app: App, timeout: float = 60) -> str:
         """Switch to a new WAL segment and wait until the one holding everything so far is in
         the repository."""
         seg = self.db.sql(app, "select pg_walfile_name(pg_switch_wal())", database="postgres")
@@ -256,28 +256,28 @@ class BackupService:
             if last and last[:24] >= seg:
                 return seg
             time.sleep(0.3)
-        raise CommandFailed(f"WAL segment {seg} of {app['name']} did not reach the backup repository "
-                            f"within {int(timeout)} s: see `sentinel db status {app['name']}`.")
+        raise CommandFailed(f"WAL segment {seg} of {app.name} did not reach the backup repository "
+                            f"within {int(timeout)} s: see `sentinel db status {app.name}`.")
 
     # ---- restore ----------------------------------------------------------------------------------
-    def target(self, app: dict, to: str) -> pgbackrest.Target:
+    def target(self, app: App, to: str) -> pgbackrest.Target:
         to = (to or "").strip()
         if to == "latest":
             return pgbackrest.Target("latest")
-        point = next((p for p in self.store.get(names.db_points_key(app['name'])) or [] if p["name"] == to), None)
+        point = next((p for p in self.store.get(names.db_points_key(app.name)) or [] if p["name"] == to), None)
         if point:
             backup = pgbackrest.backup_for_point(self.info(app)["backups"], point["lsn"],
                                                  point["timeline"])
             if not backup:
-                raise InvalidInput(f"no backup of {app['name']} ends before restore point {to}: it "
+                raise InvalidInput(f"no backup of {app.name} ends before restore point {to}: it "
                                    "cannot be reached any more.")
             return pgbackrest.Target("name", point["name"], timeline=point["timeline"], set=backup)
         try:
             return pgbackrest.time_target(pgbackrest.parse_time(to))
         except ValueError:
             raise InvalidInput(f"--to {to!r} is not a time (ISO 8601, e.g. 2026-11-27T16:40:00Z), "
-                               f"`latest`, or a restore point of {app['name']} (see `sentinel db "
-                               f"backups {app['name']}`).")
+                               f"`latest`, or a restore point of {app.name} (see `sentinel db "
+                               f"backups {app.name}`).")
 
     def plan_restore(self, name: str, to: str, into: str | None) -> RestorePlan:
         """What a restore would do and what it would discard; refuses what cannot be done."""
@@ -323,7 +323,7 @@ class BackupService:
                            window=Window(window["from"], window_to),
                            discards=None if into else self._discards(app, target, primary, now))
 
-    def _discards(self, app: dict, target: pgbackrest.Target, primary: str | None,
+    def _discards(self, app: App, target: pgbackrest.Target, primary: str | None,
                   now: dt.datetime) -> dict:
         """The span (and, by commit timestamp, the number of write transactions) an in-place
         restore throws away."""
@@ -331,7 +331,7 @@ class BackupService:
         if target.kind == "time":
             since = target.text
         elif target.kind == "name":
-            point = next(p for p in self.store.get(names.db_points_key(app['name'])) or []
+            point = next(p for p in self.store.get(names.db_points_key(app.name)) or []
                          if p["name"] == target.value)
             since = point["at"]
         out = {"from": since, "to": utc(now.timestamp()), "transactions": None,
@@ -360,7 +360,7 @@ class BackupService:
             return self.restore_into(op, app, plan.into, target)
         return self._restore_in_place(op, app, target, plan)
 
-    def _recover(self, op: Operation, source: dict, target: pgbackrest.Target, *, node: str,
+    def _recover(self, op: Operation, source: App, target: pgbackrest.Target, *, node: str,
                  volume: str | None, keep_old: str | None, archive: bool, task: str,
                  drill_db: str | None = None, timeout: float = 3600):
         """Restore the source app's repository into `volume` on `node` and recover it to the
@@ -368,22 +368,22 @@ class BackupService:
         objects = self.db.objects.ensure(source)
         images = self.store.get(names.STACK_IMAGES_KEY) or {}
         mounts = [f"type=volume,source={volume},target=/var/lib/postgresql/data"] if volume else []
-        op.step(f"restoring {source['name']}'s backup to {target.describe()} on {node}")
+        op.step(f"restoring {source.name}'s backup to {target.describe()} on {node}")
         result = run_one_off(
             self.p, task, images["postgres"],
-            recover_argv(names.stanza(source["name"]), target, keep_old=keep_old,
+            recover_argv(names.stanza(source.name), target, keep_old=keep_old,
                          archive=archive, drill_db=drill_db),
-            networks=[names.network(source["name"])],
+            networks=[names.network(source.name)],
             secrets=[(objects["member_pgbackrest"], "pgbackrest.conf"), (objects["tls_key"], "tls.key"),
                      (objects["tls_cert"], "tls.crt"), (objects["ca"], "ca.crt")],
             mounts=mounts, constraints=[f"node.hostname == {node}"],
             env={"SENTINEL_COUNT_SQL": COUNT_SQL} if drill_db else None,
-            labels={"sentinel.app": source["name"], "sentinel.role": "db-restore"},
+            labels={"sentinel.app": source.name, "sentinel.role": "db-restore"},
             timeout=timeout, on_line=lambda l: op.step(f"  {l}") if l.startswith("recover:") else None)
         return result
 
-    def _restore_in_place(self, op: Operation, app: dict, target: pgbackrest.Target, plan: RestorePlan) -> dict:
-        name = app["name"]
+    def _restore_in_place(self, op: Operation, app: App, target: pgbackrest.Target, plan: RestorePlan) -> dict:
+        name = app.name
         started = time.monotonic()
         stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
         pre = None
@@ -402,7 +402,7 @@ class BackupService:
             states = self.db.objects.node_states()
             # The primary's data goes first: it is the newest, and it is the copy kept aside.
             primary = plan.primary
-            live = sorted((m for m in app["db"]["members"] if states.get(m["node"]) == "ready"),
+            live = sorted((m for m in app.db.members if states.get(m["node"]) == "ready"),
                           key=lambda m: names.member(m["index"]) != primary)
             moved_from = None
             if live:
@@ -464,32 +464,32 @@ class BackupService:
         return {"restored_to": target.describe(), "seconds": round(took, 1), "kept": kept,
                 "undo": f"sentinel db restore {name} --to {pre['name']} --yes" if pre else None}
 
-    def _move_lost_member(self, op: Operation, app: dict, primary: str | None,
+    def _move_lost_member(self, op: Operation, app: App, primary: str | None,
                           states: dict[str, str]) -> tuple[dict, str]:
         """The member to restore (the last primary, else the first) is placed on a ready node that
         holds no other member; returns it and the node it was on."""
-        members = app["db"]["members"]
+        members = app.db.members
         m = next((x for x in members if names.member(x["index"]) == primary), members[0])
         free = self.db.free_nodes(app, moving=m)
         if not free:
-            raise Precondition(f"no node that holds a member of {app['name']}'s database is ready, and "
+            raise Precondition(f"no node that holds a member of {app.name}'s database is ready, and "
                                "no other node is free to restore it onto: add a node with "
                                "`sentinel cluster scale` or bring the node back.")
         old = m["node"]
         op.step(f"{names.member(m['index'])} was on {old} ({states.get(old, 'gone')}): restoring it "
                 f"onto {free[0]} from the repository")
-        self.db.wipe_volume(free[0], names.member_volume(app["name"], m["index"]))
+        self.db.wipe_volume(free[0], names.member_volume(app.name, m["index"]))
         m["node"] = free[0]
         self.db.save(app)
         return m, old
 
-    def _restart_standbys(self, op: Operation, app: dict, first: dict, canary: dict | None,
+    def _restart_standbys(self, op: Operation, app: App, first: Member, canary: Canary | None,
                           states: dict[str, str]) -> None:
         """After an in-place restore the standbys are cloned again. A full backup on the new
         timeline comes first: a clone from the repository takes the newest backup, and one
         taken after the target lies on the abandoned timeline."""
-        name = app["name"]
-        others = [m for m in app["db"]["members"] if m is not first]
+        name = app.name
+        others = [m for m in app.db.members if m is not first]
         if not others:
             return
         op.step("a full backup of the restored database (the standbys are cloned from it)")
@@ -506,7 +506,7 @@ class BackupService:
             if states.get(m["node"]) == "ready":
                 self.db.wait_streaming(app, names.member(m["index"]))
 
-    def restore_into(self, op: Operation, source: dict, into: str, target: pgbackrest.Target,
+    def restore_into(self, op: Operation, source: App, into: str, target: pgbackrest.Target,
                       internal: bool = False) -> dict:
         started = time.monotonic()
         spec = self.p.spec
@@ -514,16 +514,16 @@ class BackupService:
                 "domain": validation.domain(f"{into}.{spec.domain}") if spec.domain != "localhost"
                 else f"{into}.localhost", "replicas": 0, "env": {}, "health_path": None,
                 "db": self.db.new_record(into, ha=False), "created_at": time.time(),
-                "restored_from": {"app": source["name"], "target": target.describe()},
+                "restored_from": {"app": source.name, "target": target.describe()},
                 **({"internal": True} if internal else {})}
         self.db.prepare(op, copy)
         self.store.put_app(into, copy)
-        member = copy["db"]["members"][0]
+        member = copy.db.members[0]
         try:
             result = self._recover(op, source, target, node=member["node"],
                                    volume=names.member_volume(into, member["index"]), keep_old=None,
                                    archive=False, task=names.stack_object(into, "restore"))
-            require_restored(result, source["name"])
+            require_restored(result, source.name)
             op.step(f"starting {into}'s database on the restored data")
             self.stack.deploy(copy, None, web=False)
             self.db.wait_leader(copy, what="the copy")
@@ -544,7 +544,7 @@ class BackupService:
             self.store.delete_app(into)
             raise
         took = time.monotonic() - started
-        self.store.add_event(names.db_target(source['name']), "restore",
+        self.store.add_event(names.db_target(source.name), "restore",
                              f"restored into {into} at {target.describe()} in {took:.1f} s", op.actor, op.id)
         return {"restored_to": target.describe(), "into": into, "seconds": round(took, 1)}
 
@@ -569,7 +569,7 @@ class BackupService:
         backup_node = next((n["name"] for n in self.store.nodes() if n["role"] == "backup"),
                            self.db.objects.app_nodes()[0])
         result = self._recover(op, app, target, node=backup_node, volume=None, keep_old=None,
-                               archive=False, task=names.stack_object(name, "drill"), drill_db=app["db"]["name"])
+                               archive=False, task=names.stack_object(name, "drill"), drill_db=app.db.name)
         report = next((json.loads(l.split(" ", 1)[1]) for l in result.output.splitlines()
                        if l.startswith("SENTINEL-DRILL ")), None)
         problems = []
@@ -599,11 +599,11 @@ class BackupService:
         op.step(f"drill passed in {took:.1f} s: {drill['summary']}")
         return drill
 
-    def _counts_on_paused_standby(self, app: dict, standby: str) -> tuple[pgbackrest.Target, dict]:
+    def _counts_on_paused_standby(self, app: App, standby: str) -> tuple[pgbackrest.Target, dict]:
         """Pause replay on a standby, read its position and count there: exactly the state at that
         position, whatever the primary does meanwhile. Patroni would resume replay within a
         loop, so it is paused too (no automatic failover for those seconds)."""
-        self.db.member_exec(app["name"], standby, [*PATRONICTL, "pause", "--wait"], timeout=60)
+        self.db.member_exec(app.name, standby, [*PATRONICTL, "pause", "--wait"], timeout=60)
         self.db.sql(app, "select pg_wal_replay_pause()", member=standby, database="postgres")
         try:
             for _ in range(50):
@@ -616,10 +616,10 @@ class BackupService:
             counts = json.loads(self.db.sql(app, COUNT_SQL, member=standby) or "{}")
         finally:
             self.db.sql(app, "select pg_wal_replay_resume()", member=standby, database="postgres")
-            self.db.member_exec(app["name"], standby, [*PATRONICTL, "resume", "--wait"], timeout=60)
+            self.db.member_exec(app.name, standby, [*PATRONICTL, "resume", "--wait"], timeout=60)
         return pgbackrest.Target("lsn", lsn, exclusive=True), counts
 
-    def _counts_at_restore_point(self, app: dict) -> tuple[pgbackrest.Target, dict]:
+    def _counts_at_restore_point(self, app: App) -> tuple[pgbackrest.Target, dict]:
         """Without a standby: a restore point and the counts in one repeatable-read transaction
         (a write committing in the instant between the two can make a drill report a mismatch)."""
         label = f"drill-{time.strftime('%Y%m%dt%H%M%S', time.gmtime())}"

@@ -25,6 +25,7 @@ from ..errors import SentinelError
 from ..jobs import Jobs
 from ..platform import Platform
 from .backup import BackupService
+from ..records import App
 
 log = logging.getLogger("sentinel.schedule")
 DAY = 86400.0
@@ -37,7 +38,7 @@ class Policy:
     drill_every: float = 7 * DAY
 
 
-def policy_for(app: dict, base: Policy) -> Policy:
+def policy_for(app: App, base: Policy) -> Policy:
     """The app's own schedule (sentinel.yaml `database.backups.schedule`): daily makes every
     backup a full one; weekly is the default (a full a week, differentials daily)."""
     if (app.get("backups") or {}).get("schedule") == "daily":
@@ -96,15 +97,15 @@ class BackupScheduler:
         if self.p.state != "ready" or self.jobs.busy("cluster"):
             return
         for app in self.p.store.apps():
-            target = names.app_target(app['name'])
+            target = names.app_target(app.name)
             # A release check's scratch copy is never backed up: it is gone in a minute.
-            if not app.get("db") or app.get("internal") or self.jobs.busy(target):
+            if not app.db or app.get("internal") or self.jobs.busy(target):
                 continue
             last = self.p.store.last_operation_end(target, exclude_actor="sentinel")
             self.consider(app, quiet=last is not None and time.time() - last < self.quiet)
 
-    def consider(self, app: dict, quiet: bool = False) -> None:
-        name = app["name"]
+    def consider(self, app: App, quiet: bool = False) -> None:
+        name = app.name
         info = self.backups.info(app)
         if info["status"] == "unreachable":
             return  # `db status` says so; nothing to schedule against

@@ -19,6 +19,7 @@ from .plan import describe_plan, new_plan, plan_lock, split_steps, validate_plan
 from .release import ReleaseService, validate as validate_release
 from .routes import PRODUCTION_ONLY, Routes, routing, weights_for
 from .stack import Stack
+from ..records import App, Canary
 
 service_name = names.service  # the swarm service of a web role
 
@@ -101,7 +102,7 @@ class CanaryService:
                   "started_at": time.time(), "state": "starting", "analysis": body.analysis,
                   "post_promote_command": body.post_promote_command}
         if body.release:
-            canary["release"] = self._release(op, app, canary, body)
+            canary.release = self._release(op, app, canary, body)
         self.store.put_canary(name, canary)
         try:
             op.step(f"starting the canary ({body.image}, {body.replicas} replica(s))"
@@ -130,25 +131,25 @@ class CanaryService:
                 op.step(f"the release phase had run: `sentinel db restore {name} --to {point} --yes` "
                         "returns the database to before it")
             raise
-        canary["state"] = "running"
+        canary.state = "running"
         if body.steps:
             weights, pauses, intervals = split_steps(body.steps)
-            canary["progressive"] = new_plan(weights, body.interval, body.auto_promote, time.time(),
+            canary.progressive = new_plan(weights, body.interval, body.auto_promote, time.time(),
                                              pauses=pauses, intervals=intervals)
         self.store.put_canary(name, canary)
         what = (f"canary {body.image} deployed as a shadow ({body.mirror}% of GET/HEAD mirrored)"
                 if body.mirror and not body.weight else f"canary {body.image} deployed at {body.weight}%")
         if body.steps:
-            what += ", " + describe_plan(canary["progressive"])
+            what += ", " + describe_plan(canary.progressive)
         self._event(name, "deploy", what, op)
         notify.send(self.store, name, "canary", what)
         return self.status(name)
 
-    def _release(self, op: Operation, app: dict, canary: dict, body: CanaryDeploy) -> dict:
+    def _release(self, op: Operation, app: App, canary: Canary, body: CanaryDeploy) -> dict:
         """The release phase, before any canary task exists. The canary's record says
         "releasing" meanwhile (with the restore point once recorded), so a control plane that
         stops here reports it on restart; nothing is routed to the canary until it is over."""
-        name = app["name"]
+        name = app.name
         self.store.put_canary(name, {**canary, "state": "releasing", "release": {}})
 
         def keep_point(point: dict) -> None:
@@ -156,13 +157,13 @@ class CanaryService:
             self.store.put_canary(name, {**c, "release": {"restore_point": point["name"]}})
 
         try:
-            info = self.release.release(op, app, canary["cluster_image"], body.release,
-                                                  extra_env=canary["env"], on_point=keep_point)
+            info = self.release.release(op, app, canary.cluster_image, body.release,
+                                                  extra_env=canary.env, on_point=keep_point)
         except Exception as e:
             self.store.delete_canary(name)
-            self._event(name, "failure", f"release phase of {canary['image']} failed: {e}", op)
+            self._event(name, "failure", f"release phase of {canary.image} failed: {e}", op)
             raise
-        self._event(name, "release", f"release phase of {canary['image']} done ({info['what']}); "
+        self._event(name, "release", f"release phase of {canary.image} done ({info['what']}); "
                     f"restore point {info['restore_point']}"
                     + (f"; schema: {info['schema_diff']}" if info["schema_changed"] else ""), op)
         return info
@@ -170,14 +171,14 @@ class CanaryService:
     # ---- traffic --------------------------------------------------------------------------------
     def start_traffic(self, name: str, weight) -> str:
         c = self.require(name)
-        validation.weight(weight, c["baseline"])
+        validation.weight(weight, c.baseline)
         return self.jobs.start(names.app_target(name), "canary-traffic",
                                lambda op: self.traffic(op, name, weight))
 
     def traffic(self, op: Operation, name: str, weight: int) -> dict:
         app, c = self.store.require_app(name), self.require(name)
         self.routes.write(app, **routing({**c, "weight": weight}))
-        old, c["weight"] = c["weight"], weight
+        old, c.weight = c.weight, weight
         plan = c.get("progressive")
         if plan and op.actor != "sentinel" and plan.get("state") in ("running", "awaiting_approval",
                                                                       "pausing"):
@@ -185,7 +186,7 @@ class CanaryService:
             self._event(name, "progress", "progressive steps paused by a manual traffic change", op)
         self.store.put_canary(name, c)
         self._event(name, "traffic", f"canary weight {old}% -> {weight}%", op)
-        notify.send(self.store, name, "step", f"canary {c['image']}: {old}% -> {weight}% of traffic")
+        notify.send(self.store, name, "step", f"canary {c.image}: {old}% -> {weight}% of traffic")
         op.step(f"{weight}% of traffic goes to the canary")
         return self.status(name)
 
@@ -200,9 +201,9 @@ class CanaryService:
         if post_promote_command is not None:
             if not post_promote_command.strip():
                 raise InvalidInput("--post-promote-command is empty: give the contract command.")
-            c["post_promote_command"] = post_promote_command
+            c.post_promote_command = post_promote_command
             self.store.put_canary(name, c)
-        running, want = self.health(name, "canary", c["replicas"])
+        running, want = self.health(name, "canary", c.replicas)
         if running < want:
             raise Conflict(f"the canary of {name!r} is unhealthy ({running} of {want} task(s) "
                            "running): roll it back or wait until it is healthy.")
@@ -212,12 +213,12 @@ class CanaryService:
         app, c = self.store.require_app(name), self.require(name)
         started = time.monotonic()
         kept = {k: v for k, v in (app.get("env") or {}).items() if k not in c.get("env_unset", ())}
-        promoted = {**app, "image": c["image"], "cluster_image": c["cluster_image"],
+        promoted = {**app, "image": c.image, "cluster_image": c.cluster_image,
                     "env": {**kept, **c.get("env", {})},
                     "resources": c.get("resources", app.get("resources"))}
-        op.step(f"rolling production to {c['image']} (start-first, health-gated) while traffic flows")
+        op.step(f"rolling production to {c.image} (start-first, health-gated) while traffic flows")
         self.stack.deploy(promoted, c)
-        self.stack.wait_running(service_name(name, "production"), app["replicas"], timeout=300)
+        self.stack.wait_running(service_name(name, "production"), app.replicas, timeout=300)
         self.store.put_app(name, promoted)
         op.step("all traffic to production")
         self.routes.write(promoted, PRODUCTION_ONLY)
@@ -225,20 +226,20 @@ class CanaryService:
         self.stack.deploy(promoted, None)
         self.store.delete_canary(name)
         took = time.monotonic() - started
-        self._event(name, "promote", f"promoted {c['image']} to production in {took:.1f} s", op)
-        notify.send(self.store, name, "promote", f"promoted {c['image']} to production "
-                    f"(was {app['image']})")
+        self._event(name, "promote", f"promoted {c.image} to production in {took:.1f} s", op)
+        notify.send(self.store, name, "promote", f"promoted {c.image} to production "
+                    f"(was {app.image})")
         self.hooks.fire(name, "post_rollout", webhooks.canary_payload(
             "post_rollout", app, c, result="promoted"))
-        out = {"promoted": c["image"], "seconds": round(took, 2)}
+        out = {"promoted": c.image, "seconds": round(took, 2)}
         if c.get("post_promote_command"):
             try:
                 out["post_promote"] = self.release.post_promote(op, promoted,
-                                                                          c["post_promote_command"])
+                                                                          c.post_promote_command)
             except Exception as e:
                 self._event(name, "failure", f"post-promote command failed: {e}", op)
                 raise
-            self._event(name, "contract", f"post-promote command done: {c['post_promote_command']}", op)
+            self._event(name, "contract", f"post-promote command done: {c.post_promote_command}", op)
         return out
 
     # ---- rollback -------------------------------------------------------------------------------
@@ -269,13 +270,13 @@ class CanaryService:
         op.step("all traffic back to production; removing the canary")
         self.stack.deploy(app, None)
         self.store.delete_canary(name)
-        said = f"rolled back {c['image']}" + (f": {reason}" if reason else "")
+        said = f"rolled back {c.image}" + (f": {reason}" if reason else "")
         self._event(name, "rollback", said, op)
         notify.send(self.store, name, "rollback", said,
-                    {"image": c["image"], "reason": reason, "failing_metrics": failing or []})
+                    {"image": c.image, "reason": reason, "failing_metrics": failing or []})
         self.hooks.fire(name, "post_rollout", webhooks.canary_payload(
             "post_rollout", app, c, result="rolled_back", reason=reason))
-        return {"rolled_back": c["image"]}
+        return {"rolled_back": c.image}
 
     # ---- gates ----------------------------------------------------------------------------------
     def approve(self, name: str, actor: str = "cli") -> dict:
@@ -294,7 +295,7 @@ class CanaryService:
                                        state, f"it is {state}" if state else "it has no steps"))
                                + ").")
             index = plan["step_index"]
-            c["progressive"] = {**plan, "state": "approved", "gate_passed": index}
+            c.progressive = {**plan, "state": "approved", "gate_passed": index}
             self.store.put_canary(name, c)
         self.store.add_event(names.canary_target(name), "gate", f"step {index + 1}/{len(plan['steps'])} at "
                              f"{plan['steps'][index]}% approved", actor)
@@ -305,22 +306,22 @@ class CanaryService:
     def status(self, name: str) -> dict:
         app = self.store.require_app(name)
         c = self.store.canary(name)
-        out = {"app": name, "production": {"image": app["image"], "replicas": app["replicas"]},
+        out = {"app": name, "production": {"image": app.image, "replicas": app.replicas},
                "canary": None,
                "events": self.store.events(target=names.canary_target(name), limit=20)}
-        running, want = self.health(name, "production", app["replicas"])
+        running, want = self.health(name, "production", app.replicas)
         out["production"]["healthy"] = f"{running}/{want}"
         if c:
-            running, want = self.health(name, "canary", c["replicas"])
-            w = weights_for(c["weight"], c["baseline"])
-            out["canary"] = {"image": c["image"], "weight": c["weight"], "weights": w,
-                             "replicas": c["replicas"], "healthy": f"{running}/{want}",
-                             "sticky": c["sticky"], "baseline": c["baseline"],
+            running, want = self.health(name, "canary", c.replicas)
+            w = weights_for(c.weight, c.baseline)
+            out["canary"] = {"image": c.image, "weight": c.weight, "weights": w,
+                             "replicas": c.replicas, "healthy": f"{running}/{want}",
+                             "sticky": c.sticky, "baseline": c.baseline,
                              "mirror": c.get("mirror", 0), "resources": c.get("resources"),
-                             "since": c["started_at"], "state": c.get("state"),
+                             "since": c.started_at, "state": c.get("state"),
                              "progressive": c.get("progressive"), "release": c.get("release"),
                              "post_promote_command": c.get("post_promote_command")}
         latest = self.store.judgments(name, limit=1)
         out["judgment"] = latest[0]["result"] if latest and c and \
-            latest[0]["at"] >= c["started_at"] else None
+            latest[0]["at"] >= c.started_at else None
         return out

@@ -77,8 +77,8 @@ class ClusterService:
         validation.acme_settings(spec.email, spec.acme_server, spec.acme_ca)
         validation.scrape_interval(spec.scrape_interval)
         existing = self.store.get(names.CLUSTER_KEY)
-        if existing and existing["name"] != spec.name:
-            raise InvalidInput(f"this control plane already manages cluster {existing['name']!r}: "
+        if existing and existing.name != spec.name:
+            raise InvalidInput(f"this control plane already manages cluster {existing.name!r}: "
                                "run `sentinel destroy` first or use that name.")
         if existing and self.p.state == "ready" and existing["nodes"] != spec.nodes:
             # Terraform would simply drop the last nodes, databases and all: scale moves them first.
@@ -422,6 +422,6 @@ class ClusterService:
             self.store.delete(key)
         self.store.set_nodes([])
         for app in self.store.apps():
-            self.store.delete_app(app["name"])
+            self.store.delete_app(app.name)
         op.step("everything init created is gone")
         return {"destroyed": True}

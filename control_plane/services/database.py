@@ -1,7 +1,7 @@
 """An app's Postgres: members run by Patroni on different nodes, HAProxy as the one address
 apps connect to, pgBackRest archiving every WAL segment to the app's repository.
 
-The store keeps where each member lives (`app["db"]["members"]`: index and node); Patroni and
+The store keeps where each member lives (`app.db.members`: index and node); Patroni and
 etcd decide which member is primary. Every change of members (add, move, remove) goes through
 the app's stack, so the swarm always runs exactly what the store describes.
 """
@@ -23,6 +23,7 @@ from .db_objects import DbObjects
 from .dcs import DCS
 from .oneoff import require_ok, run_one_off
 from .stack import Stack
+from ..records import App, Canary, Database, Member
 
 REPO_ENV = {"PGBACKREST_CONFIG": "/run/sentinel/pgbackrest.conf"}
 
@@ -48,19 +49,19 @@ class DatabaseService:
         self.stack = stack
 
     # ---- what the store says ------------------------------------------------------------------
-    def require(self, name: str) -> dict:
+    def require(self, name: str) -> App:
         app = self.store.app(name)
         if not app:
             raise NotFound(f"there is no app named {name!r}: see `sentinel apps`.")
-        if not app.get("db"):
+        if not app.db:
             raise InvalidInput(f"app {name!r} has no database: deploy it with --db postgres to "
                                "give it one.")
         return app
 
-    def free_nodes(self, app: dict, moving: dict | None = None) -> list[str]:
+    def free_nodes(self, app: App, moving: Member | None = None) -> list[str]:
         """Ready nodes that hold no member of the app's database (`moving`, a member about to
         leave its node, does not count), in index order."""
-        taken = {m["node"] for m in app["db"]["members"] if m is not moving}
+        taken = {m.node for m in app.db.members if m is not moving}
         return [n for n in self.objects.app_nodes() if n not in taken]
 
     # ---- credentials and configuration objects ------------------------------------------------
@@ -79,7 +80,7 @@ class DatabaseService:
         return proc
 
     def repo_exec(self, app: str, argv: list[str], *, timeout: float = 3600, check: bool = True,
-                  wait: float = 60, record: dict | None = None):
+                  wait: float = 60, record: App | None = None):
         """pgBackRest where the repository is handled: the app's repository host, or (object
         storage) the primary member, which reaches the bucket itself. `record`: the app's, when
         it is not stored yet (its database being created)."""
@@ -108,14 +109,14 @@ class DatabaseService:
                 + " ".join(((proc.stderr or "") + (proc.stdout or "")).split())[-400:]))
         return proc
 
-    def running_members(self, app: dict) -> list[str]:
-        return [names.member(m["index"]) for m in app["db"]["members"] if not m.get("stopped")]
+    def running_members(self, app: App) -> list[str]:
+        return [m.key for m in app.db.members if not m.stopped]
 
-    def cluster(self, app: dict) -> dict | None:
+    def cluster(self, app: App) -> dict | None:
         """Patroni's view (`GET /cluster`), asked of any member that answers."""
         for member in self.running_members(app):
             try:
-                proc = self.member_exec(app["name"], member, patroni.cluster_argv(),
+                proc = self.member_exec(app.name, member, patroni.cluster_argv(),
                                         check=False, timeout=15)
             except CommandFailed:
                 continue
@@ -126,26 +127,26 @@ class DatabaseService:
                     continue
         return None
 
-    def primary(self, app: dict) -> str:
+    def primary(self, app: App) -> str:
         leader = patroni.leader(self.cluster(app))
         if not leader:
-            raise Precondition(f"the database of {app['name']} has no running primary now: see "
-                               f"`sentinel db status {app['name']}`.")
+            raise Precondition(f"the database of {app.name} has no running primary now: see "
+                               f"`sentinel db status {app.name}`.")
         return leader
 
-    def sql(self, app: dict, sql: str, *, member: str | None = None, database: str | None = None,
+    def sql(self, app: App, sql: str, *, member: str | None = None, database: str | None = None,
             user: str = "postgres", timeout: float = 60) -> str:
         """One SQL string on the primary (or `member`), as a superuser unless `user` is given;
         psql's unaligned tuples."""
         member = member or self.primary(app)
-        proc = self.member_exec(app["name"], member,
-                                psql_argv(user, database or app["db"]["name"], tuples=True,
+        proc = self.member_exec(app.name, member,
+                                psql_argv(user, database or app.db.name, tuples=True,
                                           script=True),
                                 input=sql, timeout=timeout)
         return proc.stdout.strip()
 
     # ---- creation -----------------------------------------------------------------------------
-    def new_record(self, name: str, ha: bool) -> dict:
+    def new_record(self, name: str, ha: bool) -> Database:
         nodes = self.objects.app_nodes()
         if not nodes:
             raise Precondition("no node is ready to hold a database: see `sentinel cluster inspect`.")
@@ -156,19 +157,18 @@ class DatabaseService:
         placed = topology.place_members(nodes, 2 if ha else 1)
         # Only the first member starts: it creates the cluster where the primary should be; the
         # standby is started once it runs (see `started`).
-        return {"user": names.db_user(name), "name": names.db_name(name),
-                "secret": names.password_secret(name), "ha": ha,
-                "members": [{"index": i, "node": n, **({"stopped": True} if i else {})}
-                            for i, n in enumerate(placed)]}
+        return Database(user=names.db_user(name), name=names.db_name(name),
+                        secret=names.password_secret(name), ha=ha,
+                        members=[Member(index=i, node=n, stopped=i > 0) for i, n in enumerate(placed)])
 
-    def prepare(self, op: Operation, app: dict) -> None:
+    def prepare(self, op: Operation, app: App) -> None:
         """What must exist before the database's services start: the app role's password secret,
         the app's etcd user, its repository folder on the backup node."""
-        name, db = app["name"], app["db"]
+        name, db = app.name, app.db
         op.step("creating the database credentials (swarm secrets, etcd user)")
         password = secrets.get(names.db_credential(name))
-        self.p.docker.run(secret_rm_argv([db["secret"]]), check=False)
-        self.p.docker.run(secret_create_argv(db["secret"], {"sentinel.app": name}), input=password,
+        self.p.docker.run(secret_rm_argv([db.secret]), check=False)
+        self.p.docker.run(secret_create_argv(db.secret, {"sentinel.app": name}), input=password,
                           what="docker secret create")
         self.dcs.ensure_app_user(name, self.objects.passwords(name).etcd)
         self.dcs.delete_app_keys(name)  # a new database: nothing of an older one may linger
@@ -185,7 +185,7 @@ class DatabaseService:
             ssh.run(backup["address"], "mkdir", "-p", names.repo_path(name),
                     what="creating the backup repository folder")
 
-    def wait_leader(self, app: dict, timeout: float = 180, what: str = "the database") -> str:
+    def wait_leader(self, app: App, timeout: float = 180, what: str = "the database") -> str:
         deadline = time.monotonic() + timeout
         seen = "no member answered"
         while time.monotonic() < deadline:
@@ -196,40 +196,40 @@ class DatabaseService:
             leader = patroni.leader(cluster)
             if leader:
                 # Patroni says leader a moment before Postgres accepts writes.
-                proc = self.member_exec(app["name"], leader,
+                proc = self.member_exec(app.name, leader,
                                         psql_argv("postgres", "postgres", tuples=True),
                                         input="select pg_is_in_recovery()", check=False)
                 if proc.returncode == 0 and proc.stdout.strip() == "f":
                     return leader
             time.sleep(1)
-        raise CommandFailed(f"{what} of {app['name']} did not get a primary within {int(timeout)} s "
-                            f"(Patroni: {seen}); see `sentinel inspect logs {app['name']} --db`.")
+        raise CommandFailed(f"{what} of {app.name} did not get a primary within {int(timeout)} s "
+                            f"(Patroni: {seen}); see `sentinel inspect logs {app.name} --db`.")
 
-    def wait_streaming(self, app: dict, member: str, timeout: float = 600) -> None:
+    def wait_streaming(self, app: App, member: str, timeout: float = 600) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if patroni.streaming(self.cluster(app), member):
                 return
             time.sleep(1)
-        raise CommandFailed(f"standby {member} of {app['name']} did not catch up within "
-                            f"{int(timeout)} s; see `sentinel inspect logs {app['name']} --db`.")
+        raise CommandFailed(f"standby {member} of {app.name} did not catch up within "
+                            f"{int(timeout)} s; see `sentinel inspect logs {app.name} --db`.")
 
-    def tune(self, app: dict, timing: Timing | None = None) -> None:
+    def tune(self, app: App, timing: Timing | None = None) -> None:
         """Patroni's timing in etcd: `timing`, else what the number of members calls for
         (database_config.timing_for). Raises CommandFailed if no member could set it."""
-        timing = timing or timing_for(len(app["db"]["members"]))
+        timing = timing or timing_for(len(app.db.members))
         # The leader first (any member can write the config to etcd), once each.
         for member in dict.fromkeys([patroni.leader(self.cluster(app)), *self.running_members(app)]):
             if not member:
                 continue
-            proc = self.member_exec(app["name"], member, set_timing_argv(timing), timeout=60, check=False)
+            proc = self.member_exec(app.name, member, set_timing_argv(timing), timeout=60, check=False)
             if proc.returncode == 0:
                 return
-        raise CommandFailed(f"could not set Patroni's timing of {app['name']}'s database "
+        raise CommandFailed(f"could not set Patroni's timing of {app.name}'s database "
                             f"(loop_wait {timing.loop_wait} s): see `sentinel inspect logs "
-                            f"{app['name']} --db`.")
+                            f"{app.name} --db`.")
 
-    def tune_quietly(self, op: Operation, app: dict) -> None:
+    def tune_quietly(self, op: Operation, app: App) -> None:
         """tune() after a change that leaves the database working either way: a failure is said,
         not raised (the timing only changes how fast a lone member reacts, and its idle cost)."""
         try:
@@ -237,10 +237,10 @@ class DatabaseService:
         except CommandFailed as e:
             op.step(f"WARNING: {e.message}")
 
-    def stanza_create(self, app: dict) -> None:
+    def stanza_create(self, app: App) -> None:
         deadline = time.monotonic() + 60
         while True:
-            proc = self.repo_exec(app["name"], pgbackrest.stanza_create_argv(names.stanza(app["name"])),
+            proc = self.repo_exec(app.name, pgbackrest.stanza_create_argv(names.stanza(app.name)),
                                   check=False, timeout=120)
             if proc.returncode == 0:
                 return
@@ -249,21 +249,21 @@ class DatabaseService:
                                     + pgbackrest.error_lines((proc.stderr or "") + proc.stdout))
             time.sleep(2)
 
-    def apply_schema(self, app: dict, schema: str) -> None:
+    def apply_schema(self, app: App, schema: str) -> None:
         """The schema file, in one transaction, as the app's own role."""
-        db = app["db"]
-        proc = self.member_exec(app["name"], self.primary(app),
-                                psql_argv(db["user"], db["name"], script=True) +
+        db = app.db
+        proc = self.member_exec(app.name, self.primary(app),
+                                psql_argv(db.user, db.name, script=True) +
                                 ["--single-transaction", "-q"], input=schema, check=False,
                                 timeout=300)
         if proc.returncode != 0:
             msg = " ".join((proc.stderr or "").strip().split())
             raise InvalidInput(f"the schema failed in Postgres: {msg}; fix the file and deploy again.")
 
-    def started(self, op: Operation, app: dict, schema: str | None) -> None:
+    def started(self, op: Operation, app: App, schema: str | None) -> None:
         """After the app's stack first deployed the database: wait for the primary, create the
         backup stanza, apply the schema, wait for the standby."""
-        name = app["name"]
+        name = app.name
         op.step("waiting for the database's primary")
         leader = self.wait_leader(app)
         if self.repo_ready():
@@ -276,38 +276,38 @@ class DatabaseService:
         if schema:
             op.step("applying the schema (one transaction, as the app's role)")
             self.apply_schema(app, schema)
-        if any(m.get("stopped") for m in app["db"]["members"]):
-            for m in app["db"]["members"]:
-                m.pop("stopped", None)
+        if any(m.stopped for m in app.db.members):
+            for m in app.db.members:
+                m.stopped = False
             self._redeploy_db_only(app)
         for m in self.running_members(app):
             if m != leader:
                 op.step(f"waiting for standby {m} on {self.member_node(app, m)} to stream")
                 self.wait_streaming(app, m, timeout=300)
-        if len(app["db"]["members"]) == 1:
+        if len(app.db.members) == 1:
             self.tune_quietly(op, app)
-        self.store.add_event(names.db_target(name), "create", f"database created ({len(app['db']['members'])} "
+        self.store.add_event(names.db_target(name), "create", f"database created ({len(app.db.members)} "
                              "member(s))", "system", op.id)
 
-    def member_node(self, app: dict, member: str) -> str:
-        return next((m["node"] for m in app["db"]["members"] if names.member(m["index"]) == member), "?")
+    def member_node(self, app: App, member: str) -> str:
+        return next((m.node for m in app.db.members if m.key == member), "?")
 
     # ---- status -------------------------------------------------------------------------------
     def status(self, name: str) -> dict:
         app = self.require(name)
         cluster = self.cluster(app)
-        summary = patroni.summarize(cluster, app["db"]["members"], self.objects.node_states())
-        out = {"app": name, "ha": len(app["db"]["members"]) > 1, **summary}
+        summary = patroni.summarize(cluster, app.db.members, self.objects.node_states())
+        out = {"app": name, "ha": len(app.db.members) > 1, **summary}
         out["actions"] = self.advice(app, summary)
         return out
 
-    def advice(self, app: dict, summary: dict) -> list[str]:
-        name = app["name"]
+    def advice(self, app: App, summary: dict) -> list[str]:
+        name = app.name
         tips = []
         for m in summary["members"]:
             # With no primary, a rebuild has nothing to clone from: the restore below is the way.
             if summary["primary"] and m["node_state"] not in ("ready", "unknown"):
-                tips.append(f"member {m['member']} is on {m['node']}, which is {m['node_state']}: "
+                tips.append(f"member {m['member']} is on {m.node}, which is {m['node_state']}: "
                             f"when it will not come back, run `sentinel db rebuild {name}`.")
         if not summary["primary"]:
             tips.append(f"no primary is running: if every member is lost, `sentinel db restore "
@@ -315,28 +315,29 @@ class DatabaseService:
         return tips
 
     # ---- members: add, remove, move ----------------------------------------------------------
-    def _redeploy(self, app: dict) -> None:
-        self.stack.deploy(app, self.store.canary(app["name"]))
+    def _redeploy(self, app: App) -> None:
+        self.stack.deploy(app, self.store.canary(app.name))
 
-    def _redeploy_db_only(self, app: dict) -> None:
+    def _redeploy_db_only(self, app: App) -> None:
         self.stack.deploy(app, None, web=False)
 
-    def save(self, app: dict) -> None:
-        current = self.store.app(app["name"]) or {}
-        self.store.put_app(app["name"], {**current, "db": app["db"]})
+    def save(self, app: App) -> None:
+        """The app's database part (its members) as `app` has it; the rest as stored."""
+        current = self.store.app(app.name)
+        self.store.put_app(current.changed(db=app.db) if current else app)
 
-    def add_member(self, op: Operation, app: dict, node: str) -> str:
-        used = [m["index"] for m in app["db"]["members"]]
+    def add_member(self, op: Operation, app: App, node: str) -> str:
+        used = [m.index for m in app.db.members]
         index = topology.free_index(used, MAX_MEMBER_INDEX)
         key = names.member(index)
         op.step(f"adding member {key} on {node} (cloned from the repository or the primary)")
         # A node that comes back may still hold an old copy under this member's volume name:
         # a new member always starts empty and is cloned.
-        self.wipe_volume(node, names.member_volume(app["name"], index))
-        if len(app["db"]["members"]) == 1:
+        self.wipe_volume(node, names.member_volume(app.name, index))
+        if len(app.db.members) == 1:
             # A standby is there to take over: Patroni watches at full speed before it starts.
             self.tune(app, FAST)
-        app["db"]["members"].append({"index": index, "node": node})
+        app.db.members.append(Member(index=index, node=node))
         self.save(app)
         self._redeploy(app)
         try:
@@ -344,29 +345,29 @@ class DatabaseService:
         except CommandFailed as e:
             # A standby that cannot catch up is taken out again: the database stays as it was.
             op.step(f"{key} did not catch up: removing it again")
-            app["db"]["members"] = [m for m in app["db"]["members"] if m["index"] != index]
+            app.db.members = [m for m in app.db.members if m.index != index]
             self.save(app)
             self._redeploy(app)
             address = self.p.node_address(node)
             if address:
-                Docker(address).remove_volume(names.member_volume(app["name"], index))
+                Docker(address).remove_volume(names.member_volume(app.name, index))
             raise CommandFailed(f"{e.message} It was removed again; nothing else changed.")
         op.step(f"{key} on {node} is streaming")
         return key
 
-    def remove_member(self, op: Operation, app: dict, key: str) -> None:
-        member = next(m for m in app["db"]["members"] if names.member(m["index"]) == key)
+    def remove_member(self, op: Operation, app: App, key: str) -> None:
+        member = next(m for m in app.db.members if m.key == key)
         if patroni.leader(self.cluster(app)) == key:
             self.switchover_now(op, app, exclude=key)
-        op.step(f"removing member {key} from {member['node']}")
-        app["db"]["members"] = [m for m in app["db"]["members"] if m is not member]
+        op.step(f"removing member {key} from {member.node}")
+        app.db.members = [m for m in app.db.members if m is not member]
         self.save(app)
         self._redeploy(app)
-        self.wait_gone(names.stack_object(app['name'], key))
-        address = self.p.node_address(member["node"])
-        if address and self.objects.node_states().get(member["node"]) == "ready":
-            Docker(address).remove_volume(names.member_volume(app["name"], member["index"]))
-        if len(app["db"]["members"]) == 1:
+        self.wait_gone(names.stack_object(app.name, key))
+        address = self.p.node_address(member.node)
+        if address and self.objects.node_states().get(member.node) == "ready":
+            Docker(address).remove_volume(names.member_volume(app.name, member.index))
+        if len(app.db.members) == 1:
             self.tune_quietly(op, app)
 
     def wait_gone(self, service: str, timeout: float = 90) -> None:
@@ -376,36 +377,36 @@ class DatabaseService:
                 return
             time.sleep(1)
 
-    def move_member(self, op: Operation, app: dict, key: str, node: str) -> None:
+    def move_member(self, op: Operation, app: App, key: str, node: str) -> None:
         """A new member on `node` first, caught up; then the old one goes (after a switchover if
         it was the primary). Nothing is ever down to one copy on the way."""
         self.add_member(op, app, node)
         self.remove_member(op, app, key)
 
     # ---- switchover -----------------------------------------------------------------------------
-    def switchover_now(self, op: Operation, app: dict, exclude: str | None = None,
+    def switchover_now(self, op: Operation, app: App, exclude: str | None = None,
                        candidate: str | None = None) -> str:
         cluster = self.cluster(app)
         leader = patroni.leader(cluster)
         if not leader:
-            raise Precondition(f"the database of {app['name']} has no running primary to hand over "
-                               f"from: see `sentinel db status {app['name']}`.")
+            raise Precondition(f"the database of {app.name} has no running primary to hand over "
+                               f"from: see `sentinel db status {app.name}`.")
         candidate = candidate or next(
             (m for m in [patroni.sync_standby(cluster)] +
              [x["name"] for x in (cluster or {}).get("members", [])]
              if m and m != leader and m != exclude and patroni.streaming(cluster, m)), None)
         if not candidate:
-            raise Conflict(f"the database of {app['name']} has no standby that is streaming and "
+            raise Conflict(f"the database of {app.name} has no standby that is streaming and "
                            "caught up: nothing can take over now; see `sentinel db status "
-                           f"{app['name']}`.")
+                           f"{app.name}`.")
         # In synchronous mode Patroni hands over only to the synchronous standby: a member that
         # just caught up becomes it within a loop or two.
         deadline = time.monotonic() + 60
         while patroni.sync_standby(cluster) != candidate:
             if time.monotonic() > deadline:
-                raise Conflict(f"standby {candidate} of {app['name']} has not become synchronous "
+                raise Conflict(f"standby {candidate} of {app.name} has not become synchronous "
                                "within 60 s, so it cannot take over without losing writes; see "
-                               f"`sentinel db status {app['name']}`.")
+                               f"`sentinel db status {app.name}`.")
             time.sleep(1)
             cluster = self.cluster(app)
         op.step(f"switchover: {candidate} becomes primary instead of {leader}")
@@ -413,7 +414,7 @@ class DatabaseService:
         # seconds: ask again for up to 30 s.
         deadline = time.monotonic() + 30
         while True:
-            proc = self.member_exec(app["name"], leader,
+            proc = self.member_exec(app.name, leader,
                                     [*PATRONICTL, "switchover", "--force", "--leader", leader,
                                      "--candidate", candidate],
                                     timeout=90, check=False)
@@ -441,10 +442,10 @@ class DatabaseService:
             while patroni.sync_standby(self.cluster(app)) != leader:
                 if time.monotonic() > deadline:
                     op.step(f"{leader} is not yet the synchronous standby again; until it is, "
-                            f"nothing can take over: see `sentinel db status {app['name']}`")
+                            f"nothing can take over: see `sentinel db status {app.name}`")
                     break
                 time.sleep(0.5)
-        self.store.add_event(names.db_target(app['name']), "switchover",
+        self.store.add_event(names.db_target(app.name), "switchover",
                              f"primary {leader} -> {candidate} ({self.member_node(app, candidate)})",
                              op.actor, op.id)
         return candidate
@@ -455,19 +456,19 @@ class DatabaseService:
         when a database would be left with fewer copies than it has."""
         moves, short = [], []
         for app in self.store.apps():
-            db = app.get("db")
+            db = app.db
             if not db:
                 continue
-            taken = [m["node"] for m in db["members"] if m["node"] not in leaving]
-            for m in db["members"]:
-                if m["node"] not in leaving:
+            taken = [m.node for m in db.members if m.node not in leaving]
+            for m in db.members:
+                if m.node not in leaving:
                     continue
                 free = [n for n in remaining if n not in taken]
                 if not free:
-                    short.append(app["name"])
+                    short.append(app.name)
                     break
                 taken.append(free[0])
-                moves.append((app["name"], names.member(m["index"]), free[0]))
+                moves.append((app.name, m.key, free[0]))
         if short:
             apps = ", ".join(short)
             raise Conflict(
@@ -480,7 +481,7 @@ class DatabaseService:
     def evacuate(self, op: Operation, leaving: list[str], remaining: list[str]) -> None:
         for app_name, key, node in self.plan_evacuation(leaving, remaining):
             op.step(f"moving {app_name}'s database member {key} to {node}")
-            self.move_member(op, self.store.app(app_name), key, node)
+            self.move_member(op, self.store.require_app(app_name), key, node)
 
     def wait_gone_tasks(self, service: str, timeout: float = 120) -> None:
         """Until no task of `service` runs (its containers stopped and volumes free)."""
@@ -492,17 +493,17 @@ class DatabaseService:
             time.sleep(1)
         raise CommandFailed(f"{service} did not stop within {int(timeout)} s.")
 
-    def put_back(self, op: Operation, app: dict, first: dict, keep: str, canary: dict | None) -> None:
+    def put_back(self, op: Operation, app: App, first: Member, keep: str, canary: Canary | None) -> None:
         """A failed in-place restore: the data moved aside goes back, every member starts again
         (Patroni adopts the data; the standbys still hold theirs)."""
-        volume = names.member_volume(app["name"], first["index"])
-        self.volume_sh(first["node"], volume,
+        volume = names.member_volume(app.name, first.index)
+        self.volume_sh(first.node, volume,
                         f"if [ -d /data/pgdata.{keep} ]; then rm -rf /data/pgdata && "
                         f"mv /data/pgdata.{keep} /data/pgdata; fi")
-        for m in app["db"]["members"]:
-            m["stopped"] = False
+        for m in app.db.members:
+            m.stopped = False
         self.save(app)
-        self.stack.deploy(app, canary, web=bool(app.get("image")))
+        self.stack.deploy(app, canary, web=bool(app.image))
         self.wait_leader(app, what="the database (as it was)")
         op.step("the database is back as it was before the restore")
 
@@ -521,42 +522,42 @@ class DatabaseService:
         """Empty a member's volume (a standby about to be cloned again)."""
         self.volume_sh(node, volume, "rm -rf /data/pgdata")
 
-    def stop_all(self, app: dict, canary: dict | None, *, removing: bool = False) -> None:
+    def stop_all(self, app: App, canary: Canary | None, *, removing: bool = False) -> None:
         """Every member stopped, standbys first: with the primary stopped last, no standby takes
         over on the way down. Then the app's keys in etcd are removed, so whichever member
         starts next begins a new cluster history from its own data. `removing`: the app is being
         deleted (nothing is saved, and its web services go first)."""
         leader = patroni.leader(self.cluster(app))
-        order = sorted(app["db"]["members"], key=lambda m: names.member(m["index"]) == leader)
+        order = sorted(app.db.members, key=lambda m: m.key == leader)
         states = self.objects.node_states()
         for m in order:
             m["stopped"] = True
             if not removing:
                 self.save(app)
-            self.stack.deploy(app, canary, web=bool(app.get("image")) and not removing)
+            self.stack.deploy(app, canary, web=bool(app.image) and not removing)
             # A task on a node that is down keeps its last reported state: nothing runs there
             # that could take over, and the engine stops it if the node returns.
-            if states.get(m["node"]) == "ready":
-                self.wait_gone_tasks(names.member_service(app["name"], m["index"]))
-        self.dcs.delete_app_keys(app["name"])
+            if states.get(m.node) == "ready":
+                self.wait_gone_tasks(names.member_service(app.name, m.index))
+        self.dcs.delete_app_keys(app.name)
 
-    def adopt_roles(self, copy: dict, source: dict) -> None:
+    def adopt_roles(self, copy: App, source: App) -> None:
         """A database restored from another app carries that app's roles: rename its role and
         database to the copy's, and give every login the copy's passwords."""
-        src, dst = source["db"], copy["db"]
-        pw = self.objects.passwords(copy["name"])
-        app_pw = secrets.get(names.db_credential(copy["name"]))
+        src, dst = source.db, copy.db
+        pw = self.objects.passwords(copy.name)
+        app_pw = secrets.get(names.db_credential(copy.name))
         statements = []
-        if src["name"] != dst["name"]:
-            statements.append(f'ALTER DATABASE "{src["name"]}" RENAME TO "{dst["name"]}";')
-        if src["user"] != dst["user"]:
-            statements.append(f'ALTER ROLE "{src["user"]}" RENAME TO "{dst["user"]}";')
-        statements += [f"ALTER ROLE \"{dst['user']}\" PASSWORD '{app_pw}';",
+        if src.name != dst.name:
+            statements.append(f'ALTER DATABASE "{src.name}" RENAME TO "{dst.name}";')
+        if src.user != dst.user:
+            statements.append(f'ALTER ROLE "{src.user}" RENAME TO "{dst.user}";')
+        statements += [f"ALTER ROLE \"{dst.user}\" PASSWORD '{app_pw}';",
                        f"ALTER ROLE postgres PASSWORD '{pw.superuser}';",
                        f"ALTER ROLE replicator PASSWORD '{pw.replication}';"]
         leader = self.primary(copy)
         # The restored database may have sessions from the copy's own Patroni: none to the app db.
-        self.member_exec(copy["name"], leader, psql_argv("postgres", "postgres", script=True),
+        self.member_exec(copy.name, leader, psql_argv("postgres", "postgres", script=True),
                          input="\n".join(statements))
 
     def rebuild(self, op: Operation, name: str) -> dict:
@@ -565,24 +566,24 @@ class DatabaseService:
         repository (`db restore --to latest`)."""
         app = self.require(name)
         states = self.objects.node_states()
-        lost = [m for m in app["db"]["members"] if states.get(m["node"]) != "ready"]
+        lost = [m for m in app.db.members if states.get(m.node) != "ready"]
         if not lost:
             return {"message": f"every member of {name}'s database is on a ready node: nothing to rebuild"}
-        alive = [m for m in app["db"]["members"] if states.get(m["node"]) == "ready"]
+        alive = [m for m in app.db.members if states.get(m.node) == "ready"]
         if not alive or not patroni.leader(self.cluster(app)):
             raise Precondition(f"no member of {name}'s database is running: bring it back from its "
                                f"backups with `sentinel db restore {name} --to latest --yes`.")
         done = []
         for m in lost:
-            key = names.member(m["index"])
+            key = m.key
             free = self.free_nodes(app, moving=m)
             if not free:
-                raise Conflict(f"member {key} of {name} is on {m['node']}, which is {states.get(m['node'], 'gone')}, "
+                raise Conflict(f"member {key} of {name} is on {m.node}, which is {states.get(m.node, 'gone')}, "
                                "and every ready node already holds a member: add a node "
                                "(`sentinel cluster scale`) or wait for the node to return.")
-            op.step(f"member {key} was on {m['node']} ({states.get(m['node'], 'gone')}): rebuilding it on {free[0]}")
+            op.step(f"member {key} was on {m.node} ({states.get(m.node, 'gone')}): rebuilding it on {free[0]}")
             new = self.add_member(op, app, free[0])
-            app["db"]["members"] = [x for x in app["db"]["members"] if x is not m]
+            app.db.members = [x for x in app.db.members if x is not m]
             self.save(app)
             self._redeploy(app)
             done.append(f"{key} -> {new} on {free[0]}")
@@ -590,24 +591,24 @@ class DatabaseService:
         return {"message": f"rebuilt {', '.join(done)}"}
 
     # ---- drop ---------------------------------------------------------------------------------
-    def drop(self, app: dict, keep_data: bool) -> None:
+    def drop(self, app: App, keep_data: bool) -> None:
         """After the app's stack is gone: its etcd keys and user, its secrets and configs, and
         (unless keep_data) its volumes and backup repository."""
-        name = app["name"]
-        db = app["db"]
+        name = app.name
+        db = app.db
         try:
             self.dcs.drop_app(name)
         except CommandFailed:
             pass
         self.objects.forget_old(name, keep=set())
-        self.p.docker.run(secret_rm_argv([db["secret"]]), check=False)
+        self.p.docker.run(secret_rm_argv([db.secret]), check=False)
         if keep_data:
             return
-        for m in db["members"]:
-            address = self.p.node_address(m["node"])
+        for m in db.members:
+            address = self.p.node_address(m.node)
             if not address:
                 continue
-            Docker(address).remove_volume(names.member_volume(name, m["index"]), wait=30)
+            Docker(address).remove_volume(names.member_volume(name, m.index), wait=30)
         backup = next((n for n in self.store.nodes() if n["role"] == "backup"), None)
         if backup:
             ssh.run(backup["address"], "rm", "-rf", "--", names.repo_path(name), check=False)

@@ -10,6 +10,7 @@ from ..database_config import (FAST, MAX_MEMBER_INDEX, Passwords, database_url, 
 from ..docker_cli import (config_create_argv, config_ls_argv, config_rm_argv, secret_create_argv,
                           secret_ls_argv, secret_rm_argv)
 from ..platform import Platform
+from ..records import App
 
 
 def pg_kinds(repo: bool) -> tuple[str, ...]:
@@ -64,28 +65,28 @@ class DbObjects:
         return {"tls_key": key.read_text(), "tls_cert": cert.read_text(),
                 "ca": (ca_dir / "ca.crt").read_text()}
 
-    def contents(self, app: dict) -> tuple[dict[str, str], str]:
+    def contents(self, app: App) -> tuple[dict[str, str], str]:
         """(secret kind -> content, HAProxy config) for the app's current members."""
-        name = app["name"]
+        name = app.name
         # The repository host backs up from running members only (a stopped one has no address).
-        members = [names.member(m["index"]) for m in app["db"]["members"] if not m.get("stopped")]
+        members = [m.key for m in app.db.members if not m.stopped]
         out = {"patroni": patroni_config(name, self.passwords(name), timing=FAST,
-                                         archive=not app.get("internal")),
+                                         archive=not app.internal),
                "member_pgbackrest": member_pgbackrest(name, self.object_storage(),
                                                       self.p.spec.name), **self.tls(name)}
         if self.has_repo_node():
             out["repo_pgbackrest"] = repo_pgbackrest(name, members)
         # For the web tasks (DATABASE_URL_FILE), not the members.
-        out["database_url"] = database_url(names.db_service(name), app["db"]["user"], app["db"]["name"],
+        out["database_url"] = database_url(names.db_service(name), app.db.user, app.db.name,
                                            secrets.get(names.db_credential(name)))
         # Every possible member is listed: HAProxy's config never changes when members move.
         proxy = haproxy_config(name, [names.member(i) for i in range(MAX_MEMBER_INDEX + 1)])
         return out, proxy
 
-    def ensure(self, app: dict) -> dict[str, str]:
+    def ensure(self, app: App) -> dict[str, str]:
         """Create the swarm secrets and config the app's database needs (named by content, so an
         unchanged content means an unchanged service); return kind -> name."""
-        name = app["name"]
+        name = app.name
         contents, proxy = self.contents(app)
         labels = {"sentinel.app": name}
         have_secrets = {s["Name"] for s in self.p.docker.json_lines(
@@ -121,23 +122,23 @@ class DbObjects:
         if old:
             self.p.docker.run(config_rm_argv(old), check=False)
 
-    def stack_context(self, app: dict) -> dict:
+    def stack_context(self, app: App) -> dict:
         """The `db` part of compose_templates/app.yml.j2."""
-        db = app["db"]
+        db = app.db
         objects = self.ensure(app)
         images = self.store.get(names.STACK_IMAGES_KEY) or {}
         repo = self.has_repo_node()
         member_secrets = [objects[k] for k in pg_kinds(repo)]
         proxy_nodes = max(1, min(2, len(self.app_nodes(ready_only=False))))
         return {
-            "user": db["user"], "name": db["name"], "password_secret": db["secret"],
+            "user": db.user, "name": db.name, "password_secret": db.secret,
             "image": images["postgres"], "proxy_image": images["haproxy"],
             "proxy_config": objects["haproxy"], "proxy_replicas": proxy_nodes,
             "secrets": objects,
-            "all_secrets": sorted(set(member_secrets) | {db["secret"], objects["database_url"]}),
-            "members": [{"key": names.member(m["index"]),
-                         "volume_key": names.member_volume_key(m["index"]), "node": m["node"],
-                         "replicas": 0 if m.get("stopped") else 1} for m in db["members"]],
-            "repo": {"host_path": names.repo_path(app["name"]), "alias": names.REPO_ALIAS}
+            "all_secrets": sorted(set(member_secrets) | {db.secret, objects["database_url"]}),
+            "members": [{"key": m.key,
+                         "volume_key": names.member_volume_key(m.index), "node": m.node,
+                         "replicas": 0 if m.stopped else 1} for m in db.members],
+            "repo": {"host_path": names.repo_path(app.name), "alias": names.REPO_ALIAS}
             if repo else None,
         }

@@ -42,7 +42,7 @@ class DbOperations:
     # ---- switchover, HA, rebuild ----------------------------------------------------------------
     def start_switchover(self, name: str, to: str | None) -> str:
         app = self.db.require(name)
-        members = [names.member(m["index"]) for m in app["db"]["members"]]
+        members = [names.member(m["index"]) for m in app.db.members]
         if len(members) < 2:
             raise InvalidInput(f"the database of {name} has no standby to switch over to: turn HA "
                                f"on first (`sentinel db ha {name} --on`).")
@@ -63,7 +63,7 @@ class DbOperations:
 
     def check_ha(self, name: str, enabled: bool, node: str | None = None) -> None:
         app = self.db.require(name)
-        count = len(app["db"]["members"])
+        count = len(app.db.members)
         if enabled and count >= 2:
             raise Conflict(f"the database of {name} already has a standby.")
         if not enabled and count < 2:
@@ -87,15 +87,15 @@ class DbOperations:
         else:
             cluster = self.db.cluster(app)
             leader = patroni.leader(cluster)
-            key = next(names.member(m["index"]) for m in app["db"]["members"]
+            key = next(names.member(m["index"]) for m in app.db.members
                        if names.member(m["index"]) != leader)
             self.db.remove_member(op, app, key)
         app = self.db.require(name)
-        app["db"]["ha"] = enabled
+        app.db.ha = enabled
         self.p.store.put_app(name, app)
         self.p.store.add_event(names.db_target(name), "ha", f"HA {'on' if enabled else 'off'} ({key})",
                                op.actor, op.id)
-        return {"ha": enabled, "members": [names.member(m["index"]) for m in app["db"]["members"]]}
+        return {"ha": enabled, "members": [names.member(m["index"]) for m in app.db.members]}
 
     def start_rebuild(self, name: str) -> str:
         self.db.require(name)
@@ -120,7 +120,7 @@ class DbOperations:
         """SQL as the app's own role on the primary. psql's restricted mode (`\\restrict` with a
         key nobody knows) refuses every backslash command, so no `\\!` reaches a shell."""
         app = self.db.require(name)
-        db = app["db"]
+        db = app.db
         key = pysecrets.token_hex(16)
         proc = self.db.member_exec(name, self.db.primary(app), psql_argv(db["user"], db["name"],
                                                                         script=True),

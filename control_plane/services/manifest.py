@@ -33,6 +33,7 @@ from .canary import CanaryService
 from .db_ops import DbOperations
 from .plan import least_interval
 from .routes import app_domains
+from ..records import App, Canary
 
 VERSION = ("image", "env", "resources")
 PLATFORM = ("port", "domains", "replicas", "health")
@@ -102,21 +103,21 @@ def _resources(r: dict | None) -> dict | None:
     return r or None
 
 
-def running_view(app: dict) -> dict:
+def running_view(app: App) -> dict:
     """The app's production version and settings, comparable with `wanted_view`."""
     pol = app.get("policy") or {}
-    return {"image": app["image"], "env": dict(app.get("env") or {}),
-            "resources": _resources(app.get("resources")), "port": app["port"],
-            "domains": app_domains(app), "replicas": app["replicas"],
-            "health": app.get("health_path"), "db": bool(app.get("db")),
-            "ha": bool((app.get("db") or {}).get("ha")), "backups": _backups(app.get("backups")),
+    return {"image": app.image, "env": dict(app.get("env") or {}),
+            "resources": _resources(app.get("resources")), "port": app.port,
+            "domains": app_domains(app), "replicas": app.replicas,
+            "health": app.get("health_path"), "db": bool(app.db),
+            "ha": bool((app.db or {}).get("ha")), "backups": _backups(app.get("backups")),
             **_policy(pol)}
 
 
-def canary_version(app: dict, canary: dict) -> dict:
+def canary_version(app: App, canary: Canary) -> dict:
     """The version a running canary releases (what production becomes when it is promoted)."""
     kept = {k: v for k, v in (app.get("env") or {}).items() if k not in canary.get("env_unset", ())}
-    return {"image": canary["image"], "env": {**kept, **canary.get("env", {})},
+    return {"image": canary.image, "env": {**kept, **canary.get("env", {})},
             "resources": _resources(canary.get("resources", app.get("resources")))}
 
 
@@ -132,7 +133,7 @@ def wanted_view(m: mf.Manifest, default_domain: str) -> dict:
             **_policy(pol)}
 
 
-def changes(m: mf.Manifest, app: dict | None, canary: dict | None,
+def changes(m: mf.Manifest, app: App | None, canary: Canary | None,
             default_domain: str) -> list[Change]:
     """What applying `m` would change, in order; refuses what it cannot do, saying why."""
     name = m.app
@@ -151,7 +152,7 @@ def changes(m: mf.Manifest, app: dict | None, canary: dict | None,
     if canary:
         rolling_out = canary_version(app, canary)
         if version and any(rolling_out[k] != want[k] for k in VERSION):
-            raise Conflict(f"app {name!r} has a canary of {canary['image']} running and the file "
+            raise Conflict(f"app {name!r} has a canary of {canary.image} running and the file "
                            "names another version: promote or roll it back first (`sentinel "
                            f"canary status {name}`).")
         version = []  # the file names production's version or the canary's: both are in hand
@@ -260,7 +261,7 @@ class ManifestService:
         if any(c.how == "rolling" and c.path in VERSION for c in found):  # and the rest with it
             work["deploy"] = self.apps.validate(mf.app_deploy(m, files))
         elif set(PLATFORM) & paths:  # the running version, with the file's settings
-            body = mf.app_deploy(m, files, release=False).model_copy(update={"image": app["image"]})
+            body = mf.app_deploy(m, files, release=False).model_copy(update={"image": app.image})
             work["platform"] = {"port": m.port, "domains": self.apps.validate(body).domains,
                                 "replicas": m.replicas, "health_path": m.health.path}
         if "canary" in hows:
@@ -282,7 +283,7 @@ class ManifestService:
         # The policy first: a canary started below follows the file's hooks and notifications.
         app = {**self.store.app(name), "policy": work["policy"]}
         if "backups" in work:
-            app["backups"] = work["backups"]
+            app.backups = work["backups"]
         self.store.put_app(name, app)
         out: dict[str, Any] = {"app": name}
         if "ha" in work:

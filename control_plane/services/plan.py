@@ -7,6 +7,7 @@ import threading
 
 from .. import validation
 from ..errors import InvalidInput
+from ..records import Plan
 
 # One writer at a time of a progressive plan: a person's approval and the driver's own saves.
 plan_lock = threading.RLock()
@@ -73,18 +74,18 @@ def new_plan(steps: list[int], interval: float | None, auto_promote: bool, now: 
     return {**plan, "next_at": now + step_interval(plan, 0)}
 
 
-def step_interval(plan: dict, index: int) -> float:
+def step_interval(plan: Plan, index: int) -> float:
     """How long step `index` runs before it is judged: its own interval, else the plan's."""
     own = (plan.get("intervals") or [None] * (index + 1))[index]
     return own or plan["interval"]
 
 
-def step_pause(plan: dict, index: int):
+def step_pause(plan: Plan, index: int):
     """The gate after step `index`: None, "approve" or seconds."""
     return (plan.get("pauses") or [None] * (index + 1))[index]
 
 
-def describe_plan(plan: dict) -> str:
+def describe_plan(plan: Plan) -> str:
     parts = []
     for i, w in enumerate(plan["steps"]):
         pause = step_pause(plan, i)
@@ -94,7 +95,7 @@ def describe_plan(plan: dict) -> str:
     return f"steps {', '.join(parts)}{every}" + (" then promote" if plan["auto_promote"] else "")
 
 
-def decide(plan: dict, verdict: str, inconclusive_holds: int = 2, then: str = "rollback") -> str:
+def decide(plan: Plan, verdict: str, inconclusive_holds: int = 2, then: str = "rollback") -> str:
     """What a judgment at the end of an interval leads to: next|promote|wait|hold|rollback.
     An inconclusive verdict holds (up to `inconclusive_holds` times), then leads to `then`
     (rollback, or wait for a person)."""

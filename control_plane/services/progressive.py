@@ -34,6 +34,7 @@ from .analysis import Analyzer, analysis_config, only_critical
 from .canary import CanaryService
 from .plan import (EARLY_LOOKBACK, EARLY_MIN_POINTS, GATES, WAITING, decide, describe, early_failure,
                    plan_lock, step_interval, step_pause)
+from ..records import Canary, Plan
 
 log = logging.getLogger("sentinel.progressive")
 class ProgressiveDriver:
@@ -70,12 +71,12 @@ class ProgressiveDriver:
             plan = c.get("progressive")
             if c.get("state") != "running" or not plan:
                 continue
-            if self.jobs.busy(names.app_target(c['app'])):
+            if self.jobs.busy(names.app_target(c.app)):
                 continue  # a deploy step, a person's command or our own decision is running
             try:
                 state = plan.get("state")
                 if state == "promoting":  # cut off by a restart: finish it
-                    self._promote(c["app"], plan)
+                    self._promote(c.app, plan)
                 elif state == "running":
                     self._step(c, plan, now or time.time())
                 elif state == "approved":  # a person passed the gate
@@ -83,13 +84,13 @@ class ProgressiveDriver:
                 elif state in WAITING:
                     self._wait(c, plan, now or time.time())
             except SentinelError as e:  # e.g. Prometheus unreachable: say so, try next tick
-                log.warning("progressive %s: %s", c["app"], e.message)
+                log.warning("progressive %s: %s", c.app, e.message)
 
     def _event(self, app: str, kind: str, message: str) -> None:
         self.store.add_event(names.canary_target(app), kind, message, "sentinel")
         webhooks.on_event(self.store, app, kind, message, "sentinel")
 
-    def _save(self, app: str, plan: dict, expect: str | None = None) -> bool:
+    def _save(self, app: str, plan: Plan, expect: str | None = None) -> bool:
         """Store the plan; with `expect`, only if the stored plan is still in that state (a
         person may have approved meanwhile)."""
         with plan_lock:
@@ -98,7 +99,7 @@ class ProgressiveDriver:
                 return False
             if expect and (c.get("progressive") or {}).get("state") != expect:
                 return False
-            c["progressive"] = plan
+            c.progressive = plan
             self.store.put_canary(app, c)
             return True
 
@@ -113,7 +114,7 @@ class ProgressiveDriver:
         self._start(app, "canary-rollback",
                     lambda op: self.canary.rollback(op, app, reason, failing))
 
-    def _promote(self, app: str, plan: dict) -> None:
+    def _promote(self, app: str, plan: Plan) -> None:
         def promote(op):
             c = self.store.canary(app)
             if not self.hooks.confirm(app, "confirm_promotion", self._payload(app, c), op):
@@ -131,20 +132,20 @@ class ProgressiveDriver:
         if not self._start(app, "canary-promote", promote):
             self._save(app, plan)
 
-    def _payload(self, app: str, c: dict | None, **extra) -> dict:
+    def _payload(self, app: str, c: Canary | None, **extra) -> dict:
         return webhooks.canary_payload("", self.store.app(app), c, **extra)
 
-    def _hold(self, app: str, plan: dict, why: str) -> None:
+    def _hold(self, app: str, plan: Plan, why: str) -> None:
         """A confirm hook said no: stay at this weight one more interval, then judge and ask again."""
         t = time.time()
         self._save(app, {**plan, "state": "running", "next_at": t + step_interval(plan, plan["step_index"])})
         self._event(app, "progress", f"{why}: holding at {plan['steps'][plan['step_index']]}%, "
                                      "asked again after the next interval")
 
-    def _early(self, c: dict, plan: dict, now: float, config) -> bool:
+    def _early(self, c: Canary, plan: Plan, now: float, config) -> bool:
         """The early check (critical metrics over the last seconds of the step); True when it
         rolled the canary back."""
-        app = c["app"]
+        app = c.app
         critical = only_critical(config)
         if not critical:
             return False
@@ -156,15 +157,15 @@ class ProgressiveDriver:
         if bad and points >= EARLY_MIN_POINTS:
             result = self.analyzer.judge(app, c, critical, start, now, kind="early",
                                          count_requests=False)
-            self._event(app, "judgment", f"early check at {c['weight']}%: critical "
+            self._event(app, "judgment", f"early check at {c.weight}%: critical "
                                          f"{', '.join(bad)} regressed; rolling back")
             self._rollback(app, f"early check: critical metric {', '.join(bad)} regressed", bad)
             return True
         return False
 
-    def _rollback_asked(self, c: dict, plan: dict) -> bool:
+    def _rollback_asked(self, c: Canary, plan: Plan) -> bool:
         """Flagger's rollback hook: asked once an interval; 2xx means roll back now."""
-        app = c["app"]
+        app = c.app
         answer = self.hooks.call(app, "rollback", {**self._payload(app, c), "type": "rollback"},
                                  retries=0)
         if answer is not None and answer.ok:
@@ -173,8 +174,8 @@ class ProgressiveDriver:
             return True
         return False
 
-    def _step(self, c: dict, plan: dict, now: float) -> None:
-        app = c["app"]
+    def _step(self, c: Canary, plan: Plan, now: float) -> None:
+        app = c.app
         config = analysis_config(c.get("analysis"))
         if now < plan["next_at"]:
             self._early(c, plan, now, config)
@@ -200,21 +201,21 @@ class ProgressiveDriver:
             self._save(app, {**plan, "state": "awaiting_decision"})
             self._event(app, "progress", f"still not enough data after {config.inconclusive.holds} "
                                          f"holds: promote with `sentinel canary promote {app}` or roll back")
-            notify.send(self.store, app, "gate", f"canary {c['image']} has not enough data to be "
+            notify.send(self.store, app, "gate", f"canary {c.image} has not enough data to be "
                         f"judged: promote or roll it back")
         elif action == "wait":
             self._save(app, {**plan, "state": "awaiting_promotion"})
             self._event(app, "progress", "every step passed: promote with "
                                          f"`sentinel canary promote {app}` or roll back")
-            notify.send(self.store, app, "gate", f"every step of canary {c['image']} passed: "
+            notify.send(self.store, app, "gate", f"every step of canary {c.image} passed: "
                         "it waits for a promotion")
         else:
             failing = [m["name"] for m in result["metrics"] if m["classification"] in ("High", "Low")]
             self._rollback(app, f"judged {describe(result)}", failing)
 
-    def _gate(self, c: dict, plan: dict, now: float) -> bool:
+    def _gate(self, c: Canary, plan: Plan, now: float) -> bool:
         """Stop at the step's gate, if it has one it has not passed; True when it stopped."""
-        app, index = c["app"], plan["step_index"]
+        app, index = c.app, plan["step_index"]
         pause = step_pause(plan, index)
         if not pause or plan.get("gate_passed") == index:
             return False
@@ -223,7 +224,7 @@ class ProgressiveDriver:
             self._save(app, {**plan, "state": "awaiting_approval", "poll_at": now + self._every(plan)})
             self._event(app, "gate", f"step {index + 1}/{len(plan['steps'])} at {weight}% passed; "
                                      f"waiting for approval: `sentinel canary approve {app}`")
-            notify.send(self.store, app, "gate", f"canary {c['image']} at {weight}% waits for "
+            notify.send(self.store, app, "gate", f"canary {c.image} at {weight}% waits for "
                         f"approval: `sentinel canary approve {app}`")
         else:
             self._save(app, {**plan, "state": "pausing", "resume_at": now + pause,
@@ -232,18 +233,18 @@ class ProgressiveDriver:
                                      f"pausing {pause:g}s before going on")
         return True
 
-    def _every(self, plan: dict) -> float:
+    def _every(self, plan: Plan) -> float:
         return step_interval(plan, plan["step_index"])
 
-    def _after(self, plan: dict) -> str:
+    def _after(self, plan: Plan) -> str:
         """What follows the current step once it passed: next, promote or wait."""
         if plan["step_index"] + 1 < len(plan["steps"]):
             return "next"
         return "promote" if plan["auto_promote"] else "wait"
 
-    def _go_on(self, c: dict, plan: dict, now: float) -> None:
+    def _go_on(self, c: Canary, plan: Plan, now: float) -> None:
         """Past the gate: take the step the judgment had decided."""
-        app = c["app"]
+        app = c.app
         plan = {**plan, "gate_passed": plan["step_index"]}
         action = self._after(plan)
         if action == "wait":
@@ -253,7 +254,7 @@ class ProgressiveDriver:
             return
         self._proceed(app, {**plan, "state": "running"}, action)
 
-    def _proceed(self, app: str, plan: dict, action: str) -> None:
+    def _proceed(self, app: str, plan: Plan, action: str) -> None:
         if action == "promote":
             self._promote(app, plan)
             return
@@ -276,10 +277,10 @@ class ProgressiveDriver:
             self._save(app, {**plan, "state": "running"})
         self._start(app, "canary-traffic", advance)
 
-    def _wait(self, c: dict, plan: dict, now: float) -> None:
+    def _wait(self, c: Canary, plan: Plan, now: float) -> None:
         """A canary waiting (for a person, a pause or a promotion): the early check keeps
         watching at a gate; the rollback hook is asked once an interval; a pause ends."""
-        app, state = c["app"], plan["state"]
+        app, state = c.app, plan["state"]
         if state in GATES and self._early(c, plan, now, analysis_config(c.get("analysis"))):
             return
         if now >= plan.get("poll_at", 0):

@@ -33,6 +33,7 @@ from .database import DatabaseService, psql_argv
 from .oneoff import OneOffResult, run_one_off, telling_lines
 from .stack import Stack
 from .teardown import Teardown
+from ..records import App
 
 # One lock per scratch copy: its removal runs after a passed check, beside the release, and the
 # next check of the same app waits for it.
@@ -64,7 +65,7 @@ def shell(command: str) -> list[str]:
     return ["sh", "-c", command]
 
 
-def validate(app: dict, opts: ReleaseOptions | None) -> None:
+def validate(app: App, opts: ReleaseOptions | None) -> None:
     """Refuse a release that cannot run, before anything starts (one sentence each)."""
     if opts is None:
         return
@@ -72,8 +73,8 @@ def validate(app: dict, opts: ReleaseOptions | None) -> None:
         raise InvalidInput("a release needs --release-command or --release-sql.")
     if opts.command and opts.sql:
         raise InvalidInput("give --release-command or --release-sql, not both.")
-    if not app.get("db"):
-        raise InvalidInput(f"app {app['name']!r} has no database, so a release phase has nothing to "
+    if not app.db:
+        raise InvalidInput(f"app {app.name!r} has no database, so a release phase has nothing to "
                            "migrate: leave out --release-command/--release-sql.")
     if not 1 <= opts.timeout <= 24 * 3600:
         raise InvalidInput("--release-timeout must be between 1s and 24h.")
@@ -110,7 +111,7 @@ PROBE_TRIES = 5  # answers asked for, a second apart, until one comes
 PROBE_SECONDS = 5  # how long one answer may take
 
 
-def probe_paths(app: dict, opts: ReleaseOptions) -> list[str]:
+def probe_paths(app: App, opts: ReleaseOptions) -> list[str]:
     """What the check asks production for: --check-path; else the app's health path (the app
     itself says it needs it working) and / (a health check often reads no table; a home page
     often does). Each must answer below 500."""
@@ -163,10 +164,10 @@ class ReleaseService:
         self.teardown = teardown
 
     # ---- one-off tasks with an app's environment ---------------------------------------------
-    def task_env(self, app: dict, extra_env: dict | None = None) -> dict[str, str]:
+    def task_env(self, app: App, extra_env: dict | None = None) -> dict[str, str]:
         return {**(app.get("env") or {}), **(extra_env or {}), **self.stack.db_env(app)}
 
-    def run_task(self, op: Operation, app: dict, image: str, argv: list[str], *, task: str,
+    def run_task(self, op: Operation, app: App, image: str, argv: list[str], *, task: str,
                  role: str, timeout: float, extra_env: dict | None = None) -> OneOffResult:
         """`argv` once from `image` with the app's environment, database secret and network;
         each output line becomes an event of the operation (the first MAX_EVENT_LINES)."""
@@ -180,15 +181,15 @@ class ReleaseService:
                 op.step("| … (more output is not kept as events)")
 
         secrets_ = []
-        if app.get("db"):
+        if app.db:
             url = self.db.objects.ensure(app)["database_url"]
-            secrets_ = [(app["db"]["secret"], "db_password"), (url, "database_url")]
-        return run_one_off(self.p, task, image, argv, networks=[names.network(app["name"])],
+            secrets_ = [(app.db.secret, "db_password"), (url, "database_url")]
+        return run_one_off(self.p, task, image, argv, networks=[names.network(app.name)],
                            secrets=secrets_, secret_mode="0444",  # as in the app's own tasks
                            env={**self.task_env(app, extra_env),
                                                   "SENTINEL_VERSION_ROLE": role},
                            constraints=[f"node.labels.{names.BACKUP_LABEL} != true"],
-                           labels={"sentinel.app": app["name"], "sentinel.role": role},
+                           labels={"sentinel.app": app.name, "sentinel.role": role},
                            timeout=timeout, on_line=line)
 
     def run(self, op: Operation, name: str, argv: list[str], image: str | None, timeout: float) -> dict:
@@ -197,7 +198,7 @@ class ReleaseService:
         cluster_image = self.stack.resolve_image(op, image) if image else app.get("cluster_image")
         if not cluster_image:
             raise InvalidInput(f"app {name!r} runs no image yet: give one with --image.")
-        op.step(f"running {shlex.join(argv)} once from {image or app['image']}")
+        op.step(f"running {shlex.join(argv)} once from {image or app.image}")
         started = time.monotonic()
         result = self.run_task(op, app, cluster_image, argv, task=names.stack_object(name, f"run-{op.id[:6]}"), role="run",
                                timeout=timeout)
@@ -209,8 +210,8 @@ class ReleaseService:
                 "output_tail": result.output.splitlines()[-20:]}
 
     # ---- the schema as data ---------------------------------------------------------------------
-    def schema(self, app: dict) -> str:
-        return self.db.sql(app, SCHEMA_SQL, user=app["db"]["user"])
+    def schema(self, app: App) -> str:
+        return self.db.sql(app, SCHEMA_SQL, user=app.db.user)
 
     @staticmethod
     def schema_diff(before: str, after: str) -> str:
@@ -219,13 +220,13 @@ class ReleaseService:
         return "; ".join(parts[:6]) + (f"; … {len(parts) - 6} more" if len(parts) > 6 else "")
 
     # ---- the release phase --------------------------------------------------------------------
-    def apply(self, op: Operation, app: dict, image: str, opts: ReleaseOptions, *, task: str,
+    def apply(self, op: Operation, app: App, image: str, opts: ReleaseOptions, *, task: str,
               extra_env: dict | None = None) -> OneOffResult | None:
         """The release itself on `app`'s database: the command from `image`, or the SQL in one
         transaction as the app's role. Raises ReleaseRefused with the output when it fails."""
         if opts.sql is not None:
-            db = app["db"]
-            proc = self.db.member_exec(app["name"], self.db.primary(app),
+            db = app.db
+            proc = self.db.member_exec(app.name, self.db.primary(app),
                                        psql_argv(db["user"], db["name"], script=True) +
                                        ["--single-transaction"], input=opts.sql, check=False,
                                        timeout=opts.timeout)
@@ -246,7 +247,7 @@ class ReleaseService:
             raise ReleaseRefused(f"the release command failed ({why})" + (f": {tail}" if tail else ""))
         return result
 
-    def check(self, op: Operation, app: dict, image: str, opts: ReleaseOptions,
+    def check(self, op: Operation, app: App, image: str, opts: ReleaseOptions,
               extra_env: dict | None = None) -> dict:
         """Would production survive this migration? On a copy restored from the repository: the
         release, then the production image healthy and answering, then the smoke command."""
@@ -254,7 +255,7 @@ class ReleaseService:
             op.step("compatibility check skipped (--skip-check)")
             return {"skipped": True}
         started = time.monotonic()
-        name = app["name"]
+        name = app.name
         scratch = f"sentinel-check-{hashlib.sha256(name.encode()).hexdigest()[:8]}"
         lock = _SCRATCH_LOCKS.setdefault(scratch, threading.Lock())
         with lock:
@@ -274,9 +275,9 @@ class ReleaseService:
             except ReleaseRefused as e:
                 raise ReleaseRefused(f"{e.message} on a copy of the database; nothing real was "
                                      "changed: fix it and try again")
-            op.step(f"compatibility check: production ({app['image']}) on the migrated copy")
-            prod = {**copy, "image": app["image"], "cluster_image": app["cluster_image"],
-                    "port": app["port"], "replicas": 1, "health_path": app.get("health_path"),
+            op.step(f"compatibility check: production ({app.image}) on the migrated copy")
+            prod = {**copy, "image": app.image, "cluster_image": app.cluster_image,
+                    "port": app.port, "replicas": 1, "health_path": app.get("health_path"),
                     "env": dict(app.get("env") or {})}
             self.store.put_app(scratch, prod)
             self.stack.deploy(prod)
@@ -288,14 +289,14 @@ class ReleaseService:
             except CommandFailed:
                 logs = self.stack.logs(service, tail=20)
                 raise ReleaseRefused(
-                    f"production ({app['image']}) does not stay healthy on the migrated copy, so "
+                    f"production ({app.image}) does not stay healthy on the migrated copy, so "
                     f"this release would break it: {' | '.join(l[-160:] for l in logs[-3:])}; nothing "
                     "real was changed: keep the old schema working until the contract step "
                     "(--post-promote-command), or --skip-check")
             self._probe(op, scratch, app, opts)
             if opts.smoke_command:
                 op.step("compatibility check: the smoke command against production on the copy")
-                smoke = self.run_task(op, prod, app["cluster_image"], shell(opts.smoke_command),
+                smoke = self.run_task(op, prod, app.cluster_image, shell(opts.smoke_command),
                                       task=names.stack_object(scratch, "smoke"), role="smoke", timeout=opts.timeout)
                 if not smoke.ok:
                     raise ReleaseRefused(
@@ -318,7 +319,7 @@ class ReleaseService:
         op.step(f"compatibility check passed in {took} s: production works on the migrated schema")
         return {"skipped": False, "passed": True, "seconds": took}
 
-    def _probe(self, op: Operation, scratch: str, app: dict, opts: ReleaseOptions) -> None:
+    def _probe(self, op: Operation, scratch: str, app: App, opts: ReleaseOptions) -> None:
         """The production task on the copy must answer each probe path below 500."""
         verdicts = [(path, self._probe_one(scratch, app, path)) for path in probe_paths(app, opts)]
         if all(v.outcome == "redirect" for _, v in verdicts):
@@ -330,9 +331,9 @@ class ReleaseService:
         op.step("compatibility check: production answers " +
                 ", ".join(f"{v.code} on {path}" for path, v in verdicts))
 
-    def _probe_one(self, scratch: str, app: dict, path: str) -> ProbeVerdict:
+    def _probe_one(self, scratch: str, app: App, path: str) -> ProbeVerdict:
         images = self.store.get(names.STACK_IMAGES_KEY) or {}
-        url = f"http://{names.service(scratch, 'production')}:{app['port']}{path}"
+        url = f"http://{names.service(scratch, 'production')}:{app.port}{path}"
         result = run_one_off(self.p, names.stack_object(scratch, "probe"), images["postgres"], probe_argv(url),
                              entrypoint="sh", networks=[names.network(scratch)],
                              constraints=[f"node.labels.{names.BACKUP_LABEL} != true"], timeout=120)
@@ -342,18 +343,18 @@ class ReleaseService:
         verdict = probe_verdict(result.output)
         if verdict.outcome == "no_answer":
             raise ReleaseRefused(
-                f"production ({app['image']}) gave no answer on {path} within {PROBE_SECONDS} s "
+                f"production ({app.image}) gave no answer on {path} within {PROBE_SECONDS} s "
                 f"({PROBE_TRIES} tries) on the migrated copy, so this release would break it; nothing "
                 "real was changed: keep the old schema working until the contract step "
                 "(--post-promote-command), or --skip-check")
         if verdict.refuses:
             raise ReleaseRefused(
-                f"production ({app['image']}) answers {verdict.code} on {path} on the migrated "
+                f"production ({app.image}) answers {verdict.code} on {path} on the migrated "
                 "copy, so this release would break it; nothing real was changed: keep the old "
                 "schema working until the contract step (--post-promote-command), or --skip-check")
         return verdict
 
-    def release(self, op: Operation, app: dict, image: str, opts: ReleaseOptions, *,
+    def release(self, op: Operation, app: App, image: str, opts: ReleaseOptions, *,
                 extra_env: dict | None = None, on_point=None) -> dict:
         """The checked release on the real database: a restore point, then the release; on
         failure the message says whether the schema changed and how to go back."""
@@ -366,14 +367,14 @@ class ReleaseService:
         before = self.schema(app)
         started = time.monotonic()
         try:
-            self.apply(op, app, image, opts, task=names.stack_object(app['name'], "release"), extra_env=extra_env)
+            self.apply(op, app, image, opts, task=names.stack_object(app.name, "release"), extra_env=extra_env)
         except ReleaseRefused as e:
             after = self.schema(app)
             changed = (f"the schema changed ({self.schema_diff(before, after)}): return to before the "
-                       f"release with `sentinel db restore {app['name']} --to {point['name']} --yes`"
+                       f"release with `sentinel db restore {app.name} --to {point['name']} --yes`"
                        if after != before else
                        "the schema did not change (data the command may have written cannot be "
-                       f"told apart from the app's; `sentinel db restore {app['name']} --to "
+                       f"told apart from the app's; `sentinel db restore {app.name} --to "
                        f"{point['name']} --yes` returns to before it)")
             raise ReleaseRefused(f"{e.message}; nothing was deployed and production is untouched; "
                                  f"{changed}.")
@@ -385,16 +386,16 @@ class ReleaseService:
                 "schema_changed": after != before, "schema_diff": self.schema_diff(before, after),
                 "what": opts.command or opts.sql_name}
 
-    def post_promote(self, op: Operation, app: dict, command: str) -> dict:
+    def post_promote(self, op: Operation, app: App, command: str) -> dict:
         """The contract step: once, from the (now production) image, after all traffic moved."""
         op.step(f"contract step: {command}")
-        result = self.run_task(op, app, app["cluster_image"], shell(command),
-                               task=names.stack_object(app['name'], "contract"), role="contract", timeout=3600)
+        result = self.run_task(op, app, app.cluster_image, shell(command),
+                               task=names.stack_object(app.name, "contract"), role="contract", timeout=3600)
         if not result.ok:
             raise CommandFailed(
                 f"the promotion is done, but the post-promote command failed (exit code "
                 f"{result.exit_code}): {' | '.join(telling_lines(result.output, 2))}; run it again "
-                f"with `sentinel run {app['name']} -- {command}`")
+                f"with `sentinel run {app.name} -- {command}`")
         return {"command": command, "exit_code": 0}
 
     # ---- after a restart ------------------------------------------------------------------------
@@ -411,15 +412,15 @@ class ReleaseService:
             if c.get("state") != "releasing":
                 continue
             point = (c.get("release") or {}).get("restore_point")
-            c["state"] = "interrupted"
-            self.store.put_canary(c["app"], c)
+            c.state = "interrupted"
+            self.store.put_canary(c.app, c)
             self.store.add_event(
-                names.canary_target(c['app']), "release",
+                names.canary_target(c.app), "release",
                 "the control plane stopped during the release phase: no traffic went to the "
                 "canary; " + (f"restore point {point} was recorded just before the release "
-                              f"(`sentinel canary rollback {c['app']} --restore-db --yes` returns "
+                              f"(`sentinel canary rollback {c.app} --restore-db --yes` returns "
                               "there)" if point else "no restore point had been recorded yet")
-                + "; " + self._stop_leftover(c["app"]), "system")
+                + "; " + self._stop_leftover(c.app), "system")
 
     def _stop_leftover(self, app: str) -> str:
         """The release command's task, if it outlived the control plane: what became of it, and

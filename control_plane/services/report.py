@@ -34,13 +34,13 @@ class ReportService:
         except CommandFailed as e:  # the page still shows judgments and events
             series, error = {m: {r: [] for r in roles} for m in METRICS}, e.message
         latest = self.p.store.judgments(name, limit=1)
-        judgment = latest[0]["result"] if latest and c and latest[0]["at"] >= c["started_at"] else None
+        judgment = latest[0]["result"] if latest and c and latest[0]["at"] >= c.started_at else None
         canary = None
         if c:
-            canary = {"image": c["image"], "weight": c["weight"], "state": c.get("state"),
-                      "since": c["started_at"], "baseline": c.get("baseline", False),
+            canary = {"image": c.image, "weight": c.weight, "state": c.get("state"),
+                      "since": c.started_at, "baseline": c.get("baseline", False),
                       "progressive": c.get("progressive"), "release": c.get("release")}
         return {"app": name, "now": now, "window": window, "step": step, "roles": roles,
-                "canary": canary, "production": {"image": app["image"]}, "series": series,
+                "canary": canary, "production": {"image": app.image}, "series": series,
                 "judgment": judgment, "metrics_error": error,
                 "events": self.p.store.events(target=names.canary_target(name), limit=50)}

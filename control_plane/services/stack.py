@@ -18,6 +18,7 @@ from ..swarm_state import FAILED, oldest_engine, tasks, update_state
 from ..templates import render
 from ..units import parse_memory
 from .db_objects import DbObjects
+from ..records import App, Canary
 
 
 def db_env(app: str, db: dict, password: str) -> dict[str, str]:
@@ -88,30 +89,30 @@ def stack_resources(resources: dict | None) -> dict | None:
     return {"limits": share, "reservations": dict(share)} if share else None
 
 
-def web_services(app: dict, canary: dict | None, db: dict[str, str]) -> list[dict]:
+def web_services(app: App, canary: Canary | None, db: dict[str, str]) -> list[dict]:
     """The web services of an app's stack file: production, and with a canary the canary (and
     its baseline). `db`: the variables that reach the database (db_env), or none."""
     env = dict(app.get("env") or {})
     production = stack_resources(app.get("resources"))
-    out = [{"key": "web", "role": "production", "image": app["cluster_image"],
-            "traefik_name": names.traefik_service(app["name"], "production"),
+    out = [{"key": "web", "role": "production", "image": app.cluster_image,
+            "traefik_name": names.traefik_service(app.name, "production"),
             "env": {**env, **db, "SENTINEL_VERSION_ROLE": "production"},
-            "replicas": app["replicas"], "resources": production}]
+            "replicas": app.replicas, "resources": production}]
     if canary:
         # The canary is the new version whole: its env (less what it unsets) and resources.
         kept = {k: v for k, v in env.items() if k not in canary.get("env_unset", ())}
-        out.append({"key": "canary", "role": "canary", "image": canary["cluster_image"],
-                    "traefik_name": names.traefik_service(app["name"], "canary"),
+        out.append({"key": "canary", "role": "canary", "image": canary.cluster_image,
+                    "traefik_name": names.traefik_service(app.name, "canary"),
                     "env": {**kept, **db, **canary.get("env", {}), "SENTINEL_VERSION_ROLE": "canary"},
-                    "replicas": canary["replicas"],
+                    "replicas": canary.replicas,
                     "resources": stack_resources(canary.get("resources", app.get("resources")))})
         if canary.get("baseline"):
-            out.append({"key": "baseline", "role": "baseline", "image": app["cluster_image"],
-                        "traefik_name": names.traefik_service(app["name"], "baseline"),
+            out.append({"key": "baseline", "role": "baseline", "image": app.cluster_image,
+                        "traefik_name": names.traefik_service(app.name, "baseline"),
                         "env": {**env, **db, "SENTINEL_VERSION_ROLE": "baseline"},
-                        "replicas": canary["replicas"], "resources": production})
+                        "replicas": canary.replicas, "resources": production})
     for svc in out:
-        svc["internal_host"] = names.internal_host(app["name"], svc["role"])
+        svc["internal_host"] = names.internal_host(app.name, svc["role"])
     return out
 
 
@@ -124,20 +125,20 @@ class Stack:
         self._deployed_at: dict[str, float] = {}
         self._lock = threading.Lock()
 
-    def render(self, app: dict, canary: dict | None = None, web: bool = True) -> str:
+    def render(self, app: App, canary: Canary | None = None, web: bool = True) -> str:
         spec = self.p.spec
-        db = self.objects.stack_context(app) if app.get("db") else None
+        db = self.objects.stack_context(app) if app.db else None
         backup = f"node.labels.{names.BACKUP_LABEL} == true"
         engine = oldest_engine(self.p.docker)
-        return render("app.yml.j2", app=app["name"], port=app["port"],
+        return render("app.yml.j2", app=app.name, port=app.port,
                       compose_version=compose_version(engine),
                       health_path=app.get("health_path"),
-                      health_check=health_check(app["port"], app.get("health_path"), engine),
+                      health_check=health_check(app.port, app.get("health_path"), engine),
                       probe={"source": PROBE_SOURCE, "target": PROBE_TARGET},
-                      endpoint_mode=spec.endpoint_mode, network=names.network(app["name"]),
+                      endpoint_mode=spec.endpoint_mode, network=names.network(app.name),
                       # No slot: a copy nothing was deployed on, or a check's scratch copy,
                       # which joins no edge network (never another app's).
-                      edge_network=names.edge_network(app["edge_slot"])
+                      edge_network=names.edge_network(app.edge_slot)
                       if app.get("edge_slot") is not None else None,
                       dcs_network=names.DCS_NETWORK,
                       backup_node=backup, not_backup_node=backup.replace("==", "!="),
@@ -154,20 +155,20 @@ class Stack:
                                "engine nor in a registry: build it or check its name.")
         return image
 
-    def db_env(self, app: dict) -> dict[str, str]:
-        return db_env(app["name"], app["db"], secrets.get(names.db_credential(app["name"]))) \
-            if app.get("db") else {}
+    def db_env(self, app: App) -> dict[str, str]:
+        return db_env(app.name, app.db, secrets.get(names.db_credential(app.name))) \
+            if app.db else {}
 
-    def deploy(self, app: dict, canary: dict | None = None, web: bool = True) -> None:
+    def deploy(self, app: App, canary: Canary | None = None, web: bool = True) -> None:
         """`docker stack deploy` of the app as `app` and `canary` describe it (web=False: its
         database alone), then the database objects no service uses any more removed."""
         text = self.render(app, canary, web)
         with self._lock:
-            self._deployed_at[app["name"]] = time.time()
-        self.p.docker.run(stack_deploy_argv(app["name"]), input=text, timeout=120,
+            self._deployed_at[app.name] = time.time()
+        self.p.docker.run(stack_deploy_argv(app.name), input=text, timeout=120,
                           what="docker stack deploy")
-        if app.get("db"):
-            self.objects.forget_old(app["name"], keep=set(self.objects.ensure(app).values()))
+        if app.db:
+            self.objects.forget_old(app.name, keep=set(self.objects.ensure(app).values()))
 
     def wait_running(self, service: str, replicas: int, timeout: float = 180,
                      since: float | None = None, fail_fast: bool = False) -> None:

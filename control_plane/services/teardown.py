@@ -7,6 +7,7 @@ from ..errors import CommandFailed
 from .database import DatabaseService
 from .routes import Routes
 from .stack import Stack
+from ..records import App
 
 
 class Teardown:
@@ -15,18 +16,18 @@ class Teardown:
         self.routes = routes
         self.db = db
 
-    def remove(self, app: dict, keep_data: bool) -> None:
-        name = app["name"]
+    def remove(self, app: App, keep_data: bool) -> None:
+        name = app.name
         self.routes.remove(name)
-        if app.get("db"):
+        if app.db:
             # Members stopped first (standbys, then the primary) and only then the stack: a
             # member still running would write its cluster's keys back into etcd after they are
             # removed, and a new app of the same name would wait for that old cluster.
             try:
-                self.db.stop_all({**app, "db": {**app["db"], "members": [
-                    dict(m) for m in app["db"]["members"]]}}, None, removing=True)
+                self.db.stop_all({**app, "db": {**app.db, "members": [
+                    dict(m) for m in app.db.members]}}, None, removing=True)
             except CommandFailed:
                 pass
         self.stack.remove(name)
-        if app.get("db"):
+        if app.db:
             self.db.drop(app, keep_data)

@@ -61,7 +61,7 @@ def router(services: Services, auth) -> APIRouter:
     @r.delete("/apps/{name}", response_model=OperationStarted, status_code=202)
     def delete_app(name: str, keep_data: bool = False, delete_data: bool = False):
         app = apps.require(name)
-        if app.get("db") and keep_data == delete_data:
+        if app.db and keep_data == delete_data:
             raise InvalidInput(f"app {name!r} has a database: add --keep-data to keep its data and "
                                "backups, or --delete-data to delete them with the app."
                                if not keep_data else "--keep-data and --delete-data exclude each other.")
