@@ -11,15 +11,14 @@ from .executor import mask
 from .paths import PLAYBOOKS_DIR
 from . import ssh
 from .names import BACKUP_LABEL
+from .records import Node
 
 
-def inventory(*, managers: list[dict], workers: list[dict], ssh_user: str,
-              ssh_config: Path, backup: list[dict] | None = None) -> dict:
-    """Nodes are dicts with name, address, private_address. The backup node is a swarm worker
-    (in `workers`) and also in its own group `backup`."""
-    def hosts(nodes: list[dict]) -> dict:
-        return {n["name"]: {"ansible_host": n["address"],
-                            "private_address": n.get("private_address", n["address"])}
+def inventory(*, managers: list[Node], workers: list[Node], ssh_user: str,
+              ssh_config: Path, backup: list[Node] | None = None) -> dict:
+    """The backup node is a swarm worker (in `workers`) and also in its own group `backup`."""
+    def hosts(nodes: list[Node]) -> dict:
+        return {n.name: {"ansible_host": n.address, "private_address": n.inner_address}
                 for n in nodes}
     return {"all": {
         "vars": {"ansible_user": ssh_user,
@@ -82,9 +81,9 @@ def _stdout_tail(r) -> str:
     return " ".join(lines[-3:])[-400:]
 
 
-def inventory_for(nodes: list[dict], ssh_user: str = "root") -> dict:
+def inventory_for(nodes: list[Node], ssh_user: str = "root") -> dict:
     """nodes: the app nodes (role manager|worker) and the backup node (role backup), if any."""
-    return inventory(managers=[n for n in nodes if n["role"] == "manager"],
-                     workers=[n for n in nodes if n["role"] == "worker"],
-                     backup=[n for n in nodes if n["role"] == "backup"],
+    return inventory(managers=[n for n in nodes if n.role == "manager"],
+                     workers=[n for n in nodes if n.role == "worker"],
+                     backup=[n for n in nodes if n.role == "backup"],
                      ssh_user=ssh_user, ssh_config=ssh.config_path())

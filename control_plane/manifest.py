@@ -610,19 +610,18 @@ def policy(m: Manifest) -> dict:
 
 def from_records(app: App) -> Manifest:
     """The manifest of a running app (its production version): what `sentinel export` prints."""
-    pol = app.get("policy") or {}
+    pol = app.policy or {}
     data: dict[str, Any] = {"app": app.name, "image": app.image, "port": app.port,
-                            "domains": app.get("domains") or [app.domain],
-                            "replicas": app.replicas}
-    if app.get("resources"):
+                            "domains": app.domains or [app.domain], "replicas": app.replicas}
+    if app.resources:
         data["resources"] = {k: v for k, v in app.resources.items() if v is not None}
-    data["env"] = dict(app.get("env") or {})
-    data["health"] = {"path": app.get("health_path")} if app.get("health_path") else False
+    data["env"] = dict(app.env)
+    data["health"] = {"path": app.health_path} if app.health_path else False
     if app.db:
-        db: dict[str, Any] = {"engine": "postgres", "ha": bool(app.db.get("ha"))}
+        db: dict[str, Any] = {"engine": "postgres", "ha": app.db.ha}
         if pol.get("schema"):
             db["schema"] = pol["schema"]
-        if app.get("backups"):
+        if app.backups:
             db["backups"] = app.backups
         data["database"] = db
     for key in ("release", "canary", "hooks"):

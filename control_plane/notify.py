@@ -28,7 +28,8 @@ RETRIES = 2
 
 def targets(store, app: str) -> list[dict]:
     """The app's notification targets, in the file's form ([{slack: {...}} | {webhook: {...}}])."""
-    return list(((store.app(app) or {}).get("policy") or {}).get("notify") or [])
+    record = store.app(app)
+    return list(((record.policy if record else None) or {}).get("notify") or [])
 
 
 def wanted(target: dict, event: str) -> bool:

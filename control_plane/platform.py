@@ -71,21 +71,21 @@ class Platform:
         return {r["Hostname"]: r.get("Status", "").lower() for r in rows}
 
     def node_address(self, name: str) -> str | None:
-        return next((n["address"] for n in self.store.nodes() if n["name"] == name), None)
+        return next((n.address for n in self.store.nodes() if n.name == name), None)
 
     def task_container(self, service: str) -> tuple[Docker, str, str]:
         """(Docker client of its node, container id, node name) of a running task of `service`."""
         for t in tasks(self.docker, service, running_only=True, with_nodes=True):
-            if t["state"] != "running":
+            if t.state != "running":
                 continue
-            address = self.node_address(t["node"])
+            address = self.node_address(t.node)
             if not address:
                 continue
             d = Docker(address)
             found = d.json_lines(container_ls_argv(label=f"com.docker.swarm.service.name={service}"),
                                  check=False, timeout=20)
             if found:
-                return d, found[0]["ID"], t["node"]
+                return d, found[0]["ID"], t.node
         raise NotRunning(f"{service} has no running task")
 
     def traefik(self) -> TraefikWriter:

@@ -5,7 +5,7 @@ them reads back unchanged."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Self
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -17,9 +17,43 @@ class Record(BaseModel):
     # Unknown keys of an older store are dropped; assigning a field that does not exist raises.
     model_config = ConfigDict(extra="ignore")
 
-    def changed(self, **fields: Any):
+    def changed(self, **fields: Any) -> Self:
         """A copy with `fields` replaced (the record itself is left as it was)."""
         return self.model_copy(update=fields, deep=True)
+
+
+class Node(Record):
+    """A machine of the cluster: an app node (swarm role manager|worker) or the backup node."""
+    name: str
+    role: str  # manager | worker | backup
+    address: str
+    private_address: str | None = None  # on the nodes' own network (Terraform's output)
+    state: str = "unknown"  # joining | ready | down | unreachable ... as the swarm says
+
+    @property
+    def inner_address(self) -> str:
+        return self.private_address or self.address
+
+
+class NodeStatus(Node):
+    """A node as the swarm reports it now (`docker node inspect`), for `cluster inspect`."""
+    availability: str = ""
+    cpus: float = 0.0
+    memory_bytes: int = 0
+    leader: bool = False
+
+
+class Task(Record):
+    """A swarm task as `docker inspect` reports it."""
+    id: str
+    slot: int | None = None
+    state: str = ""  # swarm's TaskState: running, starting, failed, ...
+    desired: str = ""
+    error: str = ""
+    node_id: str | None = None
+    node: str = ""  # its node's hostname, when asked for
+    since: float | None = None  # when it entered its state
+    exit_code: int | None = None
 
 
 class Member(Record):
@@ -65,6 +99,7 @@ class App(Record):
     last_release: dict | None = None
     policy: dict | None = None  # sentinel.yaml's release/canary/notify/hooks, in the file's form
     internal: bool = False  # a scratch copy of the platform's own (the release check)
+    restored_from: dict | None = None  # a copy restored --into: {"app", "target"}
 
     def need_db(self) -> Database:
         """The database, for code that runs only where the app has one."""
@@ -112,6 +147,15 @@ class Canary(Record):
     post_promote_command: str | None = None
     release: dict | None = None  # the release phase's record (restore_point, ...)
     progressive: Plan | None = None
+
+    @property
+    def restore_point(self) -> str | None:
+        """The release phase's restore point, once it recorded one."""
+        return (self.release or {}).get("restore_point")
+
+    def resources_or(self, production: dict | None) -> dict | None:
+        """Its resources; a record from before canaries had their own runs with production's."""
+        return self.resources if "resources" in self.model_fields_set else production
 
 
 @dataclass(frozen=True)

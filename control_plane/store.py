@@ -14,7 +14,7 @@ from typing import Any
 
 from . import names
 from .errors import NotFound
-from .records import App, Canary
+from .records import App, Canary, Node
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS kv (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -88,15 +88,19 @@ class Store:
                 self.put(key, slots)
 
     # nodes
-    def set_nodes(self, nodes: list[dict]) -> None:
+    def set_nodes(self, nodes: list[Node]) -> None:
         with self._lock:
             self._q("DELETE FROM nodes")
             for n in nodes:
                 self._q("INSERT INTO nodes VALUES(?,?,?,?,?)",
-                        (n["name"], n["role"], n["address"], n.get("state", "unknown"), time.time()))
+                        (n.name, n.role, n.address, n.state, time.time()))
 
-    def nodes(self) -> list[dict]:
-        return [dict(r) for r in self._q("SELECT * FROM nodes ORDER BY name")]
+    def nodes(self) -> list[Node]:
+        return [Node(name=r["name"], role=r["role"], address=r["address"], state=r["state"])
+                for r in self._q("SELECT * FROM nodes ORDER BY name")]
+
+    def backup_node(self) -> Node | None:
+        return next((n for n in self.nodes() if n.role == "backup"), None)
 
     # apps and canaries: a record's JSON per row (records.App, records.Canary)
     def _put_spec(self, table: str, key: str, col: str, record: App | Canary) -> None:

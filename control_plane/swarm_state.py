@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 from .docker_cli import Docker, node_ls_argv, task_ids_argv, task_inspect_argv
+from .records import NodeStatus, Task
 
 
 def parse_time(text: str | None) -> float | None:
@@ -31,17 +32,29 @@ ACTIVE = {"new", "pending", "assigned", "accepted", "ready", "preparing", "start
 FAILED = {"failed", "rejected"}
 
 
-def task_rows(tasks: list[dict], nodes: dict[str, str] | None = None) -> list[dict]:
-    """Task inspect JSON -> {id, slot, state, desired, error, node_id, node, since, exit_code}."""
+def task_rows(tasks: list[dict], nodes: dict[str, str] | None = None) -> list[Task]:
+    """Task inspect JSON -> Tasks (`nodes`: node ID -> hostname, to name each task's node)."""
     out = []
     for t in tasks:
         st = t.get("Status") or {}
-        out.append({"id": t.get("ID"), "slot": t.get("Slot"), "state": st.get("State", ""),
-                    "desired": t.get("DesiredState", ""), "error": st.get("Err", ""),
-                    "node_id": t.get("NodeID"), "node": (nodes or {}).get(t.get("NodeID"), ""),
-                    "since": parse_time(st.get("Timestamp")),
-                    "exit_code": (st.get("ContainerStatus") or {}).get("ExitCode")})
+        out.append(Task(id=t.get("ID", ""), slot=t.get("Slot"), state=st.get("State", ""),
+                        desired=t.get("DesiredState", ""), error=st.get("Err", ""),
+                        node_id=t.get("NodeID"), node=(nodes or {}).get(t.get("NodeID"), ""),
+                        since=parse_time(st.get("Timestamp")),
+                        exit_code=(st.get("ContainerStatus") or {}).get("ExitCode")))
     return out
+
+
+def swarm_node(d: dict) -> NodeStatus:
+    """`docker node inspect` JSON of one node -> NodeStatus (role: the swarm's)."""
+    res = (d.get("Description") or {}).get("Resources") or {}
+    status = d.get("Status") or {}
+    spec = d.get("Spec") or {}
+    return NodeStatus(name=d["Description"]["Hostname"], role=spec.get("Role", ""),
+                      state=status.get("State", "unknown"), address=status.get("Addr", ""),
+                      availability=spec.get("Availability", ""), cpus=res.get("NanoCPUs", 0) / 1e9,
+                      memory_bytes=res.get("MemoryBytes", 0),
+                      leader=bool((d.get("ManagerStatus") or {}).get("Leader")))
 
 
 def node_names(docker: Docker) -> dict[str, str]:
@@ -68,7 +81,7 @@ def oldest_engine(docker: Docker) -> tuple[int, int] | None:
 
 
 def tasks(docker: Docker, service: str, *, running_only: bool = False,
-          with_nodes: bool = False) -> list[dict]:
+          with_nodes: bool = False) -> list[Task]:
     """A service's tasks (those swarm wants running, or all it still lists), with their actual
     states; [] when the service does not exist."""
     ids = docker.out(task_ids_argv(service, running_only=running_only), check=False,
@@ -79,5 +92,5 @@ def tasks(docker: Docker, service: str, *, running_only: bool = False,
                      node_names(docker) if with_nodes else None)
 
 
-def running_tasks(docker: Docker, service: str) -> list[dict]:
+def running_tasks(docker: Docker, service: str) -> list[Task]:
     return tasks(docker, service, running_only=True)

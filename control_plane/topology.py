@@ -7,6 +7,8 @@ consensus store's members and an app's database members go.
 """
 from __future__ import annotations
 
+from .records import Node
+
 MANAGERS_FROM = 3  # nodes needed before the swarm gets 3 managers
 
 
@@ -14,33 +16,33 @@ def manager_count(nodes: int) -> int:
     return 3 if nodes >= MANAGERS_FROM else 1
 
 
-def node_list(cluster: str, outputs: dict) -> list[dict]:
+def node_list(cluster: str, outputs: dict) -> list[Node]:
     """The app nodes, in index order, from Terraform's outputs."""
     addresses = [outputs["manager_address"], *outputs["worker_addresses"]]
     private = [outputs["manager_private_address"], *outputs["worker_private_addresses"]]
     managers = manager_count(len(addresses))
-    return [{"name": f"{cluster}-node-{i}", "role": "manager" if i < managers else "worker",
-             "address": a, "private_address": pa}
+    return [Node(name=f"{cluster}-node-{i}", role="manager" if i < managers else "worker",
+                 address=a, private_address=pa)
             for i, (a, pa) in enumerate(zip(addresses, private))]
 
 
-def backup_node(outputs: dict) -> dict | None:
+def backup_node(outputs: dict) -> Node | None:
     """The backup node, when the provider has one (clouds keep backups in object storage)."""
     repo = outputs.get("backup_repository") or {}
     if repo.get("type") != "node":
         return None
-    return {"name": repo["name"], "role": "backup", "address": repo["address"],
-            "private_address": repo.get("private_address") or repo["address"]}
+    return Node(name=repo["name"], role="backup", address=repo["address"],
+                private_address=repo.get("private_address") or repo["address"])
 
 
-def all_nodes(cluster: str, outputs: dict) -> list[dict]:
+def all_nodes(cluster: str, outputs: dict) -> list[Node]:
     backup = backup_node(outputs)
     return node_list(cluster, outputs) + ([backup] if backup else [])
 
 
-def dcs_nodes(nodes: list[dict]) -> list[str]:
+def dcs_nodes(nodes: list[Node]) -> list[str]:
     """Where etcd members run: on the managers."""
-    return [n["name"] for n in nodes if n["role"] == "manager"]
+    return [n.name for n in nodes if n.role == "manager"]
 
 
 def place_members(nodes: list[str], count: int, avoid_first: bool = True) -> list[str]:

@@ -26,7 +26,7 @@ import os
 import threading
 import time
 from dataclasses import dataclass
-from typing import Callable
+from typing import Any, Callable
 from urllib.parse import urlsplit
 
 import httpx
@@ -117,14 +117,15 @@ def deliver(url: str, payload: dict, *, secret: str | None = None, timeout: floa
 
 def canary_payload(kind: str, app: App | None, canary: Canary | None, **extra) -> dict:
     """What a hook is told (Flagger's fields where they fit: name, phase, metadata)."""
-    plan = (canary or {}).get("progressive") or {}
-    out = {"type": kind, "app": (app or {}).get("name") or (canary or {}).get("app"),
-           "phase": plan.get("state") or (canary or {}).get("state"),
-           "image": (canary or {}).get("image"), "production_image": (app or {}).get("image"),
-           "weight": (canary or {}).get("weight"), "at": time.time()}
+    plan = canary.progressive if canary else None
+    out: dict[str, Any] = {
+        "type": kind, "app": (app.name if app else None) or (canary.app if canary else None),
+        "phase": (plan.state if plan else None) or (canary.state if canary else None),
+        "image": canary.image if canary else None, "production_image": app.image if app else None,
+        "weight": canary.weight if canary else None, "at": time.time()}
     if plan:
-        out["step"] = plan.get("step_index", 0) + 1
-        out["steps"] = plan.get("steps")
+        out["step"] = plan.step_index + 1
+        out["steps"] = plan.steps
     out.update({k: v for k, v in extra.items() if v is not None})
     return out
 
@@ -138,7 +139,8 @@ class Hooks:
         self.send = send
 
     def resolved(self, app: str, kind: str) -> dict | None:
-        raw = ((self.store.app(app) or {}).get("policy") or {}).get("hooks")
+        record = self.store.app(app)
+        raw = ((record.policy if record else None) or {}).get("hooks")
         if not raw:
             return None
         return HooksModel.model_validate(raw).resolved(kind)

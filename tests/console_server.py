@@ -46,6 +46,7 @@ def fake_bin(folder: Path) -> Path:
 
 def seed(home: Path) -> None:
     sys.path.insert(0, str(ROOT))
+    from control_plane.records import App, Canary, Node  # after the path is set
     from control_plane.store import Store
 
     home.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -55,29 +56,30 @@ def seed(home: Path) -> None:
                       "http_port": 8080, "https_port": 8443})
     s.put("cluster_state", "ready")
     s.put("terraform_outputs", {"manager_address": "172.29.0.11", "manager_private_address": "10.0.0.11"})
-    s.set_nodes([{"name": "sentinel-node-0", "role": "manager", "address": "172.29.0.11", "state": "ready"},
-                 {"name": "sentinel-node-1", "role": "worker", "address": "172.29.0.12", "state": "ready"}])
+    s.set_nodes([Node(name="sentinel-node-0", role="manager", address="172.29.0.11", state="ready"),
+                 Node(name="sentinel-node-1", role="worker", address="172.29.0.12", state="ready")])
     base = {"port": 8000, "health_path": "/healthz", "created_at": time.time() - 86400, "edge_slot": 0}
-    s.put_app("todos", {**base, "name": "todos", "image": "todo:1", "cluster_image": "127.0.0.1:5000/todo:1",
+    s.put_app(App.model_validate({**base, "name": "todos", "image": "todo:1", "cluster_image": "127.0.0.1:5000/todo:1",
                         "domain": "todos.localhost", "replicas": 2,
                         "env": {"SECRET_KEY": "do-not-show-me-1234", "FEATURE_X": "on"},
-                        "db": {"user": "todos", "name": "todos", "members": [
-                            {"index": 0, "node": "sentinel-node-0"}, {"index": 1, "node": "sentinel-node-1"}]}})
-    s.put_app("shop", {**base, "name": "shop", "image": "shop:7", "cluster_image": "127.0.0.1:5000/shop:7",
-                       "domain": "shop.localhost", "replicas": 1, "env": {}, "db": None, "edge_slot": 1})
+                        "db": {"user": "todos", "name": "todos", "secret": "todos-db-password", "members": [
+                            {"index": 0, "node": "sentinel-node-0"}, {"index": 1, "node": "sentinel-node-1"}]}}))
+    s.put_app(App.model_validate({**base, "name": "shop", "image": "shop:7",
+                                  "cluster_image": "127.0.0.1:5000/shop:7", "domain": "shop.localhost",
+                                  "replicas": 1, "env": {}, "db": None, "edge_slot": 1}))
     long = "inventory-service-with-a-long-name"
-    s.put_app(long, {**base, "name": long, "image": f"registry.example.com/acme/{long}:2026.11.27-build.1234",
+    s.put_app(App.model_validate({**base, "name": long, "image": f"registry.example.com/acme/{long}:2026.11.27-build.1234",
                      "cluster_image": f"registry.example.com/acme/{long}:2026.11.27-build.1234",
                      "domain": f"{long}.internal.example.com", "replicas": 1, "env": {}, "db": None,
-                     "edge_slot": 2})
+                     "edge_slot": 2}))
     started = time.time() - 600
-    s.put_canary("todos", {"app": "todos", "image": "todo:2", "cluster_image": "127.0.0.1:5000/todo:2",
+    s.put_canary(Canary.model_validate({"app": "todos", "image": "todo:2", "cluster_image": "127.0.0.1:5000/todo:2",
                            "weight": 20, "env": {}, "replicas": 1, "sticky": True, "baseline": False,
                            "started_at": started, "state": "running", "analysis": None,
                            "progressive": {"steps": [5, 20], "step_index": 1, "interval": 300,
                                            "auto_promote": False, "step_started": started + 300,
                                            "next_at": started + 600, "holds": 0,
-                                           "state": "awaiting_promotion"}})
+                                           "state": "awaiting_promotion"}}))
     s.add_judgment("todos", {"config": {}}, {**REPORT["judgment"], "at": time.time() - 30})
     s.add_event("canary:todos", "deploy", "canary todo:2 deployed at 5%, steps 5,20 every 300s", "cli")
     s.add_event("canary:todos", "judgment", "step 2/2 at 20%: pass (score 100) -> wait", "sentinel")

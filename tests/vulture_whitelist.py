@@ -29,3 +29,7 @@ _._CreateFunctionStmt
 # Building from source (issue 24): the pure part is in and unit-tested; the build service that
 # calls these is the next step.
 _.has_web, _.APP_UID, _.from_files, _.pack, _.unpack
+
+# Record fields read only through model_dump() (the API's JSON: cluster inspect, tasks).
+_.availability, _.cpus, _.memory_bytes, _.node_id
+_.restored_from  # a copy's history in its stored record (`state.db`), for whoever reads it there

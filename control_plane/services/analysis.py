@@ -31,13 +31,13 @@ def analysis_config(raw: dict | None) -> AnalysisConfig:
 
 
 def control_role(canary: Canary) -> str:
-    return "baseline" if canary.get("baseline") else "production"
+    return "baseline" if canary.baseline else "production"
 
 
 def judged_methods(canary: Canary) -> tuple[str, ...] | None:
     """A shadow canary (mirrored, no weight) sees only the GET/HEAD requests copied to it: both
     sides are judged on those methods alone, so production's writes do not skew the comparison."""
-    return MIRRORED_METHODS if canary.get("mirror") and not canary.get("weight") else None
+    return MIRRORED_METHODS if canary.mirror and not canary.weight else None
 
 
 def only_critical(config: AnalysisConfig) -> AnalysisConfig | None:
@@ -102,6 +102,6 @@ class Analyzer:
     def analyze(self, app: str, canary: Canary, window_seconds: float) -> dict:
         """`sentinel canary analyze`: the canary's last `window` (never before it started)."""
         end = time.time()
-        start = max(end - window_seconds, canary.get("started_at", end - window_seconds))
-        config = analysis_config(canary.get("analysis"))
+        start = max(end - window_seconds, canary.started_at)
+        config = analysis_config(canary.analysis)
         return self.judge(app, canary, config, start, end, kind="analyze")

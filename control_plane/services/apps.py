@@ -17,7 +17,7 @@ from .release import ReleaseService, validate as validate_release
 from .routes import PRODUCTION_ONLY, Routes, app_domains
 from .stack import Stack, db_env
 from .teardown import Teardown
-from ..records import App
+from ..records import App, Database
 
 ROLES = names.ROLES
 service_name = names.service  # the swarm service of a web role
@@ -27,7 +27,7 @@ def deploy_env(existing: App | None, body: AppDeploy) -> dict[str, str]:
     """The variables a deploy gives the app: those sent, or with keep_env (the console, which
     never sees values) the app's current ones."""
     if body.keep_env and existing:
-        return dict(existing.get("env") or {})
+        return dict(existing.env)
     return validation.env_entries(body.env)
 
 
@@ -35,7 +35,7 @@ def backup_policy(body: AppDeploy, existing: App | None) -> dict | None:
     """The app's backup schedule: the body's (None when it is the default), or, when the body
     says nothing (`sentinel deploy` has no flag for it), the app's own."""
     if body.db_backups is None:
-        return (existing or {}).get("backups")
+        return existing.backups if existing else None
     return None if body.db_backups == DbBackups() else body.db_backups.model_dump()
 
 
@@ -54,7 +54,7 @@ class AppService:
         self.teardown = teardown
 
     # ---- validation ---------------------------------------------------------------------------
-    def require(self, name: str) -> dict:
+    def require(self, name: str) -> App:
         return self.store.require_app(name)
 
     def validate(self, body: AppDeploy) -> AppDeploy:
@@ -77,10 +77,10 @@ class AppService:
         domains = validation.domains(body.domains or
                                      [body.domain or f"{body.name}.{self.p.spec.domain}"])
         for other in self.store.apps():
-            taken = set(app_domains(other)) & set(domains) if other["name"] != body.name else set()
+            taken = set(app_domains(other)) & set(domains) if other.name != body.name else set()
             if taken:
                 raise Conflict(f"domain {sorted(taken)[0]} is already used by app "
-                               f"{other['name']!r}: choose another (--domain, or domains: in "
+                               f"{other.name!r}: choose another (--domain, or domains: in "
                                "sentinel.yaml).")
         existing = self.store.app(body.name)
         if existing and self.store.canary(body.name):
@@ -88,7 +88,7 @@ class AppService:
         if existing and body.db and not existing.db:
             raise InvalidInput(f"app {body.name!r} was deployed without a database; delete it and "
                                "deploy again to add one.")
-        validate_release(existing or {"name": body.name, "db": body.db}, body.release)
+        validate_release(body.name, bool(existing.db if existing else body.db), body.release)
         if body.db_ha is not None and not body.db:
             raise InvalidInput("--db-ha/--no-db-ha need --db postgres.")
         if body.db and body.db_ha and not existing:
@@ -109,30 +109,29 @@ class AppService:
                        "restarts once).")
 
     # ---- deploy -------------------------------------------------------------------------------
-    def deploy(self, op: Operation, body: AppDeploy, keep: dict | None = None) -> dict:
-        """keep: more of the app's record to store with it (the release policy of `apply`)."""
+    def deploy(self, op: Operation, body: AppDeploy, policy: dict | None = None) -> dict:
+        """policy: the release policy of `apply`, stored with the app."""
         existing = self.store.app(body.name)
         cluster_image = self.stack.resolve_image(op, body.image)
-        app = {"name": body.name, "image": body.image, "cluster_image": cluster_image,
-               "port": body.port, "domain": body.domain, "domains": body.domains,
-               "replicas": body.replicas, "resources": validation.resources(body.resources),
-               "backups": backup_policy(body, existing),
-               "env": deploy_env(existing, body), "health_path": body.health_path,
-               "db": existing.db if existing else None, "created_at": time.time(),
-               # A copy restored --into has no edge network until something is deployed on it.
-               "edge_slot": existing.edge_slot if existing and existing.get("edge_slot") is not None
-               else self.free_edge_slot(body.name),
-               **(keep or {})}
+        app = App(name=body.name, image=body.image, cluster_image=cluster_image, port=body.port,
+                  domain=body.domain, domains=body.domains or [], replicas=body.replicas,
+                  resources=validation.resources(body.resources),
+                  backups=backup_policy(body, existing), env=deploy_env(existing, body),
+                  health_path=body.health_path, db=existing.db if existing else None,
+                  created_at=existing.created_at if existing else time.time(),
+                  # A copy restored --into has no edge network until something is deployed on it.
+                  edge_slot=existing.edge_slot if existing and existing.edge_slot is not None
+                  else self.free_edge_slot(body.name),
+                  policy=policy if policy is not None else existing.policy if existing else None,
+                  last_release=existing.last_release if existing else None)
         if existing and body.release:
-            info = self.release.release(op, existing, cluster_image, body.release,
-                                        extra_env=app.env)
-            app.last_release = info
-        if existing and existing.get("image"):
+            app.last_release = self.release.release(op, existing, cluster_image, body.release,
+                                                    extra_env=app.env)
+        if existing and existing.image:
             op.step(f"rolling update of {body.name} to {body.image} (start-first, health-gated)")
-            return self.roll(op, {**existing, **app, "created_at": existing.created_at})
+            return self.roll(op, app)
         if existing:  # a database restored --into: its first web tasks, on the copied data
             op.step(f"starting {body.replicas} task(s) of {body.image} on the database of {body.name}")
-            app = {**existing, **app, "created_at": existing.created_at}
             self._start_web(app)
             op.step(f"{body.name} is up at {self.summary(app)['url']}")
             return self.summary(app)
@@ -143,7 +142,7 @@ class AppService:
             app.db = self._create_db(op, app, body.db_schema, body.db_ha)
             # Protected from its first second: a restore, a release check or a drill needs a
             # backup to start from (WAL alone restores nothing). Taken while the web tasks start.
-            first_backup = self.backups.first_backup_beside(op, {**app, "db": app.db})
+            first_backup = self.backups.first_backup_beside(op, app)
         if body.release:  # a first deploy: nothing runs yet that the release could break
             op.step("release phase (a new app: no compatibility check needed)")
             try:
@@ -173,7 +172,7 @@ class AppService:
         """An app's first web tasks: its stack, its record, and once the tasks are healthy and
         Traefik knows them, its routes."""
         self.stack.deploy(app)
-        self.store.put_app(app.name, app)
+        self.store.put_app(app)
         self.stack.wait_running(service_name(app.name, "production"), app.replicas)
         if app.replicas > 0:
             self.routes.wait_service(app.name, "production")
@@ -184,21 +183,21 @@ class AppService:
         then its routes (domains may have changed)."""
         self.stack.deploy(app)
         self.stack.wait_running(service_name(app.name, "production"), app.replicas, timeout=300)
-        self.store.put_app(app.name, app)
+        self.store.put_app(app)
         self.routes.write(app, PRODUCTION_ONLY, wait=app.replicas > 0)
         op.step(f"{app.name} now runs {app.image}")
         notify.send(self.store, app.name, "deploy", f"{app.name} updated: runs {app.image}, "
                     f"{app.replicas} replica(s)")
         return self.summary(app)
 
-    def _create_db(self, op: Operation, app: App, schema: str | None, ha: bool | None) -> dict:
+    def _create_db(self, op: Operation, app: App, schema: str | None, ha: bool | None) -> Database:
         db_service = self.db
         if ha is None:  # HA by default when there is a second node for the standby
             ha = len(db_service.objects.app_nodes()) >= 2
-        app = {**app, "db": db_service.new_record(app.name, ha)}
+        app = app.changed(db=db_service.new_record(app.name, ha))
         try:
             db_service.prepare(op, app)
-            placed = ", ".join(f"{names.member(m['index'])} on {m['node']}" for m in app.db.members)
+            placed = ", ".join(f"{m.key} on {m.node}" for m in app.db.members)
             op.step(f"starting Postgres ({placed})")
             self.stack.deploy(app, web=False)
             db_service.started(op, app, schema)
@@ -206,15 +205,15 @@ class AppService:
             op.step("database setup failed: removing what it created")
             self.teardown.remove(app, keep_data=False)
             raise
-        return app.db
+        return app.need_db()
 
     # ---- scale, delete --------------------------------------------------------------------------
     def scale(self, op: Operation, name: str, replicas: int) -> dict:
-        app = {**self.require(name), "replicas": replicas}
+        app = self.require(name).changed(replicas=replicas)
         op.step(f"scaling {name} to {replicas} replica(s)")
         self.stack.deploy(app, self.store.canary(name))
         self.stack.wait_running(service_name(name, "production"), replicas)
-        self.store.put_app(name, app)
+        self.store.put_app(app)
         return self.summary(app)
 
     def delete(self, op: Operation, name: str, keep_data: bool) -> dict:
@@ -227,25 +226,26 @@ class AppService:
 
     # ---- read -----------------------------------------------------------------------------------
     def summary(self, app: App) -> dict:
-        return {k: app.get(k) for k in ("name", "image", "domain", "port", "replicas", "health_path")} | {
-            "domains": app_domains(app), "resources": app.get("resources"), "db": bool(app.db),
-            "url": self.p.edge_url(app.domain, https=bool(self.p.spec.email))}
+        return {"name": app.name, "image": app.image, "domain": app.domain, "port": app.port,
+                "replicas": app.replicas, "health_path": app.health_path,
+                "domains": app_domains(app), "resources": app.resources, "db": bool(app.db),
+                "url": self.p.edge_url(app.domain or "", https=bool(self.p.spec.email))}
 
     def list(self, live: bool = True) -> list[dict]:
         """Every app as recorded; with `live`, its tasks ready/desired as the swarm says (one
         `docker service ls`), else `ready` is None and the swarm is not asked."""
-        apps = [a for a in self.store.apps() if not a.get("internal")]
+        apps = [a for a in self.store.apps() if not a.internal]
         services = {s["Name"]: s for s in self.p.docker.json_lines(service_ls_argv())} if apps and live else {}
         out = []
         for a in apps:
-            svc = services.get(service_name(a["name"], "production"), {})
-            c = self.store.canary(a["name"])
+            svc = services.get(service_name(a.name, "production"), {})
+            c = self.store.canary(a.name)
             out.append({**self.summary(a), "ready": svc.get("Replicas", "0/0") if live else None,
                         "canary": bool(c),
                         # what the console's list shows besides (the store's record, no swarm call)
                         "canary_image": c.image if c else None,
                         "canary_weight": c.weight if c else None,
-                        "db_members": len(a["db"]["members"]) if a.get("db") else 0})
+                        "db_members": len(a.db.members) if a.db else 0})
         return out
 
     def settings(self, name: str) -> dict:
@@ -254,13 +254,14 @@ class AppService:
         app = self.require(name)
         c = self.store.canary(name)
         injected = sorted(db_env(name, app.db, "").keys()) if app.db else []
-        return {"app": self.summary(app), "env": sorted((app.get("env") or {}).keys()),
+        return {"app": self.summary(app), "env": sorted(app.env),
                 "db_env": injected,
-                "db": {"members": [{"member": names.member(m["index"]), "node": m["node"]}
+                "db": {"members": [{"member": m.key, "node": m.node}
                                    for m in app.db.members]} if app.db else None,
-                "canary": {"image": c.image, "weight": c.weight, "state": c.get("state"),
-                           "baseline": c.get("baseline", False),
-                           "progressive": c.get("progressive")} if c else None}
+                "canary": {"image": c.image, "weight": c.weight, "state": c.state,
+                           "baseline": c.baseline,
+                           "progressive": c.progressive.model_dump() if c.progressive else None}
+                if c else None}
 
     def inspect(self, name: str) -> dict:
         app = self.require(name)
@@ -268,9 +269,9 @@ class AppService:
         rows = []
         for s in services:
             for t in service_tasks(self.p.docker, s["Name"], running_only=True, with_nodes=True):
-                age = time.time() - t["since"] if t["since"] else None
-                rows.append({"name": f"{s['Name']}.{t['slot'] or t['id'][:8]}", "node": t["node"],
-                             "state": t["state"], "desired": t["desired"], "error": t["error"],
+                age = time.time() - t.since if t.since else None
+                rows.append({"name": f"{s['Name']}.{t.slot or t.id[:8]}", "node": t.node,
+                             "state": t.state, "desired": t.desired, "error": t.error,
                              "age_seconds": round(age) if age is not None else None})
         nodes = self.cluster.reconcile_nodes()
         return {"app": self.summary(app),
@@ -290,7 +291,7 @@ class AppService:
         if role == "db":  # the database's logs are its primary's (else its first member's)
             members = app.db.members
             leader = patroni.leader(self.db.cluster(app))
-            return names.stack_object(name, leader) if leader else names.member_service(name, members[0]["index"])
+            return names.stack_object(name, leader) if leader else names.member_service(name, members[0].index)
         return service_name(name, role)
 
     def logs(self, name: str, role: str = "production", tail: int | None = 200,

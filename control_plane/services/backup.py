@@ -208,7 +208,7 @@ class BackupService:
         self.db.repo_exec(name, pgbackrest.stanza_create_argv(names.stanza(name)), timeout=120,
                           record=app)
         argv = pgbackrest.backup_argv(names.stanza(name), kind,
-                                      (app.get("backups") or {}).get("keep"),
+                                      (app.backups or {}).get("keep"),
                                       from_standby=bool(standby))
         proc = self.db.repo_exec(name, argv, timeout=6 * 3600, check=False, record=app)
         if proc.returncode != 0:
@@ -392,7 +392,7 @@ class BackupService:
             op.step(f"the state before the restore is kept: restore point {pre['name']}")
         canary = self.store.canary(name)
         op.step("maintenance: the app answers 503 until the restore is done")
-        serving = app.get("replicas", 0) > 0 or bool(app.get("image"))
+        serving = app.replicas > 0 or bool(app.image)
         self.routes.write(app, {"production": 100}, maintenance=True, wait=serving)
         if serving:
             time.sleep(DRAIN_SECONDS)
@@ -402,8 +402,8 @@ class BackupService:
             states = self.db.objects.node_states()
             # The primary's data goes first: it is the newest, and it is the copy kept aside.
             primary = plan.primary
-            live = sorted((m for m in app.db.members if states.get(m["node"]) == "ready"),
-                          key=lambda m: names.member(m["index"]) != primary)
+            live = sorted((m for m in app.db.members if states.get(m.node) == "ready"),
+                          key=lambda m: m.key != primary)
             moved_from = None
             if live:
                 first = live[0]
@@ -413,47 +413,47 @@ class BackupService:
                 # restored from the repository onto a ready node; there is no local state to keep.
                 first, moved_from = self._move_lost_member(op, app, primary, states)
                 keep = None
-            result = self._recover(op, app, target, node=first["node"],
-                                   volume=names.member_volume(name, first["index"]),
+            result = self._recover(op, app, target, node=first.node,
+                                   volume=names.member_volume(name, first.index),
                                    keep_old=keep, archive=True, task=names.stack_object(name, "restore"))
             if not result.ok:
                 op.step("the restore failed: putting the database back as it was")
                 if moved_from:
-                    self.db.wipe_volume(first["node"], names.member_volume(name, first["index"]))
-                    first["node"] = moved_from
+                    self.db.wipe_volume(first.node, names.member_volume(name, first.index))
+                    first.node = moved_from
                     self.db.save(app)
                 else:
                     self.db.put_back(op, app, first, keep, canary)
                 require_restored(result, name)
-            op.step(f"starting {names.member(first['index'])} on the restored data")
-            first["stopped"] = False
+            op.step(f"starting {first.key} on the restored data")
+            first.stopped = False
             self.db.save(app)
-            self.stack.deploy(app, canary, web=bool(app.get("image")))
+            self.stack.deploy(app, canary, web=bool(app.image))
             self.db.wait_leader(app, what="the restored database")
             # The restored data brings back Patroni's timing of its backup's day.
             self.db.tune_quietly(op, app)
         finally:
-            app_now = self.store.app(name)
-            if app_now.get("image") and app_now.get("replicas", 0) > 0:
+            app_now = self.store.require_app(name)
+            if app_now.image and app_now.replicas > 0:
                 # Web tasks whose health check needs the database may have been replaced while
                 # it was down (their replacements may still be starting, or about to be replaced
                 # once more), and the database's proxy may still be finding the new primary:
                 # traffic returns once every task is healthy and the app answers through Traefik
                 # again (never a 404, which a moment without a healthy task would give, or 503).
                 try:
-                    self.stack.wait_running(names.service(name, "production"), app_now["replicas"],
+                    self.stack.wait_running(names.service(name, "production"), app_now.replicas,
                                       since=time.time())
                     self.routes.wait_answering(app_now, "production")
                 except CommandFailed:
                     op.step("the app does not answer yet; routing to it anyway")
             route = routing(canary) if canary else {"weights": {"production": 100}}
-            self.routes.write(app_now, **route, wait=bool(app_now.get("image")))
+            self.routes.write(app_now, **route, wait=bool(app_now.image))
             op.step("maintenance over: traffic flows again")
         self._restart_standbys(op, app, first, canary, states)
         took = time.monotonic() - started
-        kept = {"node": first["node"], "volume": names.member_volume(name, first["index"]),
-                "folder": f"{names.PGDATA}.{keep}" if keep else None,
-                "restore_point": pre["name"] if pre else None}
+        kept: dict = {"node": first.node, "volume": names.member_volume(name, first.index),
+                      "folder": f"{names.PGDATA}.{keep}" if keep else None,
+                      "restore_point": pre["name"] if pre else None}
         self.store.put(names.db_discarded_key(name), {**kept, "at": utc(time.time())})
         self.store.add_event(names.db_target(name), "restore",
                              f"restored to {target.describe()} in {took:.1f} s; the state before is kept "
@@ -465,21 +465,21 @@ class BackupService:
                 "undo": f"sentinel db restore {name} --to {pre['name']} --yes" if pre else None}
 
     def _move_lost_member(self, op: Operation, app: App, primary: str | None,
-                          states: dict[str, str]) -> tuple[dict, str]:
+                          states: dict[str, str]) -> tuple[Member, str]:
         """The member to restore (the last primary, else the first) is placed on a ready node that
         holds no other member; returns it and the node it was on."""
         members = app.db.members
-        m = next((x for x in members if names.member(x["index"]) == primary), members[0])
+        m = next((x for x in members if x.key == primary), members[0])
         free = self.db.free_nodes(app, moving=m)
         if not free:
             raise Precondition(f"no node that holds a member of {app.name}'s database is ready, and "
                                "no other node is free to restore it onto: add a node with "
                                "`sentinel cluster scale` or bring the node back.")
-        old = m["node"]
-        op.step(f"{names.member(m['index'])} was on {old} ({states.get(old, 'gone')}): restoring it "
+        old = m.node
+        op.step(f"{m.key} was on {old} ({states.get(old, 'gone')}): restoring it "
                 f"onto {free[0]} from the repository")
-        self.db.wipe_volume(free[0], names.member_volume(app.name, m["index"]))
-        m["node"] = free[0]
+        self.db.wipe_volume(free[0], names.member_volume(app.name, m.index))
+        m.node = free[0]
         self.db.save(app)
         return m, old
 
@@ -496,32 +496,31 @@ class BackupService:
         self.db.repo_exec(name, pgbackrest.backup_argv(names.stanza(name), "full", from_standby=False),
                           timeout=6 * 3600)
         for m in others:
-            if states.get(m["node"]) == "ready":
-                op.step(f"clearing {names.member(m['index'])} on {m['node']}; it is cloned again")
-                self.db.wipe_volume(m["node"], names.member_volume(name, m["index"]))
-            m["stopped"] = False
+            if states.get(m.node) == "ready":
+                op.step(f"clearing {m.key} on {m.node}; it is cloned again")
+                self.db.wipe_volume(m.node, names.member_volume(name, m.index))
+            m.stopped = False
         self.db.save(app)
-        self.stack.deploy(app, canary, web=bool(app.get("image")))
+        self.stack.deploy(app, canary, web=bool(app.image))
         for m in others:
-            if states.get(m["node"]) == "ready":
-                self.db.wait_streaming(app, names.member(m["index"]))
+            if states.get(m.node) == "ready":
+                self.db.wait_streaming(app, m.key)
 
     def restore_into(self, op: Operation, source: App, into: str, target: pgbackrest.Target,
                       internal: bool = False) -> dict:
         started = time.monotonic()
         spec = self.p.spec
-        copy = {"name": into, "image": None, "cluster_image": None, "port": 8000,
-                "domain": validation.domain(f"{into}.{spec.domain}") if spec.domain != "localhost"
-                else f"{into}.localhost", "replicas": 0, "env": {}, "health_path": None,
-                "db": self.db.new_record(into, ha=False), "created_at": time.time(),
-                "restored_from": {"app": source.name, "target": target.describe()},
-                **({"internal": True} if internal else {})}
+        copy = App(name=into, image=None, cluster_image=None, port=8000,
+                   domain=validation.domain(f"{into}.{spec.domain}") if spec.domain != "localhost"
+                   else f"{into}.localhost", replicas=0, env={}, health_path=None,
+                   db=self.db.new_record(into, ha=False), created_at=time.time(), internal=internal,
+                   restored_from={"app": source.name, "target": target.describe()})
         self.db.prepare(op, copy)
-        self.store.put_app(into, copy)
-        member = copy.db.members[0]
+        self.store.put_app(copy)
+        member = copy.need_db().members[0]
         try:
-            result = self._recover(op, source, target, node=member["node"],
-                                   volume=names.member_volume(into, member["index"]), keep_old=None,
+            result = self._recover(op, source, target, node=member.node,
+                                   volume=names.member_volume(into, member.index), keep_old=None,
                                    archive=False, task=names.stack_object(into, "restore"))
             require_restored(result, source.name)
             op.step(f"starting {into}'s database on the restored data")
@@ -566,7 +565,7 @@ class BackupService:
             target, counts = self._counts_at_restore_point(app)
             how = f"counted on the primary at restore point {target.value}"
         self.archive_now(app)
-        backup_node = next((n["name"] for n in self.store.nodes() if n["role"] == "backup"),
+        backup_node = next((n.name for n in self.store.nodes() if n.role == "backup"),
                            self.db.objects.app_nodes()[0])
         result = self._recover(op, app, target, node=backup_node, volume=None, keep_old=None,
                                archive=False, task=names.stack_object(name, "drill"), drill_db=app.db.name)

@@ -41,7 +41,7 @@ class Policy:
 def policy_for(app: App, base: Policy) -> Policy:
     """The app's own schedule (sentinel.yaml `database.backups.schedule`): daily makes every
     backup a full one; weekly is the default (a full a week, differentials daily)."""
-    if (app.get("backups") or {}).get("schedule") == "daily":
+    if (app.backups or {}).get("schedule") == "daily":
         return replace(base, full_every=DAY, diff_every=min(base.diff_every, DAY))
     return base
 
@@ -99,7 +99,7 @@ class BackupScheduler:
         for app in self.p.store.apps():
             target = names.app_target(app.name)
             # A release check's scratch copy is never backed up: it is gone in a minute.
-            if not app.db or app.get("internal") or self.jobs.busy(target):
+            if not app.db or app.internal or self.jobs.busy(target):
                 continue
             last = self.p.store.last_operation_end(target, exclude_actor="sentinel")
             self.consider(app, quiet=last is not None and time.time() - last < self.quiet)

@@ -6,6 +6,7 @@ and a service is only removed once no route points at it.
 from __future__ import annotations
 
 import time
+from typing import Any
 
 from .. import names, notify, validation, webhooks
 from ..errors import CommandFailed, Conflict, InvalidInput, NotFound
@@ -51,7 +52,7 @@ class CanaryService:
         self.store.add_event(names.canary_target(app), kind, message, actor, op.id if op else None)
         webhooks.on_event(self.store, app, kind, message, actor)
 
-    def require(self, app: str) -> dict:
+    def require(self, app: str) -> Canary:
         self.store.require_app(app)
         c = self.store.canary(app)
         if not c:
@@ -82,7 +83,7 @@ class CanaryService:
         validate_plan(weights, body.interval, body.auto_promote, body.baseline,
                       self.p.scrape_seconds, mirror=body.mirror, intervals=intervals)
         analysis_config(body.analysis)  # a bad file is refused before anything starts
-        validate_release(self.store.require_app(name), body.release)
+        validate_release(name, bool(self.store.require_app(name).db), body.release)
         if body.post_promote_command is not None and not body.post_promote_command.strip():
             raise InvalidInput("--post-promote-command is empty: give the contract command, e.g. "
                                "\"python migrate.py contract\".")
@@ -93,17 +94,17 @@ class CanaryService:
     def deploy(self, op: Operation, name: str, body: CanaryDeploy) -> dict:
         app = self.store.require_app(name)
         cluster_image = self.stack.resolve_image(op, body.image)
-        canary = {"app": name, "image": body.image, "cluster_image": cluster_image,
-                  "weight": body.weight, "env": validation.env_entries(body.env),
-                  "env_unset": list(body.env_unset), "mirror": body.mirror,
-                  "resources": (validation.resources(body.resources) if body.resources is not None
-                                else app.get("resources")),
-                  "replicas": body.replicas, "sticky": body.sticky, "baseline": body.baseline,
-                  "started_at": time.time(), "state": "starting", "analysis": body.analysis,
-                  "post_promote_command": body.post_promote_command}
+        canary = Canary(app=name, image=body.image, cluster_image=cluster_image,
+                        weight=body.weight, env=validation.env_entries(body.env),
+                        env_unset=list(body.env_unset), mirror=body.mirror,
+                        resources=(validation.resources(body.resources) if body.resources is not None
+                                   else app.resources),
+                        replicas=body.replicas, sticky=body.sticky, baseline=body.baseline,
+                        started_at=time.time(), state="starting", analysis=body.analysis,
+                        post_promote_command=body.post_promote_command)
         if body.release:
             canary.release = self._release(op, app, canary, body)
-        self.store.put_canary(name, canary)
+        self.store.put_canary(canary)
         try:
             op.step(f"starting the canary ({body.image}, {body.replicas} replica(s))"
                     + (" and a baseline" if body.baseline else ""))
@@ -126,20 +127,20 @@ class CanaryService:
             self.stack.deploy(app, None)
             self.store.delete_canary(name)
             self._event(name, "failure", f"canary {body.image} failed to start: {e}", op)
-            point = (canary.get("release") or {}).get("restore_point")
+            point = canary.restore_point
             if point:
                 op.step(f"the release phase had run: `sentinel db restore {name} --to {point} --yes` "
                         "returns the database to before it")
             raise
         canary.state = "running"
-        if body.steps:
-            weights, pauses, intervals = split_steps(body.steps)
+        weights, pauses, intervals = split_steps(body.steps)
+        if weights:
             canary.progressive = new_plan(weights, body.interval, body.auto_promote, time.time(),
-                                             pauses=pauses, intervals=intervals)
-        self.store.put_canary(name, canary)
+                                          pauses=pauses, intervals=intervals)
+        self.store.put_canary(canary)
         what = (f"canary {body.image} deployed as a shadow ({body.mirror}% of GET/HEAD mirrored)"
                 if body.mirror and not body.weight else f"canary {body.image} deployed at {body.weight}%")
-        if body.steps:
+        if canary.progressive:
             what += ", " + describe_plan(canary.progressive)
         self._event(name, "deploy", what, op)
         notify.send(self.store, name, "canary", what)
@@ -149,16 +150,17 @@ class CanaryService:
         """The release phase, before any canary task exists. The canary's record says
         "releasing" meanwhile (with the restore point once recorded), so a control plane that
         stops here reports it on restart; nothing is routed to the canary until it is over."""
-        name = app.name
-        self.store.put_canary(name, {**canary, "state": "releasing", "release": {}})
+        name, image, opts = app.name, canary.cluster_image, body.release
+        assert image is not None and opts is not None  # deploy resolved the image, has a release
+        self.store.put_canary(canary.changed(state="releasing", release={}))
 
         def keep_point(point: dict) -> None:
             c = self.store.canary(name) or canary
-            self.store.put_canary(name, {**c, "release": {"restore_point": point["name"]}})
+            self.store.put_canary(c.changed(release={"restore_point": point["name"]}))
 
         try:
-            info = self.release.release(op, app, canary.cluster_image, body.release,
-                                                  extra_env=canary.env, on_point=keep_point)
+            info = self.release.release(op, app, image, opts, extra_env=canary.env,
+                                        on_point=keep_point)
         except Exception as e:
             self.store.delete_canary(name)
             self._event(name, "failure", f"release phase of {canary.image} failed: {e}", op)
@@ -177,14 +179,13 @@ class CanaryService:
 
     def traffic(self, op: Operation, name: str, weight: int) -> dict:
         app, c = self.store.require_app(name), self.require(name)
-        self.routes.write(app, **routing({**c, "weight": weight}))
+        self.routes.write(app, **routing(c.changed(weight=weight)))
         old, c.weight = c.weight, weight
-        plan = c.get("progressive")
-        if plan and op.actor != "sentinel" and plan.get("state") in ("running", "awaiting_approval",
-                                                                      "pausing"):
-            plan["state"] = "paused"  # a person took the wheel: stop stepping, keep the canary
+        plan = c.progressive
+        if plan and op.actor != "sentinel" and plan.state in ("running", "awaiting_approval", "pausing"):
+            plan.state = "paused"  # a person took the wheel: stop stepping, keep the canary
             self._event(name, "progress", "progressive steps paused by a manual traffic change", op)
-        self.store.put_canary(name, c)
+        self.store.put_canary(c)
         self._event(name, "traffic", f"canary weight {old}% -> {weight}%", op)
         notify.send(self.store, name, "step", f"canary {c.image}: {old}% -> {weight}% of traffic")
         op.step(f"{weight}% of traffic goes to the canary")
@@ -194,7 +195,7 @@ class CanaryService:
     def health(self, name: str, role: str, want: int) -> tuple[int, int]:
         # A service removed a moment ago (promote/rollback finishing) has none.
         tasks = running_tasks(self.p.docker, service_name(name, role))
-        return sum(1 for t in tasks if t["state"] == "running"), want
+        return sum(1 for t in tasks if t.state == "running"), want
 
     def start_promote(self, name: str, post_promote_command: str | None = None) -> str:
         c = self.require(name)
@@ -202,7 +203,7 @@ class CanaryService:
             if not post_promote_command.strip():
                 raise InvalidInput("--post-promote-command is empty: give the contract command.")
             c.post_promote_command = post_promote_command
-            self.store.put_canary(name, c)
+            self.store.put_canary(c)
         running, want = self.health(name, "canary", c.replicas)
         if running < want:
             raise Conflict(f"the canary of {name!r} is unhealthy ({running} of {want} task(s) "
@@ -212,14 +213,13 @@ class CanaryService:
     def promote(self, op: Operation, name: str) -> dict:
         app, c = self.store.require_app(name), self.require(name)
         started = time.monotonic()
-        kept = {k: v for k, v in (app.get("env") or {}).items() if k not in c.get("env_unset", ())}
-        promoted = {**app, "image": c.image, "cluster_image": c.cluster_image,
-                    "env": {**kept, **c.get("env", {})},
-                    "resources": c.get("resources", app.get("resources"))}
+        kept = {k: v for k, v in app.env.items() if k not in c.env_unset}
+        promoted = app.changed(image=c.image, cluster_image=c.cluster_image, env={**kept, **c.env},
+                               resources=c.resources_or(app.resources))
         op.step(f"rolling production to {c.image} (start-first, health-gated) while traffic flows")
         self.stack.deploy(promoted, c)
         self.stack.wait_running(service_name(name, "production"), app.replicas, timeout=300)
-        self.store.put_app(name, promoted)
+        self.store.put_app(promoted)
         op.step("all traffic to production")
         self.routes.write(promoted, PRODUCTION_ONLY)
         op.step("removing the canary")
@@ -232,7 +232,7 @@ class CanaryService:
         self.hooks.fire(name, "post_rollout", webhooks.canary_payload(
             "post_rollout", app, c, result="promoted"))
         out = {"promoted": c.image, "seconds": round(took, 2)}
-        if c.get("post_promote_command"):
+        if c.post_promote_command:
             try:
                 out["post_promote"] = self.release.post_promote(op, promoted,
                                                                           c.post_promote_command)
@@ -247,7 +247,7 @@ class CanaryService:
         c = self.require(name)
         plan = None
         if restore_db:
-            point = (c.get("release") or {}).get("restore_point")
+            point = c.restore_point
             if not point:
                 raise InvalidInput(f"the canary of {name!r} ran no release phase, so there is no "
                                    "restore point to return to: roll back without --restore-db.")
@@ -284,9 +284,9 @@ class CanaryService:
         (or promotes) at its next tick, so the gate's state survives a restart in between."""
         with plan_lock:
             c = self.require(name)
-            plan = c.get("progressive") or {}
-            state = plan.get("state")
-            if state != "awaiting_approval":
+            plan = c.progressive
+            state = plan.state if plan else None
+            if plan is None or state != "awaiting_approval":
                 raise Conflict(f"the canary of {name!r} waits for no approval ("
                                + ({"awaiting_promotion": "it waits for `sentinel canary promote`",
                                    "awaiting_decision": "it waits for a promotion or a rollback",
@@ -294,11 +294,11 @@ class CanaryService:
                                    "pausing": "it pauses for a set time, then goes on"}.get(
                                        state, f"it is {state}" if state else "it has no steps"))
                                + ").")
-            index = plan["step_index"]
-            c.progressive = {**plan, "state": "approved", "gate_passed": index}
-            self.store.put_canary(name, c)
-        self.store.add_event(names.canary_target(name), "gate", f"step {index + 1}/{len(plan['steps'])} at "
-                             f"{plan['steps'][index]}% approved", actor)
+            index = plan.step_index
+            c.progressive = plan.changed(state="approved", gate_passed=index)
+            self.store.put_canary(c)
+        self.store.add_event(names.canary_target(name), "gate", f"step {index + 1}/{len(plan.steps)} at "
+                             f"{plan.steps[index]}% approved", actor)
         webhooks.on_event(self.store, name, "gate", "approved", actor)
         return self.status(name)
 
@@ -306,9 +306,9 @@ class CanaryService:
     def status(self, name: str) -> dict:
         app = self.store.require_app(name)
         c = self.store.canary(name)
-        out = {"app": name, "production": {"image": app.image, "replicas": app.replicas},
-               "canary": None,
-               "events": self.store.events(target=names.canary_target(name), limit=20)}
+        out: dict[str, Any] = {
+            "app": name, "production": {"image": app.image, "replicas": app.replicas}, "canary": None,
+            "events": self.store.events(target=names.canary_target(name), limit=20)}
         running, want = self.health(name, "production", app.replicas)
         out["production"]["healthy"] = f"{running}/{want}"
         if c:
@@ -317,10 +317,10 @@ class CanaryService:
             out["canary"] = {"image": c.image, "weight": c.weight, "weights": w,
                              "replicas": c.replicas, "healthy": f"{running}/{want}",
                              "sticky": c.sticky, "baseline": c.baseline,
-                             "mirror": c.get("mirror", 0), "resources": c.get("resources"),
-                             "since": c.started_at, "state": c.get("state"),
-                             "progressive": c.get("progressive"), "release": c.get("release"),
-                             "post_promote_command": c.get("post_promote_command")}
+                             "mirror": c.mirror, "resources": c.resources,
+                             "since": c.started_at, "state": c.state,
+                             "progressive": c.progressive.model_dump() if c.progressive else None,
+                             "release": c.release, "post_promote_command": c.post_promote_command}
         latest = self.store.judgments(name, limit=1)
         out["judgment"] = latest[0]["result"] if latest and c and \
             latest[0]["at"] >= c.started_at else None

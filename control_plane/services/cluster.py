@@ -12,6 +12,8 @@ from ..errors import CommandFailed, InvalidInput, Precondition
 from ..jobs import Operation
 from ..metrics import parse_duration
 from ..models import ClusterCreate
+from ..records import Node
+from ..swarm_state import NodeStatus, swarm_node
 from ..paths import MONITORING_DIR, cluster_dir
 from ..platform import ADMIN_USER, REGISTRY_USER, Platform
 from ..templates import render
@@ -77,8 +79,8 @@ class ClusterService:
         validation.acme_settings(spec.email, spec.acme_server, spec.acme_ca)
         validation.scrape_interval(spec.scrape_interval)
         existing = self.store.get(names.CLUSTER_KEY)
-        if existing and existing.name != spec.name:
-            raise InvalidInput(f"this control plane already manages cluster {existing.name!r}: "
+        if existing and existing["name"] != spec.name:
+            raise InvalidInput(f"this control plane already manages cluster {existing['name']!r}: "
                                "run `sentinel destroy` first or use that name.")
         if existing and self.p.state == "ready" and existing["nodes"] != spec.nodes:
             # Terraform would simply drop the last nodes, databases and all: scale moves them first.
@@ -106,10 +108,10 @@ class ClusterService:
             control_plane_cidr=provider.control_plane_cidr()))
         self.store.put(names.TERRAFORM_OUTPUTS_KEY, outputs)
         nodes = topology.all_nodes(spec.name, outputs)
-        self.store.set_nodes([{**n, "state": "joining"} for n in nodes])
+        self.store.set_nodes([n.changed(state="joining") for n in nodes])
         op.step("recording the nodes' ssh host keys")
         for n in nodes:
-            ssh.record_host_key(n["address"])
+            ssh.record_host_key(n.address)
 
         registry_host = self.p.registry_host
         tls = secrets.registry_tls(self.p.dir / "registry-tls", outputs["manager_private_address"])
@@ -123,7 +125,7 @@ class ClusterService:
         ansible.run_playbook("swarm.yml", inv, step=op.step)
 
         self._deploy_platform(op, spec, images, nodes, tls)
-        self.store.set_nodes([{**n, "state": "ready"} for n in nodes])
+        self.store.set_nodes([n.changed(state="ready") for n in nodes])
         DCS(self.p).ensure(op, topology.dcs_nodes(nodes))
         self.prepull(op)
         self.store.put(names.CLUSTER_STATE_KEY, "ready")
@@ -146,7 +148,7 @@ class ClusterService:
         return TerraformRunner(spec.provider, cluster_dir(spec.name) / "terraform")
 
     def _deploy_platform(self, op: Operation, spec: ClusterCreate, images: dict[str, str],
-                         nodes: list[dict], tls: dict[str, Path]) -> None:
+                         nodes: list[Node], tls: dict[str, Path]) -> None:
         manager = nodes[0]
         inv = ansible.inventory_for(nodes, self.p.outputs["ssh_user"])
         reg_pw = secrets.get("registry_password")
@@ -154,7 +156,7 @@ class ClusterService:
         out = self.p.dir / "platform"
         out.mkdir(parents=True, exist_ok=True, mode=0o700)
         local = spec.image_set == "local"
-        docker = Docker(manager["address"])
+        docker = Docker(manager.address)
 
         op.step("starting the cluster registry")
         if local:
@@ -162,12 +164,12 @@ class ClusterService:
             have = docker.run(image_inspect_argv(images["registry"]), check=False)
             if have.returncode != 0:
                 executor.pipe(image_save_argv(images["registry"]),
-                              ssh.ssh_argv(manager["address"], "docker", "load"),
+                              ssh.ssh_argv(manager.address, "docker", "load"),
                               what="copying the registry image to the manager")
         files = {
             "platform/registry.yml": render("registry.yml.j2", images=images,
                                             endpoint_mode=spec.endpoint_mode,
-                                            edge_node=manager["name"]),
+                                            edge_node=manager.name),
             "registry/htpasswd": secrets.htpasswd_line(REGISTRY_USER, reg_pw) + "\n",
             "registry/registry.crt": tls["cert"].read_text(),
             "registry/registry.key": tls["key"].read_text(),
@@ -190,7 +192,7 @@ class ClusterService:
             "platform/platform.yml": render(
                 "platform.yml.j2", images={**stack_images, "grafana": stack_images.get("grafana")},
                 endpoint_mode=spec.endpoint_mode, publish_mode=spec.publish_mode,
-                edge_node=manager["name"], edge_networks=spec.edge_networks,
+                edge_node=manager.name, edge_networks=spec.edge_networks,
                 throttle="50ms", acme_email=spec.email, acme_server=spec.acme_server,
                 acme_ca=ACME_CA_PATH if acme_ca else None, https_port=spec.https_port,
                 tls_redirect=bool(spec.email)),
@@ -257,40 +259,31 @@ class ClusterService:
 
     def reconcile_nodes(self) -> list[dict]:
         """The swarm is the source of truth: refresh the store's nodes from it."""
-        stored = {n["name"]: n for n in self.store.nodes()}
+        stored = {n.name: n for n in self.store.nodes()}
         try:
             docker = self.p.docker
             listed = docker.json_lines(node_ls_argv(), timeout=15)
-            details = {d["Description"]["Hostname"]: d
-                       for d in docker.inspect(node_inspect_argv([n["ID"] for n in listed]), timeout=15)}
+            found = [swarm_node(d) for d in docker.inspect(node_inspect_argv([n["ID"] for n in listed]),
+                                                          timeout=15)]
         except (CommandFailed, KeyError) as e:
-            return [{**n, "state": "unreachable", "error": str(e)} for n in stored.values()]
-        nodes = []
+            return [{**n.model_dump(), "state": "unreachable", "error": str(e)} for n in stored.values()]
         backup = topology.backup_node(self.p.outputs)
-        for name, d in sorted(details.items()):
-            res = d["Description"].get("Resources", {})
-            nodes.append({
-                "name": name,
-                "role": "backup" if backup and name == backup["name"] else d["Spec"]["Role"],
-                "state": d["Status"]["State"],
-                "availability": d["Spec"]["Availability"],
-                "address": stored.get(name, {}).get("address") or d["Status"].get("Addr"),
-                "cpus": res.get("NanoCPUs", 0) / 1e9,
-                "memory_bytes": res.get("MemoryBytes", 0),
-                "leader": bool(d.get("ManagerStatus", {}).get("Leader")),
-            })
-        self.store.set_nodes(nodes)
-        usage = self._node_usage([n for n in nodes if n["state"] == "ready"])
-        for n in nodes:
-            n.update(usage.get(n["name"], {}))
-        return nodes
+        nodes = []
+        for seen in sorted(found, key=lambda x: x.name):
+            known = stored.get(seen.name)
+            nodes.append(seen.changed(role="backup" if backup and seen.name == backup.name else seen.role,
+                                      address=known.address if known else seen.address))
+        self.store.set_nodes([Node(name=n.name, role=n.role, address=n.address, state=n.state)
+                              for n in nodes])
+        usage = self._node_usage([n for n in nodes if n.state == "ready"])
+        return [{**n.model_dump(), **usage.get(n.name, {})} for n in nodes]
 
-    def _node_usage(self, nodes: list[dict]) -> dict[str, dict]:
+    def _node_usage(self, nodes: list[NodeStatus]) -> dict[str, dict]:
         """Disk use and load of each node, read over ssh (what `df` and /proc say there)."""
         out = {}
         for n in nodes:
             try:
-                proc = ssh.run(n["address"], "sh", "-c",
+                proc = ssh.run(n.address, "sh", "-c",
                                "df -B1 --output=size,used / | tail -1; cat /proc/loadavg; "
                                "grep -E '^(MemTotal|MemAvailable):' /proc/meminfo",
                                check=False, timeout=5)
@@ -302,7 +295,7 @@ class ClusterService:
             try:
                 size, used = (int(x) for x in lines[0].split())
                 mem = {l.split(":")[0]: int(l.split()[1]) * 1024 for l in lines[2:4]}
-                out[n["name"]] = {"disk_bytes": size, "disk_used_bytes": used,
+                out[n.name] = {"disk_bytes": size, "disk_used_bytes": used,
                                   "load1": float(lines[1].split()[0]),
                                   "memory_used_bytes": mem["MemTotal"] - mem["MemAvailable"]}
             except (ValueError, IndexError, KeyError):
@@ -318,7 +311,7 @@ class ClusterService:
         current = topology.node_list(self.p.spec.name, self.p.outputs)
         if nodes < len(current):
             self.db.plan_evacuation(
-                [n["name"] for n in current[nodes:]], [n["name"] for n in current[:nodes]])
+                [n.name for n in current[nodes:]], [n.name for n in current[:nodes]])
 
     def scale(self, op: Operation, nodes: int) -> dict:
         try:
@@ -348,22 +341,19 @@ class ClusterService:
             return self.inspect()
         if nodes < len(current):
             leaving, remaining = current[nodes:], current[:nodes]
-            self.db.evacuate(op, [n["name"] for n in leaving],
-                                             [n["name"] for n in remaining])
-            managers = [n["name"] for n in remaining[:topology.manager_count(nodes)]]
+            self.db.evacuate(op, [n.name for n in leaving], [n.name for n in remaining])
+            managers = [n.name for n in remaining[:topology.manager_count(nodes)]]
             dcs.ensure(op, managers)
             states = self.p.node_states()
             # Managers on nodes that are down go first: Raft keeps its majority at every step.
-            demote = sorted((n["name"] for n in current
-                             if n["role"] == "manager" and n["name"] not in managers),
+            demote = sorted((n.name for n in current if n.role == "manager" and n.name not in managers),
                             key=lambda name: states.get(name) == "ready")
-            op.step(f"draining {', '.join(n['name'] for n in leaving)}")
+            op.step(f"draining {', '.join(n.name for n in leaving)}")
             backup = topology.backup_node(self.p.outputs)
             ansible.run_playbook("leave.yml", ansible.inventory_for(current + ([backup] if backup else []),
                                                                     self.p.outputs["ssh_user"]),
-                                 {"leaving": [n["name"] for n in leaving], "demote": demote,
-                                  "reachable": [n["name"] for n in leaving
-                                                if states.get(n["name"]) == "ready"]},
+                                 {"leaving": [n.name for n in leaving], "demote": demote,
+                                  "reachable": [n.name for n in leaving if states.get(n.name) == "ready"]},
                                  step=op.step)
         op.step(f"applying Terraform with {nodes} node(s)")
         self.store.put(names.CLUSTER_STATE_KEY, "scaling")
@@ -377,12 +367,12 @@ class ClusterService:
         self.store.put(names.CLUSTER_KEY, spec.model_dump())
         new_nodes = topology.all_nodes(spec.name, outputs)
         if nodes > len(current):
-            added = [n for n in new_nodes if n["role"] != "backup"][len(current):]
+            added = [n for n in new_nodes if n.role != "backup"][len(current):]
             for n in added:
-                ssh.forget_host(n["address"])
-                ssh.record_host_key(n["address"])
+                ssh.forget_host(n.address)
+                ssh.record_host_key(n.address)
             inv = ansible.inventory_for(new_nodes, outputs["ssh_user"])
-            limit = ",".join([new_nodes[0]["name"]] + [n["name"] for n in added])
+            limit = ",".join([new_nodes[0].name] + [n.name for n in added])
             op.step("configuring the new node(s) and joining the swarm")
             tls = self.p.dir / "registry-tls"
             ansible.run_playbook("node.yml", inv, {
@@ -391,13 +381,13 @@ class ClusterService:
                 "registry_host": self.p.registry_host,
                 "registry_ca": (tls / "ca.crt").read_text()}, limit=limit, step=op.step)
             ansible.run_playbook("swarm.yml", inv, step=op.step)
-            self.store.set_nodes([{**n, "state": "ready"} for n in new_nodes])
+            self.store.set_nodes([n.changed(state="ready") for n in new_nodes])
             dcs.ensure(op, topology.dcs_nodes(new_nodes))
             self.prepull(op)
         else:
             for n in current[nodes:]:
-                ssh.forget_host(n["address"])
-        self.store.set_nodes([{**n, "state": "ready"} for n in new_nodes])
+                ssh.forget_host(n.address)
+        self.store.set_nodes([n.changed(state="ready") for n in new_nodes])
         self.store.put(names.CLUSTER_STATE_KEY, "ready")
         op.step(f"the cluster has {nodes} node(s)")
         return self.inspect()

@@ -176,13 +176,13 @@ class DatabaseService:
 
     def repo_ready(self) -> bool:
         """The repository can be reached now (object storage is assumed reachable)."""
-        backup = next((n for n in self.store.nodes() if n["role"] == "backup"), None)
-        return backup is None or self.objects.node_states().get(backup["name"]) == "ready"
+        backup = self.store.backup_node()
+        return backup is None or self.objects.node_states().get(backup.name) == "ready"
 
     def ensure_repo_folder(self, name: str) -> None:
-        backup = next((n for n in self.store.nodes() if n["role"] == "backup"), None)
+        backup = self.store.backup_node()
         if backup and self.repo_ready():
-            ssh.run(backup["address"], "mkdir", "-p", names.repo_path(name),
+            ssh.run(backup.address, "mkdir", "-p", names.repo_path(name),
                     what="creating the backup repository folder")
 
     def wait_leader(self, app: App, timeout: float = 180, what: str = "the database") -> str:
@@ -488,7 +488,7 @@ class DatabaseService:
 
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if not any(t["state"] in ACTIVE for t in tasks(self.p.docker, service)):
+            if not any(t.state in ACTIVE for t in tasks(self.p.docker, service)):
                 return
             time.sleep(1)
         raise CommandFailed(f"{service} did not stop within {int(timeout)} s.")
@@ -531,7 +531,7 @@ class DatabaseService:
         order = sorted(app.db.members, key=lambda m: m.key == leader)
         states = self.objects.node_states()
         for m in order:
-            m["stopped"] = True
+            m.stopped = True
             if not removing:
                 self.save(app)
             self.stack.deploy(app, canary, web=bool(app.image) and not removing)
@@ -609,9 +609,9 @@ class DatabaseService:
             if not address:
                 continue
             Docker(address).remove_volume(names.member_volume(name, m.index), wait=30)
-        backup = next((n for n in self.store.nodes() if n["role"] == "backup"), None)
+        backup = self.store.backup_node()
         if backup:
-            ssh.run(backup["address"], "rm", "-rf", "--", names.repo_path(name), check=False)
+            ssh.run(backup.address, "rm", "-rf", "--", names.repo_path(name), check=False)
         # The data is gone: so are the credentials that opened it (a new app of the same name
         # gets new ones) and its TLS key pair.
         secrets.forget(names.db_credentials(name))

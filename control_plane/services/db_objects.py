@@ -26,7 +26,7 @@ class DbObjects:
     def app_nodes(self, ready_only: bool = True) -> list[str]:
         """Nodes that may hold members (not the backup node), in index order."""
         states = self.node_states()
-        nodes = [n["name"] for n in self.store.nodes() if n["role"] != "backup"]
+        nodes = [n.name for n in self.store.nodes() if n.role != "backup"]
         nodes.sort(key=lambda n: int(n.rsplit("-", 1)[-1]) if n.rsplit("-", 1)[-1].isdigit() else 0)
         return [n for n in nodes if states.get(n) == "ready"] if ready_only else nodes
 
@@ -34,7 +34,7 @@ class DbObjects:
         return self.p.node_states()
 
     def has_repo_node(self) -> bool:
-        return any(n["role"] == "backup" for n in self.store.nodes())
+        return self.store.backup_node() is not None
 
     def object_storage(self) -> dict | None:
         """The clouds' bucket (Terraform's `backup_repository` output), when that is where the

@@ -42,7 +42,7 @@ class DbOperations:
     # ---- switchover, HA, rebuild ----------------------------------------------------------------
     def start_switchover(self, name: str, to: str | None) -> str:
         app = self.db.require(name)
-        members = [names.member(m["index"]) for m in app.db.members]
+        members = [m.key for m in app.db.members]
         if len(members) < 2:
             raise InvalidInput(f"the database of {name} has no standby to switch over to: turn HA "
                                f"on first (`sentinel db ha {name} --on`).")
@@ -87,15 +87,14 @@ class DbOperations:
         else:
             cluster = self.db.cluster(app)
             leader = patroni.leader(cluster)
-            key = next(names.member(m["index"]) for m in app.db.members
-                       if names.member(m["index"]) != leader)
+            key = next(m.key for m in app.db.members if m.key != leader)
             self.db.remove_member(op, app, key)
         app = self.db.require(name)
         app.db.ha = enabled
-        self.p.store.put_app(name, app)
+        self.p.store.put_app(app)
         self.p.store.add_event(names.db_target(name), "ha", f"HA {'on' if enabled else 'off'} ({key})",
                                op.actor, op.id)
-        return {"ha": enabled, "members": [names.member(m["index"]) for m in app.db.members]}
+        return {"ha": enabled, "members": [m.key for m in app.db.members]}
 
     def start_rebuild(self, name: str) -> str:
         self.db.require(name)
@@ -122,7 +121,7 @@ class DbOperations:
         app = self.db.require(name)
         db = app.db
         key = pysecrets.token_hex(16)
-        proc = self.db.member_exec(name, self.db.primary(app), psql_argv(db["user"], db["name"],
+        proc = self.db.member_exec(name, self.db.primary(app), psql_argv(db.user, db.name,
                                                                         script=True),
                                    input=f"\\restrict {key}\n{sql}\n", check=False, timeout=300)
         return {"output": proc.stdout, "error": proc.stderr.replace(key, "…"),

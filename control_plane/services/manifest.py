@@ -25,7 +25,7 @@ from .. import manifest as mf
 from .. import names
 from ..errors import Conflict, InvalidInput
 from ..jobs import Jobs, Operation
-from ..models import ManifestApply
+from ..models import AppDeploy, CanaryDeploy, ManifestApply
 from ..platform import Platform
 from ..models import DbBackups
 from .apps import AppService
@@ -86,12 +86,49 @@ def _shown(path: str, before, after) -> tuple[str, str]:
 
 
 # ---- what runs, in the file's terms -----------------------------------------------------------
+@dataclass
+class View:
+    """An app's version, platform settings, database and policy as the file says them: what
+    runs (running_view) and what the file wants (wanted_view), compared field by field."""
+    image: str | None
+    env: dict
+    resources: dict | None
+    port: int
+    domains: list[str]
+    replicas: int
+    health: str | None
+    db: bool
+    ha: bool | None  # None: the file leaves it out (keep what runs)
+    backups: dict | None
+    release: Any = None
+    canary: Any = None
+    notify: Any = None  # no notification target is the same as none given
+    hooks: Any = None
+    schema: Any = None
+
+    def __getitem__(self, key: str) -> Any:  # the field named in VERSION, PLATFORM, POLICY
+        return getattr(self, key)
+
+
 def _policy(pol: dict) -> dict:
     """The policy keys, comparable: no notification target is the same as none given; an
     empty section is not (`canary: {}` means "release by canary, with the defaults")."""
     out = {k: pol.get(k) for k in POLICY}
     out["notify"] = out["notify"] or None
     return out
+
+
+@dataclass
+class Work:
+    """What an apply does, every request body checked before anything starts."""
+    policy: dict
+    create: AppDeploy | None = None
+    deploy: AppDeploy | None = None
+    platform: dict | None = None  # the running version's new settings (App fields)
+    canary: CanaryDeploy | None = None
+    ha: bool | None = None
+    backups: dict | None = None
+    set_backups: bool = False  # backups None is a value: the default schedule
 
 
 def _backups(b: dict | None) -> dict | None:
@@ -103,34 +140,29 @@ def _resources(r: dict | None) -> dict | None:
     return r or None
 
 
-def running_view(app: App) -> dict:
+def running_view(app: App) -> View:
     """The app's production version and settings, comparable with `wanted_view`."""
-    pol = app.get("policy") or {}
-    return {"image": app.image, "env": dict(app.get("env") or {}),
-            "resources": _resources(app.get("resources")), "port": app.port,
-            "domains": app_domains(app), "replicas": app.replicas,
-            "health": app.get("health_path"), "db": bool(app.db),
-            "ha": bool((app.db or {}).get("ha")), "backups": _backups(app.get("backups")),
-            **_policy(pol)}
+    return View(image=app.image, env=dict(app.env), resources=_resources(app.resources),
+                port=app.port, domains=app_domains(app), replicas=app.replicas,
+                health=app.health_path, db=bool(app.db), ha=bool(app.db and app.db.ha),
+                backups=_backups(app.backups), **_policy(app.policy or {}))
 
 
 def canary_version(app: App, canary: Canary) -> dict:
     """The version a running canary releases (what production becomes when it is promoted)."""
-    kept = {k: v for k, v in (app.get("env") or {}).items() if k not in canary.get("env_unset", ())}
-    return {"image": canary.image, "env": {**kept, **canary.get("env", {})},
-            "resources": _resources(canary.get("resources", app.get("resources")))}
+    kept = {k: v for k, v in app.env.items() if k not in canary.env_unset}
+    return {"image": canary.image, "env": {**kept, **canary.env},
+            "resources": _resources(canary.resources)}
 
 
-def wanted_view(m: mf.Manifest, default_domain: str) -> dict:
-    pol = mf.policy(m)
+def wanted_view(m: mf.Manifest, default_domain: str) -> View:
     db = m.database
-    return {"image": m.image, "env": dict(m.env),
-            "resources": _resources(m.resources.api().model_dump()) if m.resources else None,
-            "port": m.port, "domains": m.domains or [f"{m.app}.{default_domain}"],
-            "replicas": m.replicas, "health": m.health.path, "db": bool(db),
-            "ha": db.ha if db else None,
-            "backups": _backups(db.backups.model_dump() if db and db.backups else None),
-            **_policy(pol)}
+    return View(image=m.image, env=dict(m.env),
+                resources=_resources(m.resources.api().model_dump()) if m.resources else None,
+                port=m.port, domains=m.domains or [f"{m.app}.{default_domain}"],
+                replicas=m.replicas, health=m.health.path, db=bool(db), ha=db.ha if db else None,
+                backups=_backups(db.backups.model_dump() if db and db.backups else None),
+                **_policy(mf.policy(m)))
 
 
 def changes(m: mf.Manifest, app: App | None, canary: Canary | None,
@@ -140,10 +172,10 @@ def changes(m: mf.Manifest, app: App | None, canary: Canary | None,
     if app is None:
         return [Change("app", None, f"{name} ({m.image}, {m.replicas} replica(s))", "create")]
     have, want = running_view(app), wanted_view(m, default_domain)
-    if want["db"] and not have["db"]:
+    if want.db and not have.db:
         raise InvalidInput(f"database: app {name!r} was deployed without a database; delete it "
                            "and apply again to add one.")
-    if have["db"] and not want["db"]:
+    if have.db and not want.db:
         raise InvalidInput(f"database: app {name!r} has a database, and leaving the section out "
                            "would not delete it: keep it (`sentinel export` writes it), or delete "
                            "the app with `sentinel delete app`.")
@@ -156,7 +188,7 @@ def changes(m: mf.Manifest, app: App | None, canary: Canary | None,
                            "names another version: promote or roll it back first (`sentinel "
                            f"canary status {name}`).")
         version = []  # the file names production's version or the canary's: both are in hand
-        if platform or (want["ha"] is not None and want["ha"] != have["ha"]):
+        if platform or (want.ha is not None and want.ha != have.ha):
             raise Conflict(f"app {name!r} has a canary running: only the release policy changes "
                            f"while it does; promote or roll it back, then apply again.")
     how = "canary" if m.canary else "rolling"
@@ -166,10 +198,10 @@ def changes(m: mf.Manifest, app: App | None, canary: Canary | None,
                            "own (or without a canary section, as a rolling update).")
     out = [Change(k, have[k], want[k], how) for k in version]
     out += [Change(k, have[k], want[k], "rolling") for k in platform]
-    if want["ha"] is not None and want["ha"] != have["ha"]:
-        out.append(Change("database.ha", have["ha"], want["ha"], "database"))
-    if have["db"] and want["backups"] != have["backups"]:
-        out.append(Change("database.backups", have["backups"], want["backups"], "settings"))
+    if want.ha is not None and want.ha != have.ha:
+        out.append(Change("database.ha", have.ha, want.ha, "database"))
+    if have.db and want.backups != have.backups:
+        out.append(Change("database.backups", have.backups, want.backups, "settings"))
     for k in POLICY:
         if have[k] != want[k]:
             path = "database.schema" if k == "schema" else k
@@ -250,57 +282,57 @@ class ManifestService:
                                            lambda op: self._apply(op, m, found, work))
         return out
 
-    def _prepare(self, m: mf.Manifest, files: dict[str, str], found: list[Change]) -> dict:
+    def _prepare(self, m: mf.Manifest, files: dict[str, str], found: list[Change]) -> Work:
         hows = {c.how for c in found}
-        app = self.store.app(m.app)
-        work: dict[str, Any] = {"policy": mf.policy(m)}
+        work = Work(policy=mf.policy(m))
         if "create" in hows:
-            work["create"] = self.apps.validate(mf.app_deploy(m, files))
+            work.create = self.apps.validate(mf.app_deploy(m, files))
             return work
+        app = self.store.require_app(m.app)
         paths = {c.path for c in found}
         if any(c.how == "rolling" and c.path in VERSION for c in found):  # and the rest with it
-            work["deploy"] = self.apps.validate(mf.app_deploy(m, files))
+            work.deploy = self.apps.validate(mf.app_deploy(m, files))
         elif set(PLATFORM) & paths:  # the running version, with the file's settings
             body = mf.app_deploy(m, files, release=False).model_copy(update={"image": app.image})
-            work["platform"] = {"port": m.port, "domains": self.apps.validate(body).domains,
-                                "replicas": m.replicas, "health_path": m.health.path}
+            domains = self.apps.validate(body).domains or []
+            work.platform = {"port": m.port, "domains": domains, "domain": domains[0],
+                             "replicas": m.replicas, "health_path": m.health.path}
         if "canary" in hows:
-            work["canary"] = self.canary.validate_deploy(
-                m.app, mf.canary_deploy(m, files, app.get("env") or {}))
-        if "database" in hows:
+            work.canary = self.canary.validate_deploy(m.app, mf.canary_deploy(m, files, app.env))
+        if "database" in hows and m.database and m.database.ha is not None:
             self.db_ops.check_ha(m.app, m.database.ha)
-            work["ha"] = m.database.ha
-        if "settings" in hows:
-            work["backups"] = _backups(m.database.backups.model_dump() if m.database.backups else None)
+            work.ha = m.database.ha
+        if "settings" in hows and m.database:
+            work.backups = _backups(m.database.backups.model_dump() if m.database.backups else None)
+            work.set_backups = True
         return work
 
-    def _apply(self, op: Operation, m: mf.Manifest, found: list[Change], work: dict) -> dict:
+    def _apply(self, op: Operation, m: mf.Manifest, found: list[Change], work: Work) -> dict:
         name = m.app
         for c in found:
             op.step(c.line())
-        if "create" in work:
-            return self.apps.deploy(op, work["create"], keep={"policy": work["policy"]})
+        if work.create:
+            return self.apps.deploy(op, work.create, policy=work.policy)
         # The policy first: a canary started below follows the file's hooks and notifications.
-        app = {**self.store.app(name), "policy": work["policy"]}
-        if "backups" in work:
-            app.backups = work["backups"]
-        self.store.put_app(name, app)
+        app = self.store.require_app(name).changed(policy=work.policy)
+        if work.set_backups:
+            app.backups = work.backups
+        self.store.put_app(app)
         out: dict[str, Any] = {"app": name}
-        if "ha" in work:
-            out["database"] = self.db_ops.ha(op, name, work["ha"])
-        if "deploy" in work:
-            out["deployed"] = self.apps.deploy(op, work["deploy"])
-        elif "platform" in work:
+        if work.ha is not None:
+            out["database"] = self.db_ops.ha(op, name, work.ha)
+        if work.deploy:
+            out["deployed"] = self.apps.deploy(op, work.deploy)
+        elif work.platform:
             op.step(f"rolling update of {name}'s settings (same version)")
-            out["deployed"] = self.apps.roll(op, {**self.store.app(name), **work["platform"],
-                                                  "domain": work["platform"]["domains"][0]})
-        if "canary" in work:
-            out["canary"] = self.canary.deploy(op, name, work["canary"])["canary"]
+            out["deployed"] = self.apps.roll(op, self.store.require_app(name).changed(**work.platform))
+        if work.canary:
+            out["canary"] = self.canary.deploy(op, name, work.canary)["canary"]
         return out
 
     def export(self, name: str) -> dict:
         app = self.apps.require(name)
-        if not app.get("image"):
+        if not app.image:
             raise InvalidInput(f"app {name!r} runs no version (a restored copy of a database): "
                                "there is nothing to export.")
         m = mf.from_records(app)

@@ -64,35 +64,33 @@ def validate_plan(steps: list[int] | None, interval: float | None, auto_promote:
 
 
 def new_plan(steps: list[int], interval: float | None, auto_promote: bool, now: float,
-             pauses: list | None = None, intervals: list | None = None) -> dict:
-    plan = {"steps": steps, "step_index": 0, "interval": interval, "auto_promote": auto_promote,
-            "step_started": now, "holds": 0, "state": "running"}
-    if pauses:
-        plan["pauses"] = pauses
-    if intervals:
-        plan["intervals"] = intervals
-    return {**plan, "next_at": now + step_interval(plan, 0)}
+             pauses: list | None = None, intervals: list | None = None) -> Plan:
+    plan = Plan(steps=steps, interval=interval, auto_promote=auto_promote, step_started=now,
+                pauses=pauses or None, intervals=intervals or None)
+    return plan.changed(next_at=now + step_interval(plan, 0))
 
 
 def step_interval(plan: Plan, index: int) -> float:
     """How long step `index` runs before it is judged: its own interval, else the plan's."""
-    own = (plan.get("intervals") or [None] * (index + 1))[index]
-    return own or plan["interval"]
+    own = (plan.intervals or [None] * (index + 1))[index]
+    seconds = own or plan.interval
+    assert seconds is not None, "validate_plan gives every step an interval"
+    return seconds
 
 
 def step_pause(plan: Plan, index: int):
     """The gate after step `index`: None, "approve" or seconds."""
-    return (plan.get("pauses") or [None] * (index + 1))[index]
+    return (plan.pauses or [None] * (index + 1))[index]
 
 
 def describe_plan(plan: Plan) -> str:
     parts = []
-    for i, w in enumerate(plan["steps"]):
+    for i, w in enumerate(plan.steps):
         pause = step_pause(plan, i)
         parts.append(f"{w}%" + (" (approve)" if pause == "approve" else
                                 f" (pause {pause:g}s)" if pause else ""))
-    every = f" every {plan['interval']:g}s" if plan.get("interval") else ""
-    return f"steps {', '.join(parts)}{every}" + (" then promote" if plan["auto_promote"] else "")
+    every = f" every {plan.interval:g}s" if plan.interval else ""
+    return f"steps {', '.join(parts)}{every}" + (" then promote" if plan.auto_promote else "")
 
 
 def decide(plan: Plan, verdict: str, inconclusive_holds: int = 2, then: str = "rollback") -> str:
@@ -100,12 +98,12 @@ def decide(plan: Plan, verdict: str, inconclusive_holds: int = 2, then: str = "r
     An inconclusive verdict holds (up to `inconclusive_holds` times), then leads to `then`
     (rollback, or wait for a person)."""
     if verdict == "inconclusive":
-        return "hold" if plan.get("data_holds", 0) < inconclusive_holds else then
+        return "hold" if plan.data_holds < inconclusive_holds else then
     if verdict == "pass":
-        if plan["step_index"] + 1 < len(plan["steps"]):
+        if plan.step_index + 1 < len(plan.steps):
             return "next"
-        return "promote" if plan["auto_promote"] else "wait"
-    if verdict == "marginal" and plan["holds"] < MAX_HOLDS:
+        return "promote" if plan.auto_promote else "wait"
+    if verdict == "marginal" and plan.holds < MAX_HOLDS:
         return "hold"
     return "rollback"
 

@@ -68,13 +68,13 @@ class ProgressiveDriver:
 
     def tick(self, now: float | None = None) -> None:
         for c in self.store.canaries():
-            plan = c.get("progressive")
-            if c.get("state") != "running" or not plan:
+            plan = c.progressive
+            if c.state != "running" or not plan:
                 continue
             if self.jobs.busy(names.app_target(c.app)):
                 continue  # a deploy step, a person's command or our own decision is running
             try:
-                state = plan.get("state")
+                state = plan.state
                 if state == "promoting":  # cut off by a restart: finish it
                     self._promote(c.app, plan)
                 elif state == "running":
@@ -97,10 +97,10 @@ class ProgressiveDriver:
             c = self.store.canary(app)
             if not c:  # gone means rolled back or promoted meanwhile
                 return False
-            if expect and (c.get("progressive") or {}).get("state") != expect:
+            if expect and (not c.progressive or c.progressive.state != expect):
                 return False
             c.progressive = plan
-            self.store.put_canary(app, c)
+            self.store.put_canary(c)
             return True
 
     def _start(self, app: str, kind: str, fn) -> bool:
@@ -123,12 +123,12 @@ class ProgressiveDriver:
             try:
                 return self.canary.promote(op, app)
             except Exception:
-                self._save(app, {**plan, "state": "awaiting_promotion"})
+                self._save(app, plan.changed(state="awaiting_promotion"))
                 self._event(app, "progress", "automatic promotion failed: see the operation's "
                                              "events; promote or roll back by hand")
                 raise
 
-        self._save(app, {**plan, "state": "promoting"})
+        self._save(app, plan.changed(state="promoting"))
         if not self._start(app, "canary-promote", promote):
             self._save(app, plan)
 
@@ -138,8 +138,8 @@ class ProgressiveDriver:
     def _hold(self, app: str, plan: Plan, why: str) -> None:
         """A confirm hook said no: stay at this weight one more interval, then judge and ask again."""
         t = time.time()
-        self._save(app, {**plan, "state": "running", "next_at": t + step_interval(plan, plan["step_index"])})
-        self._event(app, "progress", f"{why}: holding at {plan['steps'][plan['step_index']]}%, "
+        self._save(app, plan.changed(state="running", next_at=t + self._every(plan)))
+        self._event(app, "progress", f"{why}: holding at {plan.weight}%, "
                                      "asked again after the next interval")
 
     def _early(self, c: Canary, plan: Plan, now: float, config) -> bool:
@@ -149,7 +149,7 @@ class ProgressiveDriver:
         critical = only_critical(config)
         if not critical:
             return False
-        start = max(plan["step_started"], now - EARLY_LOOKBACK)
+        start = max(plan.step_started, now - EARLY_LOOKBACK)
         result = self.analyzer.judge(app, c, critical, start, now, kind="early", archive=False,
                                      count_requests=False)
         points = max(result["points"].values(), default=0)
@@ -176,35 +176,32 @@ class ProgressiveDriver:
 
     def _step(self, c: Canary, plan: Plan, now: float) -> None:
         app = c.app
-        config = analysis_config(c.get("analysis"))
-        if now < plan["next_at"]:
+        config = analysis_config(c.analysis)
+        if now < plan.next_at:
             self._early(c, plan, now, config)
             return
         if self._rollback_asked(c, plan):
             return
-        result = self.analyzer.judge(app, c, config, plan["step_started"], now, kind="step")
+        result = self.analyzer.judge(app, c, config, plan.step_started, now, kind="step")
         action = decide(plan, result["verdict"], config.inconclusive.holds, config.inconclusive.then)
-        weight = plan["steps"][plan["step_index"]]
-        self._event(app, "judgment", f"step {plan['step_index'] + 1}/{len(plan['steps'])} at "
-                                     f"{weight}%: {describe(result)} -> {action}")
+        self._event(app, "judgment", f"step {plan.step_index + 1}/{len(plan.steps)} at "
+                                     f"{plan.weight}%: {describe(result)} -> {action}")
         if action in ("next", "promote") and self._gate(c, plan, now):
             return
         if action in ("next", "promote"):
             self._proceed(app, plan, action)
         elif action == "hold" and result["verdict"] == "inconclusive":
-            self._save(app, {**plan, "data_holds": plan.get("data_holds", 0) + 1,
-                             "next_at": now + step_interval(plan, plan["step_index"])})
+            self._save(app, plan.changed(data_holds=plan.data_holds + 1, next_at=now + self._every(plan)))
         elif action == "hold":
-            self._save(app, {**plan, "holds": plan["holds"] + 1,
-                             "next_at": now + step_interval(plan, plan["step_index"])})
+            self._save(app, plan.changed(holds=plan.holds + 1, next_at=now + self._every(plan)))
         elif action == "wait" and result["verdict"] == "inconclusive":
-            self._save(app, {**plan, "state": "awaiting_decision"})
+            self._save(app, plan.changed(state="awaiting_decision"))
             self._event(app, "progress", f"still not enough data after {config.inconclusive.holds} "
                                          f"holds: promote with `sentinel canary promote {app}` or roll back")
             notify.send(self.store, app, "gate", f"canary {c.image} has not enough data to be "
                         f"judged: promote or roll it back")
         elif action == "wait":
-            self._save(app, {**plan, "state": "awaiting_promotion"})
+            self._save(app, plan.changed(state="awaiting_promotion"))
             self._event(app, "progress", "every step passed: promote with "
                                          f"`sentinel canary promote {app}` or roll back")
             notify.send(self.store, app, "gate", f"every step of canary {c.image} passed: "
@@ -215,50 +212,50 @@ class ProgressiveDriver:
 
     def _gate(self, c: Canary, plan: Plan, now: float) -> bool:
         """Stop at the step's gate, if it has one it has not passed; True when it stopped."""
-        app, index = c.app, plan["step_index"]
+        app, index = c.app, plan.step_index
         pause = step_pause(plan, index)
-        if not pause or plan.get("gate_passed") == index:
+        if not pause or plan.gate_passed == index:
             return False
-        weight = plan["steps"][index]
+        weight = plan.weight
         if pause == "approve":
-            self._save(app, {**plan, "state": "awaiting_approval", "poll_at": now + self._every(plan)})
-            self._event(app, "gate", f"step {index + 1}/{len(plan['steps'])} at {weight}% passed; "
+            self._save(app, plan.changed(state="awaiting_approval", poll_at=now + self._every(plan)))
+            self._event(app, "gate", f"step {index + 1}/{len(plan.steps)} at {weight}% passed; "
                                      f"waiting for approval: `sentinel canary approve {app}`")
             notify.send(self.store, app, "gate", f"canary {c.image} at {weight}% waits for "
                         f"approval: `sentinel canary approve {app}`")
         else:
-            self._save(app, {**plan, "state": "pausing", "resume_at": now + pause,
-                             "poll_at": now + self._every(plan)})
-            self._event(app, "gate", f"step {index + 1}/{len(plan['steps'])} at {weight}% passed; "
+            self._save(app, plan.changed(state="pausing", resume_at=now + pause,
+                                         poll_at=now + self._every(plan)))
+            self._event(app, "gate", f"step {index + 1}/{len(plan.steps)} at {weight}% passed; "
                                      f"pausing {pause:g}s before going on")
         return True
 
     def _every(self, plan: Plan) -> float:
-        return step_interval(plan, plan["step_index"])
+        return step_interval(plan, plan.step_index)
 
     def _after(self, plan: Plan) -> str:
         """What follows the current step once it passed: next, promote or wait."""
-        if plan["step_index"] + 1 < len(plan["steps"]):
+        if plan.step_index + 1 < len(plan.steps):
             return "next"
-        return "promote" if plan["auto_promote"] else "wait"
+        return "promote" if plan.auto_promote else "wait"
 
     def _go_on(self, c: Canary, plan: Plan, now: float) -> None:
         """Past the gate: take the step the judgment had decided."""
         app = c.app
-        plan = {**plan, "gate_passed": plan["step_index"]}
+        plan = plan.changed(gate_passed=plan.step_index)
         action = self._after(plan)
         if action == "wait":
-            self._save(app, {**plan, "state": "awaiting_promotion"})
+            self._save(app, plan.changed(state="awaiting_promotion"))
             self._event(app, "progress", "every step passed: promote with "
                                          f"`sentinel canary promote {app}` or roll back")
             return
-        self._proceed(app, {**plan, "state": "running"}, action)
+        self._proceed(app, plan.changed(state="running"), action)
 
     def _proceed(self, app: str, plan: Plan, action: str) -> None:
         if action == "promote":
             self._promote(app, plan)
             return
-        nxt = plan["steps"][plan["step_index"] + 1]
+        nxt = plan.steps[plan.step_index + 1]
 
         def advance(op):
             c = self.store.canary(app)
@@ -268,26 +265,26 @@ class ProgressiveDriver:
                 return {"held": "confirm_traffic_increase"}
             out = self.canary.traffic(op, app, nxt)
             t = time.time()
-            index = plan["step_index"] + 1
-            self._save(app, {**plan, "state": "running", "step_index": index, "step_started": t,
-                             "next_at": t + step_interval(plan, index), "holds": 0, "data_holds": 0})
+            index = plan.step_index + 1
+            self._save(app, plan.changed(state="running", step_index=index, step_started=t,
+                                         next_at=t + step_interval(plan, index), holds=0, data_holds=0))
             return out
 
-        if plan.get("state") != "running":
-            self._save(app, {**plan, "state": "running"})
+        if plan.state != "running":
+            self._save(app, plan.changed(state="running"))
         self._start(app, "canary-traffic", advance)
 
     def _wait(self, c: Canary, plan: Plan, now: float) -> None:
         """A canary waiting (for a person, a pause or a promotion): the early check keeps
         watching at a gate; the rollback hook is asked once an interval; a pause ends."""
-        app, state = c.app, plan["state"]
-        if state in GATES and self._early(c, plan, now, analysis_config(c.get("analysis"))):
+        app, state = c.app, plan.state
+        if state in GATES and self._early(c, plan, now, analysis_config(c.analysis)):
             return
-        if now >= plan.get("poll_at", 0):
+        if now >= plan.poll_at:
             if self._rollback_asked(c, plan):
                 return
-            if not self._save(app, {**plan, "poll_at": now + self._every(plan)}, expect=state):
+            if not self._save(app, plan.changed(poll_at=now + self._every(plan)), expect=state):
                 return  # a person approved (or something else changed it) meanwhile
-        if state == "pausing" and now >= plan.get("resume_at", 0):
-            self._event(app, "gate", f"pause at {plan['steps'][plan['step_index']]}% over")
+        if state == "pausing" and now >= plan.resume_at:
+            self._event(app, "gate", f"pause at {plan.weight}% over")
             self._go_on(c, plan, now)

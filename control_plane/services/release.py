@@ -65,16 +65,17 @@ def shell(command: str) -> list[str]:
     return ["sh", "-c", command]
 
 
-def validate(app: App, opts: ReleaseOptions | None) -> None:
-    """Refuse a release that cannot run, before anything starts (one sentence each)."""
+def validate(app: str, has_db: bool, opts: ReleaseOptions | None) -> None:
+    """Refuse a release of `app` (`has_db`: it has a database, or its deploy makes one) that
+    cannot run, before anything starts (one sentence each)."""
     if opts is None:
         return
     if not (opts.command or opts.sql):
         raise InvalidInput("a release needs --release-command or --release-sql.")
     if opts.command and opts.sql:
         raise InvalidInput("give --release-command or --release-sql, not both.")
-    if not app.db:
-        raise InvalidInput(f"app {app.name!r} has no database, so a release phase has nothing to "
+    if not has_db:
+        raise InvalidInput(f"app {app!r} has no database, so a release phase has nothing to "
                            "migrate: leave out --release-command/--release-sql.")
     if not 1 <= opts.timeout <= 24 * 3600:
         raise InvalidInput("--release-timeout must be between 1s and 24h.")
@@ -117,7 +118,7 @@ def probe_paths(app: App, opts: ReleaseOptions) -> list[str]:
     often does). Each must answer below 500."""
     if opts.check_path:
         return [opts.check_path]
-    return list(dict.fromkeys(p for p in (app.get("health_path"), "/") if p))
+    return list(dict.fromkeys(p for p in (app.health_path, "/") if p))
 
 
 def probe_argv(url: str) -> list[str]:
@@ -165,7 +166,7 @@ class ReleaseService:
 
     # ---- one-off tasks with an app's environment ---------------------------------------------
     def task_env(self, app: App, extra_env: dict | None = None) -> dict[str, str]:
-        return {**(app.get("env") or {}), **(extra_env or {}), **self.stack.db_env(app)}
+        return {**app.env, **(extra_env or {}), **self.stack.db_env(app)}
 
     def run_task(self, op: Operation, app: App, image: str, argv: list[str], *, task: str,
                  role: str, timeout: float, extra_env: dict | None = None) -> OneOffResult:
@@ -195,7 +196,7 @@ class ReleaseService:
     def run(self, op: Operation, name: str, argv: list[str], image: str | None, timeout: float) -> dict:
         """`sentinel run`: a one-off task like `heroku run`; the result carries the exit code."""
         app = self.store.require_app(name)
-        cluster_image = self.stack.resolve_image(op, image) if image else app.get("cluster_image")
+        cluster_image = self.stack.resolve_image(op, image) if image else app.cluster_image
         if not cluster_image:
             raise InvalidInput(f"app {name!r} runs no image yet: give one with --image.")
         op.step(f"running {shlex.join(argv)} once from {image or app.image}")
@@ -227,7 +228,7 @@ class ReleaseService:
         if opts.sql is not None:
             db = app.db
             proc = self.db.member_exec(app.name, self.db.primary(app),
-                                       psql_argv(db["user"], db["name"], script=True) +
+                                       psql_argv(db.user, db.name, script=True) +
                                        ["--single-transaction"], input=opts.sql, check=False,
                                        timeout=opts.timeout)
             for l in (proc.stdout or "").splitlines()[:MAX_EVENT_LINES]:
@@ -259,14 +260,15 @@ class ReleaseService:
         scratch = f"sentinel-check-{hashlib.sha256(name.encode()).hexdigest()[:8]}"
         lock = _SCRATCH_LOCKS.setdefault(scratch, threading.Lock())
         with lock:
-            if self.store.app(scratch):  # a leftover of an interrupted check
-                self.teardown.remove(self.store.app(scratch), keep_data=False)
+            leftover = self.store.app(scratch)
+            if leftover:  # a leftover of an interrupted check
+                self.teardown.remove(leftover, keep_data=False)
                 self.store.delete_app(scratch)
         self.backups.ensure_backup(op, app, "the compatibility check restores a copy from the backups")
         op.step("compatibility check: restoring a copy of the database from its backups")
         self.backups.archive_now(app)
         self.backups.restore_into(op, app, scratch, Target("latest"), internal=True)
-        copy = self.store.app(scratch)
+        copy = self.store.require_app(scratch)
         passed = False
         try:
             op.step("compatibility check: the release on the copy")
@@ -276,10 +278,9 @@ class ReleaseService:
                 raise ReleaseRefused(f"{e.message} on a copy of the database; nothing real was "
                                      "changed: fix it and try again")
             op.step(f"compatibility check: production ({app.image}) on the migrated copy")
-            prod = {**copy, "image": app.image, "cluster_image": app.cluster_image,
-                    "port": app.port, "replicas": 1, "health_path": app.get("health_path"),
-                    "env": dict(app.get("env") or {})}
-            self.store.put_app(scratch, prod)
+            prod = copy.changed(image=app.image, cluster_image=app.cluster_image, port=app.port,
+                                replicas=1, health_path=app.health_path, env=dict(app.env))
+            self.store.put_app(prod)
             self.stack.deploy(prod)
             service = names.service(scratch, "production")
             try:
@@ -307,8 +308,9 @@ class ReleaseService:
         finally:
             def remove() -> None:
                 with lock:
-                    if self.store.app(scratch):
-                        self.teardown.remove(self.store.app(scratch) or copy, keep_data=False)
+                    current = self.store.app(scratch)
+                    if current:
+                        self.teardown.remove(current, keep_data=False)
                         self.store.delete_app(scratch)
 
             if passed:  # nothing waits on the copy any more: it goes while the release goes on
@@ -409,11 +411,11 @@ class ReleaseService:
 
     def _report_interrupted(self) -> None:
         for c in self.store.canaries():
-            if c.get("state") != "releasing":
+            if c.state != "releasing":
                 continue
-            point = (c.get("release") or {}).get("restore_point")
+            point = c.restore_point
             c.state = "interrupted"
-            self.store.put_canary(c.app, c)
+            self.store.put_canary(c)
             self.store.add_event(
                 names.canary_target(c.app), "release",
                 "the control plane stopped during the release phase: no traffic went to the "

@@ -22,7 +22,7 @@ class ReportService:
     def report(self, name: str, window: float = 900) -> dict:
         app = self.p.store.require_app(name)
         c = self.p.store.canary(name)
-        roles = ["production"] + (["baseline"] if c and c.get("baseline") else []) + \
+        roles = ["production"] + (["baseline"] if c and c.baseline else []) + \
                 (["canary"] if c else [])
         now = time.time()
         scrape = self.p.scrape_seconds
@@ -37,9 +37,10 @@ class ReportService:
         judgment = latest[0]["result"] if latest and c and latest[0]["at"] >= c.started_at else None
         canary = None
         if c:
-            canary = {"image": c.image, "weight": c.weight, "state": c.get("state"),
-                      "since": c.started_at, "baseline": c.get("baseline", False),
-                      "progressive": c.get("progressive"), "release": c.get("release")}
+            canary = {"image": c.image, "weight": c.weight, "state": c.state,
+                      "since": c.started_at, "baseline": c.baseline,
+                      "progressive": c.progressive.model_dump() if c.progressive else None,
+                      "release": c.release}
         return {"app": name, "now": now, "window": window, "step": step, "roles": roles,
                 "canary": canary, "production": {"image": app.image}, "series": series,
                 "judgment": judgment, "metrics_error": error,

@@ -14,7 +14,7 @@ PRODUCTION_ONLY = {"production": 100}
 
 def app_domains(app: App) -> list[str]:
     """Every domain of an app, its main one first (apps from before several domains have one)."""
-    return app.get("domains") or [app.domain]
+    return app.domains or ([app.domain] if app.domain else [])
 
 
 def weights_for(weight: int, baseline: bool) -> dict[str, int]:
@@ -29,7 +29,7 @@ def routing(canary: Canary) -> dict:
     only while its weight is 0: once it takes real traffic, copies would blur its figures."""
     return {"weights": weights_for(canary.weight, canary.baseline),
             "sticky": canary.sticky,
-            "mirror": canary.get("mirror", 0) if canary.weight == 0 else 0}
+            "mirror": canary.mirror if canary.weight == 0 else 0}
 
 
 class Routes:
@@ -44,7 +44,7 @@ class Routes:
         mirror = 0 if maintenance else mirror
         writer.write(names.traefik_file(app.name), traefik.app_routes(
             app=app.name, domains=app_domains(app), weights=weights, sticky=sticky,
-            health=bool(app.get("health_path")), cert_resolver=ACME_RESOLVER if spec.email else None,
+            health=bool(app.health_path), cert_resolver=ACME_RESOLVER if spec.email else None,
             maintenance=maintenance, mirror=mirror))
         if wait:
             writer.wait_for(lambda: writer.weights_applied(app.name, weights) and
@@ -60,7 +60,7 @@ class Routes:
         """Until the version answers its health path (else /) below 500 three times in a row
         through Traefik: tasks up, Traefik's health checks passed, and (for an app whose health
         check asks its database) the database reached through its proxy."""
-        writer, path = self.p.traefik(), app.get("health_path") or "/"
+        writer, path = self.p.traefik(), app.health_path or "/"
         good = 0
 
         def answering() -> bool:

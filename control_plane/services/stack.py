@@ -18,19 +18,19 @@ from ..swarm_state import FAILED, oldest_engine, tasks, update_state
 from ..templates import render
 from ..units import parse_memory
 from .db_objects import DbObjects
-from ..records import App, Canary
+from ..records import App, Canary, Database
 
 
-def db_env(app: str, db: dict, password: str) -> dict[str, str]:
+def db_env(app: str, db: Database, password: str) -> dict[str, str]:
     """What the app's tasks get to reach their database: one address (HAProxy, which follows the
     primary) and libpq settings that notice a dead peer within seconds instead of minutes."""
     host = names.db_service(app)
     # The *_FILE forms are swarm secrets (only this app's tasks have them): for images that keep
     # credentials out of their environment, which `docker inspect` on a node shows.
-    return {"DATABASE_URL": database_url(host, db["user"], db["name"], password),
+    return {"DATABASE_URL": database_url(host, db.user, db.name, password),
             "DATABASE_URL_FILE": "/run/secrets/database_url",
-            "PGHOST": host, "PGPORT": "5432", "PGUSER": db["user"], "PGPASSWORD": password,
-            "PGDATABASE": db["name"], "PGPASSWORD_FILE": "/run/secrets/db_password",
+            "PGHOST": host, "PGPORT": "5432", "PGUSER": db.user, "PGPASSWORD": password,
+            "PGDATABASE": db.name, "PGPASSWORD_FILE": "/run/secrets/db_password",
             "PGCONNECT_TIMEOUT": "3"}
 
 
@@ -92,21 +92,21 @@ def stack_resources(resources: dict | None) -> dict | None:
 def web_services(app: App, canary: Canary | None, db: dict[str, str]) -> list[dict]:
     """The web services of an app's stack file: production, and with a canary the canary (and
     its baseline). `db`: the variables that reach the database (db_env), or none."""
-    env = dict(app.get("env") or {})
-    production = stack_resources(app.get("resources"))
+    env = dict(app.env)
+    production = stack_resources(app.resources)
     out = [{"key": "web", "role": "production", "image": app.cluster_image,
             "traefik_name": names.traefik_service(app.name, "production"),
             "env": {**env, **db, "SENTINEL_VERSION_ROLE": "production"},
             "replicas": app.replicas, "resources": production}]
     if canary:
         # The canary is the new version whole: its env (less what it unsets) and resources.
-        kept = {k: v for k, v in env.items() if k not in canary.get("env_unset", ())}
+        kept = {k: v for k, v in env.items() if k not in canary.env_unset}
         out.append({"key": "canary", "role": "canary", "image": canary.cluster_image,
                     "traefik_name": names.traefik_service(app.name, "canary"),
-                    "env": {**kept, **db, **canary.get("env", {}), "SENTINEL_VERSION_ROLE": "canary"},
+                    "env": {**kept, **db, **canary.env, "SENTINEL_VERSION_ROLE": "canary"},
                     "replicas": canary.replicas,
-                    "resources": stack_resources(canary.get("resources", app.get("resources")))})
-        if canary.get("baseline"):
+                    "resources": stack_resources(canary.resources_or(app.resources))})
+        if canary.baseline:
             out.append({"key": "baseline", "role": "baseline", "image": app.cluster_image,
                         "traefik_name": names.traefik_service(app.name, "baseline"),
                         "env": {**env, **db, "SENTINEL_VERSION_ROLE": "baseline"},
@@ -132,14 +132,14 @@ class Stack:
         engine = oldest_engine(self.p.docker)
         return render("app.yml.j2", app=app.name, port=app.port,
                       compose_version=compose_version(engine),
-                      health_path=app.get("health_path"),
-                      health_check=health_check(app.port, app.get("health_path"), engine),
+                      health_path=app.health_path,
+                      health_check=health_check(app.port, app.health_path, engine),
                       probe={"source": PROBE_SOURCE, "target": PROBE_TARGET},
                       endpoint_mode=spec.endpoint_mode, network=names.network(app.name),
                       # No slot: a copy nothing was deployed on, or a check's scratch copy,
                       # which joins no edge network (never another app's).
                       edge_network=names.edge_network(app.edge_slot)
-                      if app.get("edge_slot") is not None else None,
+                      if app.edge_slot is not None else None,
                       dcs_network=names.DCS_NETWORK,
                       backup_node=backup, not_backup_node=backup.replace("==", "!="),
                       web_services=web_services(app, canary, self.db_env(app)) if web else [], db=db)
@@ -190,13 +190,13 @@ class Stack:
                     raise CommandFailed(f"the update of {service} failed its health check and was "
                                         f"rolled back to the previous version ({msg}).")
                 rows = tasks(self.p.docker, service, running_only=not fail_fast)
-                current = [t for t in rows if t["desired"] == "running"]
-                running = sum(1 for t in current if t["state"] == "running")
-                last = next((t["error"] for t in rows if t["error"]), last)
-                failed = next((t for t in rows if fail_fast and t["state"] in FAILED
-                               and (t["since"] or 0) >= since - 2), None)
+                current = [t for t in rows if t.desired == "running"]
+                running = sum(1 for t in current if t.state == "running")
+                last = next((t.error for t in rows if t.error), last)
+                failed = next((t for t in rows if fail_fast and t.state in FAILED
+                               and (t.since or 0) >= since - 2), None)
                 if failed:
-                    raise CommandFailed(f"a task of {service} failed ({failed['error'] or failed['state']}); "
+                    raise CommandFailed(f"a task of {service} failed ({failed.error or failed.state}); "
                                         "see `sentinel inspect logs`.")
                 if running == replicas and state in ("", "completed"):
                     return

@@ -24,8 +24,7 @@ class Teardown:
             # member still running would write its cluster's keys back into etcd after they are
             # removed, and a new app of the same name would wait for that old cluster.
             try:
-                self.db.stop_all({**app, "db": {**app.db, "members": [
-                    dict(m) for m in app.db.members]}}, None, removing=True)
+                self.db.stop_all(app.changed(), None, removing=True)  # a copy: stop_all marks members
             except CommandFailed:
                 pass
         self.stack.remove(name)

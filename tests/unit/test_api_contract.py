@@ -178,8 +178,9 @@ def test_a_judgment_fits_with_what_the_analyzer_adds(tmp_path):
 def test_database_status_and_restore_plan_fit():
     cluster = {"members": [{"name": "pg-0", "role": "leader", "state": "running", "timeline": 2},
                            {"name": "pg-1", "role": "sync_standby", "state": "streaming", "lag": 0}]}
-    summary = patroni.summarize(cluster, [{"index": 0, "node": "n1"}, {"index": 1, "node": "n2"},
-                                          {"index": 2, "node": "n3"}], {"n1": "ready", "n2": "ready"})
+    summary = patroni.summarize(cluster, [records.Member(index=0, node="n1"),
+                                          records.Member(index=1, node="n2"),
+                                          records.Member(index=2, node="n3")], {"n1": "ready", "n2": "ready"})
     info = pgbackrest.parse_info('[{"name": "todos", "status": {"code": 0}, "backup": [{"label": '
                                  '"20250101-000000F", "type": "full", "timestamp": {"start": 1, '
                                  '"stop": 2}, "info": {"size": 10, "repository": {"size": 4}}, '

@@ -22,12 +22,13 @@ def test_weekly_full_daily_differential_weekly_drill():
 
 
 def test_a_daily_schedule_makes_every_backup_a_full_one():
+    from control_plane.records import App
     from control_plane.services.backup_schedule import policy_for
 
     base = Policy()
-    assert policy_for({"backups": None}, base) == base
-    assert policy_for({"backups": {"schedule": "weekly", "keep": 3}}, base) == base
-    daily = policy_for({"backups": {"schedule": "daily", "keep": 14}}, base)
+    assert policy_for(App(name="todos", backups=None), base) == base
+    assert policy_for(App(name="todos", backups={"schedule": "weekly", "keep": 3}), base) == base
+    daily = policy_for(App(name="todos", backups={"schedule": "daily", "keep": 14}), base)
     assert daily.full_every == DAY and daily.drill_every == base.drill_every
     full = {"type": "full", "stop_epoch": 1.0}
     assert due(daily, [full], 1.0, DAY + 2) == "full"

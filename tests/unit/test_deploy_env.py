@@ -3,14 +3,15 @@ import pytest
 
 from control_plane.errors import InvalidInput
 from control_plane.models import AppDeploy
+from control_plane.records import App
 from control_plane.services.apps import AppService, deploy_env
 
-EXISTING = {"name": "todos", "env": {"SECRET_KEY": "s3cret", "FEATURE_X": "on"}}
+EXISTING = App(name="todos", env={"SECRET_KEY": "s3cret", "FEATURE_X": "on"})
 
 
 def test_keep_env_keeps_the_current_variables():
     body = AppDeploy(name="todos", image="todo:2", keep_env=True)
-    assert deploy_env(EXISTING, body) == EXISTING["env"]
+    assert deploy_env(EXISTING, body) == EXISTING.env
 
 
 def test_without_it_the_variables_are_those_sent_as_before():

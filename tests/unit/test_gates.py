@@ -7,6 +7,7 @@ import pytest
 
 from control_plane.errors import Conflict
 from control_plane.models import CanaryStep
+from control_plane.records import App, Canary as CanaryRecord
 from control_plane.services.canary import CanaryService, check_mirror
 from control_plane.services.plan import describe_plan, new_plan, split_steps, validate_plan
 from control_plane.services.progressive import ProgressiveDriver
@@ -58,7 +59,7 @@ class Canary(CanaryService):
 
     def traffic(self, op, name, weight):
         c = self.store.canary(name)
-        self.store.put_canary(name, {**c, "weight": weight})
+        self.store.put_canary(c.changed(weight=weight))
         self.did.append(("traffic", weight))
 
     def promote(self, op, name):
@@ -88,19 +89,19 @@ T0 = time.time()
 
 def setup(tmp_path, steps, auto_promote=False, hooks=None, answers=None, mirror=0):
     store = Store(tmp_path / "state.db")
-    store.put_app("todos", {"name": "todos", "image": "todo:1", "policy": {"hooks": hooks} if hooks else {}})
+    store.put_app(App(name="todos", image="todo:1", policy={"hooks": hooks} if hooks else {}))
     weights, pauses, intervals = split_steps(steps)
-    store.put_canary("todos", {"app": "todos", "image": "todo:2", "weight": weights[0], "baseline": False,
-                               "sticky": True, "state": "running", "started_at": T0, "mirror": mirror,
-                               "progressive": new_plan(weights, 60, auto_promote, T0, pauses=pauses,
-                                                       intervals=intervals)})
+    store.put_canary(CanaryRecord(app="todos", image="todo:2", weight=weights[0], baseline=False,
+                                  sticky=True, state="running", started_at=T0, mirror=mirror,
+                                  progressive=new_plan(weights, 60, auto_promote, T0, pauses=pauses,
+                                                       intervals=intervals)))
     canary = Canary(store, answers or {})
     driver = ProgressiveDriver(canary, canary.jobs, Judge())
     return store, canary, driver
 
 
 def plan(store):
-    return store.canary("todos")["progressive"]
+    return store.canary("todos").progressive
 
 
 def kinds(store, kind):
@@ -114,27 +115,27 @@ def test_an_approve_step_waits_keeps_its_weight_and_survives_a_restart(tmp_path)
     assert canary.did == [("traffic", 20)]
     driver.tick(now=time.time() + 61)  # step 2 passes: its gate holds it
     p = plan(store)
-    assert p["state"] == "awaiting_approval" and store.canary("todos")["weight"] == 20
+    assert p.state == "awaiting_approval" and store.canary("todos").weight == 20
     assert "waiting for approval: `sentinel canary approve todos`" in kinds(store, "gate")[-1]
     # A control plane restarted meanwhile: a new driver on the same store keeps waiting.
     again = ProgressiveDriver(canary, canary.jobs, Judge())
     for later in (120, 600, 3600):
         again.tick(now=time.time() + later)
-    assert canary.did == [("traffic", 20)] and plan(store)["state"] == "awaiting_approval"
+    assert canary.did == [("traffic", 20)] and plan(store).state == "awaiting_approval"
     # The person approves; the next tick takes the step.
     canary.approve("todos")
-    assert plan(store)["state"] == "approved"
+    assert plan(store).state == "approved"
     assert kinds(store, "gate")[-1] == "step 2/3 at 20% approved"
     again.tick(now=time.time())
     assert canary.did == [("traffic", 20), ("traffic", 50)]
-    assert plan(store)["state"] == "running" and plan(store)["step_index"] == 2
+    assert plan(store).state == "running" and plan(store).step_index == 2
 
 
 def test_an_approved_last_step_promotes_when_the_file_says_auto(tmp_path):
     store, canary, driver = setup(tmp_path, [CanaryStep(weight=10, pause="approve")], auto_promote=True)
     driver.analyzer.verdicts = ["pass"]
     driver.tick(now=T0 + 61)
-    assert plan(store)["state"] == "awaiting_approval" and canary.did == []
+    assert plan(store).state == "awaiting_approval" and canary.did == []
     canary.approve("todos")
     driver.tick(now=time.time())
     assert canary.did == [("promote",)]
@@ -145,7 +146,7 @@ def test_approve_says_why_when_nothing_waits(tmp_path):
     with pytest.raises(Conflict, match=r"waits for no approval \(it is running\)"):
         canary.approve("todos")
     c = store.canary("todos")
-    store.put_canary("todos", {**c, "progressive": {**c["progressive"], "state": "awaiting_promotion"}})
+    store.put_canary(c.changed(progressive=c.progressive.changed(state="awaiting_promotion")))
     with pytest.raises(Conflict, match="it waits for `sentinel canary promote`"):
         canary.approve("todos")
 
@@ -154,7 +155,7 @@ def test_a_pause_waits_its_time_then_goes_on(tmp_path):
     store, canary, driver = setup(tmp_path, [CanaryStep(weight=5, pause=300), 20])
     driver.analyzer.verdicts = ["pass"]
     driver.tick(now=T0 + 61)
-    assert plan(store)["state"] == "pausing" and canary.did == []
+    assert plan(store).state == "pausing" and canary.did == []
     driver.tick(now=T0 + 61 + 100)
     assert canary.did == []
     driver.tick(now=T0 + 61 + 301)
@@ -166,11 +167,11 @@ def test_a_refused_traffic_increase_holds_and_is_asked_again(tmp_path):
                                   answers={"confirm_traffic_increase": [500, 200]})
     driver.analyzer.verdicts = ["pass", "pass"]
     driver.tick(now=T0 + 61)
-    assert canary.did == [] and store.canary("todos")["weight"] == 5
+    assert canary.did == [] and store.canary("todos").weight == 5
     p = plan(store)
-    assert p["state"] == "running" and p["next_at"] > time.time() + 50  # one more interval
+    assert p.state == "running" and p.next_at > time.time() + 50  # one more interval
     assert "confirm-traffic-increase hook did not answer 2xx: holding at 5%" in kinds(store, "progress")[-1]
-    driver.tick(now=p["next_at"] + 1)  # judged again, asked again, yes this time
+    driver.tick(now=p.next_at + 1)  # judged again, asked again, yes this time
     assert canary.did == [("traffic", 20)] and canary.asked == ["confirm_traffic_increase"] * 2
 
 
@@ -180,8 +181,8 @@ def test_a_refused_promotion_holds(tmp_path):
                                   answers={"confirm_promotion": [500, 204]})
     driver.analyzer.verdicts = ["pass", "pass"]
     driver.tick(now=T0 + 61)
-    assert canary.did == [] and plan(store)["state"] == "running"
-    driver.tick(now=plan(store)["next_at"] + 1)
+    assert canary.did == [] and plan(store).state == "running"
+    driver.tick(now=plan(store).next_at + 1)
     assert canary.did == [("promote",)]
 
 
@@ -201,7 +202,7 @@ def test_the_rollback_hook_is_asked_while_waiting_too(tmp_path):
                                   answers={"rollback": [404, 404, 200]})
     driver.analyzer.verdicts = ["pass"]
     driver.tick(now=T0 + 61)
-    assert plan(store)["state"] == "awaiting_approval"
+    assert plan(store).state == "awaiting_approval"
     driver.tick(now=T0 + 62)  # within the interval: not asked
     assert canary.asked == ["rollback"]
     driver.tick(now=T0 + 61 + 61)
@@ -223,14 +224,14 @@ def test_not_enough_data_still_holds_before_any_gate(tmp_path):
     store, canary, driver = setup(tmp_path, [CanaryStep(weight=5, pause="approve"), 20])
     driver.analyzer.verdicts = ["inconclusive"]
     driver.tick(now=T0 + 61)
-    assert plan(store)["state"] == "running" and plan(store)["data_holds"] == 1
+    assert plan(store).state == "running" and plan(store).data_holds == 1
 
 
 def test_per_step_intervals_and_the_plan_in_words():
     weights, pauses, intervals = split_steps([5, CanaryStep(weight=20, pause="approve", interval=300)])
     assert (weights, pauses, intervals) == ([5, 20], [None, "approve"], [None, 300])
     p = new_plan(weights, 60, True, 1000, pauses=pauses, intervals=intervals)
-    assert p["next_at"] == 1060
+    assert p.next_at == 1060
     assert describe_plan(p) == "steps 5%, 20% (approve) every 60s then promote"
     assert split_steps([5, 20]) == ([5, 20], None, None)
     validate_plan([5, 20], None, False, False, 2, intervals=[60, 60])
@@ -248,10 +249,12 @@ def test_a_shadow_step_at_zero_needs_a_mirror():
 
 
 def test_a_shadow_is_mirrored_only_while_it_takes_no_traffic():
-    c = {"weight": 0, "baseline": False, "sticky": True, "mirror": 40}
+    c = CanaryRecord(app="todos", image="todo:2", weight=0, baseline=False, sticky=True, mirror=40)
     assert routing(c) == {"weights": {"production": 100, "canary": 0}, "sticky": True, "mirror": 40}
-    assert routing({**c, "weight": 10})["mirror"] == 0
-    assert routing({"weight": 10, "baseline": True, "sticky": False})["mirror"] == 0  # older records
+    assert routing(c.changed(weight=10))["mirror"] == 0
+    older = CanaryRecord.model_validate({"app": "todos", "image": "todo:2", "weight": 10,
+                                         "baseline": True, "sticky": False})  # no mirror
+    assert routing(older)["mirror"] == 0
 
 
 def test_a_weighted_canary_is_not_mirrored_in_the_routes():
@@ -259,6 +262,6 @@ def test_a_weighted_canary_is_not_mirrored_in_the_routes():
 
     from control_plane import traefik
 
-    http = yaml.safe_load(traefik.app_routes(app="todos", domain="todos.localhost", **routing(
-        {"weight": 10, "baseline": False, "sticky": True, "mirror": 25})))["http"]
+    c = CanaryRecord(app="todos", image="todo:2", weight=10, baseline=False, sticky=True, mirror=25)
+    http = yaml.safe_load(traefik.app_routes(app="todos", domain="todos.localhost", **routing(c)))["http"]
     assert "todos-mirror" not in http["services"] and "todos-read" not in http["routers"]

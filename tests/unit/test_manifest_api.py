@@ -8,6 +8,7 @@ from control_plane import manifest as mf
 from control_plane.api.routes import canary
 from control_plane.api.routes.manifest import router
 from control_plane.errors import SentinelError
+from control_plane.records import App
 from control_plane.services import wiring
 from control_plane.store import Store
 
@@ -53,8 +54,8 @@ def test_diff_of_a_new_app_and_of_an_unchanged_one(tmp_path):
     c, store = client(tmp_path)
     r = c.post("/v1/manifest/diff", json=body("app: todos\nimage: todo:1\n"))
     assert r.status_code == 200 and r.json()["lines"] == ["+ app todos (todo:1, 1 replica(s))"]
-    store.put_app("todos", {"name": "todos", "image": "todo:1", "port": 8000, "domain": "todos.localhost",
-                            "replicas": 1, "env": {}, "health_path": "/healthz"})
+    store.put_app(App(name="todos", image="todo:1", port=8000, domain="todos.localhost",
+                      replicas=1, env={}, health_path="/healthz"))
     assert c.post("/v1/manifest/diff", json=body("app: todos\nimage: todo:1\n")).json()["changes"] == []
     exported = c.get("/v1/apps/todos/manifest").json()
     assert exported["canary"] is False
@@ -76,6 +77,6 @@ def test_a_bad_manifest_is_one_sentence_with_its_key_path(tmp_path):
 
 def test_approve_without_a_canary_says_so(tmp_path):
     c, store = client(tmp_path)
-    store.put_app("todos", {"name": "todos", "image": "todo:1"})
+    store.put_app(App(name="todos", image="todo:1"))
     r = c.post("/v1/apps/todos/canary/approve")
     assert r.status_code == 404 and "has no canary" in r.json()["error"]["message"]

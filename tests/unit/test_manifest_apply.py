@@ -5,6 +5,7 @@ import yaml
 
 from control_plane import manifest as mf
 from control_plane.errors import Conflict, InvalidInput
+from control_plane.records import App, Canary
 from control_plane.services.manifest import Change, ManifestService, changes
 
 from tests.unit.test_manifest import ISSUE_EXAMPLE
@@ -90,8 +91,8 @@ def test_port_with_a_canary_version_is_refused():
         changes(load(text), running(BASE + "canary: {}\n"), None, "localhost")
 
 
-CANARY = {"app": "todos", "image": "todo:2", "env": {"A": "1", "SECRET": "hunter2"}, "env_unset": [],
-          "resources": None, "weight": 5, "baseline": False, "sticky": True}
+CANARY = Canary(app="todos", image="todo:2", env={"A": "1", "SECRET": "hunter2"}, env_unset=[],
+                resources=None, weight=5, baseline=False, sticky=True)
 
 
 def test_while_a_canary_runs_only_the_policy_changes():
@@ -108,19 +109,19 @@ def test_while_a_canary_runs_only_the_policy_changes():
 
 
 # ---- export -> apply is a no-op -------------------------------------------------------------------
-def record_after_apply(m: mf.Manifest, **more) -> dict:
+def record_after_apply(m: mf.Manifest, **more) -> App:
     """The app record AppService.deploy stores for the file (what `apply` creates)."""
     from control_plane import validation
 
     body = mf.app_deploy(m, {})
     domains = body.domains or [f"{m.app}.localhost"]
-    return {"name": m.app, "image": m.image, "cluster_image": "reg/" + m.image, "port": m.port,
+    return App.model_validate({"name": m.app, "image": m.image, "cluster_image": "reg/" + m.image, "port": m.port,
             "domain": domains[0], "domains": domains, "replicas": m.replicas,
             "resources": validation.resources(body.resources), "env": validation.env_entries(body.env),
             "health_path": m.health.path,
-            "db": {"ha": bool(m.database.ha)} if m.database else None,
+            "db": {"user": "todos", "name": "todos", "secret": "todos-db-password", "ha": bool(m.database.ha)} if m.database else None,
             "backups": body.db_backups.model_dump() if body.db_backups else None,
-            "policy": mf.policy(m), **more}
+            "policy": mf.policy(m), **more})
 
 
 @pytest.mark.parametrize("text", [ISSUE_EXAMPLE, "app: todos\nimage: todo:1\n",
@@ -136,9 +137,10 @@ def test_export_then_apply_changes_nothing(text):
 
 
 def test_a_flag_driven_app_exports_and_reapplies_with_no_change():
-    app = {"name": "todos", "image": "todo:1", "cluster_image": "reg/todo:1", "port": 8000,
-           "domain": "todos.localhost", "replicas": 2, "env": {"A": "1"}, "health_path": "/healthz",
-           "db": {"ha": False, "members": []}, "created_at": 0}  # a record from before domains
+    app = App.model_validate({  # a record from before domains
+        "name": "todos", "image": "todo:1", "cluster_image": "reg/todo:1", "port": 8000,
+        "domain": "todos.localhost", "replicas": 2, "env": {"A": "1"}, "health_path": "/healthz",
+        "db": {"user": "todos", "name": "todos", "secret": "todos-db-password", "ha": False, "members": []}, "created_at": 0})
     text = mf.to_yaml(mf.from_records(app))
     assert yaml.safe_load(text) == {"app": "todos", "image": "todo:1", "port": 8000,
                                     "domains": ["todos.localhost"], "replicas": 2, "env": {"A": "1"},
@@ -158,8 +160,11 @@ class FakeStore(dict):
     def app(self, name):
         return self.get(name)
 
-    def put_app(self, name, rec):
-        self[name] = rec
+    def put_app(self, rec):
+        self[rec.name] = rec
+
+    def require_app(self, name):
+        return self[name]
 
     def canary(self, name):
         return None
@@ -194,14 +199,14 @@ class Recorder:
         return body
 
     def roll(self, op, app):
-        self.log.append(("roll", app["image"], app["replicas"], bool(self.store[app["name"]].get("policy"))))
+        self.log.append(("roll", app.image, app.replicas, bool(self.store[app.name].policy)))
         return {}
 
-    def deploy(self, op, name_or_body, body=None, keep=None):
-        if body is None:  # AppService.deploy(op, body, keep)
-            self.log.append(("deploy", name_or_body.image, keep))
+    def deploy(self, op, name_or_body, body=None, policy=None):
+        if body is None:  # AppService.deploy(op, body, policy)
+            self.log.append(("deploy", name_or_body.image, policy))
             return {}
-        policy = self.store[name_or_body].get("policy") or {}
+        policy = self.store[name_or_body].policy or {}
         self.log.append(("canary", body.image, bool(policy.get("hooks"))))
         return {"canary": {"image": body.image}}
 
@@ -240,7 +245,7 @@ def test_apply_rolls_settings_first_then_starts_the_canary_under_the_new_policy(
     # production keeps todo:1 while it scales; the canary then follows the file's hooks
     assert log == [("roll", "todo:1", 3, True), ("canary", "todo:2", True)]
     assert op.steps[0].startswith("~ image: todo:1 -> todo:2")
-    assert store["todos"]["policy"]["hooks"]["pre_rollout"] == "https://x.example.com/"
+    assert store["todos"].policy["hooks"]["pre_rollout"] == "https://x.example.com/"
 
 
 def test_apply_without_a_canary_section_is_one_rolling_update():
@@ -252,9 +257,9 @@ def test_apply_without_a_canary_section_is_one_rolling_update():
 def test_apply_creates_with_the_policy_kept():
     store, log = FakeStore(), []
     run_apply(store, BASE + "notify: [{webhook: {url: 'https://n.example.com/'}}]\n", log)
-    [(kind, image, keep)] = log
+    [(kind, image, policy)] = log
     assert (kind, image) == ("deploy", "todo:1")
-    assert keep["policy"]["notify"] == [{"webhook": {"url": "https://n.example.com/"}}]
+    assert policy["notify"] == [{"webhook": {"url": "https://n.example.com/"}}]
 
 
 def test_secrets_named_by_the_file_must_be_in_the_control_planes_environment():

@@ -80,6 +80,7 @@ def test_range_steps_are_plain_seconds_prometheus_accepts():
 
 
 def test_a_shadow_canary_is_judged_on_its_mirrored_methods_on_both_sides():
+    from control_plane.records import Canary
     from control_plane.services.analysis import judged_methods
 
     q = promql("latency_p99", "todos", "production", "10s", ("GET", "HEAD"))
@@ -88,5 +89,7 @@ def test_a_shadow_canary_is_judged_on_its_mirrored_methods_on_both_sides():
     assert 'code=~"5..",method=~"GET|HEAD"' in promql("error_ratio", "todos", "canary", "10s", ("GET", "HEAD"))
     assert "method" not in promql("cpu", "todos", "canary", "10s", ("GET", "HEAD"))
     assert "method" not in promql("request_rate", "todos", "canary", "10s")
-    assert judged_methods({"mirror": 50, "weight": 0}) == ("GET", "HEAD")
-    assert judged_methods({"mirror": 50, "weight": 5}) is None and judged_methods({"weight": 0}) is None
+    shadow = Canary(app="todos", image="todo:2", mirror=50, weight=0)
+    assert judged_methods(shadow) == ("GET", "HEAD")
+    assert judged_methods(shadow.changed(weight=5)) is None
+    assert judged_methods(shadow.changed(mirror=0)) is None

@@ -3,6 +3,7 @@ import pytest
 
 from control_plane.errors import InvalidInput
 from control_plane.analysis import default_analysis
+from control_plane.records import Canary, Plan
 from control_plane.services.analysis import analysis_config, only_critical
 from control_plane.services.plan import (MAX_HOLDS, decide, describe, early_failure, new_plan,
                                          validate_plan)
@@ -31,33 +32,33 @@ def test_auto_promote_alone_is_refused():
 
 def test_pass_walks_the_steps_then_promotes_or_waits():
     plan = new_plan([5, 20, 50], 60, True, now=1000)
-    assert plan["next_at"] == 1060 and plan["step_index"] == 0
+    assert plan.next_at == 1060 and plan.step_index == 0
     assert decide(plan, "pass") == "next"
-    last = {**plan, "step_index": 2}
+    last = plan.changed(step_index=2)
     assert decide(last, "pass") == "promote"
-    assert decide({**last, "auto_promote": False}, "pass") == "wait"
+    assert decide(last.changed(auto_promote=False), "pass") == "wait"
 
 
 def test_marginal_holds_a_bounded_number_of_times_then_rolls_back():
     plan = new_plan([5, 20], 60, False, now=0)
     assert decide(plan, "marginal") == "hold"
-    assert decide({**plan, "holds": MAX_HOLDS}, "marginal") == "rollback"
+    assert decide(plan.changed(holds=MAX_HOLDS), "marginal") == "rollback"
     assert decide(plan, "fail") == "rollback"
 
 
 def test_not_enough_data_holds_then_rolls_back_or_waits():
     plan = new_plan([5, 20], 60, True, now=0)
     assert decide(plan, "inconclusive") == "hold"  # never a pass, never the next step
-    assert decide({**plan, "data_holds": 1}, "inconclusive") == "hold"
-    assert decide({**plan, "data_holds": 2}, "inconclusive") == "rollback"
-    assert decide({**plan, "data_holds": 2}, "inconclusive", 2, "wait") == "wait"
+    assert decide(plan.changed(data_holds=1), "inconclusive") == "hold"
+    assert decide(plan.changed(data_holds=2), "inconclusive") == "rollback"
+    assert decide(plan.changed(data_holds=2), "inconclusive", 2, "wait") == "wait"
     assert decide(plan, "inconclusive", 0, "wait") == "wait"
     # Inconclusive holds and marginal holds are counted apart.
-    assert decide({**plan, "data_holds": 2}, "marginal") == "hold"
-    assert decide({**plan, "holds": MAX_HOLDS}, "inconclusive") == "hold"
+    assert decide(plan.changed(data_holds=2), "marginal") == "hold"
+    assert decide(plan.changed(holds=MAX_HOLDS), "inconclusive") == "hold"
     # A plan stored before this rule existed has no data_holds: it starts at 0.
-    old = {k: v for k, v in plan.items() if k != "data_holds"}
-    assert decide(old, "inconclusive") == "hold"
+    old = Plan.model_validate(plan.model_dump(exclude={"data_holds"}))
+    assert old.data_holds == 0 and decide(old, "inconclusive") == "hold"
 
 
 def test_describe_says_why_a_judgment_is_inconclusive():
@@ -134,7 +135,7 @@ def test_live_judgments_count_requests_and_archive_them():
 
     p = _FakePlatform()
     a = Analyzer(p)
-    canary = {"baseline": True}
+    canary = Canary(app="todos", image="todo:2", baseline=True)
     cfg = analysis_config(None)
     # 20 s at 2 req/s: 40 canary requests, under the default 50: inconclusive, never a pass.
     result = a.judge("todos", canary, cfg, 1000.0, 1020.0, kind="step")

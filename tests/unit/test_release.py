@@ -3,21 +3,22 @@ import pytest
 
 from control_plane.errors import InvalidInput
 from control_plane.models import ReleaseOptions
+from control_plane.records import App, Database
 from control_plane.services import release
 
-APP = {"name": "todos", "db": {"user": "todos"}}
+APP = App(name="todos", db=Database(user="todos", name="todos", secret="todos-db-password"))
 
 
 def refused(opts: ReleaseOptions, app=APP) -> str:
     with pytest.raises(InvalidInput) as e:
-        release.validate(app, opts)
+        release.validate(app.name, bool(app.db), opts)
     msg = e.value.message
     assert "\n" not in msg  # one sentence for the CLI's one line
     return msg
 
 
 def test_a_release_needs_a_database_and_one_kind_of_release():
-    assert "has no database" in refused(ReleaseOptions(command="true"), {"name": "web", "db": None})
+    assert "has no database" in refused(ReleaseOptions(command="true"), App(name="web", db=None))
     assert "not both" in refused(ReleaseOptions(command="true", sql="select 1;"))
     assert "needs --release-command" in refused(ReleaseOptions())
     assert "empty" in refused(ReleaseOptions(command="   "))
@@ -30,7 +31,7 @@ def test_destructive_sql_is_refused_with_the_rule_the_line_and_the_way_out():
     msg = refused(ReleaseOptions(sql=sql, sql_name="0002.sql"))
     assert msg.startswith("0002.sql line 2: ban-drop-column (destructive)")
     assert "--allow-destructive" in msg and "contract" in msg
-    release.validate(APP, ReleaseOptions(sql=sql, sql_name="0002.sql", allow_destructive=True))
+    release.validate(APP.name, bool(APP.db), ReleaseOptions(sql=sql, sql_name="0002.sql", allow_destructive=True))
 
 
 def test_sql_that_cannot_run_in_one_transaction_is_refused_even_when_allowed():
@@ -43,7 +44,7 @@ def test_the_expand_migration_of_the_demo_passes():
     from pathlib import Path
 
     sql = (Path(__file__).resolve().parents[2] / "examples/todo/migrations/0001_expand_priority.sql").read_text()
-    release.validate(APP, ReleaseOptions(sql=sql))
+    release.validate(APP.name, bool(APP.db), ReleaseOptions(sql=sql))
 
 
 def test_commands_run_through_the_images_shell():
@@ -74,11 +75,13 @@ def test_the_check_probe_never_passes_without_an_answer(output, outcome, code, r
 
 
 def test_the_probe_asks_the_health_path_and_the_home_page_unless_told_and_quotes_the_url():
-    assert release.probe_paths({"health_path": "/healthz"}, ReleaseOptions(command="x")) == \
-        ["/healthz", "/"]
-    assert release.probe_paths({"health_path": None}, ReleaseOptions(command="x")) == ["/"]
-    assert release.probe_paths({"health_path": "/"}, ReleaseOptions(command="x")) == ["/"]
-    assert release.probe_paths({"health_path": "/healthz"},
+    def app(path):
+        return App(name="todos", health_path=path)
+
+    assert release.probe_paths(app("/healthz"), ReleaseOptions(command="x")) == ["/healthz", "/"]
+    assert release.probe_paths(app(None), ReleaseOptions(command="x")) == ["/"]
+    assert release.probe_paths(app("/"), ReleaseOptions(command="x")) == ["/"]
+    assert release.probe_paths(app("/healthz"),
                                ReleaseOptions(command="x", check_path="/api/todos")) == ["/api/todos"]
     argv = release.probe_argv("http://shop_web:8000/a b';rm -rf /")
     assert argv[0] == "-c" and len(argv) == 2
@@ -88,4 +91,4 @@ def test_the_probe_asks_the_health_path_and_the_home_page_unless_told_and_quotes
 
 def test_a_check_path_must_be_a_path():
     assert "must be a path" in refused(ReleaseOptions(command="true", check_path="healthz"))
-    release.validate(APP, ReleaseOptions(command="true"))  # no path: the app's health path
+    release.validate(APP.name, bool(APP.db), ReleaseOptions(command="true"))  # no path: the app's health path

@@ -1,6 +1,7 @@
 import pytest
 import yaml
 
+from control_plane.records import App, Canary, Database
 from control_plane.services.cluster import slow_scrape_interval
 from control_plane.templates import render
 
@@ -257,7 +258,7 @@ def test_web_tasks_get_the_password_and_the_url_as_files_and_members_do_not():
 def test_database_env_points_the_file_forms_at_the_mounted_secrets():
     from control_plane.services.stack import db_env
 
-    env = db_env("todos", {"user": "todos", "name": "todos"}, "pw")
+    env = db_env("todos", Database(user="todos", name="todos", secret="s"), "pw")
     assert env["DATABASE_URL"].startswith("postgresql://todos:pw@todos_db:5432/todos?connect_timeout=3")
     assert env["DATABASE_URL_FILE"] == "/run/secrets/database_url"
     assert env["PGPASSWORD_FILE"] == "/run/secrets/db_password"
@@ -313,17 +314,18 @@ def test_the_canary_runs_its_own_version_whole():
     """env less what it unsets, its own resources; the baseline is production's."""
     from control_plane.services.stack import web_services
 
-    app = {"name": "todos", "cluster_image": "reg/todo:1", "replicas": 2, "env": {"A": "1", "OLD": "x"},
-           "resources": {"cpu": 1.0, "memory": None}, "db": None}
-    canary = {"cluster_image": "reg/todo:2", "replicas": 1, "env": {"A": "2"}, "env_unset": ["OLD"],
-              "resources": {"cpu": 0.5, "memory": None}, "baseline": True}
-    web, can, base = web_services(app, canary, {})
+    app = App(name="todos", cluster_image="reg/todo:1", replicas=2, env={"A": "1", "OLD": "x"},
+              resources={"cpu": 1.0, "memory": None}, db=None)
+    canary = {"app": "todos", "image": "todo:2", "cluster_image": "reg/todo:2", "replicas": 1,
+              "env": {"A": "2"}, "env_unset": ["OLD"], "resources": {"cpu": 0.5, "memory": None},
+              "baseline": True}
+    web, can, base = web_services(app, Canary.model_validate(canary), {})
     assert web["env"] == {"A": "1", "OLD": "x", "SENTINEL_VERSION_ROLE": "production"}
     assert can["env"] == {"A": "2", "SENTINEL_VERSION_ROLE": "canary"}
     assert can["resources"]["limits"] == {"cpus": "0.5"} and base["resources"]["limits"] == {"cpus": "1"}
     # A canary record from before resources existed runs with production's.
     del canary["resources"]
-    assert web_services(app, canary, {})[1]["resources"]["limits"] == {"cpus": "1"}
+    assert web_services(app, Canary.model_validate(canary), {})[1]["resources"]["limits"] == {"cpus": "1"}
 
 
 def test_the_admin_password_never_reaches_an_app():

@@ -1,4 +1,5 @@
 from control_plane import patroni, topology
+from control_plane.records import Member
 
 OUT = {"manager_address": "10.0.0.10", "manager_private_address": "10.0.0.10",
        "worker_addresses": ["10.0.0.11", "10.0.0.12"], "worker_private_addresses": ["10.0.0.11", "10.0.0.12"],
@@ -8,14 +9,14 @@ OUT = {"manager_address": "10.0.0.10", "manager_private_address": "10.0.0.10",
 def test_one_manager_below_three_nodes_then_three():
     two = topology.node_list("c", {**OUT, "worker_addresses": OUT["worker_addresses"][:1],
                                    "worker_private_addresses": OUT["worker_private_addresses"][:1]})
-    assert [n["role"] for n in two] == ["manager", "worker"]
-    assert [n["role"] for n in topology.node_list("c", OUT)] == ["manager"] * 3
+    assert [n.role for n in two] == ["manager", "worker"]
+    assert [n.role for n in topology.node_list("c", OUT)] == ["manager"] * 3
 
 
 def test_the_backup_node_comes_from_the_outputs_only_when_it_is_a_node():
-    assert topology.backup_node(OUT)["name"] == "c-backup"
+    assert topology.backup_node(OUT).name == "c-backup"
     assert topology.backup_node({**OUT, "backup_repository": {"type": "s3"}}) is None
-    assert [n["role"] for n in topology.all_nodes("c", OUT)][-1] == "backup"
+    assert [n.role for n in topology.all_nodes("c", OUT)][-1] == "backup"
 
 
 def test_the_primary_starts_off_node_zero_when_it_can():
@@ -34,7 +35,7 @@ CLUSTER = {"members": [
 
 
 def test_status_joins_patroni_with_placement_and_node_states():
-    placed = [{"index": 0, "node": "n1"}, {"index": 1, "node": "n0"}, {"index": 3, "node": "n2"}]
+    placed = [Member(index=0, node="n1"), Member(index=1, node="n0"), Member(index=3, node="n2")]
     s = patroni.summarize(CLUSTER, placed, {"n0": "ready", "n1": "ready", "n2": "down"})
     assert s["primary"]["member"] == "pg-0" and s["primary"]["node"] == "n1"
     assert s["standbys"][0]["sync"] is True and s["standbys"][0]["lag_bytes"] == 0

@@ -10,6 +10,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from control_plane import notify, webhooks
+from control_plane.records import App, Canary, Plan
 from control_plane.store import Store
 
 SECRET = "s3cret-for-tests"
@@ -132,7 +133,7 @@ def test_urls_in_events_lose_their_query_and_credentials():
 # ---- hooks of an app's policy -----------------------------------------------------------------------
 def store_with(tmp_path, policy: dict) -> Store:
     store = Store(tmp_path / "state.db")
-    store.put_app("todos", {"name": "todos", "image": "todo:1", "policy": policy})
+    store.put_app(App(name="todos", image="todo:1", policy=policy))
     return store
 
 
@@ -146,10 +147,9 @@ def test_a_gate_hook_is_signed_asked_and_recorded(tmp_path, receiver):
                                             "confirm_promotion": r.url + "/gate"}})
     hooks = webhooks.Hooks(store, environ={"HOOK_SECRET": SECRET},
                            send=lambda *a, **kw: webhooks.deliver(*a, **kw, backoff=0.01))
-    payload = webhooks.canary_payload("", store.app("todos"), {"image": "todo:2", "weight": 50,
-                                                               "progressive": {"state": "running",
-                                                                               "step_index": 2,
-                                                                               "steps": [5, 20, 50]}})
+    payload = webhooks.canary_payload("", store.app("todos"), Canary(
+        app="todos", image="todo:2", weight=50,
+        progressive=Plan(state="running", step_index=2, steps=[5, 20, 50])))
     assert hooks.confirm("todos", "confirm_promotion", payload) is False  # 500: hold
     assert len(r.got) == 2  # one retry
     body = json.loads(r.got[0]["body"])

@@ -31,18 +31,18 @@ def router(services: Services, auth) -> APIRouter:
     def scale(body: ClusterScale):
         clusters.check_scale(body.nodes)  # refuses a scale-down that would lose a copy
         # A cluster change excludes every app operation (and waits for none to be running).
-        app_locks = tuple(names.app_target(a['name']) for a in store.apps())
+        app_locks = tuple(names.app_target(a.name) for a in store.apps())
         return {"operation": jobs.start("cluster", "scale", lambda op: clusters.scale(op, body.nodes),
                                         also_lock=app_locks)}
 
     @r.delete("/cluster", response_model=OperationStarted, status_code=202)
     def destroy(delete_data: bool = False):
-        with_db = [a["name"] for a in store.apps() if a.get("db")]
+        with_db = [a.name for a in store.apps() if a.db]
         if with_db and not delete_data:
             raise InvalidInput(f"destroying the platform deletes the databases of {', '.join(with_db)} "
                                "and all their backups: add --delete-data to confirm that loss (copy "
                                "what you need first, e.g. with `sentinel db psql`).")
-        app_locks = tuple(names.app_target(a['name']) for a in store.apps())
+        app_locks = tuple(names.app_target(a.name) for a in store.apps())
         return {"operation": jobs.start("cluster", "destroy", clusters.destroy, also_lock=app_locks)}
 
     return r
