@@ -2,7 +2,6 @@
 with where Sentinel placed each member."""
 from __future__ import annotations
 
-from . import names
 from .records import Member
 
 LEADER_ROLES = {"leader", "master", "primary", "standby_leader"}
