@@ -10,9 +10,65 @@ from pathlib import Path
 
 
 class ClientError(Exception):
-    def __init__(self, message: str, code: str = "error"):
+    """A failure the CLI reports in one line; `code` is the control plane's (see --json)."""
+    code = "error"
+
+    def __init__(self, message: str, code: str | None = None):
         super().__init__(message)
-        self.message, self.code = message, code
+        self.message = message
+        self.code = code or type(self).code
+
+
+# One class per code the control plane sends (control_plane/errors.py) and per way the client
+# itself fails, so callers catch the failure they mean (a wait retries Unreachable, not a 401).
+class InvalidInput(ClientError):
+    code = "invalid_input"
+
+
+class NotFound(ClientError):
+    code = "not_found"
+
+
+class Conflict(ClientError):
+    code = "conflict"
+
+
+class Busy(ClientError):
+    code = "busy"
+
+
+class Unauthorized(ClientError):
+    code = "unauthorized"
+
+
+class Precondition(ClientError):
+    code = "precondition"
+
+
+class CommandFailed(ClientError):
+    code = "command_failed"
+
+
+class Unreachable(ClientError):
+    code = "unreachable"
+
+
+class TimedOut(ClientError):
+    code = "timeout"
+
+
+class TlsFailed(ClientError):
+    code = "tls"
+
+
+ERRORS_BY_CODE: dict[str, type[ClientError]] = {
+    cls.code: cls for cls in (InvalidInput, NotFound, Conflict, Busy, Unauthorized, Precondition,
+                              CommandFailed, Unreachable, TimedOut, TlsFailed)}
+
+
+def error_for(message: str, code: str | None) -> ClientError:
+    """The typed error for a code the control plane answered with (unknown codes stay generic)."""
+    return ERRORS_BY_CODE.get(code or "", ClientError)(message, code)
 
 
 def home() -> Path:
@@ -115,23 +171,23 @@ class Client:
                 raise
         return conn
 
-    def _unreachable(self) -> ClientError:
+    def _unreachable(self) -> Unreachable:
         if self.remote:
-            return ClientError(f"the control plane at {self.url} is not reachable: check that its "
+            return Unreachable(f"the control plane at {self.url} is not reachable: check that its "
                                "server is up (`systemctl status sentinel-edge "
-                               "sentinel-control-plane` there).", "unreachable")
-        return ClientError(f"the control plane at {self.url} is not running: start it with "
-                           "`sentinel server start`.", "unreachable")
+                               "sentinel-control-plane` there).")
+        return Unreachable(f"the control plane at {self.url} is not running: start it with "
+                           "`sentinel server start`.")
 
     def _raise_for(self, r: Response) -> None:
         if r.status_code == 401:
-            raise ClientError(f"the control plane at {self.url} did not accept the API token: "
-                              f"check SENTINEL_TOKEN or {config_path()}.", "unauthorized")
+            raise Unauthorized(f"the control plane at {self.url} did not accept the API token: "
+                               f"check SENTINEL_TOKEN or {config_path()}.")
         try:
             err = r.json()["error"]
         except (ValueError, KeyError, TypeError):
             raise ClientError(f"the control plane answered {r.status_code}: {r.text[:200]}")
-        raise ClientError(err["message"], err["code"])
+        raise error_for(err["message"], err["code"])
 
     def _send(self, method: str, path: str, params, json_body, timeout: float | None,
               content: bytes | None = None):
@@ -174,11 +230,11 @@ class Client:
         except CertificateChanged:
             raise
         except ssl.SSLError as e:
-            raise ClientError(f"no TLS connection to the control plane at {self.url}: {e}.", "tls")
+            raise TlsFailed(f"no TLS connection to the control plane at {self.url}: {e}.")
         except (socket.timeout, TimeoutError):
             self._conn = None
-            raise ClientError(f"the control plane at {self.url} did not answer in time; check "
-                              "`sentinel server status`.", "timeout")
+            raise TimedOut(f"the control plane at {self.url} did not answer in time; check "
+                           "`sentinel server status`.")
         except (OSError, http.client.HTTPException):
             self._conn = None
             raise self._unreachable()

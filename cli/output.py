@@ -103,11 +103,11 @@ def run_operation(client, start_response: dict, done_message=None, json_out: boo
         op = client.wait(op_id, show)
     took = time.monotonic() - started
     if op["status"] != "succeeded":
-        from .client import ClientError
+        from .client import error_for
 
         # The same code the control plane raised, so scripts can branch on it (--json prints it).
-        raise ClientError(op.get("error") or f"the operation ended {op['status']}",
-                          op.get("error_code") or op["status"])
+        raise error_for(op.get("error") or f"the operation ended {op['status']}",
+                        op.get("error_code") or op["status"])
     if json_out:
         emit_json(op.get("result"))
     elif done_message:

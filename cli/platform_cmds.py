@@ -6,7 +6,7 @@ from typing import Optional
 
 import typer
 
-from .client import Client, ClientError, load_config, save_config
+from .client import Client, ClientError, TimedOut, Unreachable, load_config, save_config
 from .output import ask, confirm, emit_json, fail, run_operation, table, console
 
 server_app = typer.Typer(help="The control plane service on this machine.", no_args_is_help=True)
@@ -42,7 +42,7 @@ def ensure_local_server(port: int | None = None) -> Client:
         try:
             client.get("/healthz", timeout=2)
             return client
-        except ClientError:
+        except (Unreachable, TimedOut):  # still starting; any other answer is the failure
             if time.monotonic() > deadline:
                 fail(f"the control plane did not start; see {server.log_file()}.")
             time.sleep(0.1)

@@ -9,7 +9,7 @@ from typing import Optional
 
 import typer
 
-from .client import Client, ClientError, config_path, home, load_config, save_config
+from .client import Client, TimedOut, Unreachable, config_path, home, load_config, save_config
 from .output import confirm, console, fail
 
 # What config.json may hold for a remote control plane (never cloud credentials).
@@ -72,7 +72,7 @@ def ensure_remote_server(*, provider: str, name: str, settings: dict,
         try:
             client.get("/healthz", timeout=5)
             break
-        except ClientError:
+        except (Unreachable, TimedOut):
             if time.monotonic() > deadline:
                 raise
             time.sleep(0.5)

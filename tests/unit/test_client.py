@@ -9,7 +9,7 @@ import uvicorn
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse, StreamingResponse
 
-from cli.client import Client, ClientError
+from cli.client import Client, ClientError, Conflict, ERRORS_BY_CODE, InvalidInput, Unreachable
 from control_plane.api import error_body
 
 
@@ -66,10 +66,10 @@ def test_json_query_and_body(server):
 
 def test_typed_errors_and_validation_answers_are_one_sentence(server):
     c = Client(url=server, token="t")
-    with pytest.raises(ClientError) as e:
+    with pytest.raises(Conflict) as e:
         c.get("/conflict")
     assert (e.value.code, e.value.message) == ("conflict", "busy: try again.")
-    with pytest.raises(ClientError) as e:
+    with pytest.raises(InvalidInput) as e:
         c.get("/ok", params={"n": "many"})
     assert (e.value.code, e.value.message) == (
         "invalid_input", "query parameter n: input should be a valid integer, unable to parse string "
@@ -81,6 +81,15 @@ def test_streamed_lines_arrive_one_by_one(server):
 
 
 def test_a_server_that_is_not_there_says_how_to_start_it():
-    with pytest.raises(ClientError) as e:
+    with pytest.raises(Unreachable) as e:
         Client(url=f"http://127.0.0.1:{free_port()}", token="t").get("/ok")
     assert e.value.code == "unreachable" and "sentinel server start" in e.value.message
+
+
+def test_every_code_the_control_plane_sends_has_its_own_error_class():
+    from control_plane import errors
+
+    sent = {cls.code for cls in vars(errors).values()
+            if isinstance(cls, type) and issubclass(cls, errors.SentinelError) and cls is not errors.SentinelError}
+    assert sent <= set(ERRORS_BY_CODE)
+    assert all(issubclass(cls, ClientError) and cls.code == code for code, cls in ERRORS_BY_CODE.items())
