@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import names
+from .patroni import REST_PORT
 from .templates import parse_ini, render, render_yaml
 
 MEMBER_TLS = {"ca": "/run/sentinel/ca.crt", "cert": "/run/sentinel/tls.crt",
@@ -74,6 +75,7 @@ def patroni_config(app: str, passwords: Passwords, *, timing: Timing = Timing(),
                    restore_command: str | None = None, archive: bool = True) -> str:
     text, data = render_yaml(
         "patroni.yml.j2", app=app, namespace=names.DCS_NAMESPACE, stanza=names.stanza(app),
+        rest_port=REST_PORT,
         restapi_user="sentinel", restapi_password=passwords.restapi,
         etcd_hosts=etcd_hosts(), etcd_user=names.dcs_user(app), etcd_password=passwords.etcd,
         timing=timing, archive_timeout=archive_timeout, max_connections=max_connections,
@@ -127,7 +129,8 @@ def repo_pgbackrest(app: str, members: list[str], *, retention_full: int = 2) ->
 
 
 def haproxy_config(app: str, members: list[str], check_ms: int = 500) -> str:
-    return render("haproxy.cfg.j2", app=app, members=members, check_ms=check_ms)
+    return render("haproxy.cfg.j2", app=app, members=members, check_ms=check_ms,
+                  rest_port=REST_PORT)
 
 
 # ---- TLS: one key pair per app, signed by the cluster CA, for pgBackRest's servers and clients
