@@ -5,7 +5,8 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
-from dataclasses import dataclass
+
+from .records import Backup, RepoInfo, RestoreTarget, Window
 
 BACKUP_TYPES = ("full", "diff", "incr")
 RESTORE_POINT = re.compile(r"^[a-z0-9][a-z0-9._-]{0,62}$")
@@ -36,58 +37,11 @@ def info_argv(stanza: str) -> list[str]:
     return base(stanza) + ["--output=json", "info"]
 
 
-@dataclass(frozen=True)
-class Target:
-    """Where a restore stops: `latest` (all archived WAL), a time, an LSN, or a named restore
-    point (which records the timeline it was made on)."""
-
-    kind: str  # latest | time | lsn | name | immediate
-    value: str | None = None  # the LSN or the restore point's name
-    timeline: int | None = None
-    exclusive: bool = False
-    set: str | None = None  # a backup to start from (else pgBackRest takes the newest)
-    at: dt.datetime | None = None  # the time of a `time` target (aware), as text only in argv
-
-    @property
-    def text(self) -> str | None:
-        """The target as pgBackRest's --target reads it."""
-        return pg_time(self.at) if self.kind == "time" else self.value
-
-    def public(self) -> dict:
-        """As the API shows it (docs: RestoreTarget)."""
-        return {"kind": self.kind, "value": self.text, "timeline": self.timeline,
-                "exclusive": self.exclusive, "set": self.set}
-
-    def options(self) -> list[str]:
-        if self.kind == "latest":
-            return []
-        if self.kind == "immediate":
-            return ["--type=immediate"]
-        opts = [f"--type={self.kind}", f"--target={self.text}"]
-        if self.exclusive:
-            opts.append("--target-exclusive")
-        if self.timeline is not None:
-            opts.append(f"--target-timeline={self.timeline}")
-        if self.set:
-            opts.append(f"--set={self.set}")
-        return opts
-
-    def describe(self) -> str:
-        return {"latest": "the latest archived change", "immediate": "the end of the backup",
-                "time": f"{self.text}", "lsn": f"WAL position {self.value}",
-                "name": f"restore point {self.value}"}[self.kind]
+def time_target(when: dt.datetime) -> RestoreTarget:
+    return RestoreTarget("time", at=when.astimezone(dt.timezone.utc))
 
 
-def time_target(when: dt.datetime) -> Target:
-    return Target("time", at=when.astimezone(dt.timezone.utc))
-
-
-def pg_time(when: dt.datetime) -> str:
-    """A time as pgBackRest and Postgres read it, in UTC with microseconds."""
-    return when.astimezone(dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%f+00")
-
-
-def restore_argv(stanza: str, target: Target, *, delta: bool = False, promote: bool = True,
+def restore_argv(stanza: str, target: RestoreTarget, *, delta: bool = False, promote: bool = True,
                  archive_off: bool = False, pg_path: str | None = None,
                  set_backup: str | None = None) -> list[str]:
     argv = base(stanza) + target.options()
@@ -112,34 +66,32 @@ def _ts(seconds: int | float | None) -> str | None:
     return dt.datetime.fromtimestamp(seconds, dt.timezone.utc).isoformat().replace("+00:00", "Z")
 
 
-def parse_info(text: str, stanza: str) -> dict:
-    """{status, backups: [{label, type, start, stop, size_bytes, repo_bytes, lsn_stop}],
-    archive: {min, max}} of `stanza` (status "missing" when the stanza does not exist)."""
+def parse_info(text: str, stanza: str) -> RepoInfo:
+    """What `pgbackrest info --output=json` says of `stanza` (status "missing" when the stanza
+    does not exist)."""
     data = json.loads(text or "[]")
     entry = next((s for s in data if s.get("name") == stanza), None)
     if not entry:
-        return {"status": "missing", "message": "no stanza", "backups": [], "archive": None}
+        return RepoInfo(status="missing", message="no stanza")
     status = entry.get("status", {})
     backups = []
     for b in entry.get("backup", []):
         info = b.get("info", {})
-        backups.append({
-            "label": b.get("label"), "type": b.get("type"),
-            "start": _ts((b.get("timestamp") or {}).get("start")),
-            "stop": _ts((b.get("timestamp") or {}).get("stop")),
-            "stop_epoch": (b.get("timestamp") or {}).get("stop"),
-            "size_bytes": info.get("size"), "repo_bytes": (info.get("repository") or {}).get("size"),
-            "lsn_stop": (b.get("lsn") or {}).get("stop"), "error": bool(b.get("error")),
-            "timeline": int(((b.get("archive") or {}).get("start") or "1")[:8], 16),
-        })
+        stamp = b.get("timestamp") or {}
+        backups.append(Backup(
+            label=b.get("label"), type=b.get("type"), start=_ts(stamp.get("start")),
+            stop=_ts(stamp.get("stop")), stop_epoch=stamp.get("stop"), size_bytes=info.get("size"),
+            repo_bytes=(info.get("repository") or {}).get("size"),
+            lsn_stop=(b.get("lsn") or {}).get("stop"), error=bool(b.get("error")),
+            timeline=int(((b.get("archive") or {}).get("start") or "1")[:8], 16)))
     archives = entry.get("archive", [])
     archive = None
     if archives:
         archive = {"min": min(a.get("min") or "" for a in archives) or None,
                    "max": max(a.get("max") or "" for a in archives) or None}
     # 2 = "no valid backups": a new stanza, which is fine.
-    return {"status": "ok" if status.get("code") in (0, 2) else "error",
-            "message": status.get("message", ""), "backups": backups, "archive": archive}
+    return RepoInfo(status="ok" if status.get("code") in (0, 2) else "error",
+                    message=status.get("message", ""), backups=backups, archive=archive)
 
 
 def lsn(text: str) -> int:
@@ -147,22 +99,22 @@ def lsn(text: str) -> int:
     return (int(hi, 16) << 32) + int(lo, 16)
 
 
-def backup_for_point(backups: list[dict], point_lsn: str, timeline: int) -> str | None:
+def backup_for_point(backups: list[Backup], point_lsn: str, timeline: int) -> str | None:
     """The newest good backup a restore to a point can start from: ended at or before it, on its
     timeline or an earlier one (pgBackRest would otherwise take the newest backup, which after a
     restore lies on another timeline)."""
-    fit = [b for b in backups if not b.get("error") and b.get("lsn_stop")
-           and b.get("timeline", 1) <= timeline and lsn(b["lsn_stop"]) <= lsn(point_lsn)]
-    return fit[-1]["label"] if fit else None
+    fit = [b for b in backups if not b.error and b.lsn_stop
+           and b.timeline <= timeline and lsn(b.lsn_stop) <= lsn(point_lsn)]
+    return fit[-1].label if fit else None
 
 
-def window_from(backups: list[dict], latest: str | None) -> dict | None:
+def window_from(backups: list[Backup], latest: str | None) -> Window | None:
     """The recoverable window: from the end of the oldest good backup to `latest` (the newest
     time known to be in the archive)."""
-    good = [b for b in backups if not b.get("error") and b.get("stop_epoch")]
+    good = [b for b in backups if b.good]
     if not good:
         return None
-    return {"from": min(good, key=lambda b: b["stop_epoch"])["stop"], "to": latest}
+    return Window(start=min(good, key=lambda b: b.stop_epoch or 0).stop, end=latest)
 
 
 def parse_time(text: str) -> dt.datetime:

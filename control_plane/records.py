@@ -4,12 +4,12 @@ Plan inside them) as these models; stored JSON keeps the same keys, so a store w
 them reads back unchanged."""
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 from typing import Any, Self
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from .pgbackrest import Target
 from . import names
 
 
@@ -159,6 +159,88 @@ class Canary(Record):
 
 
 @dataclass(frozen=True)
+class RestoreTarget:
+    """Where a restore stops: `latest` (all archived WAL), a time, an LSN, or a named restore
+    point (which records the timeline it was made on)."""
+
+    kind: str  # latest | time | lsn | name | immediate
+    value: str | None = None  # the LSN or the restore point's name
+    timeline: int | None = None
+    exclusive: bool = False
+    set: str | None = None  # a backup to start from (else pgBackRest takes the newest)
+    at: dt.datetime | None = None  # the time of a `time` target (aware), as text only in argv
+
+    @property
+    def text(self) -> str | None:
+        """The target as pgBackRest's --target reads it."""
+        return pg_time(self.at) if self.kind == "time" else self.value
+
+    def public(self) -> dict:
+        """As the API shows it (docs: RestoreTarget)."""
+        return {"kind": self.kind, "value": self.text, "timeline": self.timeline,
+                "exclusive": self.exclusive, "set": self.set}
+
+    def options(self) -> list[str]:
+        if self.kind == "latest":
+            return []
+        if self.kind == "immediate":
+            return ["--type=immediate"]
+        opts = [f"--type={self.kind}", f"--target={self.text}"]
+        if self.exclusive:
+            opts.append("--target-exclusive")
+        if self.timeline is not None:
+            opts.append(f"--target-timeline={self.timeline}")
+        if self.set:
+            opts.append(f"--set={self.set}")
+        return opts
+
+    def describe(self) -> str:
+        return {"latest": "the latest archived change", "immediate": "the end of the backup",
+                "time": f"{self.text}", "lsn": f"WAL position {self.value}",
+                "name": f"restore point {self.value}"}[self.kind]
+
+
+
+def pg_time(when: dt.datetime) -> str:
+    """A time as pgBackRest and Postgres read it, in UTC with microseconds."""
+    return when.astimezone(dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%f+00")
+
+
+
+class Backup(Record):
+    """One backup in an app's repository, as `pgbackrest info` lists it."""
+    label: str | None = None
+    type: str | None = None  # full | diff | incr
+    start: str | None = None  # ISO times (UTC)
+    stop: str | None = None
+    stop_epoch: float | None = None
+    size_bytes: int | None = None
+    repo_bytes: int | None = None
+    lsn_stop: str | None = None
+    error: bool = False
+    timeline: int = 1
+
+    @property
+    def good(self) -> bool:
+        """Finished without error: a restore can start from it."""
+        return not self.error and bool(self.stop_epoch)
+
+    def public(self) -> dict:
+        return self.model_dump(exclude={"stop_epoch"})
+
+
+class RepoInfo(Record):
+    """An app's repository: its status (ok | error | missing | unreachable), backups, WAL span."""
+    status: str
+    message: str = ""
+    backups: list[Backup] = Field(default_factory=list)
+    archive: dict | None = None  # {"min", "max"} WAL segment names
+
+    def good(self) -> list[Backup]:
+        return [b for b in self.backups if not b.error]
+
+
+@dataclass(frozen=True)
 class Window:
     """The span a database can be restored to: from the end of its first good backup to its
     last archived change (None when unknown)."""
@@ -175,7 +257,7 @@ class RestorePlan:
     then does: the same record, so the target the user saw is the target restored to."""
     app: str
     to: str  # as the user wrote it
-    target: Target
+    target: RestoreTarget
     window: Window
     primary: str | None  # the running primary's member, if any
     into: str | None = None  # a new app, or None for in place

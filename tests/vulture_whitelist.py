@@ -31,5 +31,5 @@ _._CreateFunctionStmt
 _.has_web, _.APP_UID, _.from_files, _.pack, _.unpack
 
 # Record fields read only through model_dump() (the API's JSON: cluster inspect, tasks).
-_.availability, _.cpus, _.memory_bytes, _.node_id
+_.availability, _.cpus, _.memory_bytes, _.node_id, _.repo_bytes
 _.restored_from  # a copy's history in its stored record (`state.db`), for whoever reads it there

@@ -15,7 +15,7 @@ from ..database_config import PATRONICTL
 from ..errors import CommandFailed, Conflict, InvalidInput, Precondition, SentinelError
 from ..jobs import Operation
 from ..platform import Platform
-from ..records import App, Canary, Member, RestorePlan, Window
+from ..records import App, Backup, Canary, Member, RepoInfo, RestorePlan, RestoreTarget, Window
 from .database import DatabaseService
 from .oneoff import run_one_off, telling_lines
 from .routes import Routes, routing
@@ -54,7 +54,7 @@ def require_restored(result, app: str) -> None:
     raise CommandFailed(pgbackrest.explain(f"the restore of {app} failed ({why})", app, result.output))
 
 
-def recover_argv(stanza: str, target: pgbackrest.Target, *, keep_old: str | None,
+def recover_argv(stanza: str, target: RestoreTarget, *, keep_old: str | None,
                  archive: bool, drill_db: str | None = None) -> list[str]:
     """The one-off task's command (images/postgres/sentinel-pg `recover`): its own options, then
     after "--" the whole pgBackRest restore it runs, into the data directory the image uses."""
@@ -82,16 +82,15 @@ class BackupService:
         self.teardown = teardown
 
     # ---- reading ------------------------------------------------------------------------------
-    def info(self, app: App) -> dict:
+    def info(self, app: App) -> RepoInfo:
         """`pgbackrest info` of the app's stanza, or {"status": "unreachable", ...}."""
         try:
             proc = self.db.repo_exec(app.name, pgbackrest.info_argv(names.stanza(app.name)), wait=0,
                                      timeout=60, check=False, record=app)
         except CommandFailed as e:
-            return {"status": "unreachable", "message": e.message, "backups": [], "archive": None}
+            return RepoInfo(status="unreachable", message=e.message)
         if proc.returncode != 0:
-            return {"status": "unreachable", "message": " ".join((proc.stderr or "").split())[-300:],
-                    "backups": [], "archive": None}
+            return RepoInfo(status="unreachable", message=" ".join((proc.stderr or "").split())[-300:])
         return pgbackrest.parse_info(proc.stdout, names.stanza(app.name))
 
     def archiver(self, app: App, member: str | None = None) -> dict | None:
@@ -118,15 +117,13 @@ class BackupService:
         archiver = (self.archiver(app, primary) if primary else None) or \
             self.store.get(names.db_archiver_key(app.name))
         latest = (archiver or {}).get("last_archived_at")
-        backups = info["backups"]
+        window = pgbackrest.window_from(info.backups, latest)
         return {
-            "repository": {"status": info["status"], "message": info.get("message", ""),
-                           "archive": info.get("archive")},
+            "repository": {"status": info.status, "message": info.message, "archive": info.archive},
             "archive": archiver,
-            "recoverable": pgbackrest.window_from(backups, latest),
-            "backups": [{k: v for k, v in b.items() if k != "stop_epoch"} for b in backups[-5:]],
-            "last_backup": next(({k: v for k, v in b.items() if k != "stop_epoch"}
-                                 for b in reversed(backups) if not b["error"]), None),
+            "recoverable": window.public() if window else None,
+            "backups": [b.public() for b in info.backups[-5:]],
+            "last_backup": next((b.public() for b in reversed(info.good())), None),
             "last_drill": self.store.get(names.db_drill_key(app.name)),
         }
 
@@ -134,10 +131,10 @@ class BackupService:
         app = self.db.require(name)
         info = self.info(app)
         archiver = self.archiver(app) or self.store.get(names.db_archiver_key(name))
-        return {"app": name, "repository": {"status": info["status"], "message": info.get("message", "")},
-                "backups": [{k: v for k, v in b.items() if k != "stop_epoch"} for b in info["backups"]],
-                "recoverable": pgbackrest.window_from(info["backups"],
-                                                      (archiver or {}).get("last_archived_at"))}
+        window = pgbackrest.window_from(info.backups, (archiver or {}).get("last_archived_at"))
+        return {"app": name, "repository": {"status": info.status, "message": info.message},
+                "backups": [b.public() for b in info.backups],
+                "recoverable": window.public() if window else None}
 
     # ---- backing up ---------------------------------------------------------------------------
     def backup(self, op: Operation, name: str, kind: str = "full") -> dict:
@@ -183,10 +180,10 @@ class BackupService:
         """An operation that restores from the repository (a release check, a restore, a drill)
         takes a full backup first when there is none: WAL alone restores nothing."""
         info = self.info(app)
-        if info["status"] == "unreachable":
+        if info.status == "unreachable":
             raise Precondition(f"the backup repository of {app.name} is unreachable "
-                               f"({info.get('message')}): see `sentinel db status {app.name}`.")
-        if not any(not b["error"] for b in info["backups"]):
+                               f"({info.message}): see `sentinel db status {app.name}`.")
+        if not info.good():
             op.step(f"{app.name} has no backup yet and {why}: taking a full backup first")
             self.take(op, app, "full")
 
@@ -216,12 +213,12 @@ class BackupService:
                 f"the {kind} backup of {name} failed", name, (proc.stderr or "") + (proc.stdout or "")))
         took = time.monotonic() - started
         info = self.info(app)
-        last = info["backups"][-1] if info["backups"] else {}
-        self.store.add_event(names.db_target(name), "backup", f"{kind} backup {last.get('label')} in "
-                             f"{took:.1f} s ({last.get('size_bytes') or 0} bytes)", op.actor, op.id)
-        op.step(f"backup {last.get('label')} done in {took:.1f} s")
-        return {"label": last.get("label"), "type": kind, "seconds": round(took, 2),
-                "size_bytes": last.get("size_bytes")}
+        last = info.backups[-1] if info.backups else Backup()
+        self.store.add_event(names.db_target(name), "backup", f"{kind} backup {last.label} in "
+                             f"{took:.1f} s ({last.size_bytes or 0} bytes)", op.actor, op.id)
+        op.step(f"backup {last.label} done in {took:.1f} s")
+        return {"label": last.label, "type": kind, "seconds": round(took, 2),
+                "size_bytes": last.size_bytes}
 
 
     # ---- restore points -------------------------------------------------------------------------
@@ -260,18 +257,18 @@ class BackupService:
                             f"within {int(timeout)} s: see `sentinel db status {app.name}`.")
 
     # ---- restore ----------------------------------------------------------------------------------
-    def target(self, app: App, to: str) -> pgbackrest.Target:
+    def target(self, app: App, to: str) -> RestoreTarget:
         to = (to or "").strip()
         if to == "latest":
-            return pgbackrest.Target("latest")
+            return RestoreTarget("latest")
         point = next((p for p in self.store.get(names.db_points_key(app.name)) or [] if p["name"] == to), None)
         if point:
-            backup = pgbackrest.backup_for_point(self.info(app)["backups"], point["lsn"],
+            backup = pgbackrest.backup_for_point(self.info(app).backups, point["lsn"],
                                                  point["timeline"])
             if not backup:
                 raise InvalidInput(f"no backup of {app.name} ends before restore point {to}: it "
                                    "cannot be reached any more.")
-            return pgbackrest.Target("name", point["name"], timeline=point["timeline"], set=backup)
+            return RestoreTarget("name", point["name"], timeline=point["timeline"], set=backup)
         try:
             return pgbackrest.time_target(pgbackrest.parse_time(to))
         except ValueError:
@@ -289,10 +286,10 @@ class BackupService:
                                "reserved): choose a new name.")
         target = self.target(app, to)
         info = self.info(app)
-        if info["status"] == "unreachable":
-            raise Precondition(f"the backup repository of {name} is unreachable ({info.get('message')}): "
+        if info.status == "unreachable":
+            raise Precondition(f"the backup repository of {name} is unreachable ({info.message}): "
                                f"see `sentinel db status {name}`.")
-        good = [b for b in info["backups"] if not b["error"]]
+        good = info.good()
         if not good and target.kind != "latest":
             # A backup taken now ends after every earlier time: only `latest` can be reached.
             raise Precondition(f"{name} has no backup yet (its first one could not be taken when it "
@@ -302,15 +299,15 @@ class BackupService:
         primary = patroni.leader(cluster)
         archiver = (self.archiver(app, primary) if primary else None) or \
             self.store.get(names.db_archiver_key(name)) or {}
-        window = pgbackrest.window_from(info["backups"], archiver.get("last_archived_at")) if good \
-            else {"from": None, "to": None}
+        window = (pgbackrest.window_from(info.backups, archiver.get("last_archived_at")) if good
+                  else None) or Window(None, None)
         now = dt.datetime.now(dt.timezone.utc)
         # With a primary running, everything up to now reaches the archive before the restore.
-        window_to = utc(now.timestamp()) if primary else window["to"]
-        shown = f"{window['from'] or 'the first backup'} .. {window_to or 'the last archived change'}"
+        window_to = utc(now.timestamp()) if primary else window.end
+        shown = f"{window.start or 'the first backup'} .. {window_to or 'the last archived change'}"
         if target.kind == "time":
             when = target.at
-            if when < pgbackrest.parse_time(window["from"]):
+            if window.start and when < pgbackrest.parse_time(window.start):
                 raise InvalidInput(f"--to {to} is before the recoverable window of {name} ({shown}): "
                                    "choose a time inside it.")
             if when > now:
@@ -320,10 +317,10 @@ class BackupService:
                 raise InvalidInput(f"--to {to} is after the last change in the backup repository of "
                                    f"{name} ({window_to}): the window is {shown}.")
         return RestorePlan(app=name, to=to, target=target, into=into, primary=primary,
-                           window=Window(window["from"], window_to),
+                           window=Window(window.start, window_to),
                            discards=None if into else self._discards(app, target, primary, now))
 
-    def _discards(self, app: App, target: pgbackrest.Target, primary: str | None,
+    def _discards(self, app: App, target: RestoreTarget, primary: str | None,
                   now: dt.datetime) -> dict:
         """The span (and, by commit timestamp, the number of write transactions) an in-place
         restore throws away."""
@@ -360,7 +357,7 @@ class BackupService:
             return self.restore_into(op, app, plan.into, target)
         return self._restore_in_place(op, app, target, plan)
 
-    def _recover(self, op: Operation, source: App, target: pgbackrest.Target, *, node: str,
+    def _recover(self, op: Operation, source: App, target: RestoreTarget, *, node: str,
                  volume: str | None, keep_old: str | None, archive: bool, task: str,
                  drill_db: str | None = None, timeout: float = 3600):
         """Restore the source app's repository into `volume` on `node` and recover it to the
@@ -382,7 +379,7 @@ class BackupService:
             timeout=timeout, on_line=lambda l: op.step(f"  {l}") if l.startswith("recover:") else None)
         return result
 
-    def _restore_in_place(self, op: Operation, app: App, target: pgbackrest.Target, plan: RestorePlan) -> dict:
+    def _restore_in_place(self, op: Operation, app: App, target: RestoreTarget, plan: RestorePlan) -> dict:
         name = app.name
         started = time.monotonic()
         stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
@@ -506,7 +503,7 @@ class BackupService:
             if states.get(m.node) == "ready":
                 self.db.wait_streaming(app, m.key)
 
-    def restore_into(self, op: Operation, source: App, into: str, target: pgbackrest.Target,
+    def restore_into(self, op: Operation, source: App, into: str, target: RestoreTarget,
                       internal: bool = False) -> dict:
         started = time.monotonic()
         spec = self.p.spec
@@ -554,7 +551,7 @@ class BackupService:
         app = self.db.require(name)
         started = time.monotonic()
         self.ensure_backup(op, app, "a drill restores one")
-        good = [b for b in self.info(app)["backups"] if not b["error"]]
+        good = self.info(app).good()
         cluster = self.db.cluster(app)
         standby = next((m["name"] for m in (cluster or {}).get("members", [])
                         if patroni.streaming(cluster, m["name"])), None)
@@ -585,7 +582,7 @@ class BackupService:
         elif result.ok:
             problems.append("the drill printed no report")
         took = time.monotonic() - started
-        drill = {"at": utc(time.time()), "passed": not problems, "backup": good[-1]["label"],
+        drill = {"at": utc(time.time()), "passed": not problems, "backup": good[-1].label,
                  "target": target.describe(), "tables": len(counts), "rows": sum(counts.values()),
                  "seconds": round(took, 1), "how": how,
                  "summary": (f"{len(counts)} table(s), {sum(counts.values())} row(s) match, pg_amcheck clean"
@@ -598,7 +595,7 @@ class BackupService:
         op.step(f"drill passed in {took:.1f} s: {drill['summary']}")
         return drill
 
-    def _counts_on_paused_standby(self, app: App, standby: str) -> tuple[pgbackrest.Target, dict]:
+    def _counts_on_paused_standby(self, app: App, standby: str) -> tuple[RestoreTarget, dict]:
         """Pause replay on a standby, read its position and count there: exactly the state at that
         position, whatever the primary does meanwhile. Patroni would resume replay within a
         loop, so it is paused too (no automatic failover for those seconds)."""
@@ -616,9 +613,9 @@ class BackupService:
         finally:
             self.db.sql(app, "select pg_wal_replay_resume()", member=standby, database="postgres")
             self.db.member_exec(app.name, standby, [*PATRONICTL, "resume", "--wait"], timeout=60)
-        return pgbackrest.Target("lsn", lsn, exclusive=True), counts
+        return RestoreTarget("lsn", lsn, exclusive=True), counts
 
-    def _counts_at_restore_point(self, app: App) -> tuple[pgbackrest.Target, dict]:
+    def _counts_at_restore_point(self, app: App) -> tuple[RestoreTarget, dict]:
         """Without a standby: a restore point and the counts in one repeatable-read transaction
         (a write committing in the instant between the two can make a drill report a mismatch)."""
         label = f"drill-{time.strftime('%Y%m%dt%H%M%S', time.gmtime())}"
@@ -627,7 +624,7 @@ class BackupService:
         counts = json.loads(out.splitlines()[-1] or "{}")
         timeline = self.db.sql(app, "select substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8)",
                                database="postgres")
-        return pgbackrest.Target("name", label, timeline=int(timeline, 16)), counts
+        return RestoreTarget("name", label, timeline=int(timeline, 16)), counts
 
     def forget_discarded(self, op: Operation, name: str) -> None:
         """After a full backup: delete the data folder an in-place restore kept aside."""

@@ -25,7 +25,7 @@ from ..errors import SentinelError
 from ..jobs import Jobs
 from ..platform import Platform
 from .backup import BackupService
-from ..records import App
+from ..records import App, Backup
 
 log = logging.getLogger("sentinel.schedule")
 DAY = 86400.0
@@ -46,26 +46,26 @@ def policy_for(app: App, base: Policy) -> Policy:
     return base
 
 
-def due(policy: Policy, backups: list[dict], last_drill_at: float | None, now: float) -> str | None:
-    """What is due now (pure): "full", "diff", "drill" or None. `backups` as parse_info gives."""
-    good = [b for b in backups if not b.get("error") and b.get("stop_epoch")]
+def due(policy: Policy, backups: list[Backup], last_drill_at: float | None, now: float) -> str | None:
+    """What is due now (pure): "full", "diff", "drill" or None."""
+    good = [b for b in backups if b.good]
     if not good:
         return "full"
-    fulls = [b for b in good if b["type"] == "full"]
-    if not fulls or now - fulls[-1]["stop_epoch"] >= policy.full_every:
+    fulls = [b for b in good if b.type == "full"]
+    if not fulls or now - (fulls[-1].stop_epoch or 0) >= policy.full_every:
         return "full"
-    if now - good[-1]["stop_epoch"] >= policy.diff_every:
+    if now - (good[-1].stop_epoch or 0) >= policy.diff_every:
         return "diff"
     if last_drill_at is None or now - last_drill_at >= policy.drill_every:
         return "drill"
     return None
 
 
-def due_now(policy: Policy, backups: list[dict], last_drill_at: float | None, now: float,
+def due_now(policy: Policy, backups: list[Backup], last_drill_at: float | None, now: float,
             quiet: bool) -> str | None:
     """What to start now (pure). `quiet`: a person worked on the app moments ago, so only a
     missing first backup is taken (a database is never left without one); the rest waits."""
-    if quiet and any(not b.get("error") and b.get("stop_epoch") for b in backups):
+    if quiet and any(b.good for b in backups):
         return None
     return due(policy, backups, last_drill_at, now)
 
@@ -107,11 +107,11 @@ class BackupScheduler:
     def consider(self, app: App, quiet: bool = False) -> None:
         name = app.name
         info = self.backups.info(app)
-        if info["status"] == "unreachable":
+        if info.status == "unreachable":
             return  # `db status` says so; nothing to schedule against
         drill = self.p.store.get(names.db_drill_key(name))
         last_drill = pgbackrest.parse_time(drill["at"]).timestamp() if drill else None
-        what = due_now(policy_for(app, self.policy), info["backups"], last_drill, time.time(), quiet)
+        what = due_now(policy_for(app, self.policy), info.backups, last_drill, time.time(), quiet)
         if what is None:
             return
         try:

@@ -26,14 +26,13 @@ from ..docker_cli import service_rm_argv, task_ids_argv, task_inspect_argv
 from ..errors import CommandFailed, InvalidInput
 from ..jobs import Operation
 from ..models import ReleaseOptions
-from ..pgbackrest import Target
 from ..platform import Platform
 from .backup import BackupService
 from .database import DatabaseService, psql_argv
 from .oneoff import OneOffResult, run_one_off, telling_lines
 from .stack import Stack
 from .teardown import Teardown
-from ..records import App
+from ..records import App, RestoreTarget
 
 # One lock per scratch copy: its removal runs after a passed check, beside the release, and the
 # next check of the same app waits for it.
@@ -267,7 +266,7 @@ class ReleaseService:
         self.backups.ensure_backup(op, app, "the compatibility check restores a copy from the backups")
         op.step("compatibility check: restoring a copy of the database from its backups")
         self.backups.archive_now(app)
-        self.backups.restore_into(op, app, scratch, Target("latest"), internal=True)
+        self.backups.restore_into(op, app, scratch, RestoreTarget("latest"), internal=True)
         copy = self.store.require_app(scratch)
         passed = False
         try:

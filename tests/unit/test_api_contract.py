@@ -187,10 +187,10 @@ def test_database_status_and_restore_plan_fit():
                                  '"lsn": {"stop": "0/3000100"}, "archive": {"start": '
                                  '"000000010000000000000003"}}], "archive": [{"min": "a", "max": "b"}]}]',
                                  "todos")
-    backups = [{k: v for k, v in b.items() if k != "stop_epoch"} for b in info["backups"]]
-    window = pgbackrest.window_from(info["backups"], None)
+    backups = [b.public() for b in info.backups]
+    window = pgbackrest.window_from(info.backups, None).public()
     status = {"app": "todos", "ha": True, **summary,
-              "repository": {"status": info["status"], "message": "", "archive": info["archive"]},
+              "repository": {"status": info.status, "message": "", "archive": info.archive},
               "archive": None, "recoverable": window, "backups": backups, "last_backup": backups[-1],
               "last_drill": {"at": "2025-01-01T00:00:00Z", "passed": True, "summary": "1 table(s)"},
               "actions": []}
@@ -198,7 +198,7 @@ def test_database_status_and_restore_plan_fit():
     assert out["recoverable"] == {"from": window["from"], "to": None}  # "from", as clients read it
     assert [m["role"] for m in out["members"]] == ["primary", "standby", "unknown"]
     plan = records.RestorePlan(
-        app="todos", to="latest", target=pgbackrest.Target("latest"),
+        app="todos", to="latest", target=records.RestoreTarget("latest"),
         window=records.Window(window["from"], None), primary="pg-0",
         discards={"from": None, "to": "2025-01-02T00:00:00Z", "transactions": None,
                   "transactions_at_least": False}).public()

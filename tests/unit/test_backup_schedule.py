@@ -1,10 +1,11 @@
+from control_plane.records import Backup
 from control_plane.services.backup_schedule import DAY, Policy, due
 
 NOW = 1_800_000_000.0
 
 
 def b(kind, age, error=False):
-    return {"type": kind, "stop_epoch": NOW - age, "error": error}
+    return Backup(type=kind, stop_epoch=NOW - age, error=error)
 
 
 def test_the_first_backup_is_a_full_one_right_away():
@@ -30,7 +31,7 @@ def test_a_daily_schedule_makes_every_backup_a_full_one():
     assert policy_for(App(name="todos", backups={"schedule": "weekly", "keep": 3}), base) == base
     daily = policy_for(App(name="todos", backups={"schedule": "daily", "keep": 14}), base)
     assert daily.full_every == DAY and daily.drill_every == base.drill_every
-    full = {"type": "full", "stop_epoch": 1.0}
+    full = Backup(type="full", stop_epoch=1.0)
     assert due(daily, [full], 1.0, DAY + 2) == "full"
     assert due(base, [full], 1.0, DAY + 2) == "diff"
 

@@ -4,6 +4,7 @@ import json
 import pytest
 
 from control_plane import names, pgbackrest as pb
+from control_plane.records import Backup, RestoreTarget
 
 INFO = [{"name": "todos", "status": {"code": 0, "message": "ok"},
          "archive": [{"id": "15-1", "min": "000000010000000000000002", "max": "000000020000000000000007"}],
@@ -17,22 +18,22 @@ INFO = [{"name": "todos", "status": {"code": 0, "message": "ok"},
 
 def test_info_gives_backups_and_archive():
     i = pb.parse_info(json.dumps(INFO), "todos")
-    assert i["status"] == "ok"
-    assert [b["type"] for b in i["backups"]] == ["full", "diff"]
-    assert i["backups"][0]["stop"] == "2026-11-27T18:29:54Z" and i["backups"][0]["size_bytes"] == 30910951
-    assert i["archive"] == {"min": "000000010000000000000002", "max": "000000020000000000000007"}
+    assert i.status == "ok"
+    assert [b.type for b in i.backups] == ["full", "diff"]
+    assert i.backups[0].stop == "2026-11-27T18:29:54Z" and i.backups[0].size_bytes == 30910951
+    assert i.archive == {"min": "000000010000000000000002", "max": "000000020000000000000007"}
 
 
 def test_a_new_stanza_without_backups_is_fine_and_a_missing_one_is_missing():
     new = [{"name": "todos", "status": {"code": 2, "message": "no valid backups"}, "backup": [], "archive": []}]
-    assert pb.parse_info(json.dumps(new), "todos")["status"] == "ok"
-    assert pb.parse_info("[]", "todos")["status"] == "missing"
+    assert pb.parse_info(json.dumps(new), "todos").status == "ok"
+    assert pb.parse_info("[]", "todos").status == "missing"
 
 
 def test_window_runs_from_the_oldest_good_backup_to_the_last_archived_change():
-    backups = pb.parse_info(json.dumps(INFO), "todos")["backups"]
-    assert pb.window_from(backups, "2026-11-28T09:00:00Z") == {"from": "2026-11-27T18:29:54Z",
-                                                              "to": "2026-11-28T09:00:00Z"}
+    backups = pb.parse_info(json.dumps(INFO), "todos").backups
+    assert pb.window_from(backups, "2026-11-28T09:00:00Z").public() == {"from": "2026-11-27T18:29:54Z",
+                                                                       "to": "2026-11-28T09:00:00Z"}
     assert pb.window_from([], None) is None
 
 
@@ -41,12 +42,12 @@ def test_restore_argv_for_each_target():
     assert pb.restore_argv("todos", t, delta=True) == [
         "pgbackrest", "--stanza=todos", "--type=time", "--target=2026-11-27 16:40:00.000000+00",
         "--target-action=promote", "--delta", "restore"]
-    named = pb.Target("name", "pre-restore-x", timeline=3)
+    named = RestoreTarget("name", "pre-restore-x", timeline=3)
     assert "--target-timeline=3" in pb.restore_argv("todos", named)
-    lsn = pb.Target("lsn", "0/9000060", exclusive=True)
+    lsn = RestoreTarget("lsn", "0/9000060", exclusive=True)
     argv = pb.restore_argv("todos", lsn, archive_off=True)
     assert "--target-exclusive" in argv and "--archive-mode=off" in argv
-    assert pb.restore_argv("todos", pb.Target("latest")) == ["pgbackrest", "--stanza=todos", "restore"]
+    assert pb.restore_argv("todos", RestoreTarget("latest")) == ["pgbackrest", "--stanza=todos", "restore"]
 
 
 def test_times_from_users():
@@ -66,13 +67,13 @@ def test_backup_argv():
 
 
 def test_a_restore_point_starts_from_a_backup_on_its_own_timeline_before_it():
-    backups = [{"label": "F1", "lsn_stop": "0/4000100", "timeline": 1},
-               {"label": "F2", "lsn_stop": "0/9000000", "timeline": 3},
-               {"label": "F3", "lsn_stop": "0/10000000", "timeline": 4}]  # after a restore
+    backups = [Backup(label="F1", lsn_stop="0/4000100", timeline=1),
+               Backup(label="F2", lsn_stop="0/9000000", timeline=3),
+               Backup(label="F3", lsn_stop="0/10000000", timeline=4)]  # after a restore
     assert pb.backup_for_point(backups, "0/A000000", 3) == "F2"
     assert pb.backup_for_point(backups, "0/5000000", 3) == "F1"
     assert pb.backup_for_point(backups, "0/1000000", 3) is None
-    assert "--set=F2" in pb.restore_argv("todos", pb.Target("name", "p", timeline=3, set="F2"))
+    assert "--set=F2" in pb.restore_argv("todos", RestoreTarget("name", "p", timeline=3, set="F2"))
     assert pb.lsn("1/0") > pb.lsn("0/FFFFFFFF")
 
 
@@ -118,5 +119,5 @@ def test_the_recovery_task_runs_the_whole_restore_command_the_control_plane_buil
                     "--target=2026-12-06 10:00:00.000000+00", "--target-action=promote",
                     "--pg1-path=/var/lib/postgresql/data/pgdata", "restore"]
     assert argv[argv.index("--") + 1:] == pb.restore_argv("todos", t, pg_path=names.PGDATA)
-    drill = recover_argv("todos", pb.Target("latest"), keep_old=None, archive=False, drill_db="todos")
+    drill = recover_argv("todos", RestoreTarget("latest"), keep_old=None, archive=False, drill_db="todos")
     assert drill[:5] == ["recover", "--archive", "off", "--drill", "todos"]
