@@ -15,6 +15,7 @@ class NotRunning(CommandFailed):
     """A service that should have a running task has none (its node is down, or it is starting)."""
 from .metrics import Prometheus, parse_duration
 from .models import ClusterCreate
+from .records import ClusterOutputs
 from .paths import cluster_dir
 from .registry import Registry
 from .store import Store
@@ -49,16 +50,19 @@ class Platform:
         return cluster_dir(self.spec.name)
 
     @property
-    def outputs(self) -> dict:
-        return self.store.get(names.TERRAFORM_OUTPUTS_KEY) or {}
+    def outputs(self) -> ClusterOutputs:
+        raw = self.store.get(names.TERRAFORM_OUTPUTS_KEY)
+        if not raw:
+            raise Precondition("the platform has no nodes yet: run `sentinel init`.")
+        return ClusterOutputs.model_validate(raw)
 
     @property
     def manager(self) -> str:
-        return self.outputs["manager_address"]
+        return self.outputs.manager_address
 
     @property
     def registry_host(self) -> str:
-        return f"{self.outputs['manager_private_address']}:5000"
+        return f"{self.outputs.manager_private_address}:5000"
 
     @cached_property
     def docker(self) -> Docker:
@@ -69,6 +73,14 @@ class Platform:
         rows = self.docker.json_lines(node_ls_argv(),
                                       check=False, timeout=20)
         return {r["Hostname"]: r.get("Status", "").lower() for r in rows}
+
+    def stack_image(self, kind: str) -> str:
+        """A platform image (postgres, haproxy, etcd, ...) as the nodes pull it from the cluster
+        registry (recorded by `sentinel init`)."""
+        images = self.store.get(names.STACK_IMAGES_KEY) or {}
+        if kind not in images:
+            raise Precondition(f"the platform has no {kind} image recorded: run `sentinel init`.")
+        return images[kind]
 
     def node_address(self, name: str) -> str | None:
         return next((n.address for n in self.store.nodes() if n.name == name), None)

@@ -22,6 +22,18 @@ class Record(BaseModel):
         return self.model_copy(update=fields, deep=True)
 
 
+class ClusterOutputs(Record):
+    """What a cluster module's Terraform gives back (the contract's outputs, docs/providers.md):
+    every module outputs the fields without a default."""
+    manager_address: str
+    manager_private_address: str
+    worker_addresses: list[str]
+    worker_private_addresses: list[str]
+    ssh_user: str
+    edge_addresses: list[str] = Field(default_factory=list)
+    backup_repository: dict | None = None  # {"type": "node", name, address} | {"type": "s3", ...}
+
+
 class Node(Record):
     """A machine of the cluster: an app node (swarm role manager|worker) or the backup node."""
     name: str
@@ -54,6 +66,14 @@ class Task(Record):
     node: str = ""  # its node's hostname, when asked for
     since: float | None = None  # when it entered its state
     exit_code: int | None = None
+
+
+class EtcdMember(Record):
+    """One member of the platform's etcd (the database members' consensus store)."""
+    key: str  # etcd-0 .. etcd-2: its service and volume
+    node: str
+    initial_cluster: str  # etcd's --initial-cluster when it started
+    initial_state: str  # new | existing
 
 
 class Member(Record):

@@ -7,7 +7,7 @@ consensus store's members and an app's database members go.
 """
 from __future__ import annotations
 
-from .records import Node
+from .records import ClusterOutputs, Node
 
 MANAGERS_FROM = 3  # nodes needed before the swarm gets 3 managers
 
@@ -16,26 +16,26 @@ def manager_count(nodes: int) -> int:
     return 3 if nodes >= MANAGERS_FROM else 1
 
 
-def node_list(cluster: str, outputs: dict) -> list[Node]:
+def node_list(cluster: str, outputs: ClusterOutputs) -> list[Node]:
     """The app nodes, in index order, from Terraform's outputs."""
-    addresses = [outputs["manager_address"], *outputs["worker_addresses"]]
-    private = [outputs["manager_private_address"], *outputs["worker_private_addresses"]]
+    addresses = [outputs.manager_address, *outputs.worker_addresses]
+    private = [outputs.manager_private_address, *outputs.worker_private_addresses]
     managers = manager_count(len(addresses))
     return [Node(name=f"{cluster}-node-{i}", role="manager" if i < managers else "worker",
                  address=a, private_address=pa)
             for i, (a, pa) in enumerate(zip(addresses, private))]
 
 
-def backup_node(outputs: dict) -> Node | None:
+def backup_node(outputs: ClusterOutputs) -> Node | None:
     """The backup node, when the provider has one (clouds keep backups in object storage)."""
-    repo = outputs.get("backup_repository") or {}
+    repo = outputs.backup_repository or {}
     if repo.get("type") != "node":
         return None
     return Node(name=repo["name"], role="backup", address=repo["address"],
                 private_address=repo.get("private_address") or repo["address"])
 
 
-def all_nodes(cluster: str, outputs: dict) -> list[Node]:
+def all_nodes(cluster: str, outputs: ClusterOutputs) -> list[Node]:
     backup = backup_node(outputs)
     return node_list(cluster, outputs) + ([backup] if backup else [])
 

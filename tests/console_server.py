@@ -55,7 +55,9 @@ def seed(home: Path) -> None:
     s.put("cluster", {"name": "sentinel", "provider": "local", "nodes": 2, "domain": "localhost",
                       "http_port": 8080, "https_port": 8443})
     s.put("cluster_state", "ready")
-    s.put("terraform_outputs", {"manager_address": "172.29.0.11", "manager_private_address": "10.0.0.11"})
+    s.put("terraform_outputs", {"manager_address": "172.29.0.11", "manager_private_address": "10.0.0.11",
+                                "worker_addresses": ["172.29.0.12"], "worker_private_addresses": ["10.0.0.12"],
+                                "ssh_user": "root"})
     s.set_nodes([Node(name="sentinel-node-0", role="manager", address="172.29.0.11", state="ready"),
                  Node(name="sentinel-node-1", role="worker", address="172.29.0.12", state="ready")])
     base = {"port": 8000, "health_path": "/healthz", "created_at": time.time() - 86400, "edge_slot": 0}

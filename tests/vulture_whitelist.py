@@ -33,3 +33,5 @@ _.has_web, _.APP_UID, _.from_files, _.pack, _.unpack
 # Record fields read only through model_dump() (the API's JSON: cluster inspect, tasks).
 _.availability, _.cpus, _.memory_bytes, _.node_id, _.repo_bytes
 _.restored_from  # a copy's history in its stored record (`state.db`), for whoever reads it there
+_.initial_cluster, _.initial_state  # EtcdMember: read by compose_templates/dcs.yml.j2
+_.edge_addresses  # ClusterOutputs: part of Terraform's output contract (issue 26's edge on every manager)

@@ -363,11 +363,10 @@ class BackupService:
         """Restore the source app's repository into `volume` on `node` and recover it to the
         target, as a one-off task on the source's network (it reaches the repository)."""
         objects = self.db.objects.ensure(source)
-        images = self.store.get(names.STACK_IMAGES_KEY) or {}
         mounts = [f"type=volume,source={volume},target=/var/lib/postgresql/data"] if volume else []
         op.step(f"restoring {source.name}'s backup to {target.describe()} on {node}")
         result = run_one_off(
-            self.p, task, images["postgres"],
+            self.p, task, self.p.stack_image("postgres"),
             recover_argv(names.stanza(source.name), target, keep_old=keep_old,
                          archive=archive, drill_db=drill_db),
             networks=[names.network(source.name)],

@@ -12,7 +12,7 @@ from ..errors import CommandFailed, InvalidInput, Precondition
 from ..jobs import Operation
 from ..metrics import parse_duration
 from ..models import ClusterCreate
-from ..records import Node
+from ..records import ClusterOutputs, Node
 from ..swarm_state import NodeStatus, swarm_node
 from ..paths import MONITORING_DIR, cluster_dir
 from ..platform import ADMIN_USER, REGISTRY_USER, Platform
@@ -78,13 +78,14 @@ class ClusterService:
             validation.domain(spec.domain)
         validation.acme_settings(spec.email, spec.acme_server, spec.acme_ca)
         validation.scrape_interval(spec.scrape_interval)
-        existing = self.store.get(names.CLUSTER_KEY)
-        if existing and existing["name"] != spec.name:
-            raise InvalidInput(f"this control plane already manages cluster {existing['name']!r}: "
+        raw = self.store.get(names.CLUSTER_KEY)
+        existing = ClusterCreate(**raw) if raw else None
+        if existing and existing.name != spec.name:
+            raise InvalidInput(f"this control plane already manages cluster {existing.name!r}: "
                                "run `sentinel destroy` first or use that name.")
-        if existing and self.p.state == "ready" and existing["nodes"] != spec.nodes:
+        if existing and self.p.state == "ready" and existing.nodes != spec.nodes:
             # Terraform would simply drop the last nodes, databases and all: scale moves them first.
-            raise InvalidInput(f"the platform already has {existing['nodes']} node(s) and `sentinel init` "
+            raise InvalidInput(f"the platform already has {existing.nodes} node(s) and `sentinel init` "
                                f"does not change that: run `sentinel cluster scale --nodes {spec.nodes}`.")
         return spec
 
@@ -102,11 +103,12 @@ class ClusterService:
         public_key = ssh.ensure_key(provider.ssh_user)
 
         op.step(f"creating {spec.nodes} node(s) with Terraform ({spec.provider})")
-        outputs = self._terraform(spec).apply(tfvars(
+        raw = self._terraform(spec).apply(tfvars(
             name=spec.name, nodes=spec.nodes, ssh_public_key=public_key, size=spec.size,
             region=spec.region, extra=provider.extra(spec, images),
             control_plane_cidr=provider.control_plane_cidr()))
-        self.store.put(names.TERRAFORM_OUTPUTS_KEY, outputs)
+        self.store.put(names.TERRAFORM_OUTPUTS_KEY, raw)  # as Terraform gave them
+        outputs = ClusterOutputs.model_validate(raw)
         nodes = topology.all_nodes(spec.name, outputs)
         self.store.set_nodes([n.changed(state="joining") for n in nodes])
         op.step("recording the nodes' ssh host keys")
@@ -114,9 +116,9 @@ class ClusterService:
             ssh.record_host_key(n.address)
 
         registry_host = self.p.registry_host
-        tls = secrets.registry_tls(self.p.dir / "registry-tls", outputs["manager_private_address"])
+        tls = secrets.registry_tls(self.p.dir / "registry-tls", outputs.manager_private_address)
         op.step("configuring nodes with Ansible")
-        inv = ansible.inventory_for(nodes, outputs["ssh_user"])
+        inv = ansible.inventory_for(nodes, outputs.ssh_user)
         ansible.run_playbook("node.yml", inv, {
             "docker_daemon_config": {"log-driver": "json-file",
                                      "log-opts": {"max-size": "10m", "max-file": "3"}},
@@ -150,7 +152,7 @@ class ClusterService:
     def _deploy_platform(self, op: Operation, spec: ClusterCreate, images: dict[str, str],
                          nodes: list[Node], tls: dict[str, Path]) -> None:
         manager = nodes[0]
-        inv = ansible.inventory_for(nodes, self.p.outputs["ssh_user"])
+        inv = ansible.inventory_for(nodes, self.p.outputs.ssh_user)
         reg_pw = secrets.get("registry_password")
         admin_pw = secrets.get("admin_password")
         out = self.p.dir / "platform"
@@ -265,7 +267,7 @@ class ClusterService:
             listed = docker.json_lines(node_ls_argv(), timeout=15)
             found = [swarm_node(d) for d in docker.inspect(node_inspect_argv([n["ID"] for n in listed]),
                                                           timeout=15)]
-        except (CommandFailed, KeyError) as e:
+        except (CommandFailed, Precondition, KeyError) as e:
             return [{**n.model_dump(), "state": "unreachable", "error": str(e)} for n in stored.values()]
         backup = topology.backup_node(self.p.outputs)
         nodes = []
@@ -335,7 +337,7 @@ class ClusterService:
             # Converge what an interrupted scale may have left: managers and etcd members.
             op.step(f"the cluster already has {nodes} node(s); checking managers and etcd")
             every = topology.all_nodes(spec.name, self.p.outputs)
-            ansible.run_playbook("swarm.yml", ansible.inventory_for(every, self.p.outputs["ssh_user"]),
+            ansible.run_playbook("swarm.yml", ansible.inventory_for(every, self.p.outputs.ssh_user),
                                  step=op.step)
             dcs.ensure(op, topology.dcs_nodes(every))
             return self.inspect()
@@ -351,19 +353,20 @@ class ClusterService:
             op.step(f"draining {', '.join(n.name for n in leaving)}")
             backup = topology.backup_node(self.p.outputs)
             ansible.run_playbook("leave.yml", ansible.inventory_for(current + ([backup] if backup else []),
-                                                                    self.p.outputs["ssh_user"]),
+                                                                    self.p.outputs.ssh_user),
                                  {"leaving": [n.name for n in leaving], "demote": demote,
                                   "reachable": [n.name for n in leaving if states.get(n.name) == "ready"]},
                                  step=op.step)
         op.step(f"applying Terraform with {nodes} node(s)")
         self.store.put(names.CLUSTER_STATE_KEY, "scaling")
         spec = spec.model_copy(update={"nodes": nodes})
-        outputs = self._terraform(spec).apply(tfvars(
+        raw = self._terraform(spec).apply(tfvars(
             name=spec.name, nodes=nodes, ssh_public_key=ssh.ensure_key(provider.ssh_user),
             size=spec.size, region=spec.region,
             extra=provider.extra(spec, self.store.get(names.IMAGES_KEY) or {}),
             control_plane_cidr=provider.control_plane_cidr()))
-        self.store.put(names.TERRAFORM_OUTPUTS_KEY, outputs)
+        self.store.put(names.TERRAFORM_OUTPUTS_KEY, raw)
+        outputs = ClusterOutputs.model_validate(raw)
         self.store.put(names.CLUSTER_KEY, spec.model_dump())
         new_nodes = topology.all_nodes(spec.name, outputs)
         if nodes > len(current):
@@ -371,7 +374,7 @@ class ClusterService:
             for n in added:
                 ssh.forget_host(n.address)
                 ssh.record_host_key(n.address)
-            inv = ansible.inventory_for(new_nodes, outputs["ssh_user"])
+            inv = ansible.inventory_for(new_nodes, outputs.ssh_user)
             limit = ",".join([new_nodes[0].name] + [n.name for n in added])
             op.step("configuring the new node(s) and joining the swarm")
             tls = self.p.dir / "registry-tls"

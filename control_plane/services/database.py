@@ -510,9 +510,8 @@ class DatabaseService:
     def volume_sh(self, node: str, volume: str, script: str) -> None:
         """A shell script over a member's volume on its node, as a one-off task (the swarm
         hands it the registry login, which the node's engine alone does not have)."""
-        images = self.store.get(names.STACK_IMAGES_KEY) or {}
         app = volume.rsplit("_", 1)[0]
-        require_ok(run_one_off(self.p, names.stack_object(app, "volume"), images["postgres"], ["-c", script],
+        require_ok(run_one_off(self.p, names.stack_object(app, "volume"), self.p.stack_image("postgres"), ["-c", script],
                                entrypoint="sh", mounts=[f"type=volume,source={volume},target=/data"],
                                constraints=[f"node.hostname == {node}"],
                                labels={"sentinel.app": app, "sentinel.role": "db-chore"}, timeout=300),

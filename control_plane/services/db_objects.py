@@ -39,7 +39,7 @@ class DbObjects:
     def object_storage(self) -> dict | None:
         """The clouds' bucket (Terraform's `backup_repository` output), when that is where the
         repositories live."""
-        repo = self.p.outputs.get("backup_repository") or {}
+        repo = self.p.outputs.backup_repository or {}
         return repo if repo.get("type") == "s3" else None
 
     def passwords(self, app: str) -> Passwords:
@@ -126,13 +126,12 @@ class DbObjects:
         """The `db` part of compose_templates/app.yml.j2."""
         db = app.db
         objects = self.ensure(app)
-        images = self.store.get(names.STACK_IMAGES_KEY) or {}
         repo = self.has_repo_node()
         member_secrets = [objects[k] for k in pg_kinds(repo)]
         proxy_nodes = max(1, min(2, len(self.app_nodes(ready_only=False))))
         return {
             "user": db.user, "name": db.name, "password_secret": db.secret,
-            "image": images["postgres"], "proxy_image": images["haproxy"],
+            "image": self.p.stack_image("postgres"), "proxy_image": self.p.stack_image("haproxy"),
             "proxy_config": objects["haproxy"], "proxy_replicas": proxy_nodes,
             "secrets": objects,
             "all_secrets": sorted(set(member_secrets) | {db.secret, objects["database_url"]}),

@@ -17,6 +17,7 @@ from ..errors import CommandFailed
 from ..jobs import Operation
 from ..platform import NotRunning, Platform
 from ..templates import render_yaml
+from ..records import EtcdMember
 
 ROOT_USER = "root"
 ALREADY_EXISTS = "already exists"  # etcd: "user name already exists", "role name already exists"
@@ -27,10 +28,10 @@ def peer_url(key: str) -> str:
     return f"http://{key}:2380"
 
 
-def dcs_stack(members: list[dict], image: str, endpoint_mode: str) -> str:
+def dcs_stack(members: list[EtcdMember], image: str, endpoint_mode: str) -> str:
     text, data = render_yaml("dcs.yml.j2", members=members, image=image,
                              endpoint_mode=endpoint_mode, network=names.DCS_NETWORK)
-    assert sorted(data["services"]) == sorted(m["key"] for m in members)
+    assert sorted(data["services"]) == sorted(m.key for m in members)
     return text
 
 
@@ -97,17 +98,17 @@ class DCS:
         self.store = platform.store
 
     # ---- state ------------------------------------------------------------------------------
-    def members(self) -> list[dict]:
-        return self.store.get(names.DCS_MEMBERS_KEY) or []
+    def members(self) -> list[EtcdMember]:
+        return [EtcdMember.model_validate(m) for m in self.store.get(names.DCS_MEMBERS_KEY) or []]
 
-    def _save(self, members: list[dict]) -> None:
-        self.store.put(names.DCS_MEMBERS_KEY, members)
+    def _save(self, members: list[EtcdMember]) -> None:
+        self.store.put(names.DCS_MEMBERS_KEY, [m.model_dump() for m in members])
 
     def _root(self) -> str:
         return f"{ROOT_USER}:{secrets.get('etcd_root_password')}"
 
-    def _deploy(self, members: list[dict]) -> None:
-        image = (self.store.get(names.STACK_IMAGES_KEY) or {})["etcd"]
+    def _deploy(self, members: list[EtcdMember]) -> None:
+        image = self.p.stack_image("etcd")
         self.p.docker.run(stack_deploy_argv(names.DCS_STACK),
                           input=dcs_stack(members, image, self.p.spec.endpoint_mode),
                           timeout=120, what="docker stack deploy (etcd)")
@@ -117,10 +118,10 @@ class DCS:
         """Run etcdctl in a running member (not `avoid`), trying each until one answers."""
         last: Exception | None = None
         for m in self.members():
-            if m["key"] == avoid:
+            if m.key == avoid:
                 continue
             try:
-                d, cid, _ = self.p.task_container(names.stack_object(names.DCS_STACK, m['key']))
+                d, cid, _ = self.p.task_container(names.stack_object(names.DCS_STACK, m.key))
             except (NotRunning, CommandFailed) as e:
                 last = last or e  # an answer from a running member says more
                 continue
@@ -158,27 +159,27 @@ class DCS:
         """Make the members be exactly one on each of `nodes` (the managers)."""
         members = self.members()
         if not members:
-            first = {"key": MEMBER_SLOTS[0], "node": nodes[0],
-                     "initial_cluster": f"{MEMBER_SLOTS[0]}={peer_url(MEMBER_SLOTS[0])}",
-                     "initial_state": "new"}
+            first = EtcdMember(key=MEMBER_SLOTS[0], node=nodes[0],
+                               initial_cluster=f"{MEMBER_SLOTS[0]}={peer_url(MEMBER_SLOTS[0])}",
+                               initial_state="new")
             op.step(f"starting etcd on {nodes[0]}")
             self._save([first])
             self._deploy([first])
             self.wait_healthy()
             self._enable_auth()
             members = [first]
-        for node in [n for n in nodes if n not in {m["node"] for m in members}]:
+        for node in [n for n in nodes if n not in {m.node for m in members}]:
             members = self._add(op, node)
         # Members on nodes that are down go first: etcd refuses to remove a live member while a
         # dead one still counts towards the majority.
         states = self.p.node_states()
-        for m in sorted((m for m in members if m["node"] not in nodes),
-                        key=lambda m: states.get(m["node"]) == "ready"):
+        for m in sorted((m for m in members if m.node not in nodes),
+                        key=lambda m: states.get(m.node) == "ready"):
             members = self._remove(op, m)
 
-    def _add(self, op: Operation, node: str) -> list[dict]:
+    def _add(self, op: Operation, node: str) -> list[EtcdMember]:
         members = self.members()
-        key = next(k for k in MEMBER_SLOTS if k not in {m["key"] for m in members})
+        key = next(k for k in MEMBER_SLOTS if k not in {m.key for m in members})
         op.step(f"adding etcd member {key} on {node} (as a learner until it has caught up)")
         # Right after a promotion etcd answers "unhealthy cluster" for a moment: ask again.
         deadline = time.monotonic() + 60
@@ -191,8 +192,8 @@ class DCS:
                                     f"{(proc.stderr or proc.stdout).strip()[-200:]}")
             time.sleep(2)
         out = proc.stdout
-        new = {"key": key, "node": node, "initial_cluster": parse_initial_cluster(out),
-               "initial_state": "existing"}
+        new = EtcdMember(key=key, node=node, initial_cluster=parse_initial_cluster(out),
+                         initial_state="existing")
         # A learner must start from an empty data dir: a copy left on this node by an earlier
         # member of the same name belongs to a removed member and would never catch up.
         self._clear_volume(key, node)
@@ -229,17 +230,17 @@ class DCS:
                                         f"{names.stack_object(names.DCS_STACK, key)}` on a manager.")
                 time.sleep(2)
 
-    def _remove(self, op: Operation, member: dict) -> list[dict]:
-        op.step(f"removing etcd member {member['key']} from {member['node']}")
-        member_id = self._member_id(member["key"])
+    def _remove(self, op: Operation, member: EtcdMember) -> list[EtcdMember]:
+        op.step(f"removing etcd member {member.key} from {member.node}")
+        member_id = self._member_id(member.key)
         if member_id:
-            self._exec(etcdctl("member", "remove", member_id, user=self._root()), avoid=member["key"])
-        members = [m for m in self.members() if m["key"] != member["key"]]
+            self._exec(etcdctl("member", "remove", member_id, user=self._root()), avoid=member.key)
+        members = [m for m in self.members() if m.key != member.key]
         self._save(members)
         self._deploy(members)
-        if self.p.node_states().get(member["node"]) == "ready":
+        if self.p.node_states().get(member.node) == "ready":
             # its data: gone with the member (a node that is down keeps it; `_add` clears it)
-            self._clear_volume(member["key"], member["node"], required=False)
+            self._clear_volume(member.key, member.node, required=False)
         self.wait_healthy()
         return members
 

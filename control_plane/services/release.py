@@ -333,9 +333,8 @@ class ReleaseService:
                 ", ".join(f"{v.code} on {path}" for path, v in verdicts))
 
     def _probe_one(self, scratch: str, app: App, path: str) -> ProbeVerdict:
-        images = self.store.get(names.STACK_IMAGES_KEY) or {}
         url = f"http://{names.service(scratch, 'production')}:{app.port}{path}"
-        result = run_one_off(self.p, names.stack_object(scratch, "probe"), images["postgres"], probe_argv(url),
+        result = run_one_off(self.p, names.stack_object(scratch, "probe"), self.p.stack_image("postgres"), probe_argv(url),
                              entrypoint="sh", networks=[names.network(scratch)],
                              constraints=[f"node.labels.{names.BACKUP_LABEL} != true"], timeout=120)
         if result.exit_code is None:

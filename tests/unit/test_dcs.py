@@ -1,12 +1,13 @@
 import yaml
 
+from control_plane.records import EtcdMember
 from control_plane.services import dcs
 
-MEMBERS = [{"key": "etcd-0", "node": "c-node-0", "initial_cluster": "etcd-0=http://etcd-0:2380",
-            "initial_state": "new"},
-           {"key": "etcd-1", "node": "c-node-1",
-            "initial_cluster": "etcd-0=http://etcd-0:2380,etcd-1=http://etcd-1:2380",
-            "initial_state": "existing"}]
+MEMBERS = [EtcdMember(key="etcd-0", node="c-node-0", initial_cluster="etcd-0=http://etcd-0:2380",
+                      initial_state="new"),
+           EtcdMember(key="etcd-1", node="c-node-1",
+                      initial_cluster="etcd-0=http://etcd-0:2380,etcd-1=http://etcd-1:2380",
+                      initial_state="existing")]
 
 
 def test_each_member_is_pinned_and_keeps_the_settings_it_was_created_with():

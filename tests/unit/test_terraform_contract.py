@@ -181,16 +181,22 @@ def test_every_extra_key_sent_is_read_and_accepted(provider, monkeypatch):
 # --- what the control plane reads ---------------------------------------------------------------
 
 def _outputs_read() -> dict[str, dict[str, set[str]]]:
-    """{"cluster"|"controlplane": {"required": keys read as x["k"], "optional": x.get("k")}},
-    from every `outputs[...]`/`.outputs[...]` in control_plane/ (remote.py: the server's)."""
-    found = {k: {"required": set(), "optional": set()} for k in ("cluster", "controlplane")}
+    """{"cluster"|"controlplane": {"required": ..., "optional": ...}}: a cluster's outputs are
+    records.ClusterOutputs (its fields without a default are required); the control plane's
+    server's are read in remote.py as x["k"] (required) and x.get("k") (optional)."""
+    from control_plane.records import ClusterOutputs
+
+    fields = ClusterOutputs.model_fields
+    found = {"cluster": {"required": {n for n, f in fields.items() if f.is_required()},
+                         "optional": {n for n, f in fields.items() if not f.is_required()}},
+             "controlplane": {"required": set(), "optional": set()}}
 
     def is_outputs(node) -> bool:
         return (isinstance(node, ast.Name) and node.id == "outputs") or \
             (isinstance(node, ast.Attribute) and node.attr == "outputs")
 
-    for path in sorted((PROJECT_ROOT / "control_plane").rglob("*.py")):
-        kind = "controlplane" if path.name == "remote.py" else "cluster"
+    for path in [PROJECT_ROOT / "control_plane" / "remote.py"]:
+        kind = "controlplane"
         for node in ast.walk(ast.parse(path.read_text())):
             if isinstance(node, ast.Subscript) and is_outputs(node.value) and \
                     isinstance(node.slice, ast.Constant):

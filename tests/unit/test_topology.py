@@ -1,22 +1,22 @@
 from control_plane import patroni, topology
-from control_plane.records import Member
+from control_plane.records import ClusterOutputs, Member
 
 OUT = {"manager_address": "10.0.0.10", "manager_private_address": "10.0.0.10",
        "worker_addresses": ["10.0.0.11", "10.0.0.12"], "worker_private_addresses": ["10.0.0.11", "10.0.0.12"],
-       "backup_repository": {"type": "node", "name": "c-backup", "address": "10.0.0.9"}}
+       "ssh_user": "root", "backup_repository": {"type": "node", "name": "c-backup", "address": "10.0.0.9"}}
 
 
 def test_one_manager_below_three_nodes_then_three():
-    two = topology.node_list("c", {**OUT, "worker_addresses": OUT["worker_addresses"][:1],
-                                   "worker_private_addresses": OUT["worker_private_addresses"][:1]})
+    two = topology.node_list("c", ClusterOutputs(**{**OUT, "worker_addresses": OUT["worker_addresses"][:1],
+                                                    "worker_private_addresses": OUT["worker_private_addresses"][:1]}))
     assert [n.role for n in two] == ["manager", "worker"]
-    assert [n.role for n in topology.node_list("c", OUT)] == ["manager"] * 3
+    assert [n.role for n in topology.node_list("c", ClusterOutputs(**OUT))] == ["manager"] * 3
 
 
 def test_the_backup_node_comes_from_the_outputs_only_when_it_is_a_node():
-    assert topology.backup_node(OUT).name == "c-backup"
-    assert topology.backup_node({**OUT, "backup_repository": {"type": "s3"}}) is None
-    assert [n.role for n in topology.all_nodes("c", OUT)][-1] == "backup"
+    assert topology.backup_node(ClusterOutputs(**OUT)).name == "c-backup"
+    assert topology.backup_node(ClusterOutputs(**{**OUT, "backup_repository": {"type": "s3"}})) is None
+    assert [n.role for n in topology.all_nodes("c", ClusterOutputs(**OUT))][-1] == "backup"
 
 
 def test_the_primary_starts_off_node_zero_when_it_can():
