@@ -22,43 +22,48 @@ class ClientError(Exception):
 # One class per code the control plane sends (control_plane/errors.py) and per way the client
 # itself fails, so callers catch the failure they mean (a wait retries Unreachable, not a 401).
 class InvalidInput(ClientError):
+    """The request was refused as it stands: fix what the message names."""
     code = "invalid_input"
 
 
 class NotFound(ClientError):
-    code = "not_found"
+    code = "not_found"  # no such app, canary, backup ...
 
 
 class Conflict(ClientError):
+    """The platform's state forbids it now (a canary running, a name taken)."""
     code = "conflict"
 
 
 class Busy(ClientError):
-    code = "busy"
+    code = "busy"  # another operation holds the app: wait for it
 
 
 class Unauthorized(ClientError):
+    """The API token was refused."""
     code = "unauthorized"
 
 
 class Precondition(ClientError):
-    code = "precondition"
+    code = "precondition"  # the platform is not ready for it (no nodes, a node down)
 
 
 class CommandFailed(ClientError):
+    """A command the control plane ran failed (its message says which and why)."""
     code = "command_failed"
 
 
 class Unreachable(ClientError):
-    code = "unreachable"
+    code = "unreachable"  # nothing answers at the control plane's address
 
 
 class TimedOut(ClientError):
+    """The control plane took the request but did not answer in time."""
     code = "timeout"
 
 
 class TlsFailed(ClientError):
-    code = "tls"
+    code = "tls"  # no TLS connection (or the pinned certificate changed)
 
 
 ERRORS_BY_CODE: dict[str, type[ClientError]] = {
