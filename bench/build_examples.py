@@ -30,6 +30,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from control_plane.build import ca  # noqa: E402
 from control_plane.build.plan import BuildSettings, make_plan  # noqa: E402
 from control_plane.build.source import SourceTree, pack, unpack  # noqa: E402
 
@@ -92,9 +93,7 @@ def base_image() -> str:
 
 def extra_certificates(base: str) -> str:
     """The host's CA certificates the base image does not trust yet (the proxy's among them)."""
-    in_base = set(PEM.findall(sh("docker", "run", "--rm", base, "cat", str(HOST_BUNDLE))))
-    extra = [c for c in PEM.findall(HOST_BUNDLE.read_text()) if c not in in_base]
-    return "\n".join(extra)
+    return ca.extra_certificates(HOST_BUNDLE.read_text(), sh(*ca.bundle_argv(base)))
 
 
 class Bench:

@@ -2,10 +2,12 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 from typing import List, Optional
 
 import typer
 
+from .build_cmds import build_on_cluster
 from .client import Client
 from .files import read_file
 from .output import ask, confirm, emit_json, fail, run_operation, table, console
@@ -34,6 +36,9 @@ def resources_body(cpu: Optional[float], memory: Optional[str]) -> Optional[dict
 def deploy(
     name: Optional[str] = typer.Option(None, help="App name (a DNS label, at most 40 chars)."),
     image: Optional[str] = typer.Option(None, help="Image: local (pushed to the cluster) or registry reference."),
+    source: Optional[Path] = typer.Option(None, help="The app's folder instead of an image: built on "
+                                          "the cluster (its Dockerfile, else one generated for its "
+                                          "kind; docs/build.md)."),
     port: Optional[int] = typer.Option(None, help="Port the app listens on."),
     domain: List[str] = typer.Option([], help="Domain (default <name>.<cluster domain>); repeat "
                                       "for several, the first being the main one."),
@@ -45,7 +50,8 @@ def deploy(
     replicas: int = typer.Option(1, help="Number of tasks."),
     cpu: Optional[float] = typer.Option(None, help="CPU cores per task, limit and reservation (e.g. 0.5)."),
     memory: Optional[str] = typer.Option(None, help="Memory per task, limit and reservation (e.g. 256Mi)."),
-    health_path: str = typer.Option("/healthz", help="Health path gating updates ('' for none)."),
+    health_path: Optional[str] = typer.Option(None, help="Health path gating updates ('' for none; "
+                                              "default /healthz, or what the build suggests)."),
     release_command: Optional[str] = _R["release_command"],
     release_sql: Optional[str] = _R["release_sql"],
     release_timeout: Optional[str] = _R["release_timeout"],
@@ -60,7 +66,10 @@ def deploy(
     release = release_body(release_command, release_sql, release_timeout, allow_destructive,
                            skip_check, smoke_command, check_path)
     name = ask(name, "App name?", flag="--name")
-    image = ask(image, "Image?", flag="--image")
+    if source is not None and image is not None:
+        fail("give --image or --source, not both.")
+    if source is None:
+        image = ask(image, "Image?", flag="--image")
     port = int(ask(port, "Port the app listens on?", default=8000, flag="--port"))
     if db is None and sys.stdin.isatty():
         db = "postgres" if ask(None, "Database?", default="none", choices=["none", "postgres"],
@@ -70,12 +79,17 @@ def deploy(
     schema = read_file(db_schema, "schema file") if db_schema else None
     if schema is not None and not db:
         fail("--db-schema needs --db postgres.")
-    confirm(f"Deploy {image} as {name}?", yes)
+    confirm(f"Deploy {image or f'{source} (built on the cluster)'} as {name}?", yes)
+    client = Client()
+    if source is not None:
+        built = build_on_cluster(client, name, source, json_out)
+        image = built["image"]
+        if health_path is None:
+            health_path = built.get("health_path") or "/healthz"
     body = {"name": name, "image": image, "port": port, "domains": list(domain) or None, "db": db,
             "db_schema": schema, "db_ha": db_ha, "env": list(env), "replicas": replicas,
-            "health_path": health_path or None, "release": release,
-            "resources": resources_body(cpu, memory)}
-    client = Client()
+            "health_path": "/healthz" if health_path is None else health_path or None,
+            "release": release, "resources": resources_body(cpu, memory)}
     run_operation(client, client.post("/v1/apps", body), json_out=json_out,
                   done_message=lambda r: f"{r['name']} runs {r['image']} at {r['url']}")
 

@@ -6,7 +6,32 @@ from pathlib import Path
 import typer
 
 from .client import Client
-from .output import console, emit_json, fail
+from .output import console, emit_json, fail, run_operation, table
+
+
+def pack_source(source: Path) -> bytes:
+    """The folder as the control plane takes it (its rules and limits: one packer for every
+    build)."""
+    from control_plane.build.source import SOURCE_LIMIT, pack
+    from control_plane.errors import SentinelError
+
+    if not source.is_dir():
+        fail(f"--source {source} is not a folder: give the app's folder.")
+    try:
+        archive, _ = pack(source, SOURCE_LIMIT)
+    except (SentinelError, OSError) as e:
+        fail(getattr(e, "message", None) or f"the source cannot be read ({e}).")
+    return archive
+
+
+def build_on_cluster(client: Client, app: str, source: Path, json_out: bool = False) -> dict:
+    """Build the folder on the cluster (its steps shown as they run); the build's result, whose
+    `image` a deploy or canary then uses. A failed build ends here: nothing is deployed."""
+    started = client.request("POST", f"/v1/apps/{app}/builds", content=pack_source(source),
+                             timeout=300)
+    return run_operation(client, started, json_out=json_out, emit=False,
+                         done_message=lambda r: f"built {r['image']} ({r['kind']}, "
+                                                f"{r['result']} in {r['seconds']} s)")
 
 
 def build(
@@ -19,22 +44,17 @@ def build(
                                "folder, to own it (a Dockerfile in the source always wins)."),
     json_out: bool = typer.Option(False, "--json", help="The plan as JSON."),
 ):
-    """Show what a source folder builds into (--plan), or take its Dockerfile (--eject)."""
-    # The source's rules and limits are the control plane's: one packer for every build.
-    from control_plane.build.source import SOURCE_LIMIT, pack
-    from control_plane.errors import SentinelError
-
-    if plan == eject:
-        fail("give --plan (show what would be built) or --eject (write the Dockerfile); building "
-             "on the cluster from a folder is not there yet: after --eject, `docker build` and "
-             "`sentinel deploy --image` deploy it.")
-    if not source.is_dir():
-        fail(f"--source {source} is not a folder: give the app's folder.")
-    try:
-        archive, _ = pack(source, SOURCE_LIMIT)
-    except (SentinelError, OSError) as e:
-        fail(getattr(e, "message", None) or f"the source cannot be read ({e}).")
-    out = Client().request("POST", f"/v1/apps/{name}/build-plan", content=archive, timeout=120)
+    """Build a source folder on the cluster (the image goes to the cluster registry; nothing is
+    deployed), show what it builds into (--plan), or take its Dockerfile (--eject)."""
+    if plan and eject:
+        fail("give --plan (show what would be built) or --eject (write the Dockerfile), not both.")
+    if not plan and not eject:
+        result = build_on_cluster(Client(), name, source, json_out)
+        if json_out:
+            emit_json(result)
+        return
+    out = Client().request("POST", f"/v1/apps/{name}/build-plan", content=pack_source(source),
+                           timeout=120)
     if eject:
         if out["dockerfile_path"]:
             fail(f"{source / out['dockerfile_path']} is already the source's Dockerfile: "
@@ -57,3 +77,19 @@ def build(
         con.print(f"  release: {out['release']}")
     con.print(("Dockerfile (" + (out["dockerfile_path"] or "generated") + "):"))
     con.print(out["dockerfile"], markup=False, highlight=False)
+
+
+def builds(name: str = typer.Argument(..., help="The app."),
+           json_out: bool = typer.Option(False, "--json")):
+    """The app's builds from source: id, source hash, kind, result, time, size, image."""
+    rows = Client().get(f"/v1/apps/{name}/builds")["builds"]
+    if json_out:
+        return emit_json(rows)
+    import time as _time
+
+    table([{**b, "at": _time.strftime("%Y-%m-%d %H:%M:%S", _time.localtime(b["started_at"])),
+            "took": f"{b['seconds']:.1f}s", "size": f"{(b['size_bytes'] or 0) / 2**20:.0f} MiB"
+            if b["size_bytes"] else "", "result": b["result"] + (f": {b['error']}" if b["error"] else "")}
+           for b in reversed(rows)],
+          [("id", "ID"), ("source", "SOURCE"), ("kind", "KIND"), ("result", "RESULT"), ("at", "STARTED"),
+           ("took", "TOOK"), ("size", "SIZE"), ("image", "IMAGE")])

@@ -2,10 +2,12 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 from typing import List, Optional
 
 import typer
 
+from .build_cmds import build_on_cluster
 from .client import Client
 from .output import ask, confirm, emit_json, fail, run_operation, table, console
 from .release_opts import options as _release_options, release_body
@@ -26,6 +28,8 @@ def _pick_app(client: Client, app: Optional[str]) -> str:
 
 @canary_app.command("deploy")
 def deploy(app: Optional[str] = typer.Argument(None), image: Optional[str] = typer.Option(None),
+           source: Optional[Path] = typer.Option(None, help="The new version's folder instead of an "
+                                                 "image: built on the cluster first (docs/build.md)."),
            weight: Optional[int] = typer.Option(None, help="Percent of traffic, 0..100."),
            env: List[str] = typer.Option([], help="KEY=VALUE for the canary, repeatable."),
            replicas: int = typer.Option(1), no_sticky: bool = typer.Option(False, "--no-sticky"),
@@ -56,7 +60,10 @@ def deploy(app: Optional[str] = typer.Argument(None), image: Optional[str] = typ
                            skip_check, smoke_command, check_path)
     client = Client()
     app = _pick_app(client, app)
-    image = ask(image, "Canary image?", flag="--image")
+    if source is not None and image is not None:
+        fail("give --image or --source, not both.")
+    if source is None:
+        image = ask(image, "Canary image?", flag="--image")
     if plan.get("steps"):
         first = plan["steps"][0]
         weight = first if isinstance(first, int) else first["weight"]
@@ -65,9 +72,11 @@ def deploy(app: Optional[str] = typer.Argument(None), image: Optional[str] = typ
     weight = int(ask(weight, "Weight (percent of traffic)?", default=10, flag="--weight"))
     what = (f"steps {steps} every {interval}" + (", then promote" if auto_promote else "")
             if plan.get("steps") else f"{weight}%")
-    confirm(f"Send {app}'s traffic to {image} ({what})?", yes)
+    confirm(f"Send {app}'s traffic to {image or f'{source} (built on the cluster)'} ({what})?", yes)
     from .app_cmds import resources_body
 
+    if source is not None:
+        image = build_on_cluster(client, app, source, json_out)["image"]
     body = {"image": image, "weight": weight, "env": list(env), "replicas": replicas,
             "sticky": not no_sticky, "baseline": baseline, **plan, "release": release,
             "post_promote_command": post_promote_command, "mirror": mirror,

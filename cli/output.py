@@ -83,8 +83,10 @@ def table(rows: list[dict], columns: list[tuple[str, str]], title: str | None = 
     con.print(t, soft_wrap=False)
 
 
-def run_operation(client, start_response: dict, done_message=None, json_out: bool = False) -> dict:
-    """Follow a background operation: each step with elapsed time, then one closing line."""
+def run_operation(client, start_response: dict, done_message=None, json_out: bool = False,
+                  emit: bool = True) -> dict:
+    """Follow a background operation: each step with elapsed time, then one closing line (with
+    --json, only its result; emit=False: not even that, a later operation prints the answer)."""
     if "operation" not in start_response:
         return start_response
     op_id = start_response["operation"]
@@ -109,7 +111,8 @@ def run_operation(client, start_response: dict, done_message=None, json_out: boo
         raise error_for(op.get("error") or f"the operation ended {op['status']}",
                         op.get("error_code") or op["status"])
     if json_out:
-        emit_json(op.get("result"))
+        if emit:
+            emit_json(op.get("result"))
     elif done_message:
         msg = done_message(op.get("result")) if callable(done_message) else done_message
         con.print(f"[green]✓[/] {msg} [dim]({took:.1f}s)[/]")

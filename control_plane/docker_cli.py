@@ -195,6 +195,49 @@ def image_inspect_argv(ref: str) -> list[str]:
     return ["docker", "image", "inspect", "--format", "{{.Id}}", ref]
 
 
+def image_size_argv(ref: str) -> list[str]:
+    return ["docker", "image", "inspect", "--format", "{{.Size}}", ref]
+
+
+def image_load_argv() -> list[str]:
+    """`docker load` of a tar stream on stdin (an image another engine saved)."""
+    return ["docker", "load"]
+
+
+def image_pull_argv(ref: str) -> list[str]:
+    return ["docker", "pull", "--quiet", ref]
+
+
+def image_push_argv(ref: str) -> list[str]:
+    return ["docker", "push", "--quiet", ref]
+
+
+def buildx_version_argv() -> list[str]:
+    """Whether the engine's CLI has BuildKit (docker-buildx): exit 0 when it does."""
+    return ["docker", "buildx", "version"]
+
+
+def image_build_argv(tag: str, dockerfile: str, *, buildkit: bool, build_args: dict[str, str],
+                     ca_file: str | None = None) -> list[str]:
+    """`docker build` of a context tarball read on stdin ("-"): BuildKit through buildx (the
+    engine's own builder, so its layer cache stays on the node between builds), else the classic
+    builder. `dockerfile` is a path inside the context. With `ca_file` (a file on the node) the
+    build argument SENTINEL_CA is read from it by the shell and passed by name from the
+    environment: certificates never sit on a command line, whose length is bounded."""
+    build = (["docker", "buildx", "build", "--progress=plain", "--load"] if buildkit
+             else ["docker", "build"])
+    build += ["-f", dockerfile, "-t", tag]
+    for name in sorted(build_args):
+        build += ["--build-arg", f"{name}={build_args[name]}"]
+    if ca_file:
+        build += ["--build-arg", "SENTINEL_CA"]
+    env = ["DOCKER_BUILDKIT=1" if buildkit else "DOCKER_BUILDKIT=0"]
+    if not ca_file:
+        return ["env", *env, *build, "-"]
+    script = 'SENTINEL_CA="$(cat "$1")"; export SENTINEL_CA; shift; exec env "$@"'
+    return ["sh", "-c", script, "sh", ca_file, *env, *build, "-"]
+
+
 def parse_json_lines(text: str) -> list[dict]:
     return [json.loads(line) for line in text.splitlines() if line.strip()]
 

@@ -6,7 +6,7 @@ import logging
 import os
 import subprocess
 import threading
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 
 from .errors import CommandFailed
 
@@ -64,6 +64,38 @@ def pipe(producer: Sequence[str], consumer: Sequence[str], *, timeout: float = 6
     if p1.returncode != 0 or p2.returncode != 0:
         err = (p1.stderr.read() if p1.returncode else p2.stderr).decode(errors="replace")
         raise CommandFailed(mask(f"{what or producer[0]} failed: {' '.join(err.split())[-300:]}"))
+
+
+def feed(argv: Sequence[str], data: bytes, on_line: Callable[[str], None], *,
+         timeout: float = 1800) -> tuple[int, list[str]]:
+    """Run `argv` with `data` on its stdin; each line it prints (stdout and stderr, masked)
+    goes to `on_line` as it comes. (exit code, its last 40 lines); killed after `timeout`."""
+    log.debug("feed: %s (%d bytes in)", mask(" ".join(argv)), len(data))
+    proc = subprocess.Popen(list(argv), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT)
+
+    def write() -> None:
+        try:
+            proc.stdin.write(data)
+        except BrokenPipeError:  # it stopped reading: its exit code says why
+            pass
+        finally:
+            proc.stdin.close()
+    threading.Thread(target=write, daemon=True).start()
+    killer = threading.Timer(timeout, proc.kill)
+    killer.start()
+    tail: list[str] = []
+    try:
+        for raw in proc.stdout:
+            line = mask(raw.decode(errors="replace").rstrip("\n"))
+            tail = (tail + [line])[-40:]
+            on_line(line)
+        code = proc.wait()
+    finally:
+        killer.cancel()
+    if code < 0:
+        tail.append(f"(stopped after {int(timeout)} s)")
+    return code, tail
 
 
 async def stream(argv: Sequence[str], *, what: str | None = None) -> AsyncIterator[str]:

@@ -224,6 +224,25 @@ def db_target(app: str) -> str:
     return f"db:{app}"
 
 
+def build_target(app: str) -> str:
+    """Builds of one app run one at a time (and beside its deploys: they change nothing)."""
+    return f"build:{app}"
+
+
+def builds_key(app: str) -> str:
+    """The store's history of the app's builds (newest last)."""
+    return f"builds:{app}"
+
+
+def build_tag(registry: str, app: str, digest: str) -> str:
+    """An image built from source, in the cluster registry, named by what it was built from."""
+    return f"{registry}/{app}:src-{digest[:12]}"
+
+
+BUILD_DOCKERFILE = "Dockerfile.sentinel"  # a generated Dockerfile's name in the build context
+BUILD_CA_FILE = "/var/lib/sentinel/build-ca.pem"  # on the build node: SENTINEL_CA for builds
+
+
 def run_target(app: str, tag: str) -> str:
     """A one-off `sentinel run`: runs of an app may overlap, so each has a target of its own."""
     return f"run:{app}:{tag}"

@@ -76,6 +76,21 @@ class EtcdMember(Record):
     initial_state: str  # new | existing
 
 
+class Build(Record):
+    """One build from source (`sentinel builds`)."""
+    id: str  # its operation
+    app: str
+    source: str  # the source's content hash (or git sha)
+    kind: str = ""  # dockerfile | python | node | go | static
+    builder: str = ""  # buildkit | classic
+    image: str | None = None
+    started_at: float = 0.0
+    seconds: float = 0.0
+    size_bytes: int | None = None
+    result: str = "running"  # built | reused | failed
+    error: str | None = None
+
+
 class Member(Record):
     """One Postgres member of an app's database: its index (names.member) and node."""
     index: int

@@ -35,3 +35,4 @@ _.availability, _.cpus, _.memory_bytes, _.node_id, _.repo_bytes
 _.restored_from  # a copy's history in its stored record (`state.db`), for whoever reads it there
 _.initial_cluster, _.initial_state  # EtcdMember: read by compose_templates/dcs.yml.j2
 _.edge_addresses  # ClusterOutputs: part of Terraform's output contract (issue 26's edge on every manager)
+_.builder  # records.Build: shown by `sentinel builds` through the API

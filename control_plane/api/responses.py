@@ -210,6 +210,26 @@ class BuildPlan(BaseModel):
     files: int = Field(description="files in the source, after its ignore rules")
 
 
+class BuildRecord(BaseModel):
+    """One build from source (`sentinel builds`)."""
+    id: str = Field(description="its operation")
+    app: str
+    source: str = Field(description="the source's content hash (12 characters)")
+    kind: str = ""
+    builder: str = Field(default="", description="buildkit | classic (empty when reused)")
+    image: str | None = Field(default=None, description="in the cluster registry, named by its source")
+    started_at: float
+    seconds: float
+    size_bytes: int | None = None
+    result: str = Field(description="running | built | reused | failed")
+    error: str | None = None
+
+
+class BuildList(BaseModel):
+    app: str
+    builds: list[BuildRecord] = Field(description="oldest first, the last 20")
+
+
 # ---- canary -----------------------------------------------------------------------------------
 class MetricJudgment(BaseModel):
     name: str

@@ -8,7 +8,8 @@ import time
 
 from .. import executor, names, secrets
 from ..database_config import database_url
-from ..docker_cli import (network_ls_argv, network_rm_argv, service_inspect_argv, service_logs_argv,
+from ..docker_cli import (Docker, image_inspect_argv, image_pull_argv, network_ls_argv,
+                          network_rm_argv, service_inspect_argv, service_logs_argv,
                           service_ls_argv, stack_deploy_argv, stack_rm_argv)
 from ..errors import CommandFailed, InvalidInput
 from ..jobs import Operation
@@ -91,8 +92,9 @@ def stack_resources(resources: dict | None) -> dict | None:
 
 def web_services(app: App, canary: Canary | None, db: dict[str, str]) -> list[dict]:
     """The web services of an app's stack file: production, and with a canary the canary (and
-    its baseline). `db`: the variables that reach the database (db_env), or none."""
-    env = dict(app.env)
+    its baseline). `db`: the variables that reach the database (db_env), or none. Every version
+    gets PORT, the port it must listen on (Heroku's contract; an app's own PORT wins)."""
+    env = {"PORT": str(app.port), **app.env}
     production = stack_resources(app.resources)
     out = [{"key": "web", "role": "production", "image": app.cluster_image,
             "traefik_name": names.traefik_service(app.name, "production"),
@@ -145,8 +147,15 @@ class Stack:
                       web_services=web_services(app, canary, self.db_env(app)) if web else [], db=db)
 
     def resolve_image(self, op: Operation, image: str) -> str:
-        """The image as the cluster pulls it: a local one is pushed to the cluster registry; a
-        remote one must exist where it is."""
+        """The image as the cluster pulls it: a local one is pushed to the cluster registry; one
+        built from source is there already; a remote one must exist where it is."""
+        if image.startswith(self.p.registry_host + "/"):
+            manager = Docker(self.p.manager)
+            if manager.run(image_inspect_argv(image), check=False, timeout=30).returncode != 0 and \
+                    manager.run(image_pull_argv(image), check=False, timeout=300).returncode != 0:
+                raise InvalidInput(f"image {image!r} is not in the cluster registry: build the "
+                                   "source again (`sentinel deploy --source`).")
+            return image
         if local_image_exists(image):
             op.step(f"pushing {image} to the cluster registry")
             return self.p.registry().push(image)

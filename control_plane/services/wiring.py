@@ -71,4 +71,4 @@ def build(platform: Platform, jobs: Jobs) -> Services:
                     db_ops=db_ops, manifests=ManifestService(platform, jobs, canary, apps, db_ops),
                     reports=ReportService(platform),
                     scheduler=BackupScheduler(platform, jobs, backups),
-                    builds=BuildService())
+                    builds=BuildService(platform, jobs))

@@ -3,6 +3,7 @@ unpacker and planner (no swarm needed)."""
 import io
 import os
 import subprocess
+from types import SimpleNamespace
 import sys
 import tarfile
 
@@ -25,7 +26,9 @@ def client():
     async def _err(_: Request, e: SentinelError):
         return JSONResponse({"error": {"code": e.code, "message": e.message}}, status_code=e.status)
 
-    api.include_router(builds.router(BuildService(), auth=lambda: None))
+    # Planning needs no platform: nothing is built or stored.
+    api.include_router(builds.router(BuildService(SimpleNamespace(store=None), jobs=None),
+                                     auth=lambda: None))
     return TestClient(api)
 
 
@@ -72,10 +75,15 @@ def test_an_archive_that_is_not_one_or_leaves_its_folder_is_refused():
     assert r.status_code == 422 and "escape.txt" in r.json()["error"]["message"]
 
 
-def test_the_cli_needs_plan_or_eject_and_says_what_works_today(tmp_path):
-    proc = subprocess.run([sys.executable, "-c", "from cli.main import run; run()", "build", "todos",
-                           "--source", str(tmp_path)], capture_output=True, text=True, timeout=60,
-                          env={**os.environ, "SENTINEL_URL": "http://127.0.0.1:9"})
-    assert proc.returncode == 1
-    out = proc.stdout + proc.stderr
-    assert "give --plan" in out and "--eject" in out and "Traceback" not in out
+def test_the_cli_takes_plan_or_eject_not_both_and_a_build_needs_the_control_plane(tmp_path):
+    def sentinel(*args):
+        proc = subprocess.run([sys.executable, "-c", "from cli.main import run; run()", *args],
+                              capture_output=True, text=True, timeout=60,
+                              env={**os.environ, "SENTINEL_URL": "http://127.0.0.1:9"})
+        assert proc.returncode == 1 and "Traceback" not in proc.stdout + proc.stderr
+        return proc.stderr
+    assert "not both" in sentinel("build", "todos", "--source", str(tmp_path), "--plan", "--eject")
+    assert "is not running" in sentinel("build", "todos", "--source", str(tmp_path))
+    assert "not a folder" in sentinel("build", "todos", "--source", str(tmp_path / "nope"))
+    assert "not both" in sentinel("deploy", "--name", "todos", "--image", "todo:1", "--source",
+                                  str(tmp_path), "--port", "8000", "--yes")

@@ -320,8 +320,8 @@ def test_the_canary_runs_its_own_version_whole():
               "env": {"A": "2"}, "env_unset": ["OLD"], "resources": {"cpu": 0.5, "memory": None},
               "baseline": True}
     web, can, base = web_services(app, Canary.model_validate(canary), {})
-    assert web["env"] == {"A": "1", "OLD": "x", "SENTINEL_VERSION_ROLE": "production"}
-    assert can["env"] == {"A": "2", "SENTINEL_VERSION_ROLE": "canary"}
+    assert web["env"] == {"PORT": "8000", "A": "1", "OLD": "x", "SENTINEL_VERSION_ROLE": "production"}
+    assert can["env"] == {"PORT": "8000", "A": "2", "SENTINEL_VERSION_ROLE": "canary"}
     assert can["resources"]["limits"] == {"cpus": "0.5"} and base["resources"]["limits"] == {"cpus": "1"}
     # A canary record from before resources existed runs with production's.
     del canary["resources"]
