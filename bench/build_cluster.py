@@ -1,0 +1,95 @@
+"""Building from source on the cluster (issue 24's numbers): the demo app built from
+examples/todo *without* its Dockerfile, then after a one-line change in app.py, then unchanged;
+and the build node's CPU once no build runs.
+
+    .venv/bin/python bench/build_cluster.py [--runs 3]
+
+A throwaway 1-node platform (destroyed at the end). Each run uses a fresh copy of the source
+with a marker comment, so its first build misses the image cache (the node's layer cache stays:
+the first run of all is the cold one and is printed apart); the one-line change appends a
+comment to app.py (dependencies unchanged: their layer is reused); the unchanged build is the same
+folder again (the image is reused, nothing is built).
+"""
+from __future__ import annotations
+
+import argparse
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import ROOT, cli, init, new_home, sjson  # noqa: E402
+
+
+def todo_without_dockerfile(work: Path, marker: str) -> Path:
+    folder = work / f"todo-{marker}"
+    shutil.copytree(ROOT / "examples" / "todo", folder,
+                    ignore=shutil.ignore_patterns("Dockerfile", "__pycache__"))
+    app = folder / "app.py"
+    app.write_text(app.read_text() + f"\n# bench run {marker}\n")
+    return folder
+
+
+def build(home: Path, folder: Path) -> tuple[float, dict]:
+    t = time.monotonic()
+    out = sjson(home, "build", "todo", "--source", str(folder))
+    return time.monotonic() - t, out
+
+
+def node_cpu(seconds: float = 10.0) -> float:
+    """Cores the build node's processes use over `seconds` (this machine sees them: the node is
+    a container), from its cgroup's CPU time."""
+    def usage() -> float:
+        p = subprocess.run(["docker", "exec", "bench-node-0", "cat", "/sys/fs/cgroup/cpu.stat"],
+                           capture_output=True, text=True, timeout=30)
+        line = next((x for x in p.stdout.splitlines() if x.startswith("usage_usec")), "usage_usec 0")
+        return int(line.split()[1]) / 1e6
+    a = usage()
+    time.sleep(seconds)
+    return (usage() - a) / seconds
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--runs", type=int, default=3)
+    args = ap.parse_args()
+    home, work = new_home(), Path(tempfile.mkdtemp(prefix="sentinel-bench-src-"))
+    try:
+        print(f"init (1 node): {init(home, 1):.0f} s", flush=True)
+        cold, _ = build(home, todo_without_dockerfile(work, "cold"))
+        print(f"first build ever on the node (base sent, cold layer cache): {cold:.1f} s", flush=True)
+        first, changed, same = [], [], []
+        for i in range(args.runs):
+            folder = todo_without_dockerfile(work, f"r{i}")
+            t, out = build(home, folder)
+            first.append(t)
+            assert out["result"] == "built", out
+            (folder / "app.py").write_text((folder / "app.py").read_text() + "# one line\n")
+            t, out = build(home, folder)
+            changed.append(t)
+            assert out["result"] == "built", out
+            t, out = build(home, folder)
+            same.append(t)
+            assert out["result"] == "reused", out
+            print(f"run {i + 1}: new source {first[-1]:.1f} s, one-line change {changed[-1]:.1f} s, "
+                  f"unchanged {same[-1]:.1f} s", flush=True)
+        med = statistics.median
+        print(f"medians of {args.runs}: new source {med(first):.1f} s (goal < 90), one-line change "
+              f"{med(changed):.1f} s (goal < 20), unchanged {med(same):.1f} s (goal < 5)")
+        t = time.monotonic()
+        cli(home, "deploy", "--name", "todo", "--image", out["image"], "--port", "8000",
+            "--health-path", "/healthz", "--yes")
+        print(f"deploy of the built image: {time.monotonic() - t:.1f} s")
+        print(f"build node at rest (no build running): {node_cpu():.3f} cores")
+    finally:
+        cli(home, "destroy", "--delete-data", "--yes")
+        shutil.rmtree(work, ignore_errors=True)
+        shutil.rmtree(home, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
