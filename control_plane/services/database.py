@@ -40,6 +40,20 @@ def psql_argv(user: str, db: str, *, tuples: bool = False, script: bool = False)
     return argv + (["-f", "-"] if script else [])
 
 
+def advice(name: str, summary: dict) -> list[str]:
+    """What `db status` suggests for a summary (patroni.summarize) of app `name`'s database."""
+    tips = []
+    for m in summary["members"]:
+        # With no primary, a rebuild has nothing to clone from: the restore below is the way.
+        if summary["primary"] and m["node_state"] not in ("ready", "unknown"):
+            tips.append(f"member {m['member']} is on {m['node']}, which is {m['node_state']}: "
+                        f"when it will not come back, run `sentinel db rebuild {name}`.")
+    if not summary["primary"]:
+        tips.append(f"no primary is running: if every member is lost, `sentinel db restore "
+                    f"{name} --to latest --yes` brings the database back from its backups.")
+    return tips
+
+
 class DatabaseService:
     def __init__(self, platform: Platform, objects: DbObjects, stack: Stack):
         self.p = platform
@@ -298,21 +312,8 @@ class DatabaseService:
         cluster = self.cluster(app)
         summary = patroni.summarize(cluster, app.db.members, self.objects.node_states())
         out = {"app": name, "ha": len(app.db.members) > 1, **summary}
-        out["actions"] = self.advice(app, summary)
+        out["actions"] = advice(name, summary)
         return out
-
-    def advice(self, app: App, summary: dict) -> list[str]:
-        name = app.name
-        tips = []
-        for m in summary["members"]:
-            # With no primary, a rebuild has nothing to clone from: the restore below is the way.
-            if summary["primary"] and m["node_state"] not in ("ready", "unknown"):
-                tips.append(f"member {m['member']} is on {m.node}, which is {m['node_state']}: "
-                            f"when it will not come back, run `sentinel db rebuild {name}`.")
-        if not summary["primary"]:
-            tips.append(f"no primary is running: if every member is lost, `sentinel db restore "
-                        f"{name} --to latest --yes` brings the database back from its backups.")
-        return tips
 
     # ---- members: add, remove, move ----------------------------------------------------------
     def _redeploy(self, app: App) -> None:

@@ -48,3 +48,16 @@ def test_streaming_needs_a_known_small_lag():
     assert not patroni.streaming(CLUSTER, "pg-2")
     assert not patroni.streaming(CLUSTER, "pg-0")  # the leader
     assert patroni.leader(CLUSTER) == "pg-0" and patroni.sync_standby(CLUSTER) == "pg-1"
+
+
+def test_status_advice_names_the_lost_member_or_the_restore():
+    from control_plane.services.database import advice
+
+    placed = [Member(index=0, node="n1"), Member(index=1, node="n0"), Member(index=3, node="n2")]
+    s = patroni.summarize(CLUSTER, placed, {"n0": "ready", "n1": "ready", "n2": "down"})
+    assert advice("todos", s) == ["member pg-3 is on n2, which is down: when it will not come "
+                                  "back, run `sentinel db rebuild todos`."]
+    gone = patroni.summarize(None, placed, {"n0": "down", "n1": "down", "n2": "down"})
+    assert advice("todos", gone) == ["no primary is running: if every member is lost, `sentinel "
+                                     "db restore todos --to latest --yes` brings the database back "
+                                     "from its backups."]
