@@ -41,8 +41,12 @@ def build_digest(source_digest: str, base: str, build_args: dict[str, str]) -> s
 
 
 def step_of(line: str) -> str | None:
-    """The build step a progress line starts, if it starts one."""
-    return line if STEP.match(line) else None
+    """The build step a progress line starts, if it starts one. BuildKit shows a RUN with its
+    build arguments filled in: the certificates of SENTINEL_CA are cut from what is shown."""
+    if not STEP.match(line):
+        return None
+    head, cut, _ = line.partition("-----BEGIN CERTIFICATE-----")
+    return head + ("(SENTINEL_CA)…" if cut else "")
 
 
 class BuildService:

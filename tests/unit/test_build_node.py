@@ -45,6 +45,8 @@ def test_only_lines_that_start_a_step_are_shown():
     assert step_of("#7 [deps 3/5] RUN apt-get update") == "#7 [deps 3/5] RUN apt-get update"
     assert step_of("Step 3/9 : COPY . /app") == "Step 3/9 : COPY . /app"
     assert step_of("#7 DONE 1.2s") is None and step_of("#7 0.512 Get:1 http://deb") is None
+    shown = step_of('#9 [deps 5/5] RUN set -e; if [ -n "' + CERT.format("abc") + '" ]; then')
+    assert shown == '#9 [deps 5/5] RUN set -e; if [ -n "(SENTINEL_CA)…' and "abc" not in shown
 
 
 def test_only_the_certificates_the_base_lacks_are_passed():
