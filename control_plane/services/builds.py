@@ -28,7 +28,7 @@ from ..records import Build
 HISTORY = 20  # builds kept per app
 # A line that starts a step: BuildKit's plain progress ("#7 [deps 3/5] RUN ...") or the classic
 # builder's ("Step 3/9 : RUN ...").
-STEP = re.compile(r"^(#\d+ \[[^\]]+\] \S.*|Step \d+/\d+ : .*)$")
+STEP = re.compile(r"^(#\d+ \[[^\]]+\] \S.*|Step \d+/\d+ : .*)$", re.S)
 
 
 def build_digest(source_digest: str, base: str, build_args: dict[str, str]) -> str:
