@@ -49,9 +49,9 @@ def copy_of(folder: Path, tmp_path: Path, name: str) -> Path:
 
 
 def test_a_python_folder_without_a_dockerfile_is_built_on_the_cluster_and_answers(built):
-    out = built.first_output
+    out = " ".join(built.first_output.split())  # the CLI wraps its lines at the terminal's width
     assert "with BuildKit" in out  # the first line of the build says which builder
-    assert any("] RUN " in line for line in out.splitlines()), out  # build steps, as they ran
+    assert "] RUN " in out and "BEGIN CERTIFICATE" not in out, out  # build steps, as they ran
     r = built.http(DOMAIN)
     assert r.status_code == 200 and r.text == "hello from python v1\n"
     [build] = built.json("builds", "shop")
