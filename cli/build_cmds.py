@@ -12,6 +12,7 @@ from .output import console, emit_json, fail, run_operation, table
 def pack_source(source: Path) -> bytes:
     """The folder as the control plane takes it (its rules and limits: one packer for every
     build)."""
+    # Imported here: every command would otherwise pay for loading them at start (bench/cli_start.py).
     from control_plane.build.source import SOURCE_LIMIT, pack
     from control_plane.errors import SentinelError
 
