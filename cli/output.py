@@ -7,6 +7,8 @@ import time
 
 import typer
 
+from .client import error_for
+
 
 class Failure(Exception):
     """Ends the command with one red line and a non-zero exit (1 unless a command's exit codes
@@ -105,8 +107,6 @@ def run_operation(client, start_response: dict, done_message=None, json_out: boo
         op = client.wait(op_id, show)
     took = time.monotonic() - started
     if op["status"] != "succeeded":
-        from .client import error_for
-
         # The same code the control plane raised, so scripts can branch on it (--json prints it).
         raise error_for(op.get("error") or f"the operation ended {op['status']}",
                         op.get("error_code") or op["status"])
