@@ -98,7 +98,10 @@ def run_operation(client, start_response: dict, done_message=None, json_out: boo
 
     def show(ev):
         if not json_out:
-            con.print(f"[dim]{time.monotonic() - started:6.1f}s[/] {ev['message']}")
+            from rich.markup import escape  # with rich, which console() loaded
+
+            # A step is text, never markup: "[deps 2/5]" in a build step must show as it is.
+            con.print(f"[dim]{time.monotonic() - started:6.1f}s[/] {escape(ev['message'])}")
 
     if interactive:
         with con.status("working…", spinner="dots"):
