@@ -22,6 +22,7 @@ from ..records import EtcdMember
 ROOT_USER = "root"
 ALREADY_EXISTS = "already exists"  # etcd: "user name already exists", "role name already exists"
 MEMBER_SLOTS = ("etcd-0", "etcd-1", "etcd-2")
+BUSY_ATTEMPTS = 4  # a busy etcd is asked again after 1, 2, 3 s
 
 
 def peer_url(key: str) -> str:
@@ -84,6 +85,16 @@ def last_line(text: str) -> str:
     return lines[-1][:200] if lines else "no answer"
 
 
+# etcd's answers when it is busy (a slow disk under load, a leader election), not when the call
+# is wrong: the same call a moment later succeeds.
+TRANSIENT = ("deadline exceeded", "DeadlineExceeded", "request timed out", "leader changed",
+             "code = Unavailable", "too many requests")
+
+
+def transient(answer: str) -> bool:
+    return any(t in (answer or "") for t in TRANSIENT)
+
+
 def parse_initial_cluster(output: str) -> str:
     """ETCD_INITIAL_CLUSTER from `etcdctl member add`'s output."""
     for line in output.splitlines():
@@ -127,11 +138,19 @@ class DCS:
                 continue
             stdin = cmd.stdin(input)
             what = " ".join(("etcdctl", *cmd.args[:2]))
-            proc = d.run(exec_argv(cid, *cmd.argv(), interactive=stdin is not None), input=stdin,
-                         check=False, timeout=timeout, what=what)
-            if proc.returncode == 0 or not check:
+            for attempt in range(BUSY_ATTEMPTS):
+                if attempt:
+                    time.sleep(attempt)
+                proc = d.run(exec_argv(cid, *cmd.argv(), interactive=stdin is not None),
+                             input=stdin, check=False, timeout=timeout, what=what)
+                answer = f"{proc.stderr or ''}{proc.stdout or ''}"
+                if proc.returncode == 0 or not (check or transient(answer)):
+                    return proc
+                if not transient(answer):
+                    break
+            if not check:
                 return proc
-            last = CommandFailed(f"{what} failed: {(proc.stderr or proc.stdout).strip()[:300]}")
+            last = CommandFailed(f"{what} failed: {last_line(answer)}")
         raise last or CommandFailed("no etcd member is running")
 
     def healthy(self) -> bool:

@@ -67,3 +67,15 @@ def test_an_etcdctl_failure_is_told_by_its_last_line_not_its_retry_logs():
     assert dcs.last_line(err) == ("Error: etcdserver: can only promote a learner member which is "
                                   "in sync with leader")
     assert dcs.last_line("") == "no answer"
+
+
+def test_a_busy_etcd_is_asked_again_and_a_wrong_call_is_not():
+    # What a loaded CI machine's etcd answered to a first deploy's `etcdctl del`.
+    busy = ('{"level":"warn","ts":"2026-12-07T00:50:52.270Z","caller":"clientv3/retry_interceptor",'
+            '"attempt":0,"error":"rpc error: code = DeadlineExceeded desc = context deadline '
+            'exceeded"}\nError: context deadline exceeded\n')
+    assert dcs.transient(busy)
+    assert dcs.transient("Error: etcdserver: request timed out")
+    assert not dcs.transient("Error: etcdserver: user name already exists")
+    assert not dcs.transient("Error: etcdserver: permission denied")
+    assert not dcs.transient("")
