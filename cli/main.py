@@ -6,7 +6,8 @@ import sys
 
 import typer
 
-from . import app_cmds, build_cmds, canary_cmds, console_cmd, db_cmds, manifest_cmds, platform_cmds
+from . import (app_cmds, build_cmds, canary_cmds, console_cmd, db_cmds, git_cmds, manifest_cmds,
+               platform_cmds)
 
 app = typer.Typer(name="sentinel", no_args_is_help=True, add_completion=False,
                   pretty_exceptions_enable=False,
@@ -28,6 +29,7 @@ app.add_typer(app_cmds.scale_app, name="scale")
 app.add_typer(app_cmds.delete_app, name="delete")
 app.add_typer(canary_cmds.canary_app, name="canary")
 app.add_typer(db_cmds.db_app, name="db")
+app.add_typer(git_cmds.git_app, name="git")
 app.command("console")(console_cmd.open_console)
 
 

@@ -15,6 +15,7 @@ the stored policy so an export names them again.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Annotated, Any, Literal
 
 import yaml
@@ -470,14 +471,7 @@ def parse(data: Any, source: str = "") -> Manifest:
 
 
 def loads(text: str, source: str = "sentinel.yaml") -> Manifest:
-    try:
-        data = yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 (a SafeLoader subclass)
-    except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        where = f" (line {mark.line + 1})" if mark else ""
-        problem = getattr(e, "problem", None) or str(e)
-        raise ManifestError(f"{source}: not valid YAML{where}: {' '.join(str(problem).split())}")
-    return parse(data, source)
+    return parse(load_data(text, source), source)
 
 
 def referenced_files(m: Manifest) -> list[tuple[str, str]]:
@@ -490,6 +484,48 @@ def referenced_files(m: Manifest) -> list[tuple[str, str]]:
     if m.canary and isinstance(m.canary.analysis, str) and m.canary.analysis != "default":
         out.append(("canary.analysis", m.canary.analysis))
     return out
+
+
+def files_named(m: Manifest, read: Callable[[str], str | None], source: str) -> dict[str, str]:
+    """The text of every file the manifest names, by its path (`read` gives None for a file
+    that is not there)."""
+    files = {}
+    for key, rel in referenced_files(m):
+        text = read(rel)
+        if text is None:
+            raise ManifestError(f"{source}: {key}: {rel} does not exist (paths are relative to "
+                                "the manifest).")
+        files[rel] = text
+    return files
+
+
+def load_data(text: str, source: str = "sentinel.yaml") -> Any:
+    """The file's data, before it is checked (a key given twice is an error)."""
+    try:
+        return yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 (a SafeLoader subclass)
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f" (line {mark.line + 1})" if mark else ""
+        problem = getattr(e, "problem", None) or str(e)
+        raise ManifestError(f"{source}: not valid YAML{where}: {' '.join(str(problem).split())}")
+
+
+def source_of(data: Any, source: str = "sentinel.yaml") -> str | None:
+    """`source:` (the folder to build, relative to the file) where a file gives it instead of
+    `image:`: the CLI or a push builds it, and the image built stands in its place."""
+    if not isinstance(data, dict) or "source" not in data:
+        return None
+    if "image" in data:
+        raise ManifestError(f"{source}: give image: (a built image) or source: (a folder to "
+                            "build), not both.")
+    if not isinstance(data["source"], str) or not data["source"].strip():
+        raise ManifestError(f"{source}: source: must be a folder, relative to the file.")
+    return data["source"]
+
+
+def with_image(data: dict, image: str) -> dict:
+    """The file's data with the image built from its source (or pushed) in place of source:."""
+    return {**{k: v for k, v in data.items() if k not in ("source", "image")}, "image": image}
 
 
 def _file(files: dict[str, str], key: str, path: str) -> str:

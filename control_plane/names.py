@@ -239,6 +239,25 @@ def build_tag(registry: str, app: str, digest: str) -> str:
     return f"{registry}/{app}:src-{digest[:12]}"
 
 
+# ---- git push (docs/build.md) -----------------------------------------------------------------
+GIT_BRANCH = "main"  # the branch whose push deploys
+
+
+def git_repo(app: str) -> str:
+    """The app's bare repository, relative to the control plane's git root."""
+    return f"{app}.git"
+
+
+def git_token(app: str) -> str:
+    """The secret a push to the app's repository is let in with."""
+    return f"git_push_token_{app}"
+
+
+def git_path(app: str) -> str:
+    """The repository's path in the control plane's URL."""
+    return f"/git/{git_repo(app)}"
+
+
 BUILD_DOCKERFILE = "Dockerfile.sentinel"  # a generated Dockerfile's name in the build context
 BUILD_CA_FILE = "/var/lib/sentinel/build-ca.pem"  # on the build node: SENTINEL_CA for builds
 

@@ -21,7 +21,7 @@ from .console.routes import router as console_router
 from .console.sessions import Sessions
 from .guard import SESSION, Guard
 from .responses import Health
-from .routes import apps, builds, canary, cluster, database, manifest, operations
+from .routes import apps, builds, canary, cluster, database, git, manifest, operations
 
 log = logging.getLogger("sentinel.api")
 bearer = HTTPBearer(auto_error=False)
@@ -61,4 +61,5 @@ def create_app():
         api.include_router(module.router(services, auth))
     api.include_router(manifest.router(services.manifests, auth))  # apply, diff, export
     api.include_router(builds.router(services.builds, auth))
+    api.include_router(git.router(services.pushes, auth))  # git push: repositories, remotes
     return Guard(api, lambda: token, sessions=sessions)

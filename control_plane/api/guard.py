@@ -12,15 +12,23 @@ import hmac
 import json
 from collections.abc import Callable
 
+from ..build.source import SOURCE_LIMIT
 from ..jobs import ACTOR
 from .console import access
 from .console.sessions import CSRF_HEADER, Sessions, cookie_value, csrf_ok, header
 
 # Answered without the token: the health check, the report page and the console's page and
-# assets (their data calls need the token or a session).
-PUBLIC = ("/healthz", "/ui", "/console/static")
+# assets (their data calls need the token or a session), and the apps' git repositories (git
+# sends a push token of its own, which their routes check: routes/git.py).
+PUBLIC = ("/healthz", "/ui", "/console/static", "/git")
 PUBLIC_EXACT = ("/console", "/console/")
 MAX_BODY = 2 * 1024 * 1024  # a schema or release SQL file fits; `db psql` input is capped below it
+SOURCE_PATHS = ("/builds", "/build-plan")
+
+
+def body_limit(path: str, default: int = MAX_BODY) -> int:
+    """The largest body a route takes: a build's source may be far larger than any other."""
+    return SOURCE_LIMIT if path.startswith("/v1/apps/") and path.endswith(SOURCE_PATHS) else default
 SESSION = "sentinel.session"  # scope key: the console session that let this request in
 TOKEN_REFUSED = ("the API token was not accepted: check SENTINEL_HOME/config.json "
                  "(or run `sentinel init` on this machine).")
@@ -95,9 +103,10 @@ class Guard:
         if chunked and length is None:
             return await _answer(send, 411, "length_required",
                                  "a request body must say its length (Content-Length).")
-        if length is not None and (length < 0 or length > self.max_body):
+        limit = body_limit(scope["path"], self.max_body)
+        if length is not None and (length < 0 or length > limit):
             return await _answer(send, 413, "too_large",
-                                 f"the request body is larger than {self.max_body // 2**20} MiB: "
+                                 f"the request body is larger than {limit // 2**20} MiB: "
                                  "send a smaller file.")
         seen = 0
 

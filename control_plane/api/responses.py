@@ -230,6 +230,14 @@ class BuildList(BaseModel):
     builds: list[BuildRecord] = Field(description="oldest first, the last 20")
 
 
+class GitRemote(BaseModel):
+    app: str
+    path: str = Field(description="the repository's path on the control plane (/git/APP.git)")
+    token: str = Field(description="the push token: the password of the remote's URL")
+    branch: str = Field(description="the branch whose push deploys")
+    exists: bool = Field(description="false: the first push must carry a sentinel.yaml")
+
+
 # ---- canary -----------------------------------------------------------------------------------
 class MetricJudgment(BaseModel):
     name: str

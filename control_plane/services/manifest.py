@@ -282,6 +282,15 @@ class ManifestService:
                                            lambda op: self._apply(op, m, found, work))
         return out
 
+    def apply_in(self, op: Operation, req: ManifestApply) -> dict:
+        """Apply the file as a part of an operation already running on the app (a push: its
+        build came first)."""
+        m, found = self.plan(req)
+        if not found:
+            op.step(f"nothing to change: {m.app} is as {req.source} says")
+            return {"app": m.app}
+        return self._apply(op, m, found, self._prepare(m, req.files, found))
+
     def _prepare(self, m: mf.Manifest, files: dict[str, str], found: list[Change]) -> Work:
         hows = {c.how for c in found}
         work = Work(policy=mf.policy(m))

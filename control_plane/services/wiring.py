@@ -2,13 +2,15 @@
 and never builds another. The layers (docs/architecture.md), from the bottom:
 
     db_objects -> stack, routes -> database -> teardown -> backup -> release -> cluster
-    -> apps, canary -> progressive, manifest, db_ops, report, backup_schedule; builds (alone)
+    -> apps, canary -> progressive, manifest, db_ops, report, backup_schedule; builds
+    -> pushes (a build, then a manifest applied)
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 from ..jobs import Jobs
+from ..paths import sentinel_home
 from ..platform import Platform
 from .analysis import Analyzer
 from .apps import AppService
@@ -16,6 +18,7 @@ from .backup import BackupService
 from .backup_schedule import BackupScheduler
 from .canary import CanaryService
 from .builds import BuildService
+from .pushes import PushService
 from .cluster import ClusterService
 from .database import DatabaseService
 from .db_objects import DbObjects
@@ -48,6 +51,7 @@ class Services:
     reports: ReportService
     scheduler: BackupScheduler
     builds: BuildService
+    pushes: PushService
 
 
 def build(platform: Platform, jobs: Jobs) -> Services:
@@ -65,10 +69,13 @@ def build(platform: Platform, jobs: Jobs) -> Services:
                            backups=backups)
     analyzer = Analyzer(platform)
     db_ops = DbOperations(platform, jobs, db, backups)
+    manifests = ManifestService(platform, jobs, canary, apps, db_ops)
+    builds = BuildService(platform, jobs)
     return Services(platform=platform, jobs=jobs, stack=stack, routes=routes, db=db,
                     backups=backups, release=release, cluster=cluster, apps=apps, canary=canary,
                     analyzer=analyzer, driver=ProgressiveDriver(canary, jobs, analyzer),
-                    db_ops=db_ops, manifests=ManifestService(platform, jobs, canary, apps, db_ops),
+                    db_ops=db_ops, manifests=manifests,
                     reports=ReportService(platform),
                     scheduler=BackupScheduler(platform, jobs, backups),
-                    builds=BuildService(platform, jobs))
+                    builds=builds,
+                    pushes=PushService(platform, jobs, builds, manifests, sentinel_home() / "git"))

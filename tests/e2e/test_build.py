@@ -1,16 +1,22 @@
 """Building from source on the cluster (issue 24), on a platform of its own (one node): a Python
 folder without a Dockerfile is built on the node (BuildKit), deployed and answers; the same
 source again reuses its image; a new version from a folder goes out as a canary and is promoted;
-a build that fails changes nothing that runs; a folder of no known kind is refused at once."""
+a build that fails changes nothing that runs; a folder of no known kind is refused at once.
+`git push` of a one-line change is built, canaried by the pushed sentinel.yaml and promoted with
+no failed request; a push whose build fails is refused and changes nothing."""
 from __future__ import annotations
 
+import json
+import os
 import shutil
+import subprocess
 import tempfile
 from pathlib import Path
 
 import pytest
 
 from .conftest import ROOT, Platform, clear_leftovers, leftovers
+from .load import Load
 
 pytestmark = pytest.mark.e2e
 
@@ -101,4 +107,86 @@ def test_a_folder_of_no_known_kind_is_refused_before_anything_starts(built, tmp_
     before = len(built.json("builds", "shop"))
     proc = built.cli("build", "shop", "--source", str(empty), check=False)
     assert proc.returncode == 1 and "Dockerfile" in proc.stderr and "Traceback" not in proc.stderr
+    assert len(built.json("builds", "shop")) == before
+
+
+# ---- git push ----------------------------------------------------------------------------------
+def git(repo: Path, *args: str, check: bool = True, timeout: float = 60) -> subprocess.CompletedProcess:
+    env = {**os.environ, "GIT_TERMINAL_PROMPT": "0", "GIT_AUTHOR_NAME": "e2e",
+           "GIT_AUTHOR_EMAIL": "e2e@example.com", "GIT_COMMITTER_NAME": "e2e",
+           "GIT_COMMITTER_EMAIL": "e2e@example.com"}
+    proc = subprocess.run(["git", "-C", str(repo), *args], capture_output=True, text=True,
+                          env=env, timeout=timeout)
+    assert proc.returncode == 0 or not check, proc.stdout + proc.stderr
+    return proc
+
+
+@pytest.fixture(scope="module")
+def repo(built, tmp_path_factory):
+    """The app's code in a git checkout, with a sentinel.yaml whose canary is judged and
+    promoted by itself, and the app's remote added."""
+    work = tmp_path_factory.mktemp("push") / "shop"
+    shutil.copytree(PYTHON, work)
+    (work / "sentinel.yaml").write_text(json.dumps({
+        "app": "shop", "source": ".", "port": 8000, "health": {"path": "/healthz"},
+        "canary": {"steps": [{"weight": 50}], "interval": "20s", "promote": "auto",
+                   "analysis": {"metrics": "default", "min_requests": 20,
+                                "inconclusive": {"rule_out_floor": 0.05}}}}))
+    git(work, "init", "-q", "-b", "main")
+    git(work, "add", "-A")
+    git(work, "commit", "-qm", "shop")
+    remote = built.json("git", "remote", "shop")
+    assert remote["exists"] and remote["branch"] == "main"
+    git(work, "remote", "add", "sentinel", remote["url"])
+    return work
+
+
+def commit_version(repo: Path, version: str) -> str:
+    app = repo / "app.py"
+    text = app.read_text()
+    app.write_text(text.replace(text.split('"APP_VERSION", "')[1].split('"')[0], version, 1))
+    git(repo, "commit", "-qam", version)
+    return git(repo, "rev-parse", "HEAD").stdout.strip()
+
+
+def pushed_sha(repo: Path) -> str:
+    out = git(repo, "ls-remote", "sentinel", "refs/heads/main").stdout.split()
+    return out[0] if out else ""
+
+
+def test_git_push_of_a_one_line_change_is_built_canaried_and_promoted_under_load(built, repo):
+    sha = commit_version(repo, "python v3")
+    with Load(f"http://127.0.0.1:{HTTP}/", DOMAIN, workers=4, max_seconds=600) as load:
+        proc = git(repo, "push", "sentinel", "main", check=False, timeout=900)
+    said = proc.stdout + proc.stderr
+    assert proc.returncode == 0, said
+    assert "remote: " in said and "] RUN " in said  # the build's steps, streamed back
+    assert "was promoted" in said and "Traceback" not in said, said
+    assert load.errors == [] and load.total > 100, (load.total, load.errors[:5])
+    assert {built.http(DOMAIN).text for _ in range(10)} == {"hello from python v3\n"}
+    assert pushed_sha(repo) == sha  # the branch moved only once the version was out
+
+
+def test_a_push_whose_build_fails_is_refused_and_production_is_untouched(built, repo):
+    before = pushed_sha(repo)
+    (repo / "requirements.txt").write_text("gunicorn==23.0.0\nno-such-package-sentinel-e2e==9.9.9\n")
+    commit_version(repo, "python broken")
+    proc = git(repo, "push", "sentinel", "main", check=False, timeout=900)
+    said = proc.stdout + proc.stderr
+    assert proc.returncode != 0 and "pre-receive hook declined" in said, said
+    assert "the build failed at" in said and "Traceback" not in said
+    assert pushed_sha(repo) == before
+    assert built.json("canary", "status", "shop")["canary"] is None
+    assert {built.http(DOMAIN).text for _ in range(10)} == {"hello from python v3\n"}
+    git(repo, "reset", "-q", "--hard", "HEAD~1")
+
+
+def test_a_push_to_another_branch_or_with_a_wrong_token_builds_nothing(built, repo):
+    before = len(built.json("builds", "shop"))
+    proc = git(repo, "push", "sentinel", "main:feature", check=False)
+    assert proc.returncode != 0 and "only main does" in proc.stderr, proc.stderr
+    url = git(repo, "remote", "get-url", "sentinel").stdout.strip()
+    wrong = url.replace(url.split(":")[2].split("@")[0], "not-the-token")
+    proc = git(repo, "push", wrong, "main", check=False)
+    assert proc.returncode != 0 and "push token was not accepted" in proc.stderr, proc.stderr
     assert len(built.json("builds", "shop")) == before
