@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 from typing import List, Optional
 
 import typer
@@ -36,9 +35,10 @@ def resources_body(cpu: Optional[float], memory: Optional[str]) -> Optional[dict
 def deploy(
     name: Optional[str] = typer.Option(None, help="App name (a DNS label, at most 40 chars)."),
     image: Optional[str] = typer.Option(None, help="Image: local (pushed to the cluster) or registry reference."),
-    source: Optional[Path] = typer.Option(None, help="The app's folder instead of an image: built on "
-                                          "the cluster (its Dockerfile, else one generated for its "
-                                          "kind; docs/build.md)."),
+    source: Optional[str] = typer.Option(None, help="The app's folder (or a git URL[#ref] the "
+                                         "control plane fetches) instead of an image: built on the "
+                                         "cluster (its Dockerfile, else one generated for its "
+                                         "kind; docs/build.md)."),
     port: Optional[int] = typer.Option(None, help="Port the app listens on."),
     domain: List[str] = typer.Option([], help="Domain (default <name>.<cluster domain>); repeat "
                                       "for several, the first being the main one."),

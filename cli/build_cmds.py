@@ -25,11 +25,21 @@ def pack_source(source: Path) -> bytes:
     return archive
 
 
-def build_on_cluster(client: Client, app: str, source: Path, json_out: bool = False) -> dict:
-    """Build the folder on the cluster (its steps shown as they run); the build's result, whose
-    `image` a deploy or canary then uses. A failed build ends here: nothing is deployed."""
-    started = client.request("POST", f"/v1/apps/{app}/builds", content=pack_source(source),
-                             timeout=300)
+def is_git(source: str) -> bool:
+    from control_plane.git.fetch import looks_like_git  # light: the standard library only
+
+    return looks_like_git(source) and not Path(source).is_dir()
+
+
+def build_on_cluster(client: Client, app: str, source: str, json_out: bool = False) -> dict:
+    """Build the folder (or the git URL, fetched by the control plane) on the cluster, its steps
+    shown as they run; the build's result, whose `image` a deploy or canary then uses. A failed
+    build ends here: nothing is deployed."""
+    if is_git(source):
+        started = client.post(f"/v1/apps/{app}/builds/git", {"source": source})
+    else:
+        started = client.request("POST", f"/v1/apps/{app}/builds", content=pack_source(Path(source)),
+                                 timeout=300)
     return run_operation(client, started, json_out=json_out, emit=False,
                          done_message=lambda r: f"built {r['image']} ({r['kind']}, "
                                                 f"{r['result']} in {r['seconds']} s)")
@@ -37,8 +47,9 @@ def build_on_cluster(client: Client, app: str, source: Path, json_out: bool = Fa
 
 def build(
     name: str = typer.Argument(..., help="The app the source is for."),
-    source: Path = typer.Option(..., help="The app's folder (its .dockerignore, else .gitignore, "
-                                "says what is left out)."),
+    source: str = typer.Option(..., help="The app's folder (its .dockerignore, else .gitignore, "
+                               "says what is left out), or a git URL[#ref] the control plane "
+                               "fetches."),
     plan: bool = typer.Option(False, "--plan", help="Show what would be built: the kind detected, "
                               "the Dockerfile, the processes."),
     eject: bool = typer.Option(False, "--eject", help="Write the generated Dockerfile into the "
@@ -54,13 +65,16 @@ def build(
         if json_out:
             emit_json(result)
         return
-    out = Client().request("POST", f"/v1/apps/{name}/build-plan", content=pack_source(source),
+    if is_git(source):
+        fail("--plan and --eject read a folder: clone the repository and give its folder.")
+    folder = Path(source)
+    out = Client().request("POST", f"/v1/apps/{name}/build-plan", content=pack_source(folder),
                            timeout=120)
     if eject:
         if out["dockerfile_path"]:
-            fail(f"{source / out['dockerfile_path']} is already the source's Dockerfile: "
+            fail(f"{folder / out['dockerfile_path']} is already the source's Dockerfile: "
                  "there is nothing to eject.")
-        target = source / "Dockerfile"
+        target = folder / "Dockerfile"
         target.write_text(out["dockerfile"])
         console().print(f"wrote {target} ({out['kind']} app); it is built from now on instead of "
                         "a generated one.")

@@ -28,8 +28,9 @@ def _pick_app(client: Client, app: Optional[str]) -> str:
 
 @canary_app.command("deploy")
 def deploy(app: Optional[str] = typer.Argument(None), image: Optional[str] = typer.Option(None),
-           source: Optional[Path] = typer.Option(None, help="The new version's folder instead of an "
-                                                 "image: built on the cluster first (docs/build.md)."),
+           source: Optional[str] = typer.Option(None, help="The new version's folder (or a git "
+                                                "URL[#ref]) instead of an image: built on the "
+                                                "cluster first (docs/build.md)."),
            weight: Optional[int] = typer.Option(None, help="Percent of traffic, 0..100."),
            env: List[str] = typer.Option([], help="KEY=VALUE for the canary, repeatable."),
            replicas: int = typer.Option(1), no_sticky: bool = typer.Option(False, "--no-sticky"),
@@ -378,8 +379,6 @@ def judgments(app: Optional[str] = typer.Argument(None), limit: int = typer.Opti
     if save:
         if not rows:
             fail(f"{app} has no archived judgment yet.")
-        from pathlib import Path
-
         try:
             Path(save).write_text(__import__("json").dumps(rows[0]["input"], indent=1))
         except OSError as e:

@@ -119,6 +119,11 @@ class CanaryDeploy(Strict):
     post_promote_command: str | None = Field(default=None, max_length=4096)
 
 
+class GitBuild(Strict):
+    source: str = Field(max_length=2200, description="a git URL the control plane fetches, with "
+                        "#branch, #tag or #commit (default: the repository's default branch)")
+
+
 class ManifestApply(Strict):
     """sentinel.yaml as the API takes it: the parsed file, and the text of each file it names
     (release SQL, schema, analysis), by the path the manifest gives."""

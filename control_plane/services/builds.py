@@ -20,7 +20,8 @@ from ..build.settings import BuildSettings
 from ..build.source import SOURCE_LIMIT, SourceError, SourceTree, pack, unpack
 from ..docker_cli import (Docker, buildx_version_argv, image_build_argv, image_inspect_argv,
                           image_load_argv, image_push_argv, image_save_argv, image_size_argv)
-from ..errors import CommandFailed
+from ..errors import CommandFailed, InvalidInput
+from ..git import fetch
 from ..jobs import Jobs, Operation
 from ..platform import Platform
 from ..records import Build
@@ -89,6 +90,36 @@ class BuildService:
         return self.jobs.start(names.build_target(app), "build",
                                lambda op: self.build(op, app, source))
 
+    def start_git(self, app: str, source: str) -> str:
+        """Build a commit of a git repository the control plane fetches (`URL#ref`)."""
+        self.p.require_ready()
+        validation.name(app)
+        src = fetch.parse(source)
+        return self.jobs.start(names.build_target(app), "build",
+                               lambda op: self.build_git(op, app, src))
+
+    def build_git(self, op: Operation, app: str, src: fetch.GitSource) -> dict:
+        archive, sha = self.fetch(op, src)
+        self.plan(app, archive)  # a repository of no known kind: said before any build
+        return self.build(op, app, archive, label=sha[:12])
+
+    def fetch(self, op: Operation, src: fetch.GitSource) -> tuple[bytes, str]:
+        """The commit `src` names, packed as a folder source is; and its sha."""
+        op.step(f"fetching {src.shown}")
+        with tempfile.TemporaryDirectory(prefix="sentinel-git-") as tmp:
+            dest = Path(tmp) / "repo"
+            for argv in fetch.fetch_argvs(src, dest):
+                proc = executor.run(argv, env=fetch.FETCH_ENV, timeout=600, check=False)
+                if proc.returncode != 0:
+                    lines = (proc.stderr or "").strip().splitlines()
+                    said = fetch.without_credentials(lines[-1].strip()[:300] if lines else "")
+                    raise InvalidInput(f"{src.shown} could not be fetched: {said or 'no answer'} "
+                                       "(check the URL and the branch, tag or commit after #).")
+            sha = proc.stdout.strip()
+            archive, _ = pack(dest, SOURCE_LIMIT)
+        op.step(f"fetched {sha[:12]}")
+        return archive, sha
+
     def history(self, app: str) -> list[Build]:
         return [Build.model_validate(b) for b in self.store.get(names.builds_key(app)) or []]
 
@@ -96,7 +127,9 @@ class BuildService:
         kept = [b for b in self.history(build.app) if b.id != build.id] + [build]
         self.store.put(names.builds_key(build.app), [b.model_dump() for b in kept[-HISTORY:]])
 
-    def build(self, op: Operation, app: str, source: bytes) -> dict:
+    def build(self, op: Operation, app: str, source: bytes, label: str | None = None) -> dict:
+        """Build `source` (a gzip tarball); `label` names it in the history (a git commit),
+        else its content hash does."""
         with tempfile.TemporaryDirectory(prefix="sentinel-build-") as tmp:
             folder = Path(tmp) / "src"
             plan, _ = self._planned(source, folder)
@@ -110,7 +143,7 @@ class BuildService:
         settings = self.settings()
         tag = names.build_tag(self.p.registry_host, app,
                               build_digest(digest, settings.base, plan.build_args))
-        record = Build(id=op.id, app=app, source=digest[:12], kind=plan.kind, image=tag,
+        record = Build(id=op.id, app=app, source=label or digest[:12], kind=plan.kind, image=tag,
                        started_at=time.time())
         self._record(record)
         started = time.monotonic()

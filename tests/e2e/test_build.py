@@ -167,6 +167,17 @@ def test_git_push_of_a_one_line_change_is_built_canaried_and_promoted_under_load
     assert pushed_sha(repo) == sha  # the branch moved only once the version was out
 
 
+def test_a_git_url_is_fetched_by_the_control_plane_and_named_by_its_commit(built, repo):
+    url = git(repo, "remote", "get-url", "sentinel").stdout.strip()  # a smart-HTTP git server
+    out = built.json("build", "shop", "--source", f"{url}#main")
+    assert out["source"] == pushed_sha(repo)[:12]
+    assert out["result"] == "reused"  # the push built the same tree
+    token = url.split(":")[2].split("@")[0]
+    bad = built.cli("build", "shop", "--source", f"{url}#no-such-branch", check=False)
+    assert bad.returncode == 1 and "could not be fetched" in bad.stderr, bad.stderr
+    assert token not in bad.stderr + bad.stdout and "Traceback" not in bad.stderr
+
+
 def test_a_push_whose_build_fails_is_refused_and_production_is_untouched(built, repo):
     before = pushed_sha(repo)
     (repo / "requirements.txt").write_text("gunicorn==23.0.0\nno-such-package-sentinel-e2e==9.9.9\n")

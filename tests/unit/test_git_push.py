@@ -220,3 +220,26 @@ def test_a_new_token_shuts_out_the_old_one_and_plain_files_are_not_served(contro
     assert r.status_code == 403
     bad = sentinel(control_plane, "git", "remote", "Not_An_App")
     assert bad.returncode == 1 and "Traceback" not in bad.stderr and bad.stderr.count("\n") == 1
+
+
+# ---- a git URL as a build's source ---------------------------------------------------------------
+def test_a_git_source_is_an_https_url_with_an_optional_ref():
+    from control_plane.errors import InvalidInput
+    from control_plane.git.fetch import GitSource, fetch_argvs, looks_like_git, parse
+
+    assert parse("https://git.example.com/shop.git#v2") == GitSource("https://git.example.com/shop.git", "v2")
+    assert parse("https://git.example.com/shop.git").ref == "HEAD"
+    assert parse("https://u:secret@h/r.git#main").shown == "https://h/r.git#main"
+    for bad, said in [("git@github.com:a/b.git", "HTTPS only"), ("ssh://h/r.git", "HTTPS only"),
+                      ("file:///etc", "give a folder, or a git URL"),
+                      ("https://h/r.git#--upload-pack=x", "not a branch, tag or commit"),
+                      ("https://h/r.git#a..b", "not a branch")]:
+        with pytest.raises(InvalidInput, match=said):
+            parse(bad)
+    assert looks_like_git("https://h/r") and looks_like_git("git@h:r") and not looks_like_git("./shop")
+    assert fetch_argvs(GitSource("https://h/r.git", "v2"), Path("/t/repo")) == [
+        ["git", "init", "--quiet", "/t/repo"],
+        ["git", "-C", "/t/repo", "fetch", "--quiet", "--depth=1", "--no-tags", "--",
+         "https://h/r.git", "v2"],
+        ["git", "-C", "/t/repo", "checkout", "--quiet", "--detach", "FETCH_HEAD"],
+        ["git", "-C", "/t/repo", "rev-parse", "HEAD"]]

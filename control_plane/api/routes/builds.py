@@ -5,6 +5,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.concurrency import run_in_threadpool
 
 from ...errors import InvalidInput
+from ...models import GitBuild
 from ...build.source import SOURCE_LIMIT
 from ...services.builds import BuildService
 from ..responses import ERRORS, BuildList, BuildPlan, OperationStarted
@@ -35,6 +36,11 @@ def router(builds: BuildService, auth) -> APIRouter:
         operation's result names it); nothing is deployed."""
         source = await source_of(request)
         return {"operation": await run_in_threadpool(builds.start, name, source)}
+
+    @r.post("/builds/git", response_model=OperationStarted, status_code=202)
+    def build_git(name: str, body: GitBuild):
+        """Build a commit of a git repository the control plane fetches; nothing is deployed."""
+        return {"operation": builds.start_git(name, body.source)}
 
     @r.get("/builds", response_model=BuildList)
     def history(name: str):
