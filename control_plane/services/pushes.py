@@ -178,7 +178,7 @@ class PushService:
     def _push(self, op: Operation, app: str, sha: str, data: dict, files: dict[str, str] | None,
               source: bytes) -> dict:
         op.step(f"push of {sha[:12]} to {app}: building")
-        built = self.builds.build(op, app, source)
+        built = self.builds.build(op, app, source, label=sha[:12])
         image = built["image"]
         if files is None:  # no sentinel.yaml: the stored app, with the pushed image
             manifest = pushed_manifest(data, image, built.get("release"))
