@@ -14,25 +14,38 @@ from .output import confirm, console, emit_json, fail, run_operation
 FILE_HELP = "The app's sentinel.yaml."
 
 
-def load(path: str) -> dict:
+def load(path: str, client: Client | None = None, quiet: bool = False) -> dict:
     """The API body for a manifest file: parsed and checked here (key paths, before any call),
-    with the text of every file it names, read relative to the manifest."""
+    with the text of every file it names, read relative to the manifest. A file that gives
+    `source:` instead of `image:` has that folder (or git URL) built on the cluster first, and
+    the image built stands in its place."""
     from control_plane import manifest as mf
 
     text = read_file(path, "manifest")
+    name, folder = Path(path).name, Path(path).parent
     try:
-        m = mf.loads(text, source=Path(path).name)
+        data = mf.load_data(text, source=name)
+        source = mf.source_of(data, name)
+        if source is not None:
+            from .build_cmds import build_on_cluster, is_git
+
+            target = source if is_git(source) else str(folder / source)
+            app = data.get("app") if isinstance(data.get("app"), str) else ""
+            mf.parse(mf.with_image(data, f"{app or 'app'}:source"), name)  # the rest, before a build
+            built = build_on_cluster(client or Client(), app, target, json_out=quiet)
+            data = mf.with_image(data, built["image"])
+        m = mf.parse(data, name)
     except mf.ManifestError as e:
         fail(e.message)
-    folder = Path(path).parent
-    files = {}
-    for key, rel in mf.referenced_files(m):
+
+    def read(rel: str) -> str | None:
         p = folder / rel
-        if not p.is_file():
-            fail(f"{Path(path).name}: {key}: {rel} does not exist (paths are relative to the manifest).")
-        files[rel] = read_file(str(p), key)
-    return {"manifest": m.model_dump(mode="json", by_alias=True), "files": files,
-            "source": Path(path).name}
+        return read_file(str(p), rel) if p.is_file() else None
+    try:
+        files = mf.files_named(m, read, name)
+    except mf.ManifestError as e:
+        fail(e.message)
+    return {"manifest": m.model_dump(mode="json", by_alias=True), "files": files, "source": name}
 
 
 def _print_changes(lines: list[str]) -> None:
@@ -47,9 +60,10 @@ def apply(file: str = typer.Option(..., "--file", "-f", help=FILE_HELP),
     """Create or update the app as sentinel.yaml says.
 
     Shows the changes first (as `sentinel diff`), then makes them: an image change starts a
-    canary by the file's `canary:` section, or a rolling update without one."""
-    body = load(file)
+    canary by the file's `canary:` section, or a rolling update without one. A file with
+    `source:` (a folder relative to it, or a git URL) instead of `image:` is built first."""
     client = Client()
+    body = load(file, client, quiet=json_out)
     plan = client.post("/v1/manifest/diff", body)
     if not plan["changes"]:
         if json_out:
@@ -88,8 +102,9 @@ def diff(file: str = typer.Option(..., "--file", "-f", help=FILE_HELP),
     from .output import Failure
 
     try:
-        body = load(file)
-        plan = Client().post("/v1/manifest/diff", body)
+        client = Client()
+        body = load(file, client, quiet=True)
+        plan = client.post("/v1/manifest/diff", body)
     except Failure as e:
         raise Failure(str(e), exit_code=2, code=e.code)
     except ClientError as e:

@@ -463,6 +463,9 @@ def parse(data: Any, source: str = "") -> Manifest:
     prefix = f"{source}: " if source else ""
     if not isinstance(data, dict):
         raise ManifestError(f"{prefix}the file must be a mapping with at least app and image.")
+    if "source" in data:
+        raise ManifestError(f"{prefix}source: is built before the file is applied (`sentinel "
+                            "apply` and `git push` do it): the control plane takes image:.")
     try:
         return Manifest.model_validate(data)
     except ValidationError as e:

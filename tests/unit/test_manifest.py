@@ -281,3 +281,25 @@ def test_the_demo_file_reads():
     assert m.app == "todos" and m.canary.steps[1].pause == "approve" and m.canary.promote == "auto"
     assert [f for _, f in mf.referenced_files(m)] == ["schema.sql"]
     assert (path.parent / "schema.sql").is_file()
+
+
+def test_a_file_may_give_a_source_to_build_instead_of_an_image():
+    data = mf.load_data("app: shop\nsource: ./web\nport: 8000\n")
+    assert mf.source_of(data) == "./web"
+    m = mf.parse(mf.with_image(data, "reg/shop:src-1"))
+    assert m.image == "reg/shop:src-1" and m.port == 8000
+    assert mf.source_of(mf.load_data("app: shop\nimage: a:1\n")) is None
+    with pytest.raises(mf.ManifestError, match="give image: .* or source: .*, not both"):
+        mf.source_of(mf.load_data("app: shop\nimage: a:1\nsource: .\n"))
+    with pytest.raises(mf.ManifestError, match="source: must be a folder"):
+        mf.source_of({"app": "shop", "source": 3})
+    with pytest.raises(mf.ManifestError, match="source: is built before"):  # the API takes images
+        mf.parse(data)
+
+
+def test_the_files_a_file_names_are_read_by_their_path_and_a_missing_one_is_named():
+    m = mf.parse({"app": "shop", "image": "a:1", "release": {"sql": "db/001.sql"}})
+    assert mf.files_named(m, {"db/001.sql": "select 1;"}.get, "sentinel.yaml") == \
+        {"db/001.sql": "select 1;"}
+    with pytest.raises(mf.ManifestError, match="release.sql: db/001.sql does not exist"):
+        mf.files_named(m, {}.get, "sentinel.yaml")
