@@ -1,6 +1,7 @@
 """Building from source on the cluster (issue 24's numbers): the demo app built from
 examples/todo *without* its Dockerfile, then after a one-line change in app.py, then unchanged;
-and the build node's CPU once no build runs.
+`git push` of a one-line change until its canary takes traffic; and the build node's CPU once no
+build runs.
 
     .venv/bin/python bench/build_cluster.py [--runs 3]
 
@@ -13,6 +14,8 @@ folder again (the image is reused, nothing is built).
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import shutil
 import statistics
 import subprocess
@@ -38,6 +41,41 @@ def build(home: Path, folder: Path) -> tuple[float, dict]:
     t = time.monotonic()
     out = sjson(home, "build", "todo", "--source", str(folder))
     return time.monotonic() - t, out
+
+
+def git(repo: Path, *args: str) -> str:
+    env = {**os.environ, "GIT_TERMINAL_PROMPT": "0", "GIT_AUTHOR_NAME": "bench",
+           "GIT_AUTHOR_EMAIL": "bench@example.com", "GIT_COMMITTER_NAME": "bench",
+           "GIT_COMMITTER_EMAIL": "bench@example.com"}
+    p = subprocess.run(["git", "-C", str(repo), *args], capture_output=True, text=True, env=env,
+                       timeout=900)
+    if p.returncode != 0:
+        raise SystemExit(f"git {' '.join(args)} failed: {p.stdout[-2000:]}{p.stderr[-2000:]}")
+    return p.stdout + p.stderr
+
+
+def push_runs(home: Path, folder: Path, runs: int) -> list[float]:
+    """`git push` of a one-line change, from the push to its exit: built, released, and its
+    canary taking 10% (manual promotion: the push ends there); then the canary rolled back."""
+    (folder / "sentinel.yaml").write_text(json.dumps({
+        "app": "todo", "source": ".", "port": 8000, "health": {"path": "/healthz"},
+        "database": {"engine": "postgres", "ha": False}, "canary": {"weight": 10}}))
+    git(folder, "init", "-q", "-b", "main")
+    git(folder, "add", "-A")
+    git(folder, "commit", "-qm", "todo")
+    git(folder, "remote", "add", "sentinel", sjson(home, "git", "remote", "todo")["url"])
+    out = []
+    for i in range(runs):
+        app = folder / "app.py"
+        app.write_text(app.read_text() + f"# push {i}\n")
+        git(folder, "commit", "-qam", f"push {i}")
+        t = time.monotonic()
+        said = git(folder, "push", "sentinel", "main")
+        out.append(time.monotonic() - t)
+        assert "takes 10% of the traffic" in said, said
+        cli(home, "canary", "rollback", "todo", "--yes")
+        print(f"push {i + 1}: {out[-1]:.1f} s", flush=True)
+    return out
 
 
 def node_cpu(seconds: float = 10.0) -> float:
@@ -82,8 +120,13 @@ def main() -> None:
               f"{med(changed):.1f} s (goal < 20), unchanged {med(same):.1f} s (goal < 5)")
         t = time.monotonic()
         cli(home, "deploy", "--name", "todo", "--image", out["image"], "--port", "8000",
+            "--db", "postgres", "--no-db-ha", "--db-schema", str(ROOT / "examples/todo/schema.sql"),
             "--health-path", "/healthz", "--yes")
-        print(f"deploy of the built image: {time.monotonic() - t:.1f} s")
+        print(f"deploy of the built image (with its database): {time.monotonic() - t:.1f} s",
+              flush=True)
+        pushes = push_runs(home, folder, args.runs)
+        print(f"git push of a one-line change to its canary taking 10% of the traffic: "
+              f"{', '.join(f'{x:.1f}' for x in pushes)} s; median {med(pushes):.1f} s (goal < 60)")
         print(f"build node at rest (no build running): {node_cpu():.3f} cores")
     finally:
         cli(home, "destroy", "--delete-data", "--yes")
