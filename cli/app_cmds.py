@@ -6,7 +6,7 @@ from typing import List, Optional
 
 import typer
 
-from .build_cmds import build_on_cluster
+from .build_cmds import build_on_cluster, other_processes
 from .client import Client
 from .files import read_file
 from .output import ask, confirm, emit_json, fail, run_operation, table, console
@@ -81,15 +81,16 @@ def deploy(
         fail("--db-schema needs --db postgres.")
     confirm(f"Deploy {image or f'{source} (built on the cluster)'} as {name}?", yes)
     client = Client()
+    processes = None
     if source is not None:
         built = build_on_cluster(client, name, source, json_out)
-        image = built["image"]
+        image, processes = built["image"], other_processes(built)
         if health_path is None:
             health_path = built.get("health_path") or "/healthz"
     body = {"name": name, "image": image, "port": port, "domains": list(domain) or None, "db": db,
             "db_schema": schema, "db_ha": db_ha, "env": list(env), "replicas": replicas,
             "health_path": "/healthz" if health_path is None else health_path or None,
-            "release": release, "resources": resources_body(cpu, memory)}
+            "release": release, "resources": resources_body(cpu, memory), "processes": processes}
     run_operation(client, client.post("/v1/apps", body), json_out=json_out,
                   done_message=lambda r: f"{r['name']} runs {r['image']} at {r['url']}")
 
@@ -125,11 +126,17 @@ def inspect_one(name: str, json_out: bool = typer.Option(False, "--json")):
 def logs(name: str, canary: bool = typer.Option(False, "--canary"),
          db: bool = typer.Option(False, "--db"), tail: int = typer.Option(100),
          since: Optional[str] = typer.Option(None, help="e.g. 10m"),
+         process: Optional[str] = typer.Option(None, "--process", help="A process type besides "
+                                               "web (the Procfile's worker, …)."),
          follow: bool = typer.Option(False, "--follow", "-f")):
-    """The app's logs (or its canary's, or its database's); --follow streams them until Ctrl-C."""
+    """The app's logs (or its canary's, or its database's, or a process type's); --follow streams
+    them until Ctrl-C."""
     role = "db" if db else "canary" if canary else "production"
+    if db and process:
+        fail("give --db or --process, not both.")
     client = Client()
-    params = {k: v for k, v in {"role": role, "tail": tail, "since": since}.items() if v is not None}
+    params = {k: v for k, v in {"role": role, "tail": tail, "since": since,
+                                "process": process}.items() if v is not None}
     if not follow:
         for line in client.get(f"/v1/apps/{name}/logs", params=params)["lines"]:
             print(line, flush=True)
@@ -139,6 +146,24 @@ def logs(name: str, canary: bool = typer.Option(False, "--canary"),
             print(line, flush=True)
     except KeyboardInterrupt:  # the usual way to stop following: no traceback, no message
         raise typer.Exit(130)
+
+
+@scale_app.command("process")
+def scale_process(name: str = typer.Argument(..., help="The app."),
+                  counts: List[str] = typer.Argument(..., help="TYPE=N, e.g. worker=3"),
+                  json_out: bool = typer.Option(False, "--json")):
+    """Change the replicas of the app's process types besides web (sentinel scale process shop
+    worker=3)."""
+    replicas = {}
+    for item in counts:
+        proc, sep, n = item.partition("=")
+        if not sep or not n.strip().isdigit():
+            fail(f"{item!r}: give TYPE=N, e.g. worker=3.")
+        replicas[proc.strip()] = int(n)
+    client = Client()
+    run_operation(client, client.post(f"/v1/apps/{name}/scale-processes", {"replicas": replicas}),
+                  json_out=json_out, done_message=lambda r: f"{r['name']}: " + ", ".join(
+                      f"{k} {v['replicas']}" for k, v in sorted(r["processes"].items())))
 
 
 @scale_app.command("app")

@@ -31,6 +31,11 @@ def is_git(source: str) -> bool:
     return looks_like_git(source) and not Path(source).is_dir()
 
 
+def other_processes(built: dict) -> dict[str, str]:
+    """The built source's process types besides web (its Procfile's `worker`, …)."""
+    return {k: v for k, v in (built.get("processes") or {}).items() if k != "web"}
+
+
 def build_on_cluster(client: Client, app: str, source: str, json_out: bool = False) -> dict:
     """Build the folder (or the git URL, fetched by the control plane) on the cluster, its steps
     shown as they run; the build's result, whose `image` a deploy or canary then uses. A failed

@@ -7,7 +7,7 @@ from typing import List, Optional
 
 import typer
 
-from .build_cmds import build_on_cluster
+from .build_cmds import build_on_cluster, other_processes
 from .client import Client
 from .output import ask, confirm, emit_json, fail, run_operation, table, console
 from .release_opts import options as _release_options, release_body
@@ -76,9 +76,12 @@ def deploy(app: Optional[str] = typer.Argument(None), image: Optional[str] = typ
     confirm(f"Send {app}'s traffic to {image or f'{source} (built on the cluster)'} ({what})?", yes)
     from .app_cmds import resources_body
 
+    processes = None
     if source is not None:
-        image = build_on_cluster(client, app, source, json_out)["image"]
+        built = build_on_cluster(client, app, source, json_out)
+        image, processes = built["image"], other_processes(built)
     body = {"image": image, "weight": weight, "env": list(env), "replicas": replicas,
+            "processes": processes,
             "sticky": not no_sticky, "baseline": baseline, **plan, "release": release,
             "post_promote_command": post_promote_command, "mirror": mirror,
             "resources": resources_body(cpu, memory)}

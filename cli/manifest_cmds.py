@@ -62,8 +62,8 @@ def apply(file: str = typer.Option(..., "--file", "-f", help=FILE_HELP),
     Shows the changes first (as `sentinel diff`), then makes them: an image change starts a
     canary by the file's `canary:` section, or a rolling update without one. A file with
     `source:` (a folder relative to it, or a git URL) instead of `image:` is built first."""
+    body = load(file, quiet=json_out)  # the file is checked before the control plane is asked
     client = Client()
-    body = load(file, client, quiet=json_out)
     plan = client.post("/v1/manifest/diff", body)
     if not plan["changes"]:
         if json_out:
@@ -102,9 +102,8 @@ def diff(file: str = typer.Option(..., "--file", "-f", help=FILE_HELP),
     from .output import Failure
 
     try:
-        client = Client()
-        body = load(file, client, quiet=True)
-        plan = client.post("/v1/manifest/diff", body)
+        body = load(file, quiet=True)
+        plan = Client().post("/v1/manifest/diff", body)
     except Failure as e:
         raise Failure(str(e), exit_code=2, code=e.code)
     except ClientError as e:

@@ -81,12 +81,20 @@ class AppDeploy(Strict):
     replicas: int = 1
     health_path: str | None = "/healthz"
     release: ReleaseOptions | None = None
+    processes: dict[str, str] | None = Field(default=None, description="process types besides "
+                                             "web (the Procfile's), name -> command; each runs as "
+                                             "its own service without traffic. None: the app's "
+                                             "current ones")
     keep_env: bool = Field(default=False, description="an update keeps the app's current "
                            "variables (the console never sees their values, so cannot resend them)")
 
 
 class AppScale(Strict):
     replicas: int
+
+
+class ProcessScale(Strict):
+    replicas: dict[str, int] = Field(description="process type -> replicas, e.g. {\"worker\": 3}")
 
 
 class CanaryStep(Strict):
@@ -117,6 +125,8 @@ class CanaryDeploy(Strict):
     auto_promote: bool = False
     release: ReleaseOptions | None = None
     post_promote_command: str | None = Field(default=None, max_length=4096)
+    processes: dict[str, str] | None = Field(default=None, description="the new version's "
+                                             "process types besides web; None: production's")
 
 
 class GitBuild(Strict):
@@ -131,6 +141,9 @@ class ManifestApply(Strict):
     files: dict[str, str] = {}
     source: str = Field(default="sentinel.yaml", max_length=200, description="the file's name, "
                         "for error messages")
+    processes: dict[str, str] | None = Field(default=None, description="the process types "
+                                             "besides web of the source the image was built "
+                                             "from (its Procfile's); None: the app's current ones")
 
 
 class CanaryPromote(Strict):

@@ -36,6 +36,21 @@ RESERVED_APPS = frozenset({"sentinel", "sentinel-registry", "prometheus", "grafa
                            "registry"})
 
 
+# Process types (Procfile) that are not services of their own, or whose stack key is taken.
+RESERVED_PROCESSES = frozenset({"web", "release", "canary", "baseline", "db", "repo", "backup"})
+
+
+def process_key(role: str, process: str) -> str:
+    """A process type's stack key: `worker` for production's, `canary-worker` for the canary's
+    (a process name has no dash, so no two collide)."""
+    return process if role == "production" else f"{role}-{process}"
+
+
+def process_service(app: str, role: str, process: str) -> str:
+    """The swarm service of a process type (production's or the canary's)."""
+    return stack_object(app, process_key(role, process))
+
+
 def app_of(service: str) -> str:
     """The app a swarm service of its stack belongs to (app names hold no '_')."""
     return service.split("_", 1)[0]

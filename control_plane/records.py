@@ -116,6 +116,13 @@ class Database(Record):
         return next((m for m in self.members if m.key == key), None)
 
 
+class Process(Record):
+    """A process type of the app besides `web` (the Procfile's `worker`, …): its own swarm
+    service on the app's network, running the app's image with this command, without traffic."""
+    command: str
+    replicas: int = 1
+
+
 class App(Record):
     name: str
     image: str | None = None  # None: a database restored --into, nothing deployed on it yet
@@ -135,6 +142,7 @@ class App(Record):
     policy: dict | None = None  # sentinel.yaml's release/canary/notify/hooks, in the file's form
     internal: bool = False  # a scratch copy of the platform's own (the release check)
     restored_from: dict | None = None  # a copy restored --into: {"app", "target"}
+    processes: dict[str, Process] = Field(default_factory=dict)  # besides web, by name
 
     def need_db(self) -> Database:
         """The database, for code that runs only where the app has one."""
@@ -171,6 +179,8 @@ class Canary(Record):
     weight: int = 0
     env: dict[str, str] = Field(default_factory=dict)
     env_unset: list[str] = Field(default_factory=list)
+    # The new version's process types besides web (name -> command); None: production's.
+    processes: dict[str, str] | None = None
     mirror: int = 0
     resources: dict | None = None
     replicas: int = 1

@@ -5,7 +5,9 @@ import re
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from .build import procfile
 from .errors import InvalidInput
+from .names import RESERVED_PROCESSES
 from .metrics import parse_duration
 from .units import check_cpu, format_memory, parse_memory
 
@@ -216,3 +218,27 @@ def http_url(value: str, what: str = "URL") -> str:
     if not ok or any(c.isspace() for c in value):
         raise InvalidInput(f"{what} {value!r} is not an http:// or https:// URL with a host.")
     return value
+
+
+# ---- process types (Procfile) --------------------------------------------------------------
+MAX_PROCESSES = 10
+
+
+def processes(value: dict[str, str] | None) -> dict[str, str]:
+    """The process types besides web, name -> command (what a Procfile lists)."""
+    out: dict[str, str] = {}
+    for name, command in (value or {}).items():
+        if not procfile.NAME.fullmatch(name or "") or len(name) > procfile.NAME_MAX:
+            raise InvalidInput(f"process {name!r}: a process type is a name of lowercase letters, "
+                               f"digits, _ and - (at most {procfile.NAME_MAX}), as the Procfile's "
+                               "`worker:`.")
+        if name in RESERVED_PROCESSES or name.startswith(("canary-", "baseline-")):
+            raise InvalidInput(f"process {name!r}: that name is taken (web is routed, release is "
+                               "the release phase, canary- and baseline- name a new version's): "
+                               "name it otherwise.")
+        if not isinstance(command, str) or not command.strip() or len(command) > 4096:
+            raise InvalidInput(f"process {name}: give its command (at most 4096 characters).")
+        out[name] = command
+    if len(out) > MAX_PROCESSES:
+        raise InvalidInput(f"at most {MAX_PROCESSES} process types besides web.")
+    return out

@@ -111,6 +111,11 @@ class Resources(BaseModel):
     memory: str | None = None
 
 
+class ProcessInfo(BaseModel):
+    command: str
+    replicas: int
+
+
 class AppSummary(BaseModel):
     name: str
     image: str | None = Field(default=None, description="null for a restored copy of a database")
@@ -122,6 +127,8 @@ class AppSummary(BaseModel):
     resources: Resources | None = None
     db: bool
     url: str
+    processes: dict[str, ProcessInfo] = Field(default={}, description="process types besides "
+                                              "web (a Procfile's), each its own service")
 
 
 class AppListItem(AppSummary):

@@ -14,7 +14,7 @@ from ..errors import InvalidInput
 WEB = "web"
 RELEASE = "release"
 NAME = re.compile(r"[a-z0-9_-]+")
-NAME_MAX = 30          # `<app>_<process>` must stay within swarm's 63-character service names
+NAME_MAX = 15  # `<app>_canary-<process>` within swarm's 63-character service names (apps: 40)
 LINE = re.compile(r"^\s*([^:\s]*)\s*:(.*)$")
 # Control characters a command cannot hold (a Procfile line is one line; tabs are fine).
 CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")

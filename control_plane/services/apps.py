@@ -15,7 +15,7 @@ from .cluster import ClusterService
 from .database import DatabaseService
 from .release import ReleaseService, validate as validate_release
 from .routes import PRODUCTION_ONLY, Routes, app_domains
-from .stack import Stack, db_env
+from .stack import Stack, db_env, deployed_processes
 from .teardown import Teardown
 from ..records import App, Database
 
@@ -70,6 +70,7 @@ class AppService:
         if body.keep_env and body.env:
             raise InvalidInput("keep_env keeps the current variables: send no env with it.")
         validation.resources(body.resources)
+        validation.processes(body.processes)
         if body.domains and body.domain and validation.domain(body.domain) != \
                 validation.domain(body.domains[0]):
             raise InvalidInput("give the domains in one list (the first is the main one), or "
@@ -123,7 +124,10 @@ class AppService:
                   edge_slot=existing.edge_slot if existing and existing.edge_slot is not None
                   else self.free_edge_slot(body.name),
                   policy=policy if policy is not None else existing.policy if existing else None,
-                  last_release=existing.last_release if existing else None)
+                  last_release=existing.last_release if existing else None,
+                  processes=deployed_processes(existing.processes if existing else {},
+                                               validation.processes(body.processes)
+                                               if body.processes is not None else None))
         if existing and body.release:
             app.last_release = self.release.release(op, existing, cluster_image, body.release,
                                                     extra_env=app.env)
@@ -216,6 +220,26 @@ class AppService:
         self.store.put_app(app)
         return self.summary(app)
 
+    def scale_processes(self, op: Operation, name: str, counts: dict[str, int]) -> dict:
+        """Replicas of process types besides web (`sentinel scale process shop worker=3`)."""
+        app = self.require(name)
+        procs = dict(app.processes)
+        for proc, replicas in counts.items():
+            if proc not in procs:
+                raise InvalidInput(f"{name} has no process type {proc!r}"
+                                   + (f" (it has {', '.join(sorted(procs))})." if procs else
+                                      ": its Procfile lists none besides web."))
+            validation.replicas(replicas)
+            procs[proc] = procs[proc].changed(replicas=replicas)
+        app = app.changed(processes=procs)
+        op.step("scaling " + ", ".join(f"{k} to {v}" for k, v in sorted(counts.items())))
+        self.stack.deploy(app, self.store.canary(name))
+        for proc in counts:
+            self.stack.wait_running(names.process_service(name, "production", proc),
+                                    procs[proc].replicas)
+        self.store.put_app(app)
+        return self.summary(app)
+
     def delete(self, op: Operation, name: str, keep_data: bool) -> dict:
         app = self.require(name)
         op.step(f"removing {name}'s routes, services and network"
@@ -229,6 +253,7 @@ class AppService:
         return {"name": app.name, "image": app.image, "domain": app.domain, "port": app.port,
                 "replicas": app.replicas, "health_path": app.health_path,
                 "domains": app_domains(app), "resources": app.resources, "db": bool(app.db),
+                "processes": {k: p.model_dump() for k, p in app.processes.items()},
                 "url": self.p.edge_url(app.domain or "", https=bool(self.p.spec.email))}
 
     def list(self, live: bool = True) -> list[dict]:
@@ -279,9 +304,21 @@ class AppService:
                              for s in services],
                 "tasks": rows[:50], "nodes": nodes}
 
-    def log_service(self, name: str, role: str = "production") -> str:
+    def log_service(self, name: str, role: str = "production", process: str | None = None) -> str:
         """The swarm service whose logs `sentinel inspect logs` shows."""
         app = self.require(name)
+        if process and process != "web":
+            if role not in ("production", "canary"):
+                raise InvalidInput("a process type's logs are production's or the canary's.")
+            canary = self.store.canary(name) if role == "canary" else None
+            if role == "canary" and canary is None:
+                raise InvalidInput(f"app {name!r} has no canary.")
+            have = deployed_processes(app.processes, canary.processes) if canary else app.processes
+            if process not in have:
+                raise InvalidInput(f"{name} has no process type {process!r}"
+                                   + (f" (it has web, {', '.join(sorted(have))})." if have
+                                      else ": it runs web alone."))
+            return names.process_service(name, role, process)
         if role not in (*ROLES, "db"):
             raise InvalidInput(f"role {role!r} is not valid: use production, canary, baseline or db.")
         if role == "db" and not app.db:
@@ -295,13 +332,13 @@ class AppService:
         return service_name(name, role)
 
     def logs(self, name: str, role: str = "production", tail: int | None = 200,
-             since: str | None = None) -> list[str]:
-        return self.stack.logs(self.log_service(name, role), tail=tail, since=since)
+             since: str | None = None, process: str | None = None) -> list[str]:
+        return self.stack.logs(self.log_service(name, role, process), tail=tail, since=since)
 
     def follow_logs(self, name: str, role: str = "production", tail: int | None = 100,
-                    since: str | None = None):
+                    since: str | None = None, process: str | None = None):
         """Validates now, then streams (masked) lines as the tasks write them, until the
         reader goes away: `docker service logs --follow` on the manager."""
-        svc = self.log_service(name, role)
+        svc = self.log_service(name, role, process)
         return self.p.docker.stream(service_logs_argv(svc, tail=tail, since=since, follow=True),
                                     what=f"following the logs of {svc}")

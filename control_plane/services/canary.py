@@ -19,7 +19,7 @@ from .backup import BackupService
 from .plan import describe_plan, new_plan, plan_lock, split_steps, validate_plan
 from .release import ReleaseService, validate as validate_release
 from .routes import PRODUCTION_ONLY, Routes, routing, weights_for
-from .stack import Stack
+from .stack import Stack, canary_process_replicas, deployed_processes
 from ..records import App, Canary
 
 service_name = names.service  # the swarm service of a web role
@@ -73,6 +73,7 @@ class CanaryService:
         validation.image(body.image)
         validation.weight(body.weight, body.baseline)
         validation.replicas(body.replicas)
+        validation.processes(body.processes)
         if body.replicas < 1:
             raise InvalidInput("a canary needs at least 1 replica.")
         validation.env_entries(body.env)
@@ -101,7 +102,9 @@ class CanaryService:
                                    else app.resources),
                         replicas=body.replicas, sticky=body.sticky, baseline=body.baseline,
                         started_at=time.time(), state="starting", analysis=body.analysis,
-                        post_promote_command=body.post_promote_command)
+                        post_promote_command=body.post_promote_command,
+                        processes=validation.processes(body.processes)
+                        if body.processes is not None else None)
         if body.release:
             canary.release = self._release(op, app, canary, body)
         self.store.put_canary(canary)
@@ -113,6 +116,7 @@ class CanaryService:
             for role in roles:
                 self.stack.wait_running(service_name(name, role), body.replicas)
                 self.routes.wait_service(name, role)
+            self._wait_processes(op, app, canary)
             if not self.hooks.confirm(name, "pre_rollout",
                                       webhooks.canary_payload("pre_rollout", app, canary), op):
                 raise CommandFailed("the pre-rollout hook did not answer 2xx (see `sentinel canary "
@@ -210,15 +214,28 @@ class CanaryService:
                            "running): roll it back or wait until it is healthy.")
         return self.jobs.start(names.app_target(name), "canary-promote", lambda op: self.promote(op, name))
 
+    def _wait_processes(self, op: Operation, app: App, canary: Canary | None) -> None:
+        """Until the process types besides web run: the canary's (with `canary`), else
+        production's. A worker that cannot start fails the step it is part of."""
+        role = "canary" if canary else "production"
+        procs = deployed_processes(app.processes, canary.processes) if canary else app.processes
+        for proc, p in sorted(procs.items()):
+            want = canary_process_replicas(p.replicas, canary.weight) if canary else p.replicas
+            op.step(f"waiting for {want} {role} task(s) of process {proc}")
+            self.stack.wait_running(names.process_service(app.name, role, proc), want,
+                                    fail_fast=True)
+
     def promote(self, op: Operation, name: str) -> dict:
         app, c = self.store.require_app(name), self.require(name)
         started = time.monotonic()
         kept = {k: v for k, v in app.env.items() if k not in c.env_unset}
         promoted = app.changed(image=c.image, cluster_image=c.cluster_image, env={**kept, **c.env},
-                               resources=c.resources_or(app.resources))
+                               resources=c.resources_or(app.resources),
+                               processes=deployed_processes(app.processes, c.processes))
         op.step(f"rolling production to {c.image} (start-first, health-gated) while traffic flows")
         self.stack.deploy(promoted, c)
         self.stack.wait_running(service_name(name, "production"), app.replicas, timeout=300)
+        self._wait_processes(op, promoted, None)
         self.store.put_app(promoted)
         op.step("all traffic to production")
         self.routes.write(promoted, PRODUCTION_ONLY)

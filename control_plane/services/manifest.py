@@ -277,7 +277,7 @@ class ManifestService:
                "lines": [c.line() for c in found], "operation": None}
         if not found:
             return out
-        work = self._prepare(m, req.files, found)  # every body checked before anything starts
+        work = self._prepare(m, req.files, found, req.processes)  # all checked before anything starts
         out["operation"] = self.jobs.start(names.app_target(m.app), "apply",
                                            lambda op: self._apply(op, m, found, work))
         return out
@@ -289,25 +289,29 @@ class ManifestService:
         if not found:
             op.step(f"nothing to change: {m.app} is as {req.source} says")
             return {"app": m.app}
-        return self._apply(op, m, found, self._prepare(m, req.files, found))
+        return self._apply(op, m, found, self._prepare(m, req.files, found, req.processes))
 
-    def _prepare(self, m: mf.Manifest, files: dict[str, str], found: list[Change]) -> Work:
+    def _prepare(self, m: mf.Manifest, files: dict[str, str], found: list[Change],
+                 processes: dict[str, str] | None = None) -> Work:
+        """`processes`: those of the source the file's image was built from (a push)."""
         hows = {c.how for c in found}
         work = Work(policy=mf.policy(m))
+        built = {"processes": processes}
         if "create" in hows:
-            work.create = self.apps.validate(mf.app_deploy(m, files))
+            work.create = self.apps.validate(mf.app_deploy(m, files).model_copy(update=built))
             return work
         app = self.store.require_app(m.app)
         paths = {c.path for c in found}
         if any(c.how == "rolling" and c.path in VERSION for c in found):  # and the rest with it
-            work.deploy = self.apps.validate(mf.app_deploy(m, files))
+            work.deploy = self.apps.validate(mf.app_deploy(m, files).model_copy(update=built))
         elif set(PLATFORM) & paths:  # the running version, with the file's settings
             body = mf.app_deploy(m, files, release=False).model_copy(update={"image": app.image})
             domains = self.apps.validate(body).domains or []
             work.platform = {"port": m.port, "domains": domains, "domain": domains[0],
                              "replicas": m.replicas, "health_path": m.health.path}
         if "canary" in hows:
-            work.canary = self.canary.validate_deploy(m.app, mf.canary_deploy(m, files, app.env))
+            work.canary = self.canary.validate_deploy(
+                m.app, mf.canary_deploy(m, files, app.env).model_copy(update=built))
         if "database" in hows and m.database and m.database.ha is not None:
             self.db_ops.check_ha(m.app, m.database.ha)
             work.ha = m.database.ha

@@ -187,8 +187,9 @@ class PushService:
             if built.get("release") and "release" not in data:
                 manifest["release"] = {"command": built["release"]}
         op.step(f"releasing {image}")
+        processes = {k: v for k, v in (built.get("processes") or {}).items() if k != "web"}
         applied = self.manifests.apply_in(op, ManifestApply(manifest=manifest, files=files or {},
-                                                            source=MANIFEST))
+                                                            source=MANIFEST, processes=processes))
         return {"app": app, "sha": sha, "image": image, "build": built["id"], **applied}
 
     # ---- what the pusher sees ---------------------------------------------------------------

@@ -3,6 +3,7 @@ compose_templates/app.yml.j2, deployed, waited for and removed. The one place a 
 written; the services above (database, release, backup, apps, canary) all deploy through it."""
 from __future__ import annotations
 
+import math
 import threading
 import time
 
@@ -19,7 +20,7 @@ from ..swarm_state import FAILED, oldest_engine, tasks, update_state
 from ..templates import render
 from ..units import parse_memory
 from .db_objects import DbObjects
-from ..records import App, Canary, Database
+from ..records import App, Canary, Database, Process
 
 
 def db_env(app: str, db: Database, password: str) -> dict[str, str]:
@@ -118,6 +119,42 @@ def web_services(app: App, canary: Canary | None, db: dict[str, str]) -> list[di
     return out
 
 
+def canary_process_replicas(production: int, weight: int) -> int:
+    """A canary's tasks of a process type: in proportion to its traffic weight, at least one."""
+    return max(1, math.ceil(production * weight / 100))
+
+
+def deployed_processes(current: dict[str, Process], given: dict[str, str] | None) -> dict[str, Process]:
+    """The process types a new version runs (`given`: name -> command; None keeps the current
+    ones): a type it keeps keeps its replicas, a new one starts with one, a dropped one goes."""
+    if given is None:
+        return dict(current)
+    return {name: Process(command=command, replicas=current[name].replicas if name in current else 1)
+            for name, command in given.items()}
+
+
+def process_services(app: App, canary: Canary | None, db: dict[str, str]) -> list[dict]:
+    """The services of the app's process types besides web (a Procfile's `worker`, …):
+    production's, and with a canary the new version's beside them. On the app's network only,
+    no route, no health check; the same variables as the web version they belong to."""
+    env = {"PORT": str(app.port), **app.env}
+    out = [{"key": names.process_key("production", name), "role": "production", "process": name,
+            "image": app.cluster_image, "command": proc.command, "replicas": proc.replicas,
+            "env": {**env, **db, "SENTINEL_VERSION_ROLE": "production", "SENTINEL_PROCESS": name},
+            "resources": stack_resources(app.resources)}
+           for name, proc in sorted(app.processes.items())]
+    if canary:
+        kept = {k: v for k, v in env.items() if k not in canary.env_unset}
+        for name, proc in sorted(deployed_processes(app.processes, canary.processes).items()):
+            out.append({"key": names.process_key("canary", name), "role": "canary", "process": name,
+                        "image": canary.cluster_image, "command": proc.command,
+                        "replicas": canary_process_replicas(proc.replicas, canary.weight),
+                        "env": {**kept, **db, **canary.env, "SENTINEL_VERSION_ROLE": "canary",
+                                "SENTINEL_PROCESS": name},
+                        "resources": stack_resources(canary.resources_or(app.resources))})
+    return out
+
+
 class Stack:
     def __init__(self, platform: Platform, objects: DbObjects):
         self.p = platform
@@ -144,7 +181,9 @@ class Stack:
                       if app.edge_slot is not None else None,
                       dcs_network=names.DCS_NETWORK,
                       backup_node=backup, not_backup_node=backup.replace("==", "!="),
-                      web_services=web_services(app, canary, self.db_env(app)) if web else [], db=db)
+                      web_services=web_services(app, canary, self.db_env(app)) if web else [],
+                      process_services=process_services(app, canary, self.db_env(app)) if web
+                      else [], db=db)
 
     def resolve_image(self, op: Operation, image: str) -> str:
         """The image as the cluster pulls it: a local one is pushed to the cluster registry; one

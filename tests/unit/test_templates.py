@@ -135,7 +135,8 @@ def app_stack(**kw):
                probe={"source": PROBE_SOURCE, "target": PROBE_TARGET},
                endpoint_mode="dnsrr", network="app-todos", edge_network="sentinel-edge-3",
                dcs_network="sentinel-dcs", backup_node="node.labels.sentinel.backup == true",
-               not_backup_node="node.labels.sentinel.backup != true", web_services=web, db=DB)
+               not_backup_node="node.labels.sentinel.backup != true", web_services=web,
+               process_services=[], db=DB)
     return yaml.safe_load(render("app.yml.j2", **{**ctx, **kw}))
 
 
@@ -347,3 +348,43 @@ def test_an_app_without_an_edge_slot_joins_no_edge_network_and_traefik_ignores_i
     labels = s["services"]["web"]["deploy"]["labels"]
     assert labels["traefik.enable"] == "false" and "traefik.swarm.network" not in labels
     assert not [n for n in s["networks"].values() if n.get("name", "").startswith("sentinel-edge")]
+
+
+def test_process_types_run_as_services_of_their_own_without_traffic_and_are_canaried():
+    from control_plane.records import Process
+    from control_plane.services.stack import process_services
+
+    app = App(name="todos", image="todo:1", cluster_image="reg/todo:1", replicas=2,
+              env={"A": "1"}, processes={"worker": Process(command="python worker.py --n $N",
+                                                          replicas=4)})
+    canary = Canary.model_validate({"app": "todos", "image": "todo:2", "cluster_image": "reg/todo:2",
+                                    "weight": 10, "env": {"B": "2"},
+                                    "processes": {"worker": "python worker.py --v2",
+                                                  "mailer": "python mail.py"}})
+    procs = process_services(app, canary, {"PGHOST": "db"})
+    s = app_stack(process_services=procs)["services"]
+    worker, canary_worker, mailer = s["worker"], s["canary-worker"], s["canary-mailer"]
+    assert worker["entrypoint"] == ["/bin/sh", "-c"]
+    assert worker["command"] == ["python worker.py --n $$N"]  # the stack file's $ escaped
+    assert worker["networks"] == ["app"] and worker["deploy"]["replicas"] == 4
+    assert worker["deploy"]["labels"]["traefik.enable"] == "false"
+    assert worker["environment"]["SENTINEL_PROCESS"] == "worker" and worker["environment"]["PGHOST"] == "db"
+    assert worker["secrets"] == s["web"]["secrets"] and worker["image"] == "reg/todo:1"
+    assert worker["labels"]["sentinel.role"] == "production-worker"  # not the judge's production
+    assert canary_worker["image"] == "reg/todo:2" and canary_worker["command"] == ["python worker.py --v2"]
+    assert canary_worker["deploy"]["replicas"] == 1  # 10% of 4, at least one
+    assert canary_worker["environment"]["B"] == "2"
+    assert mailer["deploy"]["replicas"] == 1
+    assert "mailer" not in s  # production gets it when the canary is promoted
+    assert app_stack()["services"].keys() == {"web", "db", "pg-0", "pg-1", "backup"}
+
+
+def test_a_new_version_keeps_the_replicas_of_the_process_types_it_keeps():
+    from control_plane.records import Process
+    from control_plane.services.stack import canary_process_replicas, deployed_processes
+
+    now = {"worker": Process(command="a", replicas=3), "old": Process(command="o")}
+    assert deployed_processes(now, None) == now
+    assert deployed_processes(now, {"worker": "b", "new": "n"}) == {
+        "worker": Process(command="b", replicas=3), "new": Process(command="n", replicas=1)}
+    assert [canary_process_replicas(4, w) for w in (0, 10, 50, 100)] == [1, 1, 2, 4]

@@ -8,7 +8,7 @@ from fastapi.responses import StreamingResponse
 
 from ... import names, validation
 from ...errors import InvalidInput
-from ...models import AppDeploy, AppRun, AppScale
+from ...models import AppDeploy, AppRun, AppScale, ProcessScale
 from ...services.wiring import Services
 from ..responses import (ERRORS, AppDetail, AppListItem, AppSettings, JudgmentRecord, LogLines,
                          OperationStarted)
@@ -38,8 +38,9 @@ def router(services: Services, auth) -> APIRouter:
         return apps.settings(name)
 
     @r.get("/apps/{name}/logs", response_model=LogLines)
-    def logs(name: str, role: str = "production", tail: int | None = 200, since: str | None = None):
-        return {"lines": apps.logs(name, role=role, tail=tail, since=since)}
+    def logs(name: str, role: str = "production", tail: int | None = 200, since: str | None = None,
+             process: str | None = None):
+        return {"lines": apps.logs(name, role=role, tail=tail, since=since, process=process)}
 
     # Plain text streamed, not JSON: its 200 says so instead of naming a model.
     @r.get("/apps/{name}/logs/follow", response_class=StreamingResponse,
@@ -47,9 +48,19 @@ def router(services: Services, auth) -> APIRouter:
                                            "client goes away",
                             "content": {"text/plain": {"schema": {"type": "string"}}}}})
     def follow_logs(name: str, role: str = "production", tail: int | None = 100,
-                    since: str | None = None):
-        return StreamingResponse(apps.follow_logs(name, role=role, tail=tail, since=since),
+                    since: str | None = None, process: str | None = None):
+        return StreamingResponse(apps.follow_logs(name, role=role, tail=tail, since=since,
+                                                  process=process),
                                  media_type="text/plain; charset=utf-8")
+
+    @r.post("/apps/{name}/scale-processes", response_model=OperationStarted, status_code=202)
+    def scale_processes(name: str, body: ProcessScale):
+        """Replicas of the app's process types besides web."""
+        apps.require(name)
+        if not body.replicas:
+            raise InvalidInput("name a process type and its replicas, e.g. worker=3.")
+        return {"operation": jobs.start(names.app_target(name), "scale",
+                                        lambda op: apps.scale_processes(op, name, body.replicas))}
 
     @r.post("/apps/{name}/scale", response_model=OperationStarted, status_code=202)
     def scale_app(name: str, body: AppScale):
