@@ -3,7 +3,8 @@ folder without a Dockerfile is built on the node (BuildKit), deployed and answer
 source again reuses its image; a new version from a folder goes out as a canary and is promoted;
 a build that fails changes nothing that runs; a folder of no known kind is refused at once.
 `git push` of a one-line change is built, canaried by the pushed sentinel.yaml and promoted with
-no failed request; a push whose build fails is refused and changes nothing."""
+no failed request; a push whose build fails is refused and changes nothing. A Procfile's worker
+runs as its own service, canaried beside web and promoted with it."""
 from __future__ import annotations
 
 import json
@@ -11,6 +12,7 @@ import os
 import shutil
 import subprocess
 import tempfile
+import time
 from pathlib import Path
 
 import pytest
@@ -98,6 +100,36 @@ def test_a_new_version_from_a_folder_goes_out_as_a_canary_and_is_promoted(built,
     assert {built.http(DOMAIN).text for _ in range(10)} == {"hello from python v2\n"}
     builds = built.json("builds", "shop")
     assert builds[-1]["result"] == "built" and builds[-1]["source"] != builds[0]["source"]
+
+
+def logs_until(platform, text: str, *args: str, timeout: float = 90) -> str:
+    deadline = time.monotonic() + timeout
+    while True:
+        out = platform.cli("inspect", "logs", "shop", *args, "--tail", "50").stdout
+        if text in out or time.monotonic() > deadline:
+            return out
+        time.sleep(3)
+
+
+def test_a_worker_runs_beside_web_is_canaried_with_it_and_promoted_with_it(built, tmp_path):
+    w = copy_of(PYTHON, tmp_path, "worker")
+    (w / "Procfile").write_text("web: gunicorn --bind 0.0.0.0:$PORT app:application\n"
+                                "worker: python3 -u worker.py\n")
+    (w / "worker.py").write_text("import time\nwhile True:\n"
+                                 "    print('worker of w1: tick', flush=True)\n    time.sleep(2)\n")
+    built.cli("canary", "deploy", "shop", "--source", str(w), "--weight", "50", "--yes", timeout=900)
+    said = logs_until(built, "worker of w1: tick", "--canary", "--process", "worker")
+    assert "worker of w1: tick" in said, said  # the new version's worker runs beside production
+    none = built.cli("inspect", "logs", "shop", "--process", "worker", check=False)
+    assert none.returncode == 1 and "no process type 'worker'" in none.stderr, none.stderr
+    built.cli("canary", "promote", "shop", "--yes", timeout=600)
+    said = logs_until(built, "worker of w1: tick", "--process", "worker")
+    assert "worker of w1: tick" in said, said  # promoted with web
+    [app] = built.json("apps")
+    assert app["processes"]["worker"] == {"command": "python3 -u worker.py", "replicas": 1}
+    out = built.cli("scale", "process", "shop", "worker=2", timeout=300).stdout
+    assert "worker 2" in out, out  # the command returns once two tasks run
+    assert built.json("apps")[0]["processes"]["worker"]["replicas"] == 2
 
 
 def test_a_folder_of_no_known_kind_is_refused_before_anything_starts(built, tmp_path):
