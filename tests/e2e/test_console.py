@@ -158,7 +158,9 @@ def test_a_gate_is_approved_from_the_console_and_the_canary_promoted(platform, c
         shot(page, "gate.png")
         time.sleep(6)  # the gate holds: nothing moves until a person approves
         assert canary(platform)["progressive"]["state"] == "awaiting_approval"
-        assert abs(canary_share(platform) - 20) <= 3
+        # Under the load's own requests the sample is interleaved with theirs in Traefik's round
+        # robin: near the weight, not exact (20 vs 60 is what matters here).
+        assert abs(canary_share(platform) - 20) <= 6
 
         gate.click()
         dialog = page.get_by_role("dialog")
@@ -171,7 +173,7 @@ def test_a_gate_is_approved_from_the_console_and_the_canary_promoted(platform, c
         c = canary(platform)
         assert c["weight"] == 60 and c["progressive"]["step_index"] == 1, c
         wait_event(page, "step 1/2 at 20% approved")
-        assert abs(canary_share(platform) - 60) <= 3
+        assert abs(canary_share(platform) - 60) <= 6
         shot(page, "approved.png")
 
         # exact: once the last step is judged, "Approve and promote…" may stand beside it

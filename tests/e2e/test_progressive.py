@@ -142,7 +142,9 @@ def test_a_healthy_canary_walks_every_step_and_is_promoted_across_a_restart(plat
         platform.cli("server", "stop")
         time.sleep(interval / 2)
         platform.cli("server", "start")
-        status = wait_for_canary_end(platform, 8 * interval)
+        # Two steps, each judged after an interval and held an interval more when the data is
+        # short, then a rolling promotion (48 s on a loaded CI machine).
+        status = wait_for_canary_end(platform, 16 * interval)
         time.sleep(2)
     decisions = [e["message"] for e in status["events"] if e["kind"] == "judgment"]
     assert any(d.startswith("step 1/2 at 20%") and d.endswith("-> next") for d in decisions), decisions
