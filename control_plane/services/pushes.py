@@ -198,10 +198,12 @@ class PushService:
         rolled back or waits at a gate; the last line says which (git.done_line)."""
         after = 0
         while True:
+            # The state first, then the events: an operation's last events are written before
+            # it ends, so none is missed.
+            op = self.store.operation(op_id) or {}
             for e in self.store.events(op_id=op_id, after=after):
                 after = e["id"]
                 yield e["message"]
-            op = self.store.operation(op_id) or {}
             if op.get("status") != "running":
                 break
             time.sleep(POLL)
@@ -218,12 +220,12 @@ class PushService:
     def _follow_canary(self, app: str, image: str, after: int) -> Iterator[str]:
         targets = (names.app_target(app), names.canary_target(app))
         while True:
+            canary = self.store.canary(app)  # before the events, as in follow
             events = sorted((e for t in targets for e in self.store.events(target=t, after=after)),
                             key=lambda e: e["id"])
             for e in events:
                 after = max(after, e["id"])
                 yield e["message"]
-            canary = self.store.canary(app)
             if canary is None or canary.image != image:
                 break
             plan = canary.progressive
