@@ -238,6 +238,10 @@ class PushService:
                                 f"`sentinel canary approve {app}`.")
                 return
             time.sleep(POLL)
+        time.sleep(POLL)  # the end's own events (the promotion, the rollback's reason) come last
+        for e in sorted((e for t in targets for e in self.store.events(target=t, after=after)),
+                        key=lambda e: e["id"]):
+            yield e["message"]
         prod = self.store.app(app)
         if prod is not None and prod.image == image:
             yield done_line(True, f"{image} was promoted: {app} runs it.")
