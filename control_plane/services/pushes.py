@@ -32,8 +32,13 @@ from .manifest import ManifestService
 
 MANIFEST = "sentinel.yaml"
 POLL = 1.0  # seconds between looks at a running push's events
-# A canary state the push stops following at: the new version waits for a person.
-GATES = ("awaiting_approval",)
+# The canary states the push stops following at: the new version waits for a person, and what
+# to tell them (a timed pause is not one: it goes on by itself).
+PERSON = {"awaiting_approval": "waits for approval at {w}%: `sentinel canary approve {app}`",
+          "awaiting_promotion": "passed every step at {w}% and waits for a promotion: "
+                                "`sentinel canary promote {app}`",
+          "awaiting_decision": "has not enough data to be judged at {w}%: promote or roll it "
+                               "back (`sentinel canary status {app}`)"}
 
 
 def pushed_manifest(stored: dict[str, Any], image: str, release: str | None) -> dict[str, Any]:
@@ -217,13 +222,15 @@ class PushService:
             return
         yield from self._follow_canary(app, result["image"], after)
 
+    def _events(self, targets: tuple[str, ...], after: int) -> list[dict]:
+        return sorted((e for t in targets for e in self.store.events(target=t, after=after)),
+                      key=lambda e: e["id"])
+
     def _follow_canary(self, app: str, image: str, after: int) -> Iterator[str]:
         targets = (names.app_target(app), names.canary_target(app))
         while True:
             canary = self.store.canary(app)  # before the events, as in follow
-            events = sorted((e for t in targets for e in self.store.events(target=t, after=after)),
-                            key=lambda e: e["id"])
-            for e in events:
+            for e in self._events(targets, after):
                 after = max(after, e["id"])
                 yield e["message"]
             if canary is None or canary.image != image:
@@ -233,14 +240,13 @@ class PushService:
                 yield done_line(True, f"canary {image} takes {canary.weight}% of the traffic; "
                                 f"promote it with `sentinel canary promote {app}`.")
                 return
-            if plan.state in GATES:
-                yield done_line(True, f"canary {image} waits for approval at {canary.weight}%: "
-                                f"`sentinel canary approve {app}`.")
+            if plan.state in PERSON:
+                said = PERSON[plan.state].format(w=canary.weight, app=app)
+                yield done_line(True, f"canary {image} {said}.")
                 return
             time.sleep(POLL)
         time.sleep(POLL)  # the end's own events (the promotion, the rollback's reason) come last
-        for e in sorted((e for t in targets for e in self.store.events(target=t, after=after)),
-                        key=lambda e: e["id"]):
+        for e in self._events(targets, after):
             yield e["message"]
         prod = self.store.app(app)
         if prod is not None and prod.image == image:
