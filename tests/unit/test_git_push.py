@@ -243,3 +243,59 @@ def test_a_git_source_is_an_https_url_with_an_optional_ref():
          "https://h/r.git", "v2"],
         ["git", "-C", "/t/repo", "checkout", "--quiet", "--detach", "FETCH_HEAD"],
         ["git", "-C", "/t/repo", "rev-parse", "HEAD"]]
+
+
+# ---- what a pusher sees: the stream's end, from the store's operations and events ---------------
+@pytest.fixture
+def pushes(tmp_path, monkeypatch):
+    from control_plane.jobs import Jobs
+    from control_plane.platform import Platform
+    from control_plane.services import pushes as mod
+    from control_plane.store import Store
+
+    monkeypatch.setattr(mod, "POLL", 0.01)
+    store = Store(tmp_path / "state.db")
+    return mod.PushService(Platform(store), Jobs(store), None, None, tmp_path / "git"), store
+
+
+def finished_push(store, op_id: str, status: str, result=None, error=None) -> None:
+    store.add_operation(op_id, "app:shop", "push", "git")
+    store.add_event("app:shop", "push", "building shop", "git", op_id)
+    store.finish_operation(op_id, status, error=error, result=result)
+
+
+def test_a_failed_push_ends_with_its_reason_and_says_nothing_moved(pushes):
+    svc, store = pushes
+    finished_push(store, "op1", "failed", error="the build failed at #7 [deps 3/5].")
+    lines = list(svc.follow("shop", "op1"))
+    assert lines[0] == "building shop"
+    assert parse_done(lines[-1]) == (False, "the build failed at #7 [deps 3/5]. The branch was not "
+                                            "moved: production is as it was.")
+
+
+def test_a_push_ends_at_a_rolling_update_or_where_its_canary_waits_for_a_person(pushes):
+    from control_plane.records import App, Canary, Plan
+
+    svc, store = pushes
+    finished_push(store, "op2", "succeeded", result={"image": "reg/shop:src-2"})
+    assert parse_done(list(svc.follow("shop", "op2"))[-1]) == (True, "shop runs reg/shop:src-2.")
+
+    store.put_app(App(name="shop", image="reg/shop:src-1"))
+    store.put_canary(Canary(app="shop", image="reg/shop:src-3", cluster_image="reg/shop:src-3",
+                            weight=40, progressive=Plan(steps=[20, 40], state="awaiting_promotion")))
+    finished_push(store, "op3", "succeeded", result={"image": "reg/shop:src-3", "canary": {"weight": 20}})
+    ok, said = parse_done(list(svc.follow("shop", "op3"))[-1])
+    assert ok and "passed every step at 40% and waits for a promotion" in said
+
+
+def test_a_rolled_back_canary_fails_the_push_after_its_reason(pushes):
+    from control_plane.records import App
+
+    svc, store = pushes
+    store.put_app(App(name="shop", image="reg/shop:src-1"))
+    finished_push(store, "op4", "succeeded", result={"image": "reg/shop:src-4", "canary": {"weight": 20}})
+    store.add_event("canary:shop", "rollback", "rolled back: error_ratio regressed", "sentinel")
+    lines = list(svc.follow("shop", "op4"))  # the canary is gone and production is not the push's
+    assert "rolled back: error_ratio regressed" in lines
+    ok, said = parse_done(lines[-1])
+    assert not ok and "was rolled back" in said and "shop runs reg/shop:src-1" in said
