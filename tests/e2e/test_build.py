@@ -1,5 +1,6 @@
 """Building from source on the cluster (issue 24), on a platform of its own (one node): a Python
-folder without a Dockerfile is built on the node (BuildKit), deployed and answers; the same
+folder without a Dockerfile is built on the node (BuildKit), deployed and answers, and so are a
+Node folder without one and a folder with its own Dockerfile; the same
 source again reuses its image; a new version from a folder goes out as a canary and is promoted;
 a build that fails changes nothing that runs; a folder of no known kind is refused at once.
 `git push` of a one-line change is built, canaried by the pushed sentinel.yaml and promoted with
@@ -66,6 +67,29 @@ def test_a_python_folder_without_a_dockerfile_is_built_on_the_cluster_and_answer
     assert build["result"] == "built" and build["kind"] == "python" and build["builder"] == "buildkit"
     assert build["image"].split("/", 1)[1].startswith("shop:src-") and build["size_bytes"] > 0
     assert built.json("apps")[0]["image"] == build["image"]
+
+
+def test_a_node_folder_without_a_dockerfile_is_built_and_answers(built):
+    built.cli("deploy", "--name", "nodeapp", "--source", str(ROOT / "examples" / "build" / "node"),
+              "--port", "8000", "--yes", timeout=1200)
+    r = built.http("nodeapp.localhost")
+    assert r.status_code == 200 and r.text == "hello from node v1\n"
+    [b] = built.json("builds", "nodeapp")
+    assert b["kind"] == "node" and b["result"] == "built"
+
+
+def test_a_folder_with_a_dockerfile_is_built_as_it_is(built, tmp_path):
+    # FROM an image the build node has (no public registry is reached here): shop's own.
+    shop = built.json("builds", "shop")[0]["image"]
+    folder = tmp_path / "own"
+    folder.mkdir()
+    (folder / "Dockerfile").write_text(f'FROM {shop}\nENV APP_VERSION="dockerfile v1"\n')
+    built.cli("deploy", "--name", "ownapp", "--source", str(folder), "--port", "8000",
+              "--health-path", "/healthz", "--yes", timeout=900)
+    assert built.http("ownapp.localhost").text == "hello from dockerfile v1\n"
+    assert built.json("builds", "ownapp")[0]["kind"] == "dockerfile"
+    built.cli("delete", "app", "ownapp", "--yes", timeout=300)
+    built.cli("delete", "app", "nodeapp", "--yes", timeout=300)
 
 
 def test_the_same_source_again_reuses_its_image(built):
