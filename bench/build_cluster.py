@@ -78,14 +78,21 @@ def push_runs(home: Path, folder: Path, runs: int) -> list[float]:
     return out
 
 
-def node_cpu(seconds: float = 10.0) -> float:
-    """Cores the build node's processes use over `seconds` (this machine sees them: the node is
-    a container), from its cgroup's CPU time."""
+def node_cpu(seconds: float = 10.0, node: str = "bench-node-0") -> float:
+    """Cores the build node's processes use over `seconds`, from its container's cgroup as this
+    machine sees it (cgroup v1's cpuacct, else v2's cpu.stat)."""
+    cid = subprocess.run(["docker", "inspect", "-f", "{{.Id}}", node], capture_output=True,
+                         text=True, timeout=30).stdout.strip()
+    v1 = Path(f"/sys/fs/cgroup/cpuacct/docker/{cid}/cpuacct.usage")
+    v2 = Path(f"/sys/fs/cgroup/system.slice/docker-{cid}.scope/cpu.stat")
+
     def usage() -> float:
-        p = subprocess.run(["docker", "exec", "bench-node-0", "cat", "/sys/fs/cgroup/cpu.stat"],
-                           capture_output=True, text=True, timeout=30)
-        line = next((x for x in p.stdout.splitlines() if x.startswith("usage_usec")), "usage_usec 0")
+        if v1.exists():
+            return int(v1.read_text()) / 1e9
+        line = next(x for x in v2.read_text().splitlines() if x.startswith("usage_usec"))
         return int(line.split()[1]) / 1e6
+    if not cid or not (v1.exists() or v2.exists()):
+        raise SystemExit(f"the CPU time of {node} cannot be read on this machine")
     a = usage()
     time.sleep(seconds)
     return (usage() - a) / seconds
