@@ -32,7 +32,13 @@ def is_git(source: str) -> bool:
 
 
 def other_processes(built: dict) -> dict[str, str]:
-    """The built source's process types besides web (its Procfile's `worker`, …)."""
+    """The built source's process types besides web (its Procfile's `worker`, …); a source with
+    nothing to route is refused before it is deployed."""
+    from control_plane.build.plan import no_web
+
+    why = no_web(built.get("kind", ""), built.get("processes") or {})
+    if why:
+        fail(why[0].upper() + why[1:] + " Nothing was deployed.")
     return {k: v for k, v in (built.get("processes") or {}).items() if k != "web"}
 
 

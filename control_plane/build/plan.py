@@ -38,6 +38,16 @@ class BuildPlan:
         return self.processes.get(WEB)
 
 
+def no_web(kind: str, processes: dict[str, str]) -> str | None:
+    """Why a built source cannot be deployed as an app (every app is routed at its domain, so it
+    needs a web process), or None. A source's own Dockerfile serves with its CMD."""
+    if kind == "dockerfile" or WEB in processes:
+        return None
+    return ("the source has no web process (its Procfile lists " + (", ".join(processes) or "none")
+            + "): every app is routed at its domain, so add `web: <command listening on $PORT>` "
+              "to the Procfile.")
+
+
 def detect(tree: SourceTree, settings: BuildSettings) -> tuple[Provider, Detection]:
     """The first provider that recognises the source."""
     for provider in PROVIDERS:

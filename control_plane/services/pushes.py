@@ -20,6 +20,7 @@ from typing import Any
 
 from .. import executor, names, secrets, validation
 from .. import manifest as mf
+from ..build.plan import no_web
 from ..build.source import SOURCE_LIMIT, pack, unpack
 from ..errors import Conflict, InvalidInput, NotFound, SentinelError
 from ..git import done_line
@@ -185,6 +186,9 @@ class PushService:
         op.step(f"push of {sha[:12]} to {app}: building")
         built = self.builds.build(op, app, source, label=sha[:12])
         image = built["image"]
+        why = no_web(built["kind"], built.get("processes") or {})
+        if why:
+            raise InvalidInput(why[0].upper() + why[1:])
         if files is None:  # no sentinel.yaml: the stored app, with the pushed image
             manifest = pushed_manifest(data, image, built.get("release"))
         else:

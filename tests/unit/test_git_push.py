@@ -299,3 +299,13 @@ def test_a_rolled_back_canary_fails_the_push_after_its_reason(pushes):
     assert "rolled back: error_ratio regressed" in lines
     ok, said = parse_done(lines[-1])
     assert not ok and "was rolled back" in said and "shop runs reg/shop:src-1" in said
+
+
+def test_a_source_with_nothing_to_route_is_not_deployed():
+    from control_plane.build.plan import no_web
+
+    assert no_web("python", {"web": "gunicorn app:app", "worker": "python w.py"}) is None
+    assert no_web("dockerfile", {}) is None  # its own CMD serves
+    said = no_web("python", {"worker": "python w.py"})
+    assert said.startswith("the source has no web process (its Procfile lists worker)")
+    assert "web: <command listening on $PORT>" in said
