@@ -87,7 +87,11 @@ def router(pushes: PushService, auth) -> APIRouter:
                            ticket=ticket, branch=names.GIT_BRANCH,
                            python=sys.executable) if ticket else None
         env = backend_env(repo.parent, req, os.environ.get("PATH", "/usr/bin:/bin"), hook)
-        return await _cgi(request, env, lambda: ticket and pushes.end_ticket(ticket))
+
+        def done() -> None:  # an unused ticket ends with its push's request
+            if ticket:
+                pushes.end_ticket(ticket)
+        return await _cgi(request, env, done)
 
     return r
 
