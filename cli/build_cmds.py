@@ -4,6 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
+from control_plane.git.fetch import looks_like_git  # the standard library only
 
 from .client import Client
 from .output import console, emit_json, fail, run_operation, table
@@ -26,15 +27,13 @@ def pack_source(source: Path) -> bytes:
 
 
 def is_git(source: str) -> bool:
-    from control_plane.git.fetch import looks_like_git  # light: the standard library only
-
     return looks_like_git(source) and not Path(source).is_dir()
 
 
 def other_processes(built: dict) -> dict[str, str]:
     """The built source's process types besides web (its Procfile's `worker`, …); a source with
     nothing to route is refused before it is deployed."""
-    from control_plane.build.plan import no_web
+    from control_plane.build.plan import no_web  # loads the templates: only when a build ran
 
     why = no_web(built.get("kind", ""), built.get("processes") or {})
     if why:

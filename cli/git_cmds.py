@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import typer
+from control_plane.git.backend import remote_url  # the standard library only: fast to load
 
 from .client import Client
 from .output import console, emit_json
@@ -15,8 +16,6 @@ def remote(app: str = typer.Argument(..., help="The app the repository is for.")
                                        "holding the old one are refused from now on."),
            json_out: bool = typer.Option(False, "--json")):
     """Print the app's git remote: a push to its branch builds the code and releases it."""
-    from control_plane.git.backend import remote_url
-
     client = Client()
     out = client.request("POST", f"/v1/apps/{app}/git-remote",
                          params={"rotate": "true"} if rotate else None, timeout=30)

@@ -7,6 +7,7 @@ from typing import Optional
 
 import typer
 
+from .build_cmds import build_on_cluster, is_git
 from .client import Client
 from .files import read_file
 from .output import confirm, console, emit_json, fail, run_operation
@@ -27,8 +28,6 @@ def load(path: str, client: Client | None = None, quiet: bool = False) -> dict:
         data = mf.load_data(text, source=name)
         source = mf.source_of(data, name)
         if source is not None:
-            from .build_cmds import build_on_cluster, is_git
-
             target = source if is_git(source) else str(folder / source)
             app = data.get("app") if isinstance(data.get("app"), str) else ""
             mf.parse(mf.with_image(data, f"{app or 'app'}:source"), name)  # the rest, before a build
