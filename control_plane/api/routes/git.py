@@ -83,6 +83,7 @@ def router(pushes: PushService, auth) -> APIRouter:
             return _refuse(500, e.message)
         ticket = pushes.ticket(app) if path == "git-receive-pack" else None
         host, port = request.scope.get("server") or ("127.0.0.1", 80)
+        host = f"[{host}]" if ":" in host else host  # an IPv6 address, in a URL
         hook = HookContext(url=f"http://{host}:{port}{names.git_path(app)}/sentinel-push",
                            ticket=ticket, branch=names.GIT_BRANCH,
                            python=sys.executable) if ticket else None
