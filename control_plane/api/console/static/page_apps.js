@@ -24,17 +24,25 @@ export function render(root, _params, ctx) {
   list.body.append(listing, live);
   let timer = null;
   let shown = false;
+  // A new table replaces the old one: a keyboard user's place in it (a link) is kept, or the
+  // next Tab would start again from the top of the page.
+  function show(t) {
+    const at = listing.contains(document.activeElement) ? document.activeElement.getAttribute("href") : null;
+    replace(listing, t);
+    const again = at && [...listing.querySelectorAll("a[href]")].find((a) => a.getAttribute("href") === at);
+    if (again) again.focus();
+  }
   async function refresh() {
     if (!shown) {
       const recorded = await ctx.guard(() => get("/v1/apps?live=false"), listing);
       if (recorded) {
-        replace(listing, table(recorded, "checking…"));
+        show(table(recorded, "checking…"));
         shown = true;
       }
     }
     const apps = await ctx.guard(() => get("/v1/apps"), shown ? live : listing);
     if (apps) {
-      replace(listing, table(apps));
+      show(table(apps));
       replace(live);
       shown = true;
     } else if (shown) {
