@@ -33,12 +33,12 @@ def is_git(source: str) -> bool:
 def other_processes(built: dict) -> dict[str, str]:
     """The built source's process types besides web (its Procfile's `worker`, …); a source with
     nothing to route is refused before it is deployed."""
-    from control_plane.build.plan import no_web  # loads the templates: only when a build ran
+    from control_plane.build.plan import besides_web, no_web  # loads the templates: only after a build
 
     why = no_web(built.get("kind", ""), built.get("processes") or {})
     if why:
         fail(why[0].upper() + why[1:] + " Nothing was deployed.")
-    return {k: v for k, v in (built.get("processes") or {}).items() if k != "web"}
+    return besides_web(built.get("processes") or {})
 
 
 def build_on_cluster(client: Client, app: str, source: str, json_out: bool = False) -> dict:

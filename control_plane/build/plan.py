@@ -38,6 +38,11 @@ class BuildPlan:
         return self.processes.get(WEB)
 
 
+def besides_web(processes: dict[str, str]) -> dict[str, str]:
+    """The process types that run as services of their own (everything but web)."""
+    return {k: v for k, v in processes.items() if k != WEB}
+
+
 def no_web(kind: str, processes: dict[str, str]) -> str | None:
     """Why a built source cannot be deployed as an app (every app is routed at its domain, so it
     needs a web process), or None. A source's own Dockerfile serves with its CMD."""

@@ -20,7 +20,7 @@ from typing import Any
 
 from .. import executor, names, secrets, validation
 from .. import manifest as mf
-from ..build.plan import no_web
+from ..build.plan import besides_web, no_web
 from ..build.source import SOURCE_LIMIT, pack, unpack
 from ..errors import Conflict, InvalidInput, NotFound, SentinelError
 from ..git import done_line
@@ -196,7 +196,7 @@ class PushService:
             if built.get("release") and "release" not in data:
                 manifest["release"] = {"command": built["release"]}
         op.step(f"releasing {image}")
-        processes = {k: v for k, v in (built.get("processes") or {}).items() if k != "web"}
+        processes = besides_web(built.get("processes") or {})
         applied = self.manifests.apply_in(op, ManifestApply(manifest=manifest, files=files or {},
                                                             source=MANIFEST, processes=processes))
         return {"app": app, "sha": sha, "image": image, "build": built["id"], **applied}
