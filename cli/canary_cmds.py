@@ -173,6 +173,8 @@ def status(app: Optional[str] = typer.Argument(None), json_out: bool = typer.Opt
         since = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(c["since"]))
         con.print(f"canary {c['image']} weight {c['weight']}% healthy {c['healthy']} "
                   f"sticky {'on' if c['sticky'] else 'off'} baseline {'yes' if c['baseline'] else 'no'} since {since}")
+        for proc, h in sorted((c.get("processes") or {}).items()):
+            con.print(f"canary process {proc}: healthy {h['healthy']}")
         plan = c.get("progressive")
         if plan:
             nxt = time.strftime("%H:%M:%S", time.localtime(plan["next_at"]))

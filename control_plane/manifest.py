@@ -29,8 +29,8 @@ from .analysis.config import (AnalysisConfig, AnalysisError, _format_path, analy
                               first_error)
 from .errors import InvalidInput
 from .metrics import METRICS
-from .models import (AppDeploy, CanaryDeploy, CanaryStep, DbBackups, ReleaseOptions,
-                     Resources as ApiResources)
+from .models import (AppDeploy, CanaryDeploy, CanaryStep, DbBackups, ProcessSpec,
+                     ReleaseOptions, Resources as ApiResources)
 from .units import check_cpu, format_duration, format_memory, parse_duration, parse_memory
 from .records import App
 
@@ -111,6 +111,26 @@ class Resources(_Strict):
 
     def api(self) -> ApiResources:
         return ApiResources(cpu=self.cpu, memory=format_memory(self.memory) if self.memory else None)
+
+
+class ProcessType(_Strict):
+    """A process type besides web: its command (else the Procfile's line of the same name),
+    its replicas and resources (else web's)."""
+    command: str | None = None
+    replicas: int = 1
+    resources: Resources | None = None
+
+    @field_validator("command")
+    @classmethod
+    def _command(cls, v):
+        if v is not None and (not v.strip() or len(v) > 4096):
+            raise _fail("must be a command (at most 4096 characters)")
+        return v
+
+    @field_validator("replicas")
+    @classmethod
+    def _replicas(cls, v):
+        return _in_range(v, 0, 100)
 
 
 class Health(_Strict):
@@ -377,6 +397,7 @@ class Manifest(_Strict):
     resources: Resources | None = None
     env: dict[str, str] = {}
     health: Health = Health()
+    processes: dict[str, ProcessType] | None = None
     database: Database | None = None
     release: Release | None = None
     canary: Canary | None = None
@@ -417,6 +438,22 @@ class Manifest(_Strict):
             if d in out[:i]:
                 raise _fail(f"{d} is listed twice", i)
         return out
+
+    @field_validator("processes", mode="before")
+    @classmethod
+    def _process_names(cls, v):
+        if v is None:
+            return v
+        if not isinstance(v, dict):
+            raise _fail("must be a mapping of process type: {command, replicas, resources}")
+        for k in v:
+            if k == "web":
+                raise _fail("web is set by the top-level replicas: and resources: (its command "
+                            "is the image's, or the Procfile's web line)", "web")
+            _checked(validation.process_name, k, str(k))
+        if len(v) > validation.MAX_PROCESSES:
+            raise _fail(f"at most {validation.MAX_PROCESSES} process types besides web")
+        return v
 
     @field_validator("env", mode="before")
     @classmethod
@@ -594,6 +631,29 @@ def release_options(m: Manifest, files: dict[str, str]) -> ReleaseOptions | None
                           smoke_command=r.smoke_command, check_path=r.check_path)
 
 
+def process_specs(m: Manifest, built: dict[str, str] | None,
+                  running: dict[str, str]) -> dict[str, ProcessSpec] | None:
+    """The process types besides web the file's version runs; None keeps the app's.
+
+    `built`: those of the source the image was built from (its Procfile, name -> command), None
+    for an image; `running`: the app's (name -> command). The file's `processes:` gives each
+    type's replicas and resources, and its command where the Procfile (or, for an image, what
+    runs) does not; with it, the file lists every type (an image's types it leaves out go)."""
+    if m.processes is None:
+        return None if built is None else {k: ProcessSpec(command=c) for k, c in built.items()}
+    out = {k: ProcessSpec(command=c) for k, c in (built or {}).items()}
+    for name, p in m.processes.items():
+        command = p.command or (built.get(name) if built is not None else running.get(name))
+        if not command:
+            raise ManifestError(
+                f"processes.{name}: has no command: "
+                + ("the source's Procfile has no `" + name + ":` line; add one, or give command:."
+                   if built is not None else "give command: (the image runs it as this type)."))
+        out[name] = ProcessSpec(command=command, replicas=p.replicas,
+                                resources=p.resources.api() if p.resources else None)
+    return out
+
+
 def app_deploy(m: Manifest, files: dict[str, str], *, release: bool = True) -> AppDeploy:
     """The AppDeploy that creates the app, or rolls it to the file's version."""
     db = m.database
@@ -656,6 +716,12 @@ def from_records(app: App) -> Manifest:
         data["resources"] = {k: v for k, v in app.resources.items() if v is not None}
     data["env"] = dict(app.env)
     data["health"] = {"path": app.health_path} if app.health_path else False
+    if app.processes:
+        data["processes"] = {
+            k: {"command": p.command, "replicas": p.replicas,
+                **({"resources": {r: v for r, v in p.resources.items() if v is not None}}
+                   if p.resources else {})}
+            for k, p in sorted(app.processes.items())}
     if app.db:
         db: dict[str, Any] = {"engine": "postgres", "ha": app.db.ha}
         if pol.get("schema"):
@@ -682,6 +748,8 @@ def to_yaml(m: Manifest) -> str:
     if m.env:
         out["env"] = m.env
     out["health"] = {"path": m.health.path} if m.health.path else False
+    if m.processes is not None:
+        out["processes"] = {k: _dump(p) for k, p in m.processes.items()}
     for key in ("database", "release", "canary"):
         section = getattr(m, key)
         if section is not None:

@@ -64,6 +64,14 @@ class DbBackups(Strict):
     keep: int = Field(default=2, description="full backups kept (older ones expire with their WAL)")
 
 
+class ProcessSpec(Strict):
+    """A process type besides web, with its settings (sentinel.yaml's `processes:`)."""
+    command: str
+    replicas: int | None = Field(default=None, description="default: what runs keeps its "
+                                 "own, a new type gets 1")
+    resources: Resources | None = Field(default=None, description="default: web's")
+
+
 class AppDeploy(Strict):
     name: str
     image: str
@@ -81,10 +89,10 @@ class AppDeploy(Strict):
     replicas: int = 1
     health_path: str | None = "/healthz"
     release: ReleaseOptions | None = None
-    processes: dict[str, str] | None = Field(default=None, description="process types besides "
-                                             "web (the Procfile's), name -> command; each runs as "
-                                             "its own service without traffic. None: the app's "
-                                             "current ones")
+    processes: dict[str, str | ProcessSpec] | None = Field(
+        default=None, description="process types besides web (the Procfile's), name -> command "
+                                  "or a spec with replicas and resources; each runs as "
+                                  "its own service without traffic. None: the app's current ones")
     keep_env: bool = Field(default=False, description="an update keeps the app's current "
                            "variables (the console never sees their values, so cannot resend them)")
 
@@ -125,8 +133,9 @@ class CanaryDeploy(Strict):
     auto_promote: bool = False
     release: ReleaseOptions | None = None
     post_promote_command: str | None = Field(default=None, max_length=4096)
-    processes: dict[str, str] | None = Field(default=None, description="the new version's "
-                                             "process types besides web; None: production's")
+    processes: dict[str, str | ProcessSpec] | None = Field(
+        default=None, description="the new version's process types besides web (command or "
+                                  "spec); None: production's")
 
 
 class GitBuild(Strict):

@@ -8,7 +8,7 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any, Self
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from . import names
 
@@ -121,6 +121,15 @@ class Process(Record):
     service on the app's network, running the app's image with this command, without traffic."""
     command: str
     replicas: int = 1
+    resources: dict | None = None  # validation.resources; None: the app's (web's)
+
+
+class ProcessSpec(Record):
+    """A process type as a new version asks for it: its command, and replicas and resources
+    where the version says them (None: what runs keeps its own, a new type gets 1 and web's)."""
+    command: str
+    replicas: int | None = None
+    resources: dict | None = None
 
 
 class App(Record):
@@ -179,8 +188,8 @@ class Canary(Record):
     weight: int = 0
     env: dict[str, str] = Field(default_factory=dict)
     env_unset: list[str] = Field(default_factory=list)
-    # The new version's process types besides web (name -> command); None: production's.
-    processes: dict[str, str] | None = None
+    # The new version's process types besides web; None: production's.
+    processes: dict[str, ProcessSpec] | None = None
     mirror: int = 0
     resources: dict | None = None
     replicas: int = 1
@@ -197,6 +206,12 @@ class Canary(Record):
     def restore_point(self) -> str | None:
         """The release phase's restore point, once it recorded one."""
         return (self.release or {}).get("restore_point")
+
+    @field_validator("processes", mode="before")
+    @classmethod
+    def _commands(cls, v):
+        # A store written before process types had settings kept name -> command.
+        return {k: {"command": c} if isinstance(c, str) else c for k, c in v.items()} if v else v
 
     def resources_or(self, production: dict | None) -> dict | None:
         """Its resources; a record from before canaries had their own runs with production's."""

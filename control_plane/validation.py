@@ -3,11 +3,13 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 from .build import procfile
 from .errors import InvalidInput
 from .names import RESERVED_PROCESSES
+from .records import ProcessSpec
 from .metrics import parse_duration
 from .units import check_cpu, format_memory, parse_memory
 
@@ -224,21 +226,38 @@ def http_url(value: str, what: str = "URL") -> str:
 MAX_PROCESSES = 10
 
 
-def processes(value: dict[str, str] | None) -> dict[str, str]:
-    """The process types besides web, name -> command (what a Procfile lists)."""
-    out: dict[str, str] = {}
-    for name, command in (value or {}).items():
-        if not procfile.NAME.fullmatch(name or "") or len(name) > procfile.NAME_MAX:
-            raise InvalidInput(f"process {name!r}: a process type is a name of lowercase letters, "
-                               f"digits, _ and - (at most {procfile.NAME_MAX}), as the Procfile's "
-                               "`worker:`.")
-        if name in RESERVED_PROCESSES or name.startswith(("canary-", "baseline-")):
-            raise InvalidInput(f"process {name!r}: that name is taken (web is routed, release is "
-                               "the release phase, canary- and baseline- name a new version's): "
-                               "name it otherwise.")
+def process_name(name: Any) -> str:
+    if not isinstance(name, str) or not procfile.NAME.fullmatch(name) or \
+            len(name) > procfile.NAME_MAX:
+        raise InvalidInput(f"process {name!r}: a process type is a name of lowercase letters, "
+                           f"digits, _ and - (at most {procfile.NAME_MAX}), as the Procfile's "
+                           "`worker:`.")
+    if name in RESERVED_PROCESSES or name.startswith(("canary-", "baseline-")):
+        raise InvalidInput(f"process {name!r}: that name is taken (web is routed, release is "
+                           "the release phase, canary- and baseline- name a new version's): "
+                           "name it otherwise.")
+    return name
+
+
+def processes(value: dict[str, Any] | None) -> dict[str, ProcessSpec]:
+    """The process types besides web: name -> its command (what a Procfile lists), or a spec
+    with replicas and resources (sentinel.yaml's `processes:`)."""
+    out: dict[str, ProcessSpec] = {}
+    for name, given in (value or {}).items():
+        process_name(name)
+        raw = given if isinstance(given, dict) else {"command": given} if isinstance(given, str) \
+            else given.model_dump()
+        command = raw.get("command")
         if not isinstance(command, str) or not command.strip() or len(command) > 4096:
             raise InvalidInput(f"process {name}: give its command (at most 4096 characters).")
-        out[name] = command
+        count = raw.get("replicas")
+        if count is not None:
+            try:
+                replicas(count)
+            except InvalidInput as e:
+                raise InvalidInput(f"process {name}: {e.message}")
+        out[name] = ProcessSpec(command=command, replicas=count,
+                                resources=resources(raw.get("resources")))
     if len(out) > MAX_PROCESSES:
         raise InvalidInput(f"at most {MAX_PROCESSES} process types besides web.")
     return out

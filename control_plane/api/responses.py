@@ -114,6 +114,12 @@ class Resources(BaseModel):
 class ProcessInfo(BaseModel):
     command: str
     replicas: int
+    resources: Resources | None = Field(default=None, description="its own; null: web's")
+
+
+class ProcessHealth(BaseModel):
+    replicas: int
+    healthy: str
 
 
 class AppSummary(BaseModel):
@@ -312,6 +318,10 @@ class CanaryState(BaseModel):
     progressive: ProgressivePlan | None = None
     release: ReleaseInfo | None = None
     post_promote_command: str | None = None
+    processes: dict[str, ProcessHealth] = Field(default={}, description="the new version's "
+                                                "process types besides web: tasks it should run "
+                                                "(in proportion to the weight, at least one) and "
+                                                "how many do")
 
 
 class CanaryStatus(BaseModel):

@@ -15,7 +15,7 @@ from .cluster import ClusterService
 from .database import DatabaseService
 from .release import ReleaseService, validate as validate_release
 from .routes import PRODUCTION_ONLY, Routes, app_domains
-from .stack import Stack, db_env, deployed_processes
+from .stack import Stack, db_env, deployed_processes, production_counts
 from .teardown import Teardown
 from ..records import App, Database
 
@@ -187,6 +187,7 @@ class AppService:
         then its routes (domains may have changed)."""
         self.stack.deploy(app)
         self.stack.wait_running(service_name(app.name, "production"), app.replicas, timeout=300)
+        self.stack.wait_processes(op, app.name, "production", production_counts(app))
         self.store.put_app(app)
         self.routes.write(app, PRODUCTION_ONLY, wait=app.replicas > 0)
         op.step(f"{app.name} now runs {app.image}")
@@ -234,9 +235,8 @@ class AppService:
         app = app.changed(processes=procs)
         op.step("scaling " + ", ".join(f"{k} to {v}" for k, v in sorted(counts.items())))
         self.stack.deploy(app, self.store.canary(name))
-        for proc in counts:
-            self.stack.wait_running(names.process_service(name, "production", proc),
-                                    procs[proc].replicas)
+        self.stack.wait_processes(op, name, "production",
+                                  {proc: procs[proc].replicas for proc in sorted(counts)})
         self.store.put_app(app)
         return self.summary(app)
 

@@ -19,7 +19,7 @@ from .backup import BackupService
 from .plan import describe_plan, new_plan, plan_lock, split_steps, validate_plan
 from .release import ReleaseService, validate as validate_release
 from .routes import PRODUCTION_ONLY, Routes, routing, weights_for
-from .stack import Stack, canary_process_replicas, deployed_processes
+from .stack import Stack, canary_process_counts, deployed_processes, production_counts
 from ..records import App, Canary
 
 service_name = names.service  # the swarm service of a web role
@@ -184,6 +184,13 @@ class CanaryService:
     def traffic(self, op: Operation, name: str, weight: int) -> dict:
         app, c = self.store.require_app(name), self.require(name)
         self.routes.write(app, **routing(c.changed(weight=weight)))
+        if canary_process_counts(app, c, weight) != canary_process_counts(app, c):
+            # The new version's workers follow its share of traffic (at least one each).
+            scaled = c.changed(weight=weight)
+            op.step("scaling the canary's processes: " + ", ".join(
+                f"{k} to {v}" for k, v in canary_process_counts(app, scaled).items()))
+            self.stack.deploy(app, scaled)
+            self._wait_processes(op, app, scaled)
         old, c.weight = c.weight, weight
         plan = c.progressive
         if plan and op.actor != "sentinel" and plan.state in ("running", "awaiting_approval", "pausing"):
@@ -201,6 +208,15 @@ class CanaryService:
         tasks = running_tasks(self.p.docker, service_name(name, role))
         return sum(1 for t in tasks if t.state == "running"), want
 
+    def _process_health(self, app: App, c: Canary) -> dict[str, dict]:
+        """Each of the new version's process types: the tasks it should run and how many do."""
+        out = {}
+        for proc, want in canary_process_counts(app, c).items():
+            tasks = running_tasks(self.p.docker, names.process_service(app.name, "canary", proc))
+            out[proc] = {"replicas": want,
+                         "healthy": f"{sum(1 for t in tasks if t.state == 'running')}/{want}"}
+        return out
+
     def start_promote(self, name: str, post_promote_command: str | None = None) -> str:
         c = self.require(name)
         if post_promote_command is not None:
@@ -217,13 +233,10 @@ class CanaryService:
     def _wait_processes(self, op: Operation, app: App, canary: Canary | None) -> None:
         """Until the process types besides web run: the canary's (with `canary`), else
         production's. A worker that cannot start fails the step it is part of."""
-        role = "canary" if canary else "production"
-        procs = deployed_processes(app.processes, canary.processes) if canary else app.processes
-        for proc, p in sorted(procs.items()):
-            want = canary_process_replicas(p.replicas, canary.weight) if canary else p.replicas
-            op.step(f"waiting for {want} {role} task(s) of process {proc}")
-            self.stack.wait_running(names.process_service(app.name, role, proc), want,
-                                    fail_fast=True)
+        if canary:
+            self.stack.wait_processes(op, app.name, "canary", canary_process_counts(app, canary))
+        else:
+            self.stack.wait_processes(op, app.name, "production", production_counts(app))
 
     def promote(self, op: Operation, name: str) -> dict:
         app, c = self.store.require_app(name), self.require(name)
@@ -337,7 +350,8 @@ class CanaryService:
                              "mirror": c.mirror, "resources": c.resources,
                              "since": c.started_at, "state": c.state,
                              "progressive": c.progressive.model_dump() if c.progressive else None,
-                             "release": c.release, "post_promote_command": c.post_promote_command}
+                             "release": c.release, "post_promote_command": c.post_promote_command,
+                             "processes": self._process_health(app, c)}
         latest = self.store.judgments(name, limit=1)
         out["judgment"] = latest[0]["result"] if latest and c and \
             latest[0]["at"] >= c.started_at else None

@@ -22,7 +22,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from .. import manifest as mf
-from .. import names
+from .. import names, validation
 from ..errors import Conflict, InvalidInput
 from ..jobs import Jobs, Operation
 from ..models import AppDeploy, CanaryDeploy, ManifestApply
@@ -33,7 +33,9 @@ from .canary import CanaryService
 from .db_ops import DbOperations
 from .plan import least_interval
 from .routes import app_domains
-from ..records import App, Canary
+from .stack import deployed_processes
+from ..models import ProcessSpec as ModelSpec
+from ..records import App, Canary, Process
 
 VERSION = ("image", "env", "resources")
 PLATFORM = ("port", "domains", "replicas", "health")
@@ -105,6 +107,7 @@ class View:
     notify: Any = None  # no notification target is the same as none given
     hooks: Any = None
     schema: Any = None
+    processes: dict | None = None  # None: the file keeps the app's (not compared)
 
     def __getitem__(self, key: str) -> Any:  # the field named in VERSION, PLATFORM, POLICY
         return getattr(self, key)
@@ -140,12 +143,18 @@ def _resources(r: dict | None) -> dict | None:
     return r or None
 
 
+def process_view(procs: dict[str, Process]) -> dict:
+    return {k: {"command": p.command, "replicas": p.replicas, "resources": _resources(p.resources)}
+            for k, p in sorted(procs.items())}
+
+
 def running_view(app: App) -> View:
     """The app's production version and settings, comparable with `wanted_view`."""
     return View(image=app.image, env=dict(app.env), resources=_resources(app.resources),
                 port=app.port, domains=app_domains(app), replicas=app.replicas,
                 health=app.health_path, db=bool(app.db), ha=bool(app.db and app.db.ha),
-                backups=_backups(app.backups), **_policy(app.policy or {}))
+                backups=_backups(app.backups), processes=process_view(app.processes),
+                **_policy(app.policy or {}))
 
 
 def canary_version(app: App, canary: Canary) -> dict:
@@ -155,9 +164,11 @@ def canary_version(app: App, canary: Canary) -> dict:
             "resources": _resources(canary.resources)}
 
 
-def wanted_view(m: mf.Manifest, default_domain: str) -> View:
+def wanted_view(m: mf.Manifest, default_domain: str,
+                processes: dict[str, Process] | None = None) -> View:
     db = m.database
     return View(image=m.image, env=dict(m.env),
+                processes=process_view(processes) if processes is not None else None,
                 resources=_resources(m.resources.api().model_dump()) if m.resources else None,
                 port=m.port, domains=m.domains or [f"{m.app}.{default_domain}"],
                 replicas=m.replicas, health=m.health.path, db=bool(db), ha=db.ha if db else None,
@@ -165,13 +176,18 @@ def wanted_view(m: mf.Manifest, default_domain: str) -> View:
                 **_policy(mf.policy(m)))
 
 
-def changes(m: mf.Manifest, app: App | None, canary: Canary | None,
-            default_domain: str) -> list[Change]:
-    """What applying `m` would change, in order; refuses what it cannot do, saying why."""
+def changes(m: mf.Manifest, app: App | None, canary: Canary | None, default_domain: str,
+            specs: dict[str, ModelSpec] | None = None) -> list[Change]:
+    """What applying `m` would change, in order; refuses what it cannot do, saying why.
+    `specs`: the process types the file's version runs (mf.process_specs), None keeps the app's."""
     name = m.app
     if app is None:
         return [Change("app", None, f"{name} ({m.image}, {m.replicas} replica(s))", "create")]
-    have, want = running_view(app), wanted_view(m, default_domain)
+    wanted = None if specs is None else deployed_processes(
+        app.processes, validation.processes(specs))
+    have, want = running_view(app), wanted_view(m, default_domain, wanted)
+    if want.processes is None:
+        want.processes = have.processes
     if want.db and not have.db:
         raise InvalidInput(f"database: app {name!r} was deployed without a database; delete it "
                            "and apply again to add one.")
@@ -181,6 +197,8 @@ def changes(m: mf.Manifest, app: App | None, canary: Canary | None,
                            "the app with `sentinel delete app`.")
     version = [k for k in VERSION if have[k] != want[k]]
     platform = [k for k in PLATFORM if have[k] != want[k]]
+    # A version changes its process types with it; else their settings roll on their own.
+    processes = have.processes != want.processes
     if canary:
         rolling_out = canary_version(app, canary)
         if version and any(rolling_out[k] != want[k] for k in VERSION):
@@ -188,7 +206,9 @@ def changes(m: mf.Manifest, app: App | None, canary: Canary | None,
                            "names another version: promote or roll it back first (`sentinel "
                            f"canary status {name}`).")
         version = []  # the file names production's version or the canary's: both are in hand
-        if platform or (want.ha is not None and want.ha != have.ha):
+        if platform or (want.ha is not None and want.ha != have.ha) or \
+                (processes and want.processes != process_view(
+                    deployed_processes(app.processes, canary.processes))):
             raise Conflict(f"app {name!r} has a canary running: only the release policy changes "
                            f"while it does; promote or roll it back, then apply again.")
     how = "canary" if m.canary else "rolling"
@@ -198,6 +218,9 @@ def changes(m: mf.Manifest, app: App | None, canary: Canary | None,
                            "own (or without a canary section, as a rolling update).")
     out = [Change(k, have[k], want[k], how) for k in version]
     out += [Change(k, have[k], want[k], "rolling") for k in platform]
+    if processes and not canary:
+        out.append(Change("processes", have.processes, want.processes,
+                          how if version else "rolling"))
     if want.ha is not None and want.ha != have.ha:
         out.append(Change("database.ha", have.ha, want.ha, "database"))
     if have.db and want.backups != have.backups:
@@ -260,24 +283,29 @@ class ManifestService:
                 raise InvalidInput(f"{path}: {seconds:g}s is too short to judge: at least "
                                    f"{least:g}s (3 scrapes).")
 
-    def plan(self, req: ManifestApply) -> tuple[mf.Manifest, list[Change]]:
+    def plan(self, req: ManifestApply) -> tuple[mf.Manifest, list[Change], dict | None]:
+        """The file, what applying it changes, and the process types its version runs (None:
+        the app's); `req.processes` are those of the source its image was built from."""
         self.p.require_ready()
         m = self.read(req)
         app = self.store.app(m.app)
-        return m, changes(m, app, self.store.canary(m.app) if app else None, self.p.spec.domain)
+        specs = mf.process_specs(m, req.processes, {k: p.command for k, p in app.processes.items()}
+                                 if app else {})
+        return m, changes(m, app, self.store.canary(m.app) if app else None, self.p.spec.domain,
+                          specs), specs
 
     def diff(self, req: ManifestApply) -> dict:
-        m, found = self.plan(req)
+        m, found, _ = self.plan(req)
         return {"app": m.app, "changes": [c.public() for c in found],
                 "lines": [c.line() for c in found]}
 
     def start_apply(self, req: ManifestApply) -> dict:
-        m, found = self.plan(req)
+        m, found, specs = self.plan(req)
         out = {"app": m.app, "changes": [c.public() for c in found],
                "lines": [c.line() for c in found], "operation": None}
         if not found:
             return out
-        work = self._prepare(m, req.files, found, req.processes)  # all checked before anything starts
+        work = self._prepare(m, req.files, found, specs)  # all checked before anything starts
         out["operation"] = self.jobs.start(names.app_target(m.app), "apply",
                                            lambda op: self._apply(op, m, found, work))
         return out
@@ -285,18 +313,18 @@ class ManifestService:
     def apply_in(self, op: Operation, req: ManifestApply) -> dict:
         """Apply the file as a part of an operation already running on the app (a push: its
         build came first)."""
-        m, found = self.plan(req)
+        m, found, specs = self.plan(req)
         if not found:
             op.step(f"nothing to change: {m.app} is as {req.source} says")
             return {"app": m.app}
-        return self._apply(op, m, found, self._prepare(m, req.files, found, req.processes))
+        return self._apply(op, m, found, self._prepare(m, req.files, found, specs))
 
     def _prepare(self, m: mf.Manifest, files: dict[str, str], found: list[Change],
-                 processes: dict[str, str] | None = None) -> Work:
-        """`processes`: those of the source the file's image was built from (a push)."""
+                 specs: dict | None = None) -> Work:
+        """`specs`: the process types the file's version runs (None: the app's)."""
         hows = {c.how for c in found}
         work = Work(policy=mf.policy(m))
-        built = {"processes": processes}
+        built = {"processes": specs}
         if "create" in hows:
             work.create = self.apps.validate(mf.app_deploy(m, files).model_copy(update=built))
             return work
@@ -304,11 +332,14 @@ class ManifestService:
         paths = {c.path for c in found}
         if any(c.how == "rolling" and c.path in VERSION for c in found):  # and the rest with it
             work.deploy = self.apps.validate(mf.app_deploy(m, files).model_copy(update=built))
-        elif set(PLATFORM) & paths:  # the running version, with the file's settings
+        elif {*PLATFORM, "processes"} & paths:  # the running version, with the file's settings
             body = mf.app_deploy(m, files, release=False).model_copy(update={"image": app.image})
             domains = self.apps.validate(body).domains or []
             work.platform = {"port": m.port, "domains": domains, "domain": domains[0],
                              "replicas": m.replicas, "health_path": m.health.path}
+            if "processes" in paths:
+                work.platform["processes"] = deployed_processes(
+                    app.processes, validation.processes(specs))
         if "canary" in hows:
             work.canary = self.canary.validate_deploy(
                 m.app, mf.canary_deploy(m, files, app.env).model_copy(update=built))

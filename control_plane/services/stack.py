@@ -20,7 +20,7 @@ from ..swarm_state import FAILED, oldest_engine, tasks, update_state
 from ..templates import render
 from ..units import parse_memory
 from .db_objects import DbObjects
-from ..records import App, Canary, Database, Process
+from ..records import App, Canary, Database, Process, ProcessSpec
 
 
 def db_env(app: str, db: Database, password: str) -> dict[str, str]:
@@ -124,13 +124,35 @@ def canary_process_replicas(production: int, weight: int) -> int:
     return max(1, math.ceil(production * weight / 100))
 
 
-def deployed_processes(current: dict[str, Process], given: dict[str, str] | None) -> dict[str, Process]:
-    """The process types a new version runs (`given`: name -> command; None keeps the current
-    ones): a type it keeps keeps its replicas, a new one starts with one, a dropped one goes."""
+def production_counts(app: App) -> dict[str, int]:
+    """Tasks of each of production's process types besides web."""
+    return {name: proc.replicas for name, proc in sorted(app.processes.items())}
+
+
+def canary_process_counts(app: App, canary: Canary, weight: int | None = None) -> dict[str, int]:
+    """Tasks of each of the canary's process types at `weight` (default: its own): what a
+    traffic step scales them to, so the new version's workers follow its share of traffic."""
+    w = canary.weight if weight is None else weight
+    return {name: canary_process_replicas(proc.replicas, w)
+            for name, proc in sorted(deployed_processes(app.processes, canary.processes).items())}
+
+
+def deployed_processes(current: dict[str, Process],
+                       given: dict[str, ProcessSpec] | None) -> dict[str, Process]:
+    """The process types a new version runs (`given`; None keeps the current ones): a type it
+    keeps keeps its replicas and resources unless it says its own, a new one starts with one,
+    a dropped one goes."""
     if given is None:
         return dict(current)
-    return {name: Process(command=command, replicas=current[name].replicas if name in current else 1)
-            for name, command in given.items()}
+    out = {}
+    for name, spec in given.items():
+        had = current.get(name)
+        out[name] = Process(command=spec.command,
+                            replicas=spec.replicas if spec.replicas is not None
+                            else had.replicas if had else 1,
+                            resources=spec.resources if spec.resources is not None
+                            else had.resources if had else None)
+    return out
 
 
 def process_services(app: App, canary: Canary | None, db: dict[str, str]) -> list[dict]:
@@ -141,17 +163,19 @@ def process_services(app: App, canary: Canary | None, db: dict[str, str]) -> lis
     out = [{"key": names.process_key("production", name), "role": "production", "process": name,
             "image": app.cluster_image, "command": proc.command, "replicas": proc.replicas,
             "env": {**env, **db, "SENTINEL_VERSION_ROLE": "production", "SENTINEL_PROCESS": name},
-            "resources": stack_resources(app.resources)}
+            "resources": stack_resources(proc.resources or app.resources)}
            for name, proc in sorted(app.processes.items())]
     if canary:
         kept = {k: v for k, v in env.items() if k not in canary.env_unset}
+        counts = canary_process_counts(app, canary)
         for name, proc in sorted(deployed_processes(app.processes, canary.processes).items()):
             out.append({"key": names.process_key("canary", name), "role": "canary", "process": name,
                         "image": canary.cluster_image, "command": proc.command,
-                        "replicas": canary_process_replicas(proc.replicas, canary.weight),
+                        "replicas": counts[name],
                         "env": {**kept, **db, **canary.env, "SENTINEL_VERSION_ROLE": "canary",
                                 "SENTINEL_PROCESS": name},
-                        "resources": stack_resources(canary.resources_or(app.resources))})
+                        "resources": stack_resources(
+                            proc.resources or canary.resources_or(app.resources))})
     return out
 
 
@@ -251,6 +275,13 @@ class Stack:
             time.sleep(1)
         raise CommandFailed(f"{service} did not reach {replicas} healthy task(s) within "
                             f"{int(timeout)} s{': ' + last if last else ''}; see `sentinel inspect logs`.")
+
+    def wait_processes(self, op: Operation, app: str, role: str, counts: dict[str, int]) -> None:
+        """Until each process type besides web runs its `counts` tasks; one that cannot start
+        fails the step it is part of."""
+        for proc, want in counts.items():
+            op.step(f"waiting for {want} {role} task(s) of process {proc}")
+            self.wait_running(names.process_service(app, role, proc), want, fail_fast=True)
 
     def remove(self, name: str) -> None:
         """`docker stack rm`, then wait until its services and its network are gone, so a

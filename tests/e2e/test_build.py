@@ -150,7 +150,8 @@ def test_a_worker_runs_beside_web_is_canaried_with_it_and_promoted_with_it(built
     said = logs_until(built, "worker of w1: tick", "--process", "worker")
     assert "worker of w1: tick" in said, said  # promoted with web
     [app] = built.json("apps")
-    assert app["processes"]["worker"] == {"command": "python3 -u worker.py", "replicas": 1}
+    assert app["processes"]["worker"] == {"command": "python3 -u worker.py", "replicas": 1,
+                                          "resources": None}
     out = built.cli("scale", "process", "shop", "worker=2", timeout=300).stdout
     assert "worker 2" in out, out  # the command returns once two tasks run
     assert built.json("apps")[0]["processes"]["worker"]["replicas"] == 2

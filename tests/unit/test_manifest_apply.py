@@ -284,3 +284,78 @@ def test_intervals_too_short_to_judge_name_their_key():
 def test_change_public_form_hides_env_values():
     c = Change("env", {"K": "v1"}, {"K": "v2"}, "rolling")
     assert c.public() == {"path": "env", "before": "1 variable(s)", "after": "changed K", "how": "rolling"}
+
+
+# ---- processes: --------------------------------------------------------------------------------
+PROCS = BASE + ("processes:\n  worker: {command: python worker.py, replicas: 3,"
+                " resources: {cpu: 0.5, memory: 256Mi}}\n  mailer: {command: python mail.py}\n")
+
+
+def specs(m, built=None, app=None):
+    return mf.process_specs(m, built, {k: p.command for k, p in app.processes.items()} if app else {})
+
+
+def test_processes_give_each_type_its_replicas_and_resources():
+    from control_plane.records import Process
+
+    m = load(PROCS)
+    s = specs(m)
+    assert s["worker"].replicas == 3 and s["worker"].resources.cpu == 0.5
+    assert s["worker"].resources.memory == "256Mi" and s["mailer"].replicas == 1
+    app = running()
+    found = changes(m, app, None, "localhost", s)
+    assert how(found) == {"processes": "rolling"}  # the running version, its new process types
+    ran = app.changed(processes={"worker": Process(command="python worker.py", replicas=3,
+                                                   resources={"cpu": 0.5, "memory": "256Mi"}),
+                                 "mailer": Process(command="python mail.py")})
+    assert changes(m, ran, None, "localhost", s) == []
+    again = load(mf.to_yaml(mf.from_records(ran)))  # export, then apply: nothing changes
+    assert changes(again, ran, None, "localhost", specs(again, app=ran)) == []
+    scaled = load(PROCS.replace("replicas: 3", "replicas: 5"))
+    [c] = changes(scaled, ran, None, "localhost", specs(scaled, app=ran))
+    assert (c.path, c.how, c.after["worker"]["replicas"]) == ("processes", "rolling", 5)
+    # with a new image the process types go out with the version (by canary when the file says)
+    v2 = load(PROCS.replace("todo:1", "todo:2").replace("replicas: 3", "replicas: 5") + "canary: {}\n")
+    assert how(changes(v2, ran, None, "localhost", specs(v2, app=ran))) == {
+        "image": "canary", "processes": "canary", "canary": "policy"}
+
+
+def test_a_process_takes_its_command_from_the_procfile_and_the_file_its_settings():
+    m = load(BASE + "processes:\n  worker: {replicas: 2}\n")
+    s = specs(m, built={"worker": "python w.py", "beat": "python beat.py"})
+    assert (s["worker"].command, s["worker"].replicas) == ("python w.py", 2)
+    assert (s["beat"].command, s["beat"].replicas) == ("python beat.py", None)  # keeps its own
+    with pytest.raises(mf.ManifestError, match=r"processes.worker: has no command: the source's "
+                                               r"Procfile has no `worker:` line"):
+        specs(m, built={"beat": "python beat.py"})
+    with pytest.raises(mf.ManifestError, match=r"processes.worker: has no command: give command:"):
+        specs(m)
+    assert specs(load(BASE)) is None  # no processes: and no build: the app's own are kept
+    assert set(specs(load(BASE), built={"w": "x"})) == {"w"}
+
+
+@pytest.mark.parametrize("text,said", [
+    ("processes:\n  web: {replicas: 2}\n", "processes.web: web is set by the top-level replicas:"),
+    ("processes:\n  Worker: {command: x}\n", "processes.Worker: process 'Worker': a process type is"),
+    ("processes:\n  release: {command: x}\n", "processes.release: process 'release': that name is taken"),
+    ("processes:\n  worker: {command: x, replicas: 101}\n", "processes.worker.replicas: must be 0..100"),
+    ("processes:\n  worker: {command: ' '}\n", "processes.worker.command: must be a command"),
+    ("processes:\n  worker: {command: x, size: 2}\n", "processes.worker.size"),
+    ("processes: [worker]\n", "processes: must be a mapping of process type"),
+])
+def test_bad_processes_are_one_line_naming_the_key(text, said):
+    with pytest.raises(mf.ManifestError) as e:
+        load(BASE + text)
+    assert said in e.value.message, e.value.message
+
+
+def test_a_canary_running_refuses_other_process_settings():
+    from control_plane.records import Process
+
+    app = running().changed(processes={"worker": Process(command="w", replicas=2)})
+    canary = Canary(app="todos", image="todo:2", weight=10)
+    same = load(BASE + "processes:\n  worker: {command: w, replicas: 2}\n")
+    assert changes(same, app, canary, "localhost", specs(same, app=app)) == []
+    more = load(BASE + "processes:\n  worker: {command: w, replicas: 4}\n")
+    with pytest.raises(Conflict, match="has a canary running"):
+        changes(more, app, canary, "localhost", specs(more, app=app))

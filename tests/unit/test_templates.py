@@ -380,11 +380,34 @@ def test_process_types_run_as_services_of_their_own_without_traffic_and_are_cana
 
 
 def test_a_new_version_keeps_the_replicas_of_the_process_types_it_keeps():
-    from control_plane.records import Process
+    from control_plane.records import Process, ProcessSpec
     from control_plane.services.stack import canary_process_replicas, deployed_processes
 
-    now = {"worker": Process(command="a", replicas=3), "old": Process(command="o")}
+    small = {"cpu": 0.25, "memory": None}
+    now = {"worker": Process(command="a", replicas=3, resources=small), "old": Process(command="o")}
     assert deployed_processes(now, None) == now
-    assert deployed_processes(now, {"worker": "b", "new": "n"}) == {
-        "worker": Process(command="b", replicas=3), "new": Process(command="n", replicas=1)}
+    assert deployed_processes(now, {"worker": ProcessSpec(command="b"),
+                                    "new": ProcessSpec(command="n")}) == {
+        "worker": Process(command="b", replicas=3, resources=small),
+        "new": Process(command="n", replicas=1)}
+    # sentinel.yaml's processes: says its own replicas and resources
+    big = {"cpu": 1.0, "memory": "512Mi"}
+    assert deployed_processes(now, {"worker": ProcessSpec(command="b", replicas=0,
+                                                          resources=big)}) == {
+        "worker": Process(command="b", replicas=0, resources=big)}
     assert [canary_process_replicas(4, w) for w in (0, 10, 50, 100)] == [1, 1, 2, 4]
+
+
+def test_a_canarys_workers_follow_its_weight_as_it_steps():
+    from control_plane.records import Process
+    from control_plane.services.stack import canary_process_counts
+
+    app = App(name="todos", image="todo:1", processes={"worker": Process(command="w", replicas=4),
+                                                       "mailer": Process(command="m")})
+    canary = Canary(app="todos", image="todo:2", weight=10)
+    assert canary_process_counts(app, canary) == {"mailer": 1, "worker": 1}  # at least one each
+    assert canary_process_counts(app, canary, 60) == {"mailer": 1, "worker": 3}
+    assert canary_process_counts(app, canary, 100) == {"mailer": 1, "worker": 4}
+    # the new version has no mailer (a canary stored before process settings: name -> command)
+    dropped = Canary.model_validate({**canary.model_dump(), "processes": {"worker": "w2"}})
+    assert canary_process_counts(app, dropped, 50) == {"worker": 2}
