@@ -41,15 +41,25 @@ def other_processes(built: dict) -> dict[str, str]:
     return besides_web(built.get("processes") or {})
 
 
-def build_on_cluster(client: Client, app: str, source: str, json_out: bool = False) -> dict:
+def build_params(options: dict | None) -> dict:
+    """sentinel.yaml's `build:` as the query of a folder's build (the tarball is the body)."""
+    o = options or {}
+    out: dict = {k: o[k] for k in ("context", "dockerfile", "base") if o.get(k)}
+    args = [f"{k}={v}" for k, v in sorted((o.get("args") or {}).items())]
+    return {**out, "arg": args} if args else out
+
+
+def build_on_cluster(client: Client, app: str, source: str, json_out: bool = False,
+                     options: dict | None = None) -> dict:
     """Build the folder (or the git URL, fetched by the control plane) on the cluster, its steps
     shown as they run; the build's result, whose `image` a deploy or canary then uses. A failed
-    build ends here: nothing is deployed."""
+    build ends here: nothing is deployed. `options`: sentinel.yaml's `build:`."""
     if is_git(source):
-        started = client.post(f"/v1/apps/{app}/builds/git", {"source": source})
+        started = client.post(f"/v1/apps/{app}/builds/git",
+                              {"source": source, **({"build": options} if options else {})})
     else:
         started = client.request("POST", f"/v1/apps/{app}/builds", content=pack_source(Path(source)),
-                                 timeout=300)
+                                 params=build_params(options), timeout=300)
     return run_operation(client, started, json_out=json_out, emit=False,
                          done_message=lambda r: f"built {r['image']} ({r['kind']}, "
                                                 f"{r['result']} in {r['seconds']} s)")
@@ -65,13 +75,24 @@ def build(
     eject: bool = typer.Option(False, "--eject", help="Write the generated Dockerfile into the "
                                "folder, to own it (a Dockerfile in the source always wins)."),
     json_out: bool = typer.Option(False, "--json", help="The plan as JSON."),
+    dockerfile: str | None = typer.Option(None, help="A Dockerfile path in the context (default: "
+                                          "./Dockerfile, else one generated for its kind)."),
+    context: str = typer.Option(".", help="The folder of the source the build runs in."),
+    build_arg: list[str] = typer.Option([], "--build-arg", help="NAME=value, a build argument "
+                                        "(repeat it)."),
 ):
     """Build a source folder on the cluster (the image goes to the cluster registry; nothing is
     deployed), show what it builds into (--plan), or take its Dockerfile (--eject)."""
     if plan and eject:
         fail("give --plan (show what would be built) or --eject (write the Dockerfile), not both.")
+    options = {"context": context, "dockerfile": dockerfile, "args": {}}
+    for a in build_arg:
+        key, eq, value = a.partition("=")
+        if not eq or not key:
+            fail(f"--build-arg {a!r} is not NAME=value.")
+        options["args"][key] = value
     if not plan and not eject:
-        result = build_on_cluster(Client(), name, source, json_out)
+        result = build_on_cluster(Client(), name, source, json_out, options)
         if json_out:
             emit_json(result)
         return
@@ -79,12 +100,12 @@ def build(
         fail("--plan and --eject read a folder: clone the repository and give its folder.")
     folder = Path(source)
     out = Client().request("POST", f"/v1/apps/{name}/build-plan", content=pack_source(folder),
-                           timeout=120)
+                           params=build_params(options), timeout=120)
     if eject:
         if out["dockerfile_path"]:
             fail(f"{folder / out['dockerfile_path']} is already the source's Dockerfile: "
                  "there is nothing to eject.")
-        target = folder / "Dockerfile"
+        target = folder / context / "Dockerfile"
         target.write_text(out["dockerfile"])
         console().print(f"wrote {target} ({out['kind']} app); it is built from now on instead of "
                         "a generated one.")

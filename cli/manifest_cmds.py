@@ -31,7 +31,9 @@ def load(path: str, client: Client | None = None, quiet: bool = False) -> dict:
             target = source if is_git(source) else str(folder / source)
             app = data.get("app") if isinstance(data.get("app"), str) else ""
             mf.parse(mf.with_image(data, f"{app or 'app'}:source"), name)  # the rest, before a build
-            built = build_on_cluster(client or Client(), app, target, json_out=quiet)
+            options = mf.build_of(data, name)
+            built = build_on_cluster(client or Client(), app, target, json_out=quiet,
+                                     options=options.model_dump() if options else None)
             data = mf.with_image(data, built["image"])
         m = mf.parse(data, name)
     except mf.ManifestError as e:

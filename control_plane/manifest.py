@@ -29,7 +29,7 @@ from .analysis.config import (AnalysisConfig, AnalysisError, _format_path, analy
                               first_error)
 from .errors import InvalidInput
 from .metrics import METRICS
-from .models import (AppDeploy, CanaryDeploy, CanaryStep, DbBackups, ProcessSpec,
+from .models import (AppDeploy, BuildOptions, CanaryDeploy, CanaryStep, DbBackups, ProcessSpec,
                      ReleaseOptions, Resources as ApiResources)
 from .units import check_cpu, format_duration, format_memory, parse_duration, parse_memory
 from .records import App
@@ -131,6 +131,26 @@ class ProcessType(_Strict):
     @classmethod
     def _replicas(cls, v):
         return _in_range(v, 0, 100)
+
+
+class BuildSection(_Strict):
+    """`build:`: how `source:` is built (the control plane checks the paths and names)."""
+    context: str = "."
+    dockerfile: str | None = None
+    args: dict[str, str] = {}
+    base: str | None = None
+
+    @field_validator("args", mode="before")
+    @classmethod
+    def _args(cls, v):
+        if not isinstance(v, dict):
+            raise _fail("must be a mapping of NAME: value")
+        out = {}
+        for k, val in v.items():
+            if isinstance(val, bool) or val is None or not isinstance(val, (str, int, float)):
+                raise _fail("must be a string or a number (quote true/false/yes/no)", str(k))
+            out[str(k)] = str(val)
+        return out
 
 
 class Health(_Strict):
@@ -500,9 +520,11 @@ def parse(data: Any, source: str = "") -> Manifest:
     prefix = f"{source}: " if source else ""
     if not isinstance(data, dict):
         raise ManifestError(f"{prefix}the file must be a mapping with at least app and image.")
-    if "source" in data:
-        raise ManifestError(f"{prefix}source: is built before the file is applied (`sentinel "
-                            "apply` and `git push` do it): the control plane takes image:.")
+    for key in ("source", "build"):
+        if key in data:
+            raise ManifestError(f"{prefix}{key}: is for the build, done before the file is applied "
+                                "(`sentinel apply` and `git push` do it): the control plane "
+                                "takes image:.")
     try:
         return Manifest.model_validate(data)
     except ValidationError as e:
@@ -563,9 +585,26 @@ def source_of(data: Any, source: str = "sentinel.yaml") -> str | None:
     return data["source"]
 
 
+def build_of(data: Any, source: str = "sentinel.yaml") -> BuildOptions | None:
+    """`build:` (context, dockerfile, args, base): how the file's `source:` is built."""
+    if not isinstance(data, dict) or "build" not in data:
+        return None
+    if "source" not in data:
+        raise ManifestError(f"{source}: build: says how source: is built; give source: (a folder "
+                            "or a git URL) instead of image:, or leave build: out.")
+    try:
+        b = BuildSection.model_validate(data["build"])
+    except ValidationError as e:
+        loc, message = first_error(e)
+        raise ManifestError(f"{source}: {_format_path(('build', *loc))}: {message}")
+    return BuildOptions(**b.model_dump())
+
+
 def with_image(data: dict, image: str) -> dict:
-    """The file's data with the image built from its source (or pushed) in place of source:."""
-    return {**{k: v for k, v in data.items() if k not in ("source", "image")}, "image": image}
+    """The file's data with the image built from its source (or pushed) in place of source:
+    and build:."""
+    return {**{k: v for k, v in data.items() if k not in ("source", "image", "build")},
+            "image": image}
 
 
 def _file(files: dict[str, str], key: str, path: str) -> str:

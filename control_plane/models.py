@@ -138,9 +138,21 @@ class CanaryDeploy(Strict):
                                   "spec); None: production's")
 
 
+class BuildOptions(Strict):
+    """sentinel.yaml's `build:` (or `sentinel build`'s flags): how the source is built."""
+    context: str = Field(default=".", max_length=1000, description="the folder of the source "
+                         "the build runs in (a monorepo's app)")
+    dockerfile: str | None = Field(default=None, max_length=1000, description="a Dockerfile "
+                                   "path in the context (default: ./Dockerfile, else generated)")
+    args: dict[str, str] = Field(default={}, description="build arguments (ARG)")
+    base: str | None = Field(default=None, max_length=500, description="the image a generated "
+                             "Dockerfile starts FROM (default: the platform's Debian base)")
+
+
 class GitBuild(Strict):
     source: str = Field(max_length=2200, description="a git URL the control plane fetches, with "
                         "#branch, #tag or #commit (default: the repository's default branch)")
+    build: BuildOptions | None = None
 
 
 class ManifestApply(Strict):

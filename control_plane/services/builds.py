@@ -23,6 +23,7 @@ from ..docker_cli import (Docker, buildx_version_argv, image_build_argv, image_i
 from ..errors import CommandFailed, InvalidInput
 from ..git import fetch
 from ..jobs import Jobs, Operation
+from ..models import BuildOptions
 from ..platform import Platform
 from ..records import Build
 
@@ -32,11 +33,14 @@ HISTORY = 20  # builds kept per app
 STEP = re.compile(r"^(#\d+ \[[^\]]+\] \S.*|Step \d+/\d+ : .*)$", re.S)
 
 
-def build_digest(source_digest: str, base: str, build_args: dict[str, str]) -> str:
-    """What an image is named by: its source, its base and its build arguments (the same three
-    give the same image, so a second build of them reuses the first)."""
+def build_digest(source_digest: str, base: str, build_args: dict[str, str],
+                 dockerfile: str | None = None) -> str:
+    """What an image is named by: its source, its base, its build arguments and the Dockerfile
+    path it was told (the same give the same image, so a second build reuses the first)."""
     h = hashlib.sha256()
-    for part in (source_digest, base, *(f"{k}={build_args[k]}" for k in sorted(build_args))):
+    named = [f"dockerfile={dockerfile}"] if dockerfile else []
+    for part in (source_digest, base, *(f"{k}={build_args[k]}" for k in sorted(build_args)),
+                 *named):
         h.update(part.encode() + b"\0")
     return h.hexdigest()
 
@@ -60,48 +64,58 @@ class BuildService:
         self._slots = threading.BoundedSemaphore(limit)
         self._ca_lock = threading.Lock()
 
-    def settings(self) -> BuildSettings:
-        """The platform's defaults: its own Debian base, since it reaches no public registry
-        (a `build:` section of sentinel.yaml, with a base of the user's, comes later)."""
-        return BuildSettings(base=images.base_ref())
+    def settings(self, options: BuildOptions | None = None) -> BuildSettings:
+        """sentinel.yaml's `build:` (or the flags), over the platform's defaults: its own Debian
+        base, since it reaches no public registry."""
+        o = options or BuildOptions()
+        return BuildSettings(base=o.base or images.base_ref(), dockerfile=o.dockerfile,
+                             build_args=dict(o.args), context=o.context)
 
     # ---- the plan ---------------------------------------------------------------------------
-    def _planned(self, source: bytes, folder: Path) -> tuple[BuildPlan, int]:
+    def _planned(self, source: bytes, folder: Path,
+                 settings: BuildSettings) -> tuple[BuildPlan, int, Path]:
+        """The plan, the source's file count and the folder the build runs in (the context)."""
         files = unpack(source, folder, SOURCE_LIMIT)
-        return make_plan(SourceTree(folder), self.settings()), len(files)
+        context = (folder / settings.context).resolve()
+        if not context.is_relative_to(folder.resolve()) or not context.is_dir():
+            raise SourceError(f"the build context {settings.context} is not a folder of the "
+                              "source; give a folder relative to it (build.context).")
+        return make_plan(SourceTree(context), settings), len(files), context
 
-    def plan(self, app: str, source: bytes) -> dict:
+    def plan(self, app: str, source: bytes, options: BuildOptions | None = None) -> dict:
         """What building `source` (a gzip tarball of the app's folder) would build."""
         validation.name(app)
         with tempfile.TemporaryDirectory(prefix="sentinel-source-") as tmp:
-            plan, files = self._planned(source, Path(tmp) / "src")
+            plan, files, _ = self._planned(source, Path(tmp) / "src", self.settings(options))
         return {"app": app, "kind": plan.kind, "dockerfile": plan.dockerfile,
                 "dockerfile_path": plan.dockerfile_path, "processes": plan.processes,
                 "release": plan.release, "health_path": plan.health_path,
                 "notes": list(plan.notes), "files": files}
 
     # ---- building ---------------------------------------------------------------------------
-    def start(self, app: str, source: bytes) -> str:
+    def start(self, app: str, source: bytes, options: BuildOptions | None = None) -> str:
         """Check the source now (a folder of no known kind is refused before anything starts),
         then build it as an operation of its own."""
         self.p.require_ready()
         validation.name(app)
-        self.plan(app, source)
+        self.plan(app, source, options)
         return self.jobs.start(names.build_target(app), "build",
-                               lambda op: self.build(op, app, source))
+                               lambda op: self.build(op, app, source, options=options))
 
-    def start_git(self, app: str, source: str) -> str:
+    def start_git(self, app: str, source: str, options: BuildOptions | None = None) -> str:
         """Build a commit of a git repository the control plane fetches (`URL#ref`)."""
         self.p.require_ready()
         validation.name(app)
+        self.settings(options)  # bad build settings: said before the fetch
         src = fetch.parse(source)
         return self.jobs.start(names.build_target(app), "build",
-                               lambda op: self.build_git(op, app, src))
+                               lambda op: self.build_git(op, app, src, options))
 
-    def build_git(self, op: Operation, app: str, src: fetch.GitSource) -> dict:
+    def build_git(self, op: Operation, app: str, src: fetch.GitSource,
+                  options: BuildOptions | None = None) -> dict:
         archive, sha = self.fetch(op, src)
-        self.plan(app, archive)  # a repository of no known kind: said before any build
-        return self.build(op, app, archive, label=sha[:12])
+        self.plan(app, archive, options)  # a repository of no known kind: said before any build
+        return self.build(op, app, archive, label=sha[:12], options=options)
 
     def fetch(self, op: Operation, src: fetch.GitSource) -> tuple[bytes, str]:
         """The commit `src` names, packed as a folder source is; and its sha."""
@@ -127,12 +141,14 @@ class BuildService:
         kept = [b for b in self.history(build.app) if b.id != build.id] + [build]
         self.store.put(names.builds_key(build.app), [b.model_dump() for b in kept[-HISTORY:]])
 
-    def build(self, op: Operation, app: str, source: bytes, label: str | None = None) -> dict:
+    def build(self, op: Operation, app: str, source: bytes, label: str | None = None,
+              options: BuildOptions | None = None) -> dict:
         """Build `source` (a gzip tarball); `label` names it in the history (a git commit),
-        else its content hash does."""
+        else its content hash does (of the build context: a monorepo's other folders do not
+        make a new image)."""
+        settings = self.settings(options)
         with tempfile.TemporaryDirectory(prefix="sentinel-build-") as tmp:
-            folder = Path(tmp) / "src"
-            plan, _ = self._planned(source, folder)
+            plan, _, folder = self._planned(source, Path(tmp) / "src", settings)
             dockerfile = plan.dockerfile_path or names.BUILD_DOCKERFILE
             if plan.dockerfile_path is None:
                 if (folder / names.BUILD_DOCKERFILE).exists():
@@ -140,9 +156,9 @@ class BuildService:
                                       "name of the generated Dockerfile: rename it.")
                 (folder / names.BUILD_DOCKERFILE).write_text(plan.dockerfile)
             context, digest = pack(folder, SOURCE_LIMIT + (1 << 20))
-        settings = self.settings()
         tag = names.build_tag(self.p.registry_host, app,
-                              build_digest(digest, settings.base, plan.build_args))
+                              build_digest(digest, settings.base, plan.build_args,
+                                           settings.dockerfile))
         record = Build(id=op.id, app=app, source=label or digest[:12], kind=plan.kind, image=tag,
                        started_at=time.time())
         self._record(record)
@@ -152,7 +168,7 @@ class BuildService:
                 op.step("waiting for a build slot (other apps are building)")
                 self._slots.acquire()
             try:
-                record = self._run(op, record, plan, dockerfile, context)
+                record = self._run(op, record, plan, dockerfile, context, settings.base)
             finally:
                 self._slots.release()
         except Exception as e:
@@ -167,7 +183,7 @@ class BuildService:
                 "health_path": plan.health_path}
 
     def _run(self, op: Operation, record: Build, plan: BuildPlan, dockerfile: str,
-             context: bytes) -> Build:
+             context: bytes, base: str) -> Build:
         """On the build node (the manager, which holds the registry's login): reuse the image
         when the node already built this source, else build it there; push it."""
         node = self.p.manager
@@ -182,8 +198,8 @@ class BuildService:
             op.step(f"building {record.app} ({plan.kind}, source {record.source}) on the build node "
                     + ("with BuildKit" if buildkit else
                        "with the classic builder (the node's Docker has no buildx)"))
-            if plan.dockerfile_path is None:
-                self._ensure_base(op, node, d)
+            if plan.dockerfile_path is None and base == images.base_ref():
+                self._ensure_base(op, node, d)  # a base of the user's is pulled by the build
             ca_file = self._install_ca(node)
             self._docker_build(op, d, tag, dockerfile, plan, context, buildkit, ca_file)
             record = record.changed(result="built")

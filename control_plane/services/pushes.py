@@ -178,13 +178,15 @@ class PushService:
                 p.is_file() else None
         files = mf.files_named(mf.parse(mf.with_image(data, f"{app}:pushed"), MANIFEST), read,
                                MANIFEST)
+        self.builds.settings(mf.build_of(data, MANIFEST))  # its build: checked before anything runs
         archive, _ = pack(folder, SOURCE_LIMIT)
         return data, files, archive
 
     def _push(self, op: Operation, app: str, sha: str, data: dict, files: dict[str, str] | None,
               source: bytes) -> dict:
         op.step(f"push of {sha[:12]} to {app}: building")
-        built = self.builds.build(op, app, source, label=sha[:12])
+        built = self.builds.build(op, app, source, label=sha[:12],
+                                  options=mf.build_of(data, MANIFEST))
         image = built["image"]
         why = no_web(built["kind"], built.get("processes") or {})
         if why:

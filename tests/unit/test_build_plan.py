@@ -244,6 +244,9 @@ def test_a_bad_procfile_fails_the_plan():
     (dict(base="b:1", build_args={"A B": "1"}), "is not a valid name"),
     (dict(base="b:1", build_args={"X\nRUN y": "1"}), "is not a valid name"),
     (dict(base="b:1", build_args={"SENTINEL_CA": "1"}), "set by Sentinel itself"),
+    (dict(base="b:1", build_args={"A": "x" * 5000}), "at most 4096 characters"),
+    (dict(base="b:1", context="../app"), "build context '../app' is not inside the source"),
+    (dict(base="b:1", context="/srv/app"), "is not inside the source"),
 ])
 def test_bad_settings_are_one_sentence(kwargs, message):
     with pytest.raises(BuildSettingsError, match=message):

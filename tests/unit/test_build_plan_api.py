@@ -87,3 +87,37 @@ def test_the_cli_takes_plan_or_eject_not_both_and_a_build_needs_the_control_plan
     assert "not a folder" in sentinel("build", "todos", "--source", str(tmp_path / "nope"))
     assert "not both" in sentinel("deploy", "--name", "todos", "--image", "todo:1", "--source",
                                   str(tmp_path), "--port", "8000", "--yes")
+
+
+def test_build_settings_ride_beside_the_tarball_as_docker_s_build_api_takes_them(tmp_path):
+    import shutil
+
+    from cli.build_cmds import build_params
+
+    app = tmp_path / "services" / "api"
+    shutil.copytree(EXAMPLES / "python", app)  # a monorepo: the app is one folder of it
+    (tmp_path / "docker").mkdir()
+    (tmp_path / "docker" / "api.Dockerfile").write_text("FROM img:1\nCMD [\"run\"]\n")
+    archive, _ = pack(tmp_path, SOURCE_LIMIT)
+    c = client()
+
+    def plan(**options):
+        return c.post("/v1/apps/shop/build-plan", content=archive, params=build_params(options),
+                      headers={"Content-Type": "application/octet-stream"})
+    r = plan(context="services/api", args={"A": "1"}, base="reg:5000/my/base:2")
+    assert r.status_code == 200, r.text
+    assert r.json()["kind"] == "python" and "\nFROM reg:5000/my/base:2" in r.json()["dockerfile"]
+    assert "ARG A" in r.json()["dockerfile"]
+    r = plan(dockerfile="docker/api.Dockerfile")
+    assert r.json()["kind"] == "dockerfile" and r.json()["dockerfile_path"] == "docker/api.Dockerfile"
+    for options, said in [({"context": "services/nope"}, "build context services/nope is not a folder"),
+                          ({"context": "../up"}, "build context '../up' is not inside the source"),
+                          ({"dockerfile": "docker/none"}, "docker/none named by the build settings "
+                                                         "is not in the source"),
+                          ({"args": {"SENTINEL_CA": "x"}}, "set by Sentinel itself")]:
+        r = plan(**options)
+        assert r.status_code == 422 and said in r.json()["error"]["message"], (options, r.text)
+    r = c.post("/v1/apps/shop/build-plan?arg=NOEQUALS", content=archive)
+    assert r.status_code == 422 and "'NOEQUALS' is not NAME=value" in r.json()["error"]["message"]
+    assert build_params({"context": ".", "dockerfile": None, "args": {"B": "2", "A": "x=y"}}) == {
+        "context": ".", "arg": ["A=x=y", "B=2"]}

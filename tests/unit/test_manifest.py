@@ -1,5 +1,6 @@
 """sentinel.yaml (control_plane/manifest.py): every key, every error with its key path, and the
 mapping onto the API bodies (export -> apply as a no-op: test_manifest_apply.py)."""
+import re
 import pytest
 import yaml
 
@@ -293,7 +294,7 @@ def test_a_file_may_give_a_source_to_build_instead_of_an_image():
         mf.source_of(mf.load_data("app: shop\nimage: a:1\nsource: .\n"))
     with pytest.raises(mf.ManifestError, match="source: must be a folder"):
         mf.source_of({"app": "shop", "source": 3})
-    with pytest.raises(mf.ManifestError, match="source: is built before"):  # the API takes images
+    with pytest.raises(mf.ManifestError, match="source: is for the build, done before"):  # the API takes images
         mf.parse(data)
 
 
@@ -303,3 +304,20 @@ def test_the_files_a_file_names_are_read_by_their_path_and_a_missing_one_is_name
         {"db/001.sql": "select 1;"}
     with pytest.raises(mf.ManifestError, match="release.sql: db/001.sql does not exist"):
         mf.files_named(m, {}.get, "sentinel.yaml")
+
+
+def test_build_section_says_how_source_is_built_and_goes_only_with_source():
+    data = mf.load_data("app: shop\nsource: .\nbuild:\n  context: services/api\n"
+                        "  dockerfile: Dockerfile.prod\n  args: {NODE_ENV: production, N: 2}\n")
+    b = mf.build_of(data)
+    assert (b.context, b.dockerfile, b.args, b.base) == (
+        "services/api", "Dockerfile.prod", {"NODE_ENV": "production", "N": "2"}, None)
+    assert "build" not in mf.with_image(data, "reg/shop:1")  # what the control plane applies
+    assert mf.build_of(mf.load_data("app: shop\nsource: .\n")) is None
+    for text, said in [("app: shop\nimage: s:1\nbuild: {dockerfile: D}\n", "build: says how source: is built"),
+                       ("app: shop\nsource: .\nbuild: {dockerfile: D, cache: no}\n", "build.cache: unknown key"),
+                       ("app: shop\nsource: .\nbuild: {args: {A: true}}\n", "build.args.A: must be a string or a number")]:
+        with pytest.raises(mf.ManifestError, match=re.escape(said)):
+            mf.build_of(mf.load_data(text))
+    with pytest.raises(mf.ManifestError, match="build: is for the build, done before the file is applied"):
+        mf.parse({"app": "shop", "image": "s:1", "build": {}})
