@@ -176,6 +176,17 @@ class Client:
                 raise
         return conn
 
+    def pinned_certificate(self) -> str | None:
+        """The control plane's certificate (PEM), checked against the pin, for tools that trust
+        a CA file rather than a pin (git); None when the URL is not pinned HTTPS."""
+        if not self.url.startswith("https://") or not self.fingerprint:
+            return None
+        conn = self._call(lambda: self._connect(30))
+        try:
+            return ssl.DER_cert_to_PEM_cert(conn.sock.getpeercert(True))
+        finally:
+            conn.close()
+
     def _unreachable(self) -> Unreachable:
         if self.remote:
             return Unreachable(f"the control plane at {self.url} is not reachable: check that its "

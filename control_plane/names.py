@@ -31,6 +31,13 @@ def service(app: str, role: str) -> str:
     return stack_object(app, SERVICE_KEY.get(role, role))
 
 
+def web_role(service: str) -> str | None:
+    """The web role (production|canary|baseline) a swarm service runs, or None (a process
+    type's, the database's…)."""
+    key = service.split("_", 1)[1] if "_" in service else ""
+    return next((role for role, k in SERVICE_KEY.items() if k == key), None)
+
+
 # Names an app may not take: the platform's own services and hosts.
 RESERVED_APPS = frozenset({"sentinel", "sentinel-registry", "prometheus", "grafana", "traefik",
                            "registry"})

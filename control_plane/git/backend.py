@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from . import ENV_BRANCH, ENV_PYTHON, ENV_TICKET, ENV_URL
 
@@ -136,3 +137,10 @@ def remote_url(base: str, token: str, path: str) -> str:
     if not sep:
         scheme, rest = "http", base.rstrip("/")
     return f"{scheme}://{PUSH_USER}:{token}@{rest}{path}"
+
+
+def tls_config_argv(base: str, ca_file: str) -> list[str]:
+    """The git setting that makes a repository's pushes to this control plane trust its
+    certificate (a self-signed one, pinned by the CLI), and no other server's."""
+    u = urlsplit(base)
+    return ["git", "config", f"http.{u.scheme}://{u.netloc}/.sslCAInfo", ca_file]

@@ -119,6 +119,17 @@ def web_services(app: App, canary: Canary | None, db: dict[str, str]) -> list[di
     return out
 
 
+def unhealthy_web(app: App, role: str) -> str:
+    """What to tell a user whose web tasks never pass their health check: most often the web
+    process listens on another port than $PORT, or on 127.0.0.1 only."""
+    if not app.health_path:
+        return ""
+    return (f" The {role} web process of {app.name} never answered its health check (GET "
+            f"{app.health_path} on port {app.port}): a web process must listen on 0.0.0.0:$PORT "
+            f"(PORT={app.port} is set for it) and answer below 400; `sentinel inspect logs "
+            f"{app.name}{'' if role == 'production' else ' --' + role}` shows what it printed.")
+
+
 def canary_process_replicas(production: int, weight: int) -> int:
     """A canary's tasks of a process type: in proportion to its traffic weight, at least one."""
     return max(1, math.ceil(production * weight / 100))
@@ -260,7 +271,8 @@ class Stack:
                 state, msg = update_state(info[0], since)
                 if state in ("rollback_completed", "rollback_paused", "paused"):
                     raise CommandFailed(f"the update of {service} failed its health check and was "
-                                        f"rolled back to the previous version ({msg}).")
+                                        f"rolled back to the previous version ({msg})."
+                                        + self._web_hint(service))
                 rows = tasks(self.p.docker, service, running_only=not fail_fast)
                 current = [t for t in rows if t.desired == "running"]
                 running = sum(1 for t in current if t.state == "running")
@@ -269,12 +281,23 @@ class Stack:
                                and (t.since or 0) >= since - 2), None)
                 if failed:
                     raise CommandFailed(f"a task of {service} failed ({failed.error or failed.state}); "
-                                        "see `sentinel inspect logs`.")
+                                        "see `sentinel inspect logs`."
+                                        + self._web_hint(service, failed.error or ""))
                 if running == replicas and state in ("", "completed"):
                     return
             time.sleep(1)
         raise CommandFailed(f"{service} did not reach {replicas} healthy task(s) within "
-                            f"{int(timeout)} s{': ' + last if last else ''}; see `sentinel inspect logs`.")
+                            f"{int(timeout)} s{': ' + last if last else ''}; see `sentinel inspect "
+                            "logs`." + self._web_hint(service, last))
+
+    def _web_hint(self, service: str, error: str = "") -> str:
+        """The health check's hint, where a web task failed it (swarm's "unhealthy container"),
+        or never got as far as saying (no error: still starting)."""
+        role = names.web_role(service)
+        if error and "unhealthy" not in error:
+            return ""  # it crashed, or no node took it: the error says so
+        app = self.p.store.app(names.app_of(service)) if role else None
+        return unhealthy_web(app, role) if app and role else ""
 
     def wait_processes(self, op: Operation, app: str, role: str, counts: dict[str, int]) -> None:
         """Until each process type besides web runs its `counts` tasks; one that cannot start

@@ -156,6 +156,17 @@ def test_a_worker_runs_beside_web_is_canaried_with_it_and_promoted_with_it(built
     assert "worker 2" in out, out  # the command returns once two tasks run
     assert built.json("apps")[0]["processes"]["worker"]["replicas"] == 2
 
+    # The next version's workers follow its share of traffic: 1 of 2 at 10%, 2 at 60%.
+    (w / "worker.py").write_text((w / "worker.py").read_text().replace("w1", "w2"))
+    built.cli("canary", "deploy", "shop", "--source", str(w), "--weight", "10", "--yes", timeout=900)
+    assert built.json("canary", "status", "shop")["canary"]["processes"] == {
+        "worker": {"replicas": 1, "healthy": "1/1"}}
+    built.cli("canary", "traffic", "shop", "--weight", "60", timeout=300)
+    assert built.json("canary", "status", "shop")["canary"]["processes"] == {
+        "worker": {"replicas": 2, "healthy": "2/2"}}
+    built.cli("canary", "rollback", "shop", "--yes", timeout=300)
+    assert built.json("apps")[0]["processes"]["worker"]["replicas"] == 2  # production's, as it was
+
 
 def test_a_folder_of_no_known_kind_is_refused_before_anything_starts(built, tmp_path):
     empty = tmp_path / "notes"

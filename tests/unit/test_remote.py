@@ -288,3 +288,55 @@ def test_pin_comes_from_config_only_for_its_own_url(monkeypatch, tmp_path):
     cli_client.save_config({"url": "https://127.0.0.1:28443", "fingerprint": FP, "token": "t"})
     assert cli_client.Client().fingerprint == FP
     assert cli_client.Client(url="https://other:443").fingerprint is None
+
+
+def test_git_trusts_the_pinned_certificate_of_its_control_plane_and_nothing_else(tmp_path, monkeypatch):
+    """`sentinel git remote` against an HTTPS control plane with a self-signed certificate (as
+    `init --remote-control-plane` makes, naming its address): git gets that certificate, the
+    one the CLI pinned, as the CA file for that URL only."""
+    from cli.git_cmds import git_tls
+    from control_plane.git.backend import tls_config_argv
+
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                    "ec_paramgen_curve:prime256v1", "-nodes", "-days", "1", "-subj", "/CN=cp",
+                    "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(tmp_path / "k.pem"),
+                    "-out", str(tmp_path / "c.pem")], check=True, capture_output=True)
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):  # no repository here: git's "not found" means TLS was trusted
+            self.send_response(404)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *a):
+            pass
+    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(tmp_path / "c.pem", tmp_path / "k.pem")
+    srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    try:
+        url = f"https://127.0.0.1:{srv.server_address[1]}"
+        monkeypatch.setenv("SENTINEL_HOME", str(tmp_path / "home"))
+        monkeypatch.delenv("SENTINEL_CA", raising=False)
+        argv = git_tls(cli_client.Client(url=url, token="t", fingerprint=remote.fetch_fingerprint(url)))
+        ca_file = str(tmp_path / "home" / f"git-ca-127.0.0.1-{srv.server_address[1]}.pem")
+        assert argv == ["git", "config", f"http.{url}/.sslCAInfo", ca_file]
+        assert argv == tls_config_argv(url + "/", ca_file)
+
+        repo = tmp_path / "repo"
+        subprocess.run(["git", "init", "-q", str(repo)], check=True)
+        env = {"GIT_TERMINAL_PROMPT": "0", "HOME": str(tmp_path), "PATH": "/usr/bin:/bin"}
+
+        def ls_remote():
+            return subprocess.run(["git", "ls-remote", f"{url}/git/shop.git"], cwd=repo, env=env,
+                                  capture_output=True, text=True, timeout=30).stderr
+        assert "certificate" in ls_remote().lower()  # git alone does not trust it
+        subprocess.run(argv, cwd=repo, check=True, env=env)
+        said = ls_remote()
+        assert "not found" in said and "certificate" not in said.lower(), said
+        with pytest.raises(cli_client.CertificateChanged):  # the pin still guards the copy
+            git_tls(cli_client.Client(url=url, token="t", fingerprint=FP))
+    finally:
+        srv.shutdown()
+    assert git_tls(cli_client.Client(url="http://127.0.0.1:9", token="t")) is None

@@ -411,3 +411,18 @@ def test_a_canarys_workers_follow_its_weight_as_it_steps():
     # the new version has no mailer (a canary stored before process settings: name -> command)
     dropped = Canary.model_validate({**canary.model_dump(), "processes": {"worker": "w2"}})
     assert canary_process_counts(app, dropped, 50) == {"worker": 2}
+
+
+def test_a_web_process_that_never_answers_its_health_check_is_told_about_port():
+    from control_plane import names
+    from control_plane.services.stack import unhealthy_web
+
+    app = App(name="shop", image="s:1", port=8000, health_path="/healthz")
+    said = unhealthy_web(app, "canary")
+    assert "The canary web process of shop never answered its health check (GET /healthz on " \
+           "port 8000): a web process must listen on 0.0.0.0:$PORT (PORT=8000" in said
+    assert "`sentinel inspect logs shop --canary`" in said
+    assert unhealthy_web(app.changed(health_path=None), "production") == ""
+    assert [names.web_role(s) for s in ("shop_web", "shop_canary", "shop_baseline", "shop_worker",
+                                        "shop_canary-worker", "shop_pg-0", "web")] == [
+        "production", "canary", "baseline", None, None, None, None]
