@@ -7,7 +7,7 @@ import sys
 import typer
 
 from . import (app_cmds, build_cmds, canary_cmds, console_cmd, db_cmds, git_cmds, manifest_cmds,
-               platform_cmds)
+               platform_cmds, preview_cmds)
 
 app = typer.Typer(name="sentinel", no_args_is_help=True, add_completion=False,
                   pretty_exceptions_enable=False,
@@ -30,6 +30,7 @@ app.add_typer(app_cmds.delete_app, name="delete")
 app.add_typer(canary_cmds.canary_app, name="canary")
 app.add_typer(db_cmds.db_app, name="db")
 app.add_typer(git_cmds.git_app, name="git")
+app.add_typer(preview_cmds.preview_app, name="preview")
 app.command("console")(console_cmd.open_console)
 
 

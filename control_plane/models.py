@@ -149,6 +149,28 @@ class BuildOptions(Strict):
                              "Dockerfile starts FROM (default: the platform's Debian base)")
 
 
+class PreviewCreate(Strict):
+    name: str = Field(description="the preview's name, a DNS label (pr-42): the app is "
+                      "<app>-<name>, at <name>.<app's domain>")
+    image: str = Field(description="the version it runs (the CLI builds --source first)")
+    data: Literal["copy", "empty"] = Field(default="copy", description="a copy of the app's data "
+                                           "from its backup repository, or an empty database")
+    mask: str | None = Field(default=None, max_length=1_000_000, description="SQL run on the "
+                             "copy, as the preview's role, before any of its tasks start")
+    mask_name: str | None = Field(default=None, max_length=200)
+    ttl: str | None = Field(default=None, description="how long it lives, e.g. 72h (default), "
+                            "10m..30d; an update or refresh starts it again")
+    max: int | None = Field(default=None, ge=1, le=50, description="previews the app may have "
+                            "(default 5): one more is refused")
+    env: list[str] = Field(default=[], description="the preview's own variables, NAME=value")
+    inherit_env: bool = Field(default=False, description="production's variables too (they may "
+                              "hold production's secrets: off unless asked)")
+
+
+class PreviewUpdate(Strict):
+    image: str
+
+
 class GitBuild(Strict):
     source: str = Field(max_length=2200, description="a git URL the control plane fetches, with "
                         "#branch, #tag or #commit (default: the repository's default branch)")

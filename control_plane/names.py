@@ -234,6 +234,16 @@ EDGE_SLOTS_KEY = "edge_slots"                # which app holds which edge networ
 
 # An operation's target is what it locks: one operation at a time per app (`app:<name>`). Events
 # are kept under the app, its canary or its database.
+def preview_app(parent: str, preview: str) -> str:
+    """The app a preview is: `<parent>-<preview>` (todos-pr-42)."""
+    return f"{parent}-{preview}"
+
+
+def preview_domain(parent_domain: str, preview: str) -> str:
+    """A preview's address: under its parent's main domain (pr-42.todos.example.com)."""
+    return f"{preview}.{parent_domain}"
+
+
 def app_target(app: str) -> str:
     return f"app:{app}"
 

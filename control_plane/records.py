@@ -132,6 +132,23 @@ class ProcessSpec(Record):
     resources: dict | None = None
 
 
+class Preview(Record):
+    """What makes an app a preview of another (`sentinel preview`, docs/previews.md): one
+    version, its own copy of the parent's data (or an empty database), never backed up, gone
+    when its time is up."""
+    parent: str
+    name: str                       # the preview's own name (pr-42): the app is <parent>-<name>
+    data: str = "copy"              # copy | empty | none (the parent has no database)
+    copied_at: float | None = None  # when the data was copied (refresh copies it again)
+    data_point: str | None = None   # the parent's point in time the copy holds
+    masked: str | None = None       # the masking script's name, once it ran on the copy
+    mask_sql: str | None = None     # kept for `refresh`, which copies and masks again
+    expires_at: float | None = None
+    ttl: float | None = None        # seconds; an update or refresh starts it again
+    inherit_env: bool = False       # production's variables too (the user asked for them)
+    env: dict[str, str] = Field(default_factory=dict)  # the preview's own, over those
+
+
 class App(Record):
     name: str
     image: str | None = None  # None: a database restored --into, nothing deployed on it yet
@@ -152,6 +169,13 @@ class App(Record):
     internal: bool = False  # a scratch copy of the platform's own (the release check)
     restored_from: dict | None = None  # a copy restored --into: {"app", "target"}
     processes: dict[str, Process] = Field(default_factory=dict)  # besides web, by name
+    preview: Preview | None = None  # set: this app is a preview of another
+
+    @property
+    def backed_up(self) -> bool:
+        """Whether its database has backups: not a scratch copy, not a preview (a copy made to
+        be thrown away, whose data is production's, which has its own)."""
+        return not self.internal and self.preview is None
 
     def need_db(self) -> Database:
         """The database, for code that runs only where the app has one."""

@@ -21,7 +21,8 @@ from .console.routes import router as console_router
 from .console.sessions import Sessions
 from .guard import SESSION, Guard
 from .responses import Health
-from .routes import apps, builds, canary, cluster, database, git, manifest, operations
+from .routes import (apps, builds, canary, cluster, database, git, manifest, operations,
+                     previews)
 
 log = logging.getLogger("sentinel.api")
 bearer = HTTPBearer(auto_error=False)
@@ -36,6 +37,7 @@ def create_app():
                      daemon=True).start()
     services.driver.start()  # resumes progressive canaries left by a previous run from the store
     services.scheduler.start()
+    services.previews.start()  # previews whose time is up are removed, also after a restart
     token = secrets.get("api_token")
     sessions = Sessions()
 
@@ -62,4 +64,5 @@ def create_app():
     api.include_router(manifest.router(services.manifests, auth))  # apply, diff, export
     api.include_router(builds.router(services.builds, auth))
     api.include_router(git.router(services.pushes, auth))  # git push: repositories, remotes
+    api.include_router(previews.router(services.previews, auth))
     return Guard(api, lambda: token, sessions=sessions)

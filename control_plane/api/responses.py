@@ -535,3 +535,23 @@ ERRORS: dict[int | str, dict[str, Any]] = {
           "and where (a body field or query parameter)"},
     500: {"model": ErrorBody, "description": "a command on the platform failed (e.g. docker)"},
 }
+
+
+class PreviewRow(BaseModel):
+    app: str = Field(description="the app it previews")
+    name: str
+    preview_app: str = Field(description="the app the preview is (<app>-<name>)")
+    image: str | None
+    url: str
+    data: str = Field(description="copy | empty | none")
+    data_point: str | None = Field(description="the app's point in time its copy holds")
+    data_age_seconds: int | None
+    masked: str | None = Field(description="the masking script that ran on the copy; null: "
+                               "not masked")
+    created_at: float
+    expires_in_seconds: int | None
+    seconds: float | None = None
+
+
+class PreviewList(BaseModel):
+    previews: list[PreviewRow]

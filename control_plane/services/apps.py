@@ -17,7 +17,7 @@ from .release import ReleaseService, validate as validate_release
 from .routes import PRODUCTION_ONLY, Routes, app_domains
 from .stack import Stack, db_env, deployed_processes, production_counts
 from .teardown import Teardown
-from ..records import App, Database
+from ..records import App, Database, Preview
 
 ROLES = names.ROLES
 service_name = names.service  # the swarm service of a web role
@@ -110,8 +110,10 @@ class AppService:
                        "restarts once).")
 
     # ---- deploy -------------------------------------------------------------------------------
-    def deploy(self, op: Operation, body: AppDeploy, policy: dict | None = None) -> dict:
-        """policy: the release policy of `apply`, stored with the app."""
+    def deploy(self, op: Operation, body: AppDeploy, policy: dict | None = None,
+               preview: Preview | None = None) -> dict:
+        """policy: the release policy of `apply`, stored with the app; preview: what makes a new
+        app a preview of another (one with a copy of its data was made by a restore --into)."""
         existing = self.store.app(body.name)
         cluster_image = self.stack.resolve_image(op, body.image)
         app = App(name=body.name, image=body.image, cluster_image=cluster_image, port=body.port,
@@ -127,7 +129,9 @@ class AppService:
                   last_release=existing.last_release if existing else None,
                   processes=deployed_processes(existing.processes if existing else {},
                                                validation.processes(body.processes)
-                                               if body.processes is not None else None))
+                                               if body.processes is not None else None),
+                  restored_from=existing.restored_from if existing else None,
+                  preview=existing.preview if existing else preview)
         if existing and body.release:
             app.last_release = self.release.release(op, existing, cluster_image, body.release,
                                                     extra_env=app.env)
@@ -146,7 +150,8 @@ class AppService:
             app.db = self._create_db(op, app, body.db_schema, body.db_ha)
             # Protected from its first second: a restore, a release check or a drill needs a
             # backup to start from (WAL alone restores nothing). Taken while the web tasks start.
-            first_backup = self.backups.first_backup_beside(op, app)
+            if app.backed_up:
+                first_backup = self.backups.first_backup_beside(op, app)
         if body.release:  # a first deploy: nothing runs yet that the release could break
             op.step("release phase (a new app: no compatibility check needed)")
             try:
@@ -242,11 +247,17 @@ class AppService:
 
     def delete(self, op: Operation, name: str, keep_data: bool) -> dict:
         app = self.require(name)
+        # Its previews go with it: their data is a copy of its own, made to be thrown away.
+        previews = [a for a in self.store.apps() if a.preview and a.preview.parent == name]
+        for p in previews:
+            op.step(f"removing its preview {p.preview.name} ({p.name})")
+            self.teardown.remove(p, keep_data=False)
+            self.store.delete_app(p.name)
         op.step(f"removing {name}'s routes, services and network"
                 + ("" if keep_data else ", secret and data volume"))
         self.teardown.remove(app, keep_data)
         self.store.delete_app(name)
-        return {"deleted": name, "kept_data": keep_data}
+        return {"deleted": name, "kept_data": keep_data, "previews": [p.name for p in previews]}
 
     # ---- read -----------------------------------------------------------------------------------
     def summary(self, app: App) -> dict:

@@ -15,7 +15,8 @@ from ..database_config import PATRONICTL
 from ..errors import CommandFailed, Conflict, InvalidInput, Precondition, SentinelError
 from ..jobs import Operation
 from ..platform import Platform
-from ..records import App, Backup, Canary, Member, RepoInfo, RestorePlan, RestoreTarget, Window
+from ..records import (App, Backup, Canary, Member, Preview, RepoInfo, RestorePlan, RestoreTarget,
+                       Window)
 from .database import DatabaseService
 from .oneoff import run_one_off, telling_lines
 from .routes import Routes, routing
@@ -503,14 +504,17 @@ class BackupService:
                 self.db.wait_streaming(app, m.key)
 
     def restore_into(self, op: Operation, source: App, into: str, target: RestoreTarget,
-                      internal: bool = False) -> dict:
+                      internal: bool = False, preview: Preview | None = None) -> dict:
+        """A new app `into` with a copy of `source`'s database at `target`: backed up from its
+        first second, unless it is a scratch copy (`internal`) or a preview's."""
         started = time.monotonic()
         spec = self.p.spec
         copy = App(name=into, image=None, cluster_image=None, port=8000,
                    domain=validation.domain(f"{into}.{spec.domain}") if spec.domain != "localhost"
                    else f"{into}.localhost", replicas=0, env={}, health_path=None,
                    db=self.db.new_record(into, ha=False), created_at=time.time(), internal=internal,
-                   restored_from={"app": source.name, "target": target.describe()})
+                   restored_from={"app": source.name, "target": target.describe()},
+                   preview=preview)
         self.db.prepare(op, copy)
         self.store.put_app(copy)
         member = copy.need_db().members[0]
@@ -523,7 +527,7 @@ class BackupService:
             self.stack.deploy(copy, None, web=False)
             self.db.wait_leader(copy, what="the copy")
             self.db.adopt_roles(copy, source)
-            if not internal:  # a scratch copy is never backed up, and soon gone
+            if copy.backed_up:  # a scratch copy or a preview's is never backed up
                 self.db.stanza_create(copy)
                 self.db.tune_quietly(op, copy)
                 # The copy started archiving before its stanza existed; Postgres retries a failed

@@ -99,7 +99,7 @@ class BackupScheduler:
         for app in self.p.store.apps():
             target = names.app_target(app.name)
             # A release check's scratch copy is never backed up: it is gone in a minute.
-            if not app.db or app.internal or self.jobs.busy(target):
+            if not app.db or not app.backed_up or self.jobs.busy(target):
                 continue
             last = self.p.store.last_operation_end(target, exclude_actor="sentinel")
             self.consider(app, quiet=last is not None and time.time() - last < self.quiet)

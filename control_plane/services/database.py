@@ -263,16 +263,22 @@ class DatabaseService:
                                     + pgbackrest.error_lines((proc.stderr or "") + proc.stdout))
             time.sleep(2)
 
-    def apply_schema(self, app: App, schema: str) -> None:
-        """The schema file, in one transaction, as the app's own role."""
+    def run_script(self, app: App, sql: str, timeout: float = 300) -> str | None:
+        """A SQL script in one transaction, as the app's own role; None, or Postgres's error
+        (with the line it names)."""
         db = app.db
         proc = self.member_exec(app.name, self.primary(app),
                                 psql_argv(db.user, db.name, script=True) +
-                                ["--single-transaction", "-q"], input=schema, check=False,
-                                timeout=300)
-        if proc.returncode != 0:
-            msg = " ".join((proc.stderr or "").strip().split())
-            raise InvalidInput(f"the schema failed in Postgres: {msg}; fix the file and deploy again.")
+                                ["--single-transaction", "-q"], input=sql, check=False,
+                                timeout=timeout)
+        return " ".join((proc.stderr or "").strip().split()) or "psql failed" \
+            if proc.returncode != 0 else None
+
+    def apply_schema(self, app: App, schema: str) -> None:
+        """The schema file, in one transaction, as the app's own role."""
+        error = self.run_script(app, schema)
+        if error:
+            raise InvalidInput(f"the schema failed in Postgres: {error}; fix the file and deploy again.")
 
     def started(self, op: Operation, app: App, schema: str | None) -> None:
         """After the app's stack first deployed the database: wait for the primary, create the

@@ -71,7 +71,7 @@ class DbObjects:
         # The repository host backs up from running members only (a stopped one has no address).
         members = [m.key for m in app.db.members if not m.stopped]
         out = {"patroni": patroni_config(name, self.passwords(name), timing=FAST,
-                                         archive=not app.internal),
+                                         archive=app.backed_up),
                "member_pgbackrest": member_pgbackrest(name, self.object_storage(),
                                                       self.p.spec.name), **self.tls(name)}
         if self.has_repo_node():

@@ -3,7 +3,7 @@ and never builds another. The layers (docs/architecture.md), from the bottom:
 
     db_objects -> stack, routes -> database -> teardown -> backup -> release -> cluster
     -> apps, canary -> progressive, manifest, db_ops, report, backup_schedule; builds
-    -> pushes (a build, then a manifest applied)
+    -> pushes (a build, then a manifest applied); previews (a copy, then a deploy)
 """
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from .backup import BackupService
 from .backup_schedule import BackupScheduler
 from .canary import CanaryService
 from .builds import BuildService
+from .previews import PreviewService
 from .pushes import PushService
 from .cluster import ClusterService
 from .database import DatabaseService
@@ -52,6 +53,7 @@ class Services:
     scheduler: BackupScheduler
     builds: BuildService
     pushes: PushService
+    previews: PreviewService
 
 
 def build(platform: Platform, jobs: Jobs) -> Services:
@@ -78,4 +80,5 @@ def build(platform: Platform, jobs: Jobs) -> Services:
                     reports=ReportService(platform),
                     scheduler=BackupScheduler(platform, jobs, backups),
                     builds=builds,
-                    pushes=PushService(platform, jobs, builds, manifests, sentinel_home() / "git"))
+                    pushes=PushService(platform, jobs, builds, manifests, sentinel_home() / "git"),
+                    previews=PreviewService(platform, jobs, apps, backups, db))
