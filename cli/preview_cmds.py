@@ -42,8 +42,9 @@ def create(app: str = typer.Argument(..., help="The app to preview."),
                                     "answers at <name>.<app's domain>."),
            image: Optional[str] = typer.Option(None, help="The version it runs."),
            source: Optional[str] = typer.Option(None, help=SOURCE_HELP),
-           data: str = typer.Option("copy", help="copy: the app's data from its backups; "
-                                    "empty: an empty database."),
+           data: Optional[str] = typer.Option(None, help="copy (the default for an app with a "
+                                              "database): its data from its backups; empty: an "
+                                              "empty database."),
            mask: Optional[str] = typer.Option(None, help="A SQL file run on the copy before the "
                                               "preview starts (e.g. replacing emails)."),
            ttl: Optional[str] = typer.Option(None, help="How long it lives (default 72h)."),
@@ -55,7 +56,7 @@ def create(app: str = typer.Argument(..., help="The app to preview."),
            json_out: bool = typer.Option(False, "--json")):
     """Create a preview of an app: one version at its own address, with its own copy of the
     app's data (masked by --mask before any request), removed when its --ttl is up."""
-    if data not in ("copy", "empty"):
+    if data not in (None, "copy", "empty"):
         fail(f"--data {data!r} is not valid: give copy or empty.")
     client = Client()
     body = {"name": name, "data": data, "ttl": ttl, "max": max_previews, "env": env,

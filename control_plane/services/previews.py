@@ -116,8 +116,8 @@ class PreviewService:
                            f"(`sentinel preview update {parent_name} {body.name}`).")
         validation.image(body.image)
         entries = validation.env_entries(body.env)
-        data = body.data if parent.db else "none"
-        if body.data in ("copy", "empty") and not parent.db:
+        data = body.data or ("copy" if parent.db else "none")
+        if body.data and not parent.db:
             raise InvalidInput(f"app {parent_name!r} has no database: a preview of it has none "
                                "either (leave out --data).")
         if body.mask and data != "copy":
@@ -131,10 +131,16 @@ class PreviewService:
                            f"preview delete {parent_name} {oldest.preview.name} --yes`).")
         ttl = ttl_seconds(body.ttl)
         env = dict(e.split("=", 1) for e in entries)
-        return parent, Preview(parent=parent_name, name=body.name, data=data, ttl=ttl,
-                               expires_at=time.time() + ttl, inherit_env=body.inherit_env,
-                               env=env, mask_sql=body.mask,
-                               masked=(body.mask_name or "mask.sql") if body.mask else None)
+        preview = Preview(parent=parent_name, name=body.name, data=data, ttl=ttl,
+                          expires_at=time.time() + ttl, inherit_env=body.inherit_env, env=env,
+                          mask_sql=body.mask,
+                          masked=(body.mask_name or "mask.sql") if body.mask else None)
+        # Its address and settings as a deploy checks them (a domain another app holds…).
+        body_now = self._body(parent, preview, body.image)
+        if preview.data == "copy":  # the copy is made first: the deploy then finds its database
+            body_now = body_now.model_copy(update={"db": None})
+        self.apps.validate(body_now)
+        return parent, preview
 
     def start_create(self, parent_name: str, body: PreviewCreate) -> str:
         parent, preview = self.validate(parent_name, body)
@@ -160,7 +166,7 @@ class PreviewService:
             if preview.mask_sql:
                 self._mask(op, copy.changed(preview=preview), preview)
         try:
-            out = self.apps.deploy(op, self._body(parent, preview, image),
+            out = self.apps.deploy(op, self.apps.validate(self._body(parent, preview, image)),
                                    preview=preview if preview.data != "copy" else None)
         except Exception:
             leftover = self.store.app(name)
@@ -204,7 +210,8 @@ class PreviewService:
         p = app.preview
         parent = self.store.require_app(p.parent)
         op.step(f"rolling preview {p.name} to {image} (its data stays)")
-        self.apps.deploy(op, self._body(parent, p, image).model_copy(update={"db": None}))
+        self.apps.deploy(op, self.apps.validate(
+            self._body(parent, p, image).model_copy(update={"db": None, "db_ha": None})))
         self._renew(app.name)
         return self.row(self.store.require_app(app.name))
 

@@ -1,4 +1,4 @@
-"""Building from source on the cluster (issue 24), on a platform of its own (one node): a Python
+"""Building from source on the cluster (issue 24), on the slot's shared platform: a Python
 folder without a Dockerfile is built on the node (BuildKit), deployed and answers, and so are a
 Node folder without one and a folder with its own Dockerfile; the same
 source again reuses its image; a new version from a folder goes out as a canary and is promoted;
@@ -12,43 +12,29 @@ import json
 import os
 import shutil
 import subprocess
-import tempfile
 import time
 from pathlib import Path
 
 import pytest
 
-from .conftest import ROOT, Platform, clear_leftovers, leftovers
+from .conftest import ROOT
 from .load import Load
 
 pytestmark = pytest.mark.e2e
 
-NAME, SUBNET = "bld", "172.25.0.0/24"
-HTTP, HTTPS, API = 19280, 19643, 19965
 PYTHON = ROOT / "examples" / "build" / "python"
 DOMAIN = "shop.localhost"
 
 
 @pytest.fixture(scope="module")
-def built():
-    clear_leftovers(NAME)
-    home = Path(tempfile.mkdtemp(prefix="sentinel-build-"))
-    p = Platform(home, name=NAME, http=HTTP, https=HTTPS, api_port=API)
-    try:
-        p.cli("init", "--provider", "local", "--name", NAME, "--subnet", SUBNET, "--nodes", "1",
-              "--http-port", str(HTTP), "--https-port", str(HTTPS), "--yes", timeout=900)
-        first = p.cli("deploy", "--name", "shop", "--source", str(PYTHON), "--port", "8000",
-                      "--yes", timeout=1200)
-        p.first_output = first.stdout
-        yield p
-    finally:
-        try:
-            if (home / "config.json").exists():
-                p.cli("destroy", "--delete-data", "--yes", check=False, timeout=600)
-        finally:
-            shutil.rmtree(home, ignore_errors=True)
-        left = leftovers(NAME)
-        assert not left, f"destroy left {left}"
+def built(platform):
+    """The slot's shared platform (a build needs no platform of its own: one fewer on the CI
+    machine's two cores), with the shop app deployed from a folder."""
+    first = platform.cli("deploy", "--name", "shop", "--source", str(PYTHON), "--port", "8000",
+                         "--yes", timeout=1200)
+    platform.first_output = first.stdout
+    yield platform
+    platform.cli("delete", "app", "shop", "--yes", check=False, timeout=600)
 
 
 def copy_of(folder: Path, tmp_path: Path, name: str) -> Path:
@@ -224,7 +210,7 @@ def pushed_sha(repo: Path) -> str:
 
 def test_git_push_of_a_one_line_change_is_built_canaried_and_promoted_under_load(built, repo):
     sha = commit_version(repo, "python v3")
-    with Load(f"http://127.0.0.1:{HTTP}/", DOMAIN, workers=4, max_seconds=600) as load:
+    with Load(f"http://127.0.0.1:{built.http_port}/", DOMAIN, workers=4, max_seconds=600) as load:
         proc = git(repo, "push", "sentinel", "main", check=False, timeout=900)
     said = proc.stdout + proc.stderr
     assert proc.returncode == 0, said
