@@ -14,6 +14,7 @@ the stored policy so an export names them again.
 """
 from __future__ import annotations
 
+import fnmatch
 import re
 from collections.abc import Callable
 from typing import Annotated, Any, Literal
@@ -151,6 +152,45 @@ class BuildSection(_Strict):
                 raise _fail("must be a string or a number (quote true/false/yes/no)", str(k))
             out[str(k)] = str(val)
         return out
+
+
+class PreviewPolicy(_Strict):
+    """`preview:`: which pushed branches become previews (docs/previews.md), and how."""
+    branches: str | list[str] = "*"   # fnmatch patterns of branch names
+    data: Literal["copy", "empty"] | None = None
+    mask: str | None = None           # a SQL file, relative to the manifest
+    ttl: Duration | None = None
+    max: int | None = None
+    env: dict[str, str] = {}
+
+    @field_validator("branches")
+    @classmethod
+    def _branches(cls, v):
+        patterns = [v] if isinstance(v, str) else v
+        if not patterns or any(not p.strip() or len(p) > 200 for p in patterns):
+            raise _fail("must be a branch name pattern such as '*' or 'pr-*' (or a list)")
+        return v
+
+    @field_validator("max")
+    @classmethod
+    def _max(cls, v):
+        return v if v is None else _in_range(v, 1, 50)
+
+    @field_validator("ttl")
+    @classmethod
+    def _ttl(cls, v):
+        if v is not None and not 600 <= v <= 30 * 86400:
+            raise _fail("a preview lives from 10m to 30d")
+        return v
+
+    @field_validator("env", mode="before")
+    @classmethod
+    def _env(cls, v):
+        return Manifest._env(v)
+
+    def matches(self, branch: str) -> bool:
+        patterns = [self.branches] if isinstance(self.branches, str) else self.branches
+        return any(fnmatch.fnmatchcase(branch, p) for p in patterns)
 
 
 class Health(_Strict):
@@ -423,6 +463,7 @@ class Manifest(_Strict):
     canary: Canary | None = None
     notify: list[NotifyTarget] = []
     hooks: Hooks | None = None
+    preview: PreviewPolicy | None = None
 
     @field_validator("app")
     @classmethod
@@ -545,6 +586,8 @@ def referenced_files(m: Manifest) -> list[tuple[str, str]]:
         out.append(("database.schema", m.database.schema_file))
     if m.canary and isinstance(m.canary.analysis, str) and m.canary.analysis != "default":
         out.append(("canary.analysis", m.canary.analysis))
+    if m.preview and m.preview.mask:
+        out.append(("preview.mask", m.preview.mask))
     return out
 
 
@@ -743,7 +786,8 @@ def policy(m: Manifest) -> dict:
     return {"release": _dump(m.release), "canary": _dump(m.canary),
             "notify": [_dump(n, exclude_none=True) for n in m.notify],
             "hooks": _hooks_out(m.hooks) if m.hooks else None,
-            "schema": m.database.schema_file if m.database else None}
+            "schema": m.database.schema_file if m.database else None,
+            "preview": _dump(m.preview)}
 
 
 def from_records(app: App) -> Manifest:
@@ -768,7 +812,7 @@ def from_records(app: App) -> Manifest:
         if app.backups:
             db["backups"] = app.backups
         data["database"] = db
-    for key in ("release", "canary", "hooks"):
+    for key in ("release", "canary", "hooks", "preview"):
         if pol.get(key) is not None:
             data[key] = pol[key]
     if pol.get("notify"):
@@ -800,5 +844,7 @@ def to_yaml(m: Manifest) -> str:
         out["notify"] = [_dump(n, exclude_none=True) for n in m.notify]
     if m.hooks:
         out["hooks"] = _hooks_out(m.hooks)
+    if m.preview is not None:
+        out["preview"] = _dump(m.preview)
     return yaml.safe_dump(out, sort_keys=False, default_flow_style=None, width=100,
                           allow_unicode=True)

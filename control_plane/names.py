@@ -7,6 +7,7 @@ what the TLS certificates name, since swarm service names hold an underscore.
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass
 
 ROLES = ("production", "canary", "baseline")
@@ -237,6 +238,15 @@ EDGE_SLOTS_KEY = "edge_slots"                # which app holds which edge networ
 def preview_app(parent: str, preview: str) -> str:
     """The app a preview is: `<parent>-<preview>` (todos-pr-42)."""
     return f"{parent}-{preview}"
+
+
+def preview_of_branch(branch: str, max_len: int = 20) -> str:
+    """The preview a pushed branch becomes: its name as a DNS label (`feature/Login_2` ->
+    `feature-login-2`), cut to `max_len`; one that starts with a digit gets `b-` in front."""
+    label = re.sub(r"[^a-z0-9]+", "-", branch.lower()).strip("-")
+    if not label or not label[0].isalpha():
+        label = f"b-{label}"
+    return label[:max_len].rstrip("-")
 
 
 def preview_domain(parent_domain: str, preview: str) -> str:

@@ -65,10 +65,11 @@ def archive_argv(sha: str) -> list[str]:
 
 
 # Config every call of http-backend runs with, given by environment (no file to keep in step):
-# hooks from this package, pushes allowed (our own auth stands in front), the deployed branch
-# never deleted, no stray user or system config read.
+# hooks from this package, pushes allowed (our own auth stands in front), no stray user or
+# system config read. Deletions reach the hook: it refuses the deployed branch's, and another
+# branch's removes its preview.
 CONFIG = (("http.receivepack", "true"), ("http.uploadpack", "true"),
-          ("receive.denyDeletes", "true"), ("core.hooksPath", str(HOOKS_DIR)))
+          ("receive.denyDeletes", "false"), ("core.hooksPath", str(HOOKS_DIR)))
 
 
 def backend_env(root: Path, req: GitRequest, path_env: str, hook: HookContext | None) -> dict[str, str]:

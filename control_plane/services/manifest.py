@@ -9,7 +9,8 @@
   platform  port, domains, replicas, health: a rolling update of the running version;
   database  ha: a standby added or removed;
   settings  the backup schedule and retention, stored (the scheduler reads them);
-  policy    release, canary, notify, hooks: stored, and followed by the next canary.
+  policy    release, canary, notify, hooks, preview: stored, and followed by the next canary
+            (preview: by the next push of a branch).
 
 While a canary runs only the policy may change (and a file naming the canary's own version or
 production's changes nothing): anything else is refused until it is promoted or rolled back.
@@ -39,7 +40,7 @@ from ..records import App, Canary, Process
 
 VERSION = ("image", "env", "resources")
 PLATFORM = ("port", "domains", "replicas", "health")
-POLICY = ("release", "canary", "notify", "hooks", "schema")
+POLICY = ("release", "canary", "notify", "hooks", "schema", "preview")
 
 
 @dataclass
@@ -107,6 +108,7 @@ class View:
     notify: Any = None  # no notification target is the same as none given
     hooks: Any = None
     schema: Any = None
+    preview: Any = None
     processes: dict | None = None  # None: the file keeps the app's (not compared)
 
     def __getitem__(self, key: str) -> Any:  # the field named in VERSION, PLATFORM, POLICY

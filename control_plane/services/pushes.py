@@ -14,22 +14,25 @@ import secrets as pysecrets
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 from .. import executor, names, secrets, validation
+from ..units import format_duration
 from .. import manifest as mf
 from ..build.plan import besides_web, no_web
 from ..build.source import SOURCE_LIMIT, pack, unpack
 from ..errors import Conflict, InvalidInput, NotFound, SentinelError
 from ..git import done_line
+from ..git.hook import ZERO
 from ..git.backend import init_argv
 from ..jobs import Jobs, Operation
-from ..models import ManifestApply
+from ..models import BuildOptions, ManifestApply, PreviewCreate
 from ..platform import Platform
 from .builds import BuildService
 from .manifest import ManifestService
+from .previews import PreviewService
 
 MANIFEST = "sentinel.yaml"
 POLL = 1.0  # seconds between looks at a running push's events
@@ -68,12 +71,13 @@ def pushed_manifest(stored: dict[str, Any], image: str, release: str | None) -> 
 
 class PushService:
     def __init__(self, platform: Platform, jobs: Jobs, builds: BuildService,
-                 manifests: ManifestService, root: Path):
+                 manifests: ManifestService, previews: PreviewService, root: Path):
         self.p = platform
         self.store = platform.store
         self.jobs = jobs
         self.builds = builds
         self.manifests = manifests
+        self.previews = previews
         self.root = root  # the folder of every app's bare repository
         self._tickets: dict[str, str] = {}  # one push's ticket -> its app
         self._lock = threading.Lock()
@@ -126,11 +130,14 @@ class PushService:
             return False
 
     # ---- the push -----------------------------------------------------------------------------
-    def start(self, app: str, sha: str, source: bytes) -> str:
-        """Check the pushed tree, then build and apply it as one operation on the app."""
+    def start(self, app: str, sha: str, source: bytes, branch: str = names.GIT_BRANCH) -> str | None:
+        """Check the pushed tree, then build and apply it as one operation on the app (another
+        branch: its preview); the operation, or None when there is nothing to do."""
         if not re.fullmatch(r"[0-9a-f]{40}", sha or ""):
             raise InvalidInput("the push names no commit (sha=): push with git.")
         self.p.require_ready()
+        if branch != names.GIT_BRANCH:
+            return self._start_preview(app, sha, source, branch)
         with tempfile.TemporaryDirectory(prefix="sentinel-push-") as tmp:
             tree = Path(tmp) / "tree"
             unpack(source, tree, SOURCE_LIMIT)
@@ -203,6 +210,58 @@ class PushService:
                                                             source=MANIFEST, processes=processes))
         return {"app": app, "sha": sha, "image": image, "build": built["id"], **applied}
 
+    # ---- a branch's preview -----------------------------------------------------------------
+    def _start_preview(self, app: str, sha: str, source: bytes, branch: str) -> str | None:
+        """A branch other than the app's: built and run as its preview, where the app's
+        sentinel.yaml has a `preview:` section whose branches match it; deleted, its preview goes."""
+        parent = self.store.app(app)
+        if parent is None or not parent.image:
+            raise NotFound(f"app {app!r} does not exist: push {names.GIT_BRANCH} first (a "
+                           "preview copies the app's data).")
+        name = names.preview_of_branch(branch)
+        existing = self.store.app(names.preview_app(app, name))
+        if existing is not None and (existing.preview is None or existing.preview.parent != app):
+            raise Conflict(f"branch {branch} would be preview {name}, but "
+                           f"{names.preview_app(app, name)} is an app of its own: rename the branch.")
+        if sha == ZERO:
+            return self.previews.start_delete(app, name) if existing else None
+        with tempfile.TemporaryDirectory(prefix="sentinel-push-") as tmp:
+            tree = Path(tmp) / "tree"
+            unpack(source, tree, SOURCE_LIMIT)
+            data, files, build_source = self._manifest(app, tree)
+        m = mf.parse(pushed_manifest(data, f"{app}:pushed", None) if files is None
+                     else mf.with_image(data, f"{app}:pushed"), MANIFEST)
+        if m.preview is None or not m.preview.matches(branch):
+            raise InvalidInput(f"{branch} does not deploy: only {names.GIT_BRANCH} does, and "
+                               f"{app}'s {MANIFEST} has no preview: section whose branches match "
+                               "it (`preview: {branches: '*'}` makes every other branch a preview).")
+        self.builds.plan(app, build_source)  # a tree of no known kind is refused here
+        options = mf.build_of(data, MANIFEST) if files is not None else None
+        target = names.app_target(names.preview_app(app, name))
+        if existing is not None:
+            return self.jobs.start(target, "push-preview", lambda op: self._preview_push(
+                op, app, sha, build_source, options, lambda image: self.previews.update(
+                    op, existing, image)))
+        pol = m.preview
+        mask = (files or {}).get(pol.mask) if pol.mask else None
+        body = PreviewCreate(name=name, image=f"{app}:pushed", data=pol.data, mask=mask,
+                             mask_name=pol.mask.rsplit("/", 1)[-1] if pol.mask else None,
+                             ttl=format_duration(pol.ttl) if pol.ttl else None, max=pol.max,
+                             env=mf.env_entries(pol.env))
+        parent, preview = self.previews.validate(app, body)
+        return self.jobs.start(target, "push-preview", lambda op: self._preview_push(
+            op, app, sha, build_source, options, lambda image: self.previews.create(
+                op, parent, preview, image)))
+
+    def _preview_push(self, op: Operation, app: str, sha: str, source: bytes,
+                      options: BuildOptions | None, run: Callable[[str], dict]) -> dict:
+        op.step(f"push of {sha[:12]} to a preview of {app}: building")
+        built = self.builds.build(op, app, source, label=sha[:12], options=options)
+        why = no_web(built["kind"], built.get("processes") or {})
+        if why:
+            raise InvalidInput(why[0].upper() + why[1:])
+        return run(built["image"])
+
     # ---- what the pusher sees ---------------------------------------------------------------
     def follow(self, app: str, op_id: str) -> Iterator[str]:
         """The push's steps as they happen, then its canary's, until the new version is promoted,
@@ -223,6 +282,13 @@ class PushService:
                             "moved: production is as it was.")
             return
         result = op.get("result") or {}
+        if result.get("preview_app"):
+            yield done_line(True, f"preview {result['name']} of {app} runs {result['image']} at "
+                            f"{result['url']} (data: {result['data']}).")
+            return
+        if result.get("deleted"):
+            yield done_line(True, f"{result['deleted']} removed with its branch.")
+            return
         if not result.get("canary"):
             yield done_line(True, f"{app} runs {result.get('image')}.")
             return

@@ -73,6 +73,7 @@ def build(platform: Platform, jobs: Jobs) -> Services:
     db_ops = DbOperations(platform, jobs, db, backups)
     manifests = ManifestService(platform, jobs, canary, apps, db_ops)
     builds = BuildService(platform, jobs)
+    previews = PreviewService(platform, jobs, apps, backups, db)
     return Services(platform=platform, jobs=jobs, stack=stack, routes=routes, db=db,
                     backups=backups, release=release, cluster=cluster, apps=apps, canary=canary,
                     analyzer=analyzer, driver=ProgressiveDriver(canary, jobs, analyzer),
@@ -80,5 +81,6 @@ def build(platform: Platform, jobs: Jobs) -> Services:
                     reports=ReportService(platform),
                     scheduler=BackupScheduler(platform, jobs, backups),
                     builds=builds,
-                    pushes=PushService(platform, jobs, builds, manifests, sentinel_home() / "git"),
-                    previews=PreviewService(platform, jobs, apps, backups, db))
+                    pushes=PushService(platform, jobs, builds, manifests, previews,
+                                       sentinel_home() / "git"),
+                    previews=previews)

@@ -255,3 +255,27 @@ def test_a_push_to_another_branch_or_with_a_wrong_token_builds_nothing(built, re
     proc = git(repo, "push", wrong, "main", check=False)
     assert proc.returncode != 0 and "push token was not accepted" in proc.stderr, proc.stderr
     assert len(built.json("builds", "shop")) == before
+
+
+def test_a_branch_whose_sentinel_yaml_says_so_is_a_preview_until_it_is_deleted(built, repo):
+    git(repo, "checkout", "-q", "-b", "pr-7")
+    manifest = json.loads((repo / "sentinel.yaml").read_text())
+    (repo / "sentinel.yaml").write_text(json.dumps({**manifest, "preview": {"branches": "pr-*"}}))
+    commit_version(repo, "python pr7")
+    proc = git(repo, "push", "sentinel", "pr-7", check=False, timeout=900)
+    said = proc.stdout + proc.stderr
+    assert proc.returncode == 0 and "preview pr-7 of shop runs" in said, said
+    assert built.http("pr-7.shop.localhost").text == "hello from python pr7\n"
+    assert {built.http(DOMAIN).text for _ in range(5)} == {"hello from python v3\n"}  # production
+
+    commit_version(repo, "python pr7b")  # the branch's next commit: the same preview, updated
+    proc = git(repo, "push", "sentinel", "pr-7", check=False, timeout=900)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert built.http("pr-7.shop.localhost").text == "hello from python pr7b\n"
+    assert [r["name"] for r in built.json("preview", "ls", "shop")] == ["pr-7"]
+
+    proc = git(repo, "push", "sentinel", "--delete", "pr-7", check=False, timeout=600)
+    assert proc.returncode == 0 and "removed with its branch" in proc.stdout + proc.stderr
+    assert built.json("preview", "ls", "shop") == []
+    assert built.http("pr-7.shop.localhost").status_code == 404
+    git(repo, "checkout", "-q", "main")

@@ -23,7 +23,7 @@ from control_plane.git import done_line, parse_done
 from control_plane.git.backend import (GitRequest, HookContext, archive_argv, backend_env,
                                        basic_password, init_argv, parse_head, remote_url,
                                        split_head)
-from control_plane.git.hook import Refused, deployed_commit
+from control_plane.git.hook import Refused, pushed_branch
 from control_plane.services.pushes import pushed_manifest
 
 from .test_client import free_port
@@ -33,16 +33,26 @@ ZERO = "0" * 40
 
 
 # ---- pure ------------------------------------------------------------------------------------
-def test_a_push_deploys_only_the_apps_branch_and_never_deletes_it():
-    assert deployed_commit([f"{A} {B} refs/heads/main"], "main") == B
-    with pytest.raises(Refused, match="refs/heads/feature does not deploy: only main does"):
-        deployed_commit([f"{A} {B} refs/heads/main", f"{ZERO} {A} refs/heads/feature"], "main")
-    with pytest.raises(Refused, match="refs/tags/v1 does not deploy"):
-        deployed_commit([f"{ZERO} {A} refs/tags/v1"], "main")
+def test_a_push_moves_one_branch_and_never_deletes_the_apps():
+    assert pushed_branch([f"{A} {B} refs/heads/main"], "main") == ("main", B)
+    # another branch goes to the control plane, which knows whether it is a preview
+    assert pushed_branch([f"{ZERO} {A} refs/heads/feature/x"], "main") == ("feature/x", A)
+    assert pushed_branch([f"{A} {ZERO} refs/heads/pr-1"], "main") == ("pr-1", ZERO)  # deleted
+    with pytest.raises(Refused, match=r"moves 2 branches \(main, feature\): push one at a time"):
+        pushed_branch([f"{A} {B} refs/heads/main", f"{ZERO} {A} refs/heads/feature"], "main")
+    with pytest.raises(Refused, match="refs/tags/v1 does not deploy: only branches do"):
+        pushed_branch([f"{ZERO} {A} refs/tags/v1"], "main")
     with pytest.raises(Refused, match="main cannot be deleted"):
-        deployed_commit([f"{A} {ZERO} refs/heads/main"], "main")
+        pushed_branch([f"{A} {ZERO} refs/heads/main"], "main")
     with pytest.raises(Refused, match="moves no branch"):
-        deployed_commit([], "main")
+        pushed_branch([], "main")
+
+
+def test_a_branch_becomes_a_preview_named_as_a_dns_label():
+    from control_plane import names
+
+    assert [names.preview_of_branch(b) for b in ("pr-42", "feature/Login_2", "42-fix", "a" * 30)] \
+        == ["pr-42", "feature-login-2", "b-42-fix", "a" * 20]
 
 
 def test_the_cgi_environment_of_a_push_gives_the_hook_its_ticket_and_no_stray_config():
@@ -58,7 +68,8 @@ def test_the_cgi_environment_of_a_push_gives_the_hook_its_ticket_and_no_stray_co
     assert env["HTTP_CONTENT_ENCODING"] == "gzip" and env["REMOTE_USER"] == "sentinel"
     config = {env[f"GIT_CONFIG_KEY_{i}"]: env[f"GIT_CONFIG_VALUE_{i}"]
               for i in range(int(env["GIT_CONFIG_COUNT"]))}
-    assert config["receive.denyDeletes"] == "true" and config["http.receivepack"] == "true"
+    # deletions reach the hook: it refuses main's, and another branch's removes its preview
+    assert config["receive.denyDeletes"] == "false" and config["http.receivepack"] == "true"
     assert Path(config["core.hooksPath"], "pre-receive").is_file()
     assert os.access(Path(config["core.hooksPath"], "pre-receive"), os.X_OK)
     assert (env["SENTINEL_PUSH_TICKET"], env["SENTINEL_PUSH_BRANCH"]) == ("t1", "main")
@@ -192,9 +203,11 @@ def test_a_push_is_let_in_only_with_the_apps_token_and_refused_before_the_branch
     wrong = git(checkout, "push", url.replace(remote["token"], "wrong"), "main")
     assert wrong.returncode != 0 and "push token was not accepted" in wrong.stderr, wrong.stderr
 
-    other = git(checkout, "push", url, "main:feature")
-    assert other.returncode != 0 and "refs/heads/feature does not deploy: only main does" in \
-        other.stderr and "pre-receive hook declined" in other.stderr, other.stderr
+    tag = git(checkout, "push", url, "main:refs/tags/v1")
+    assert tag.returncode != 0 and "refs/tags/v1 does not deploy: only branches do" in \
+        tag.stderr and "pre-receive hook declined" in tag.stderr, tag.stderr
+    other = git(checkout, "push", url, "main:feature")  # a preview, if the app says so: asked
+    assert other.returncode != 0 and "Nothing was built; the branch was not moved" in other.stderr
 
     main = git(checkout, "push", url, "main")
     assert main.returncode != 0 and "the platform is not ready" in main.stderr, main.stderr
@@ -255,7 +268,7 @@ def pushes(tmp_path, monkeypatch):
 
     monkeypatch.setattr(mod, "POLL", 0.01)
     store = Store(tmp_path / "state.db")
-    return mod.PushService(Platform(store), Jobs(store), None, None, tmp_path / "git"), store
+    return mod.PushService(Platform(store), Jobs(store), None, None, None, tmp_path / "git"), store
 
 
 def finished_push(store, op_id: str, status: str, result=None, error=None) -> None:
@@ -309,3 +322,14 @@ def test_a_source_with_nothing_to_route_is_not_deployed():
     said = no_web("python", {"worker": "python w.py"})
     assert said.startswith("the source has no web process (its Procfile lists worker)")
     assert "web: <command listening on $PORT>" in said
+
+
+def test_a_branchs_push_ends_at_its_preview_and_a_deleted_branch_at_its_removal(pushes):
+    svc, store = pushes
+    finished_push(store, "op4", "succeeded", result={
+        "app": "shop", "name": "pr-1", "preview_app": "shop-pr-1", "image": "reg/shop:src-4",
+        "url": "http://pr-1.shop.localhost", "data": "copy"})
+    assert parse_done(list(svc.follow("shop", "op4"))[-1]) == (
+        True, "preview pr-1 of shop runs reg/shop:src-4 at http://pr-1.shop.localhost (data: copy).")
+    finished_push(store, "op5", "succeeded", result={"deleted": "shop-pr-1"})
+    assert parse_done(list(svc.follow("shop", "op5"))[-1]) == (True, "shop-pr-1 removed with its branch.")

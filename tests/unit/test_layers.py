@@ -11,7 +11,8 @@ PACKAGES = ("control_plane", "cli")
 # The services from the bottom up: a module may import only those listed before it.
 SERVICE_LAYERS = ["oneoff", "dcs", "db_objects", "stack", "routes", "plan", "analysis", "database",
                   "teardown", "backup", "release", "cluster", "apps", "canary", "progressive",
-                  "db_ops", "manifest", "report", "backup_schedule", "builds", "pushes", "previews", "wiring"]
+                  "db_ops", "manifest", "report", "backup_schedule", "builds", "previews", "pushes",
+                  "wiring"]
 
 
 def module_name(path: Path) -> str:

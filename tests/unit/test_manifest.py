@@ -321,3 +321,20 @@ def test_build_section_says_how_source_is_built_and_goes_only_with_source():
             mf.build_of(mf.load_data(text))
     with pytest.raises(mf.ManifestError, match="build: is for the build, done before the file is applied"):
         mf.parse({"app": "shop", "image": "s:1", "build": {}})
+
+
+def test_preview_section_says_which_branches_are_previews_and_comes_back_in_an_export():
+    m = mf.loads("app: shop\nimage: s:1\npreview:\n  branches: ['pr-*', 'feature/*']\n"
+                 "  data: copy\n  mask: sql/mask.sql\n  ttl: 2d\n  max: 3\n  env: {FLAGS: beta}\n")
+    p = m.preview
+    assert (p.matches("pr-42"), p.matches("feature/login"), p.matches("main")) == (True, True, False)
+    assert (p.ttl, p.max, p.env) == (2 * 86400, 3, {"FLAGS": "beta"})
+    assert ("preview.mask", "sql/mask.sql") in mf.referenced_files(m)
+    assert mf.loads(mf.to_yaml(m)).preview == p
+    assert mf.loads("app: shop\nimage: s:1\npreview: {}\n").preview.matches("anything")
+    for text, said in [("preview: {ttl: 1m}\n", "preview.ttl: a preview lives from 10m to 30d"),
+                       ("preview: {max: 0}\n", "preview.max: must be 1..50"),
+                       ("preview: {data: all}\n", "preview.data"),
+                       ("preview: {branches: []}\n", "preview.branches: must be a branch name pattern")]:
+        with pytest.raises(mf.ManifestError, match=re.escape(said)):
+            mf.loads("app: shop\nimage: s:1\n" + text)

@@ -47,16 +47,19 @@ def router(pushes: PushService, auth) -> APIRouter:
         return pushes.remote(name, rotate)
 
     @r.post("/git/{app}.git/sentinel-push", include_in_schema=False)
-    async def push(app: str, sha: str, request: Request):
+    async def push(app: str, sha: str, request: Request, branch: str = names.GIT_BRANCH):
         """The hook of a push hands over its tree; the push's lines stream back."""
         if not pushes.redeem(app, request.headers.get(TICKET_HEADER)):
             return _refuse(401, done_line(False, "this push's ticket was not accepted."))
         source = await request.body()
         try:
-            op = await run_in_threadpool(pushes.start, app, sha, source)
+            op = await run_in_threadpool(pushes.start, app, sha, source, branch)
         except SentinelError as e:
             return _refuse(e.status, done_line(False, f"{e.message} Nothing was built; the "
                                                "branch was not moved."))
+        if op is None:
+            return Response(done_line(True, f"{branch} had no preview: nothing to remove.") + "\n",
+                            media_type="text/plain")
         return StreamingResponse((f"{line}\n" for line in pushes.follow(app, op)),
                                  media_type="text/plain")
 
