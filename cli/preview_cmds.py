@@ -7,7 +7,7 @@ from typing import Optional
 
 import typer
 
-from .build_cmds import build_on_cluster
+from .build_cmds import build_on_cluster, other_processes
 from .client import Client
 from .files import read_file
 from .output import confirm, emit_json, fail, run_operation, table
@@ -18,13 +18,15 @@ preview_app = typer.Typer(no_args_is_help=True, help="Preview apps: a version at
 SOURCE_HELP = "A folder (or a git URL[#ref]) built on the cluster first."
 
 
-def _image(client: Client, preview_app_name: str, image: Optional[str], source: Optional[str],
-           json_out: bool) -> str:
+def _version(client: Client, preview_app_name: str, image: Optional[str], source: Optional[str],
+             json_out: bool) -> dict:
+    """The image (and, built from a source, its process types besides web) the preview runs."""
     if (image is None) == (source is None):
         fail("give --image or --source (one of them).")
     if source is not None:
-        return build_on_cluster(client, preview_app_name, source, json_out)["image"]
-    return image or ""
+        built = build_on_cluster(client, preview_app_name, source, json_out)
+        return {"image": built["image"], "processes": other_processes(built)}
+    return {"image": image or ""}
 
 
 def _age(seconds: Optional[int]) -> str:
@@ -63,7 +65,7 @@ def create(app: str = typer.Argument(..., help="The app to preview."),
             "inherit_env": inherit_env}
     if mask:
         body["mask"], body["mask_name"] = read_file(mask, "--mask"), mask.rsplit("/", 1)[-1]
-    body["image"] = _image(client, f"{app}-{name}", image, source, json_out)
+    body.update(_version(client, f"{app}-{name}", image, source, json_out))
     run_operation(client, client.post(f"/v1/apps/{app}/previews", body), json_out=json_out,
                   done_message=lambda r: f"preview {name} of {app} answers at {r['url']}")
 
@@ -90,9 +92,9 @@ def update(app: str = typer.Argument(...), name: str = typer.Argument(..., help=
            json_out: bool = typer.Option(False, "--json")):
     """A new version of the preview (its branch's next commit); its data stays."""
     client = Client()
-    new = _image(client, f"{app}-{name}", image, source, json_out)
-    run_operation(client, client.post(f"/v1/apps/{app}/previews/{name}/update", {"image": new}),
-                  json_out=json_out, done_message=f"preview {name} of {app} runs {new}")
+    new = _version(client, f"{app}-{name}", image, source, json_out)
+    run_operation(client, client.post(f"/v1/apps/{app}/previews/{name}/update", new),
+                  json_out=json_out, done_message=f"preview {name} of {app} runs {new['image']}")
 
 
 @preview_app.command("refresh")

@@ -166,10 +166,14 @@ class PreviewCreate(Strict):
     env: list[str] = Field(default=[], description="the preview's own variables, NAME=value")
     inherit_env: bool = Field(default=False, description="production's variables too (they may "
                               "hold production's secrets: off unless asked)")
+    processes: dict[str, str] | None = Field(default=None, description="the version's process "
+                                             "types besides web (a built source's); None: the "
+                                             "app's. One task each")
 
 
 class PreviewUpdate(Strict):
     image: str
+    processes: dict[str, str] | None = Field(default=None, description="None: the preview's own")
 
 
 class GitBuild(Strict):

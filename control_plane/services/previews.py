@@ -17,7 +17,7 @@ from .. import names, validation
 from ..errors import Conflict, InvalidInput, NotFound, SentinelError
 from ..jobs import Jobs, Operation
 from ..metrics import parse_duration
-from ..models import AppDeploy, PreviewCreate
+from ..models import AppDeploy, PreviewCreate, ProcessSpec
 from ..platform import Platform
 from ..records import App, Preview, RestoreTarget
 from .apps import AppService
@@ -146,10 +146,13 @@ class PreviewService:
         parent, preview = self.validate(parent_name, body)
         name = names.preview_app(parent_name, body.name)
         # The parent is only read (its repository): its own operations go on meanwhile.
-        return self.jobs.start(names.app_target(name), "preview",
-                               lambda op: self.create(op, parent, preview, body.image))
+        return self.jobs.start(names.app_target(name), "preview", lambda op: self.create(
+            op, parent, preview, body.image, body.processes))
 
-    def create(self, op: Operation, parent: App, preview: Preview, image: str) -> dict:
+    def create(self, op: Operation, parent: App, preview: Preview, image: str,
+               processes: dict[str, str] | None = None) -> dict:
+        """`processes`: the version's types besides web (a built source's Procfile); None: the
+        app's own commands. A preview runs one task of each."""
         name = names.preview_app(parent.name, preview.name)
         started = time.monotonic()
         if preview.data == "copy":
@@ -166,7 +169,8 @@ class PreviewService:
             if preview.mask_sql:
                 self._mask(op, copy.changed(preview=preview), preview)
         try:
-            out = self.apps.deploy(op, self.apps.validate(self._body(parent, preview, image)),
+            out = self.apps.deploy(op, self.apps.validate(self._body(parent, preview, image,
+                                                                     processes)),
                                    preview=preview if preview.data != "copy" else None)
         except Exception:
             leftover = self.store.app(name)
@@ -178,8 +182,12 @@ class PreviewService:
         op.step(f"preview {preview.name} of {parent.name} answers at {out['url']} ({took:.1f} s)")
         return {**self.row(self.store.require_app(name)), "seconds": round(took, 1)}
 
-    def _body(self, parent: App, preview: Preview, image: str) -> AppDeploy:
-        return AppDeploy(name=names.preview_app(parent.name, preview.name), image=image,
+    def _body(self, parent: App, preview: Preview, image: str,
+              processes: dict[str, str] | None = None) -> AppDeploy:
+        commands = processes if processes is not None else \
+            {k: p.command for k, p in parent.processes.items()}
+        return AppDeploy(processes={k: ProcessSpec(command=c, replicas=1)
+                                    for k, c in commands.items()},name=names.preview_app(parent.name, preview.name), image=image,
                          port=parent.port,
                          domains=[names.preview_domain(parent.domain or parent.name, preview.name)],
                          replicas=1, env=preview_env(parent, preview),
@@ -199,19 +207,23 @@ class PreviewService:
                                "the preview was not started and its copy was removed.")
 
     # ---- change -------------------------------------------------------------------------------
-    def start_update(self, parent_name: str, name: str, image: str) -> str:
+    def start_update(self, parent_name: str, name: str, image: str,
+                     processes: dict[str, str] | None = None) -> str:
         app = self.require(parent_name, name)
         validation.image(image)
         return self.jobs.start(names.app_target(app.name), "preview-update",
-                               lambda op: self.update(op, app, image))
+                               lambda op: self.update(op, app, image, processes))
 
-    def update(self, op: Operation, app: App, image: str) -> dict:
+    def update(self, op: Operation, app: App, image: str,
+               processes: dict[str, str] | None = None) -> dict:
         """A new version of the preview (the branch's next commit): its data stays."""
         p = app.preview
         parent = self.store.require_app(p.parent)
         op.step(f"rolling preview {p.name} to {image} (its data stays)")
+        kept = {k: q.command for k, q in app.processes.items()}
         self.apps.deploy(op, self.apps.validate(
-            self._body(parent, p, image).model_copy(update={"db": None, "db_ha": None})))
+            self._body(parent, p, image, processes if processes is not None else kept)
+            .model_copy(update={"db": None, "db_ha": None})))
         self._renew(app.name)
         return self.row(self.store.require_app(app.name))
 
@@ -231,7 +243,7 @@ class PreviewService:
         op.step(f"removing {app.name} and its copy of {p.parent}'s data")
         self.apps.delete(op, app.name, keep_data=False)
         return self.create(op, parent, p.changed(expires_at=time.time() + (p.ttl or DEFAULT_TTL)),
-                           app.image or "")
+                           app.image or "", {k: q.command for k, q in app.processes.items()})
 
     def _renew(self, name: str) -> None:
         app = self.store.require_app(name)

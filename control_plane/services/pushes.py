@@ -240,8 +240,8 @@ class PushService:
         target = names.app_target(names.preview_app(app, name))
         if existing is not None:
             return self.jobs.start(target, "push-preview", lambda op: self._preview_push(
-                op, app, sha, build_source, options, lambda image: self.previews.update(
-                    op, existing, image)))
+                op, app, sha, build_source, options, lambda image, procs: self.previews.update(
+                    op, existing, image, procs)))
         pol = m.preview
         mask = (files or {}).get(pol.mask) if pol.mask else None
         body = PreviewCreate(name=name, image=f"{app}:pushed", data=pol.data, mask=mask,
@@ -250,17 +250,18 @@ class PushService:
                              env=mf.env_entries(pol.env))
         parent, preview = self.previews.validate(app, body)
         return self.jobs.start(target, "push-preview", lambda op: self._preview_push(
-            op, app, sha, build_source, options, lambda image: self.previews.create(
-                op, parent, preview, image)))
+            op, app, sha, build_source, options, lambda image, procs: self.previews.create(
+                op, parent, preview, image, procs)))
 
     def _preview_push(self, op: Operation, app: str, sha: str, source: bytes,
-                      options: BuildOptions | None, run: Callable[[str], dict]) -> dict:
+                      options: BuildOptions | None,
+                      run: Callable[[str, dict[str, str]], dict]) -> dict:
         op.step(f"push of {sha[:12]} to a preview of {app}: building")
         built = self.builds.build(op, app, source, label=sha[:12], options=options)
         why = no_web(built["kind"], built.get("processes") or {})
         if why:
             raise InvalidInput(why[0].upper() + why[1:])
-        return run(built["image"])
+        return run(built["image"], besides_web(built.get("processes") or {}))
 
     # ---- what the pusher sees ---------------------------------------------------------------
     def follow(self, app: str, op_id: str) -> Iterator[str]:

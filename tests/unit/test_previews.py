@@ -42,3 +42,22 @@ def test_expired_previews_are_those_whose_time_is_up_and_never_an_app_of_its_own
     assert [a.name for a in expired(apps, 200.0)] == ["todos-a"]
     assert not App(name="todos", image="t:1").preview and apps[1].backed_up is False
     assert App(name="todos", image="t:1").backed_up
+
+
+def test_a_preview_runs_one_task_of_each_process_type_at_its_own_address():
+    from types import SimpleNamespace
+
+    from control_plane.records import Process
+    from control_plane.services.previews import PreviewService
+
+    svc = PreviewService(SimpleNamespace(store=None), None, None, None, None)
+    parent = App(name="todos", image="t:1", domain="todos.example.com", port=9000,
+                 health_path="/up", processes={"worker": Process(command="w", replicas=4)})
+    p = Preview(parent="todos", name="pr-1", data="copy", env={"A": "1"})
+    body = svc._body(parent, p, "t:2")
+    assert (body.name, body.domains, body.port, body.health_path, body.replicas, body.env) == (
+        "todos-pr-1", ["pr-1.todos.example.com"], 9000, "/up", 1, ["A=1"])
+    assert {k: (s.command, s.replicas) for k, s in body.processes.items()} == {"worker": ("w", 1)}
+    built = svc._body(parent, p, "t:2", {"mailer": "m"})  # a built source's own types
+    assert {k: (s.command, s.replicas) for k, s in built.processes.items()} == {"mailer": ("m", 1)}
+    assert body.db is None and svc._body(parent, p.changed(data="empty"), "t:2").db == "postgres"

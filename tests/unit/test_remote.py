@@ -248,14 +248,19 @@ def tls_server(tmp_path_factory):
         def log_message(self, *a):
             pass
 
-    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    ctx.load_cert_chain(d / "c.pem", d / "k.pem")
-    srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
-    threading.Thread(target=srv.serve_forever, daemon=True).start()
-    url = f"https://127.0.0.1:{srv.server_address[1]}"
+    srv, url = serve_tls(Handler, d)
     yield url, remote.fetch_fingerprint(url), seen
     srv.shutdown()
+
+
+def serve_tls(handler, cert_dir: Path):
+    """A real HTTPS server on a free port of this machine, with c.pem/k.pem of `cert_dir`."""
+    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(cert_dir / "c.pem", cert_dir / "k.pem")
+    srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    return srv, f"https://127.0.0.1:{srv.server_address[1]}"
 
 
 def test_pinned_certificate_is_accepted(tls_server, monkeypatch, tmp_path):
@@ -310,13 +315,8 @@ def test_git_trusts_the_pinned_certificate_of_its_control_plane_and_nothing_else
 
         def log_message(self, *a):
             pass
-    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    ctx.load_cert_chain(tmp_path / "c.pem", tmp_path / "k.pem")
-    srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
-    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    srv, url = serve_tls(Handler, tmp_path)
     try:
-        url = f"https://127.0.0.1:{srv.server_address[1]}"
         monkeypatch.setenv("SENTINEL_HOME", str(tmp_path / "home"))
         monkeypatch.delenv("SENTINEL_CA", raising=False)
         argv = git_tls(cli_client.Client(url=url, token="t", fingerprint=remote.fetch_fingerprint(url)))

@@ -26,7 +26,7 @@ def router(previews: PreviewService, auth) -> APIRouter:
             status_code=202)
     def update(name: str, preview: str, body: PreviewUpdate):
         """A new version of the preview; its data stays."""
-        return {"operation": previews.start_update(name, preview, body.image)}
+        return {"operation": previews.start_update(name, preview, body.image, body.processes)}
 
     @r.post("/apps/{name}/previews/{preview}/refresh", response_model=OperationStarted,
             status_code=202)
