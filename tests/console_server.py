@@ -74,6 +74,17 @@ def seed(home: Path) -> None:
                      "cluster_image": f"registry.example.com/acme/{long}:2026.11.27-build.1234",
                      "domain": f"{long}.internal.example.com", "replicas": 1, "env": {}, "db": None,
                      "edge_slot": 2}))
+    now = time.time()
+    s.put_app(App.model_validate({**base, "name": "todos-pr-7", "image": "todo:2",
+                                  "cluster_image": "127.0.0.1:5000/todo:2",
+                                  "domain": "pr-7.todos.localhost", "replicas": 1, "env": {},
+                                  "edge_slot": 3, "created_at": now - 7200,
+                                  "db": {"user": "todos-pr-7", "name": "todos-pr-7",
+                                         "secret": "todos-pr-7-db-password", "members": [
+                                             {"index": 0, "node": "sentinel-node-1"}]},
+                                  "preview": {"parent": "todos", "name": "pr-7", "data": "copy",
+                                              "copied_at": now - 7200, "masked": "mask.sql",
+                                              "expires_at": now + 70 * 3600, "ttl": 72 * 3600}}))
     started = time.time() - 600
     s.put_canary(Canary.model_validate({"app": "todos", "image": "todo:2", "cluster_image": "127.0.0.1:5000/todo:2",
                            "weight": 20, "env": {}, "replicas": 1, "sticky": True, "baseline": False,

@@ -81,7 +81,7 @@ def test_the_apps_list(server, browser):
     assert page.locator("#page h1").inner_text() == "Apps"
     assert page.evaluate("document.activeElement.tagName") == "H1"  # the page's heading has the focus
     rows = page.locator("table.data tbody tr")
-    assert rows.count() == 3
+    assert rows.count() == 4  # a preview is an app too (todos-pr-7)
     todos = [t.strip() for t in rows.nth(2).locator("td").all_inner_texts()]
     assert todos == ["todos", "todos.localhost", "todo:1", "2/2", "todo:2 at 20%", "postgres, 2 members"]
     # The list came from the store first, then the tasks' state from the swarm.
@@ -89,7 +89,7 @@ def test_the_apps_list(server, browser):
     long = [t.strip() for t in rows.nth(0).locator("td").all_inner_texts()]
     assert long[0] == "inventory-service-with-a-long-name"
     assert long[2] == "registry.example.com/acme/inventory-service-with-a-long-name:2026.11.27-build.1234"
-    assert page.locator("caption").first.inner_text() == "3 apps"
+    assert page.locator("caption").first.inner_text() == "4 apps"
     shot(page, "apps.png")
 
 
@@ -171,6 +171,19 @@ def test_the_app_page_shows_tasks_and_env_names_but_no_values(server, browser):
     content = page.content()
     assert "do-not-show-me" not in content and "pw-todos" not in content
     shot(page, "app.png")
+
+
+def test_the_app_page_lists_its_previews_with_their_datas_age_and_masking(server, browser):
+    base, _ = server
+    page = signed_in(browser, base, "#/apps/todos")
+    page.wait_for_selector("caption:text('1 preview')")
+    previews = page.locator("table.data", has=page.locator("caption", has_text="1 preview"))
+    row = [t.strip() for t in previews.locator("tbody tr").first.locator("td").all_inner_texts()]
+    assert row == ["pr-7", "http://pr-7.todos.localhost:8080", "todo:2", "copy, 2.0 h ago",
+                   "mask.sql", "70.0 h"], row
+    previews.get_by_role("link", name="pr-7", exact=True).click()  # the preview's own app page
+    page.wait_for_selector("#page h1:text('todos-pr-7')")
+    page.wait_for_selector("text=No previews")  # a preview has none of its own
 
 
 def test_live_logs_follow_one_role_until_stopped(server, browser):
@@ -422,7 +435,7 @@ def test_without_a_swarm_each_read_shows_the_apis_one_line_error(down_server, br
     assert alert.inner_text() == "docker service ls failed: ssh: connect to host 172.29.0.11 port 22: Connection refused"
     # The store's list still shows every app; only the swarm's state is unknown.
     page.wait_for_selector("td.ready:text('unknown')")
-    assert page.locator("caption").first.inner_text() == "3 apps"
+    assert page.locator("caption").first.inner_text() == "4 apps"
     assert page.locator("td.ready").all_inner_texts() == ["unknown"] * 3
     shot(page, "apps-swarm-down.png")
     page.get_by_label("App name").fill("todos")
@@ -473,7 +486,8 @@ def test_the_keyboard_reaches_everything_in_reading_order(server, browser):
     # then the table, row by row, link by link, then the form below it
     assert order[4:10] == ["inventory-service-with-a-long-name", "inventory-service-with-a-long-name.internal.example.com",
                            "shop", "shop.localhost", "todos", "todos.localhost"]
-    assert order[10:14] == ["todo:2 at 20%", "postgres, 2 members", "App name", "Open"]
+    assert order[10:16] == ["todo:2 at 20%", "postgres, 2 members", "todos-pr-7",
+                            "pr-7.todos.localhost", "postgres, 1 member", "App name"]
     # Enter on a link opens it; the new page's heading gets the focus
     page.get_by_role("link", name="todos", exact=True).focus()
     page.keyboard.press("Enter")

@@ -10,7 +10,7 @@ _APP = r"/v1/apps/[a-z0-9][a-z0-9-]*"
 _ROUTES: dict[str, tuple[str, ...]] = {
     "GET": (r"/v1/apps", _APP, _APP + r"/(settings|logs|logs/follow|canary|report|judgments)",
             _APP + r"/db", _APP + r"/db/(backups|restore-plan)", r"/v1/cluster", r"/v1/operations",
-            r"/v1/operations/[0-9a-f]+", r"/console/session"),
+            r"/v1/operations/[0-9a-f]+", r"/v1/previews", r"/console/session"),
     "POST": (r"/v1/apps", _APP + r"/scale", _APP + r"/canary",
              _APP + r"/canary/(traffic|promote|rollback|analyze|approve)", _APP + r"/db/(backups|restore)",
              r"/v1/cluster/scale"),

@@ -1,21 +1,22 @@
-// One app: what runs (services, tasks), live logs, env names, scale, deploy, delete.
+// One app: what runs (services, tasks), its previews, live logs, env names, scale, deploy, delete.
 import { appHeader } from "./app_nav.js";
 import { appPath, get, q, stream } from "./http.js";
 import { activityPanel, operationsTable, runAction } from "./ops.js";
 import { confirmDialog, dataTable, el, errorLine, facts, field, radios, replace, section } from "./ui.js";
-import { ago } from "./units.js";
+import { ago, duration } from "./units.js";
 
 const REFRESH_MS = 10000;
 
 export function render(root, [name], ctx) {
   const overview = section("Overview");
   const tasks = section("Services and tasks");
+  const previews = section("Previews");
   const env = section("Environment");
   const logs = section("Logs");
   const actions = section("Change");
   const history = section("Recent operations");
   const activity = activityPanel();
-  root.append(...appHeader(name, "overview"), overview, tasks, el("div", { class: "grid" }, actions, env),
+  root.append(...appHeader(name, "overview"), overview, tasks, previews, el("div", { class: "grid" }, actions, env),
               logs, activity, history);
   const stopLogs = logsView(logs.body, name, ctx);
   let timer = null;
@@ -37,6 +38,8 @@ export function render(root, [name], ctx) {
     clearTimeout(timer);
     const data = await ctx.guard(() => get(appPath(name)), tasks.body);
     if (data) replace(tasks.body, running(data));
+    const pv = await ctx.guard(() => get(`/v1/previews?${q({ app: name })}`), previews.body);
+    if (pv) replace(previews.body, previewTable(name, pv.previews));
     const ops = await ctx.guard(() => get(`/v1/operations?${q({ target: `app:${name}`, limit: 10 })}`), history.body);
     if (ops) replace(history.body, operationsTable(ops));
     timer = setTimeout(refresh, REFRESH_MS);
@@ -63,6 +66,19 @@ function overviewFacts(s) {
     ["Database", s.db ? `postgres: ${s.db.members.map((m) => `${m.member} on ${m.node}`).join(", ")}` : "none"],
     ["Canary", c ? el("a", { href: `#/apps/${encodeURIComponent(a.name)}/canary` }, `${c.image} at ${c.weight}% (${c.state})`) : "none"],
   ]);
+}
+
+// A preview: its own app, address and version, how old its copy of the data is, whether the copy
+// was masked (an unmasked copy of production's data says so), and the time it has left.
+function previewTable(app, rows) {
+  return dataTable(`${rows.length} preview${rows.length === 1 ? "" : "s"}`, [
+    { label: "Preview", value: (p) => el("a", { href: `#/apps/${encodeURIComponent(p.preview_app)}` }, p.name) },
+    { label: "Address", value: (p) => el("a", { href: p.url, rel: "noreferrer" }, p.url) },
+    { label: "Image", value: (p) => p.image },
+    { label: "Data", value: (p) => (p.data === "copy" ? `copy, ${ago(p.data_age_seconds)}` : p.data) },
+    { label: "Masked", value: (p) => (p.data !== "copy" ? "–" : p.masked || el("strong", {}, "not masked")) },
+    { label: "Time left", value: (p) => (Number.isFinite(p.expires_in_seconds) ? duration(Math.max(0, p.expires_in_seconds)) : "–") },
+  ], rows, `No previews: \`sentinel preview create ${app} --name pr-1 --image …\` makes one.`);
 }
 
 function envList(s) {
