@@ -46,7 +46,9 @@ def create(app: str = typer.Argument(..., help="The app to preview."),
            source: Optional[str] = typer.Option(None, help=SOURCE_HELP),
            data: Optional[str] = typer.Option(None, help="copy (the default for an app with a "
                                               "database): its data from its backups; empty: an "
-                                              "empty database."),
+                                              "empty database; seed: one made by --seed."),
+           seed: Optional[str] = typer.Option(None, help="With --data seed: a SQL file of schema "
+                                              "and rows run in the preview's new database."),
            mask: Optional[str] = typer.Option(None, help="A SQL file run on the copy before the "
                                               "preview starts (e.g. replacing emails)."),
            ttl: Optional[str] = typer.Option(None, help="How long it lives (default 72h)."),
@@ -58,13 +60,15 @@ def create(app: str = typer.Argument(..., help="The app to preview."),
            json_out: bool = typer.Option(False, "--json")):
     """Create a preview of an app: one version at its own address, with its own copy of the
     app's data (masked by --mask before any request), removed when its --ttl is up."""
-    if data not in (None, "copy", "empty"):
-        fail(f"--data {data!r} is not valid: give copy or empty.")
+    if data not in (None, "copy", "empty", "seed"):
+        fail(f"--data {data!r} is not valid: give copy, empty or seed.")
     client = Client()
     body = {"name": name, "data": data, "ttl": ttl, "max": max_previews, "env": env,
             "inherit_env": inherit_env}
     if mask:
         body["mask"], body["mask_name"] = read_file(mask, "--mask"), mask.rsplit("/", 1)[-1]
+    if seed:
+        body["seed"] = read_file(seed, "--seed")
     body.update(_version(client, f"{app}-{name}", image, source, json_out))
     run_operation(client, client.post(f"/v1/apps/{app}/previews", body), json_out=json_out,
                   done_message=lambda r: f"preview {name} of {app} answers at {r['url']}")

@@ -157,8 +157,9 @@ class BuildSection(_Strict):
 class PreviewPolicy(_Strict):
     """`preview:`: which pushed branches become previews (docs/previews.md), and how."""
     branches: str | list[str] = "*"   # fnmatch patterns of branch names
-    data: Literal["copy", "empty"] | None = None
+    data: Literal["copy", "empty", "seed"] | None = None
     mask: str | None = None           # a SQL file, relative to the manifest
+    seed: str | None = None           # data seed: a SQL file of schema and rows
     ttl: Duration | None = None
     max: int | None = None
     env: dict[str, str] = {}
@@ -588,6 +589,8 @@ def referenced_files(m: Manifest) -> list[tuple[str, str]]:
         out.append(("canary.analysis", m.canary.analysis))
     if m.preview and m.preview.mask:
         out.append(("preview.mask", m.preview.mask))
+    if m.preview and m.preview.seed:
+        out.append(("preview.seed", m.preview.seed))
     return out
 
 

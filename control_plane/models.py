@@ -153,9 +153,12 @@ class PreviewCreate(Strict):
     name: str = Field(description="the preview's name, a DNS label (pr-42): the app is "
                       "<app>-<name>, at <name>.<app's domain>")
     image: str = Field(description="the version it runs (the CLI builds --source first)")
-    data: Literal["copy", "empty"] | None = Field(
+    data: Literal["copy", "empty", "seed"] | None = Field(
         default=None, description="a copy of the app's data from its backup repository (the "
-                                  "default for an app with a database), or an empty database")
+                                  "default for an app with a database), an empty database, or "
+                                  "one made by the seed SQL")
+    seed: str | None = Field(default=None, max_length=10_000_000, description="with data seed: "
+                             "SQL (schema and rows) run once in the preview's new database")
     mask: str | None = Field(default=None, max_length=1_000_000, description="SQL run on the "
                              "copy, as the preview's role, before any of its tasks start")
     mask_name: str | None = Field(default=None, max_length=200)

@@ -138,11 +138,12 @@ class Preview(Record):
     when its time is up."""
     parent: str
     name: str                       # the preview's own name (pr-42): the app is <parent>-<name>
-    data: str = "copy"              # copy | empty | none (the parent has no database)
+    data: str = "copy"              # copy | empty | seed | none (the parent has no database)
     copied_at: float | None = None  # when the data was copied (refresh copies it again)
     data_point: str | None = None   # the parent's point in time the copy holds
     masked: str | None = None       # the masking script's name, once it ran on the copy
     mask_sql: str | None = None     # kept for `refresh`, which copies and masks again
+    seed_sql: str | None = None     # data "seed": the schema and rows of its fresh database
     expires_at: float | None = None
     ttl: float | None = None        # seconds; an update or refresh starts it again
     inherit_env: bool = False       # production's variables too (the user asked for them)

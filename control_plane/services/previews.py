@@ -30,6 +30,7 @@ DEFAULT_MAX = 5      # previews per app, unless the request says otherwise
 DEFAULT_TTL = 72 * 3600.0
 TTL_MAX = 30 * 86400.0
 REAP_EVERY = 60.0
+FRESH = ("empty", "seed")  # a database of the preview's own, not a copy
 
 
 def ttl_seconds(value: str | None) -> float:
@@ -122,6 +123,9 @@ class PreviewService:
                                "either (leave out --data).")
         if body.mask and data != "copy":
             raise InvalidInput("--mask runs on a copy of the app's data: it goes with --data copy.")
+        if (data == "seed") != bool(body.seed):
+            raise InvalidInput("--data seed makes an empty database and runs --seed FILE in it "
+                               "(schema and rows): give both, or neither.")
         most = body.max if body.max is not None else DEFAULT_MAX
         have = self.of(parent_name)
         if len(have) >= most:
@@ -133,7 +137,7 @@ class PreviewService:
         env = dict(e.split("=", 1) for e in entries)
         preview = Preview(parent=parent_name, name=body.name, data=data, ttl=ttl,
                           expires_at=time.time() + ttl, inherit_env=body.inherit_env, env=env,
-                          mask_sql=body.mask,
+                          mask_sql=body.mask, seed_sql=body.seed,
                           masked=(body.mask_name or "mask.sql") if body.mask else None)
         # Its address and settings as a deploy checks them (a domain another app holds…).
         body_now = self._body(parent, preview, body.image)
@@ -192,8 +196,10 @@ class PreviewService:
                          domains=[names.preview_domain(parent.domain or parent.name, preview.name)],
                          replicas=1, env=preview_env(parent, preview),
                          health_path=parent.health_path,
-                         db="postgres" if preview.data == "empty" else None, db_ha=False
-                         if preview.data == "empty" else None)
+                         db="postgres" if preview.data in FRESH else None,
+                         db_ha=False if preview.data in FRESH else None,
+                         # seed: the file's schema and rows, once, before the first task starts
+                         db_schema=preview.seed_sql if preview.data == "seed" else None)
 
     def _mask(self, op: Operation, copy: App, preview: Preview) -> None:
         """The masking script on the copy, as the preview's own role, in one transaction, before

@@ -245,6 +245,7 @@ class PushService:
         pol = m.preview
         mask = (files or {}).get(pol.mask) if pol.mask else None
         body = PreviewCreate(name=name, image=f"{app}:pushed", data=pol.data, mask=mask,
+                             seed=(files or {}).get(pol.seed) if pol.seed else None,
                              mask_name=pol.mask.rsplit("/", 1)[-1] if pol.mask else None,
                              ttl=format_duration(pol.ttl) if pol.ttl else None, max=pol.max,
                              env=mf.env_entries(pol.env))

@@ -111,6 +111,18 @@ def test_bad_preview_input_is_one_sentence_and_changes_nothing(platform, pv, arg
     assert titles(platform, DOMAIN)  # production answers
 
 
+def test_a_seeded_preview_has_a_database_of_its_own_made_by_the_seed_file(platform, pv, tmp_path):
+    seed = tmp_path / "seed.sql"
+    seed.write_text((ROOT / "examples/todo/schema.sql").read_text()
+                    + "INSERT INTO todos (title) VALUES ('seeded one'), ('seeded two');\n")
+    platform.cli("preview", "create", APP, "--name", "pr-s", "--image", "todo:1", "--data", "seed",
+                 "--seed", str(seed), timeout=900)
+    assert titles(platform, "pr-s.pv.localhost") == ["seeded one", "seeded two"]
+    [row] = [r for r in platform.json("preview", "ls", APP) if r["name"] == "pr-s"]
+    assert (row["data"], row["masked"], row["data_point"]) == ("seed", None, None)
+    platform.cli("preview", "delete", APP, "pr-s", "--yes", timeout=600)
+
+
 def test_a_failing_mask_starts_nothing_and_removes_the_copy(platform, pv, tmp_path):
     bad = tmp_path / "bad.sql"
     bad.write_text("UPDATE todos SET title = 'x';\nUPDATE no_such_table SET a = 1;\n")

@@ -61,3 +61,5 @@ def test_a_preview_runs_one_task_of_each_process_type_at_its_own_address():
     built = svc._body(parent, p, "t:2", {"mailer": "m"})  # a built source's own types
     assert {k: (s.command, s.replicas) for k, s in built.processes.items()} == {"mailer": ("m", 1)}
     assert body.db is None and svc._body(parent, p.changed(data="empty"), "t:2").db == "postgres"
+    seeded = svc._body(parent, p.changed(data="seed", seed_sql="CREATE TABLE t (a int);"), "t:2")
+    assert (seeded.db, seeded.db_ha, seeded.db_schema) == ("postgres", False, "CREATE TABLE t (a int);")
