@@ -16,10 +16,8 @@ import urllib.error
 import urllib.parse
 import urllib.request
 
-from . import ENV_BRANCH, ENV_TICKET, ENV_URL, TICKET_HEADER, parse_done
+from . import ENV_BRANCH, ENV_TICKET, ENV_URL, TICKET_HEADER, ZERO, parse_done
 from .backend import archive_argv
-
-ZERO = "0" * 40
 
 
 class Refused(Exception):

@@ -24,8 +24,7 @@ from .. import manifest as mf
 from ..build.plan import besides_web, no_web
 from ..build.source import SOURCE_LIMIT, pack, unpack
 from ..errors import Conflict, InvalidInput, NotFound, SentinelError
-from ..git import done_line
-from ..git.hook import ZERO
+from ..git import ZERO, done_line
 from ..git.backend import init_argv
 from ..jobs import Jobs, Operation
 from ..models import BuildOptions, ManifestApply, PreviewCreate
