@@ -190,8 +190,9 @@ class PreviewService:
               processes: dict[str, str] | None = None) -> AppDeploy:
         commands = processes if processes is not None else \
             {k: p.command for k, p in parent.processes.items()}
-        return AppDeploy(processes={k: ProcessSpec(command=c, replicas=1)
-                                    for k, c in commands.items()},name=names.preview_app(parent.name, preview.name), image=image,
+        return AppDeploy(name=names.preview_app(parent.name, preview.name), image=image,
+                         processes={k: ProcessSpec(command=c, replicas=1)
+                                    for k, c in commands.items()},
                          port=parent.port,
                          domains=[names.preview_domain(parent.domain or parent.name, preview.name)],
                          replicas=1, env=preview_env(parent, preview),
@@ -229,7 +230,7 @@ class PreviewService:
         kept = {k: q.command for k, q in app.processes.items()}
         self.apps.deploy(op, self.apps.validate(
             self._body(parent, p, image, processes if processes is not None else kept)
-            .model_copy(update={"db": None, "db_ha": None})))
+            .model_copy(update={"db": None, "db_ha": None, "db_schema": None})))
         self._renew(app.name)
         return self.row(self.store.require_app(app.name))
 
