@@ -334,12 +334,15 @@ class ManifestService:
         paths = {c.path for c in found}
         if any(c.how == "rolling" and c.path in VERSION for c in found):  # and the rest with it
             work.deploy = self.apps.validate(mf.app_deploy(m, files).model_copy(update=built))
-        elif {*PLATFORM, "processes"} & paths:  # the running version, with the file's settings
+        # Process types alone roll now; with a new version they go out with it (its canary).
+        processes_now = any(c.path == "processes" and c.how == "rolling" for c in found)
+        if work.deploy is None and (set(PLATFORM) & paths or processes_now):
+            # the running version, with the file's settings
             body = mf.app_deploy(m, files, release=False).model_copy(update={"image": app.image})
             domains = self.apps.validate(body).domains or []
             work.platform = {"port": m.port, "domains": domains, "domain": domains[0],
                              "replicas": m.replicas, "health_path": m.health.path}
-            if "processes" in paths:
+            if processes_now:
                 work.platform["processes"] = deployed_processes(
                     app.processes, validation.processes(specs))
         if "canary" in hows:

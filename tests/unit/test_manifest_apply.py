@@ -359,3 +359,32 @@ def test_a_canary_running_refuses_other_process_settings():
     more = load(BASE + "processes:\n  worker: {command: w, replicas: 4}\n")
     with pytest.raises(Conflict, match="has a canary running"):
         changes(more, app, canary, "localhost", specs(more, app=app))
+
+
+def test_process_types_that_change_with_a_canary_version_wait_for_its_promotion():
+    """A push whose Procfile drops a worker, released by canary: production keeps its worker
+    until the canary is promoted (it was removed at once by a rolling update before the canary,
+    found in the build module's end-to-end run)."""
+    from types import SimpleNamespace
+
+    from control_plane.records import Process
+
+    app = running(BASE + "canary: {}\n").changed(
+        processes={"worker": Process(command="python3 -u worker.py")})
+    m = load(BASE.replace("todo:1", "todo:2") + "canary: {}\n")
+    specs = mf.process_specs(m, {}, {"worker": "python3 -u worker.py"})  # built: no worker
+    found = changes(m, app, None, "localhost", specs)
+    assert how(found) == {"image": "canary", "processes": "canary"}
+    store = SimpleNamespace(require_app=lambda name: app)
+    svc = ManifestService(SimpleNamespace(store=store), None,
+                          SimpleNamespace(validate_deploy=lambda name, body: body),
+                          SimpleNamespace(validate=lambda body: body.model_copy(
+                              update={"domains": body.domains or ["todos.localhost"]})), None)
+    work = svc._prepare(m, {}, found, specs)
+    assert work.platform is None and work.deploy is None  # production is not touched now
+    assert work.canary.processes == {}  # the canary runs without the worker; the promotion drops it
+    alone = load(BASE + "canary: {}\nprocesses:\n  worker: {command: python3 -u worker.py, replicas: 3}\n")
+    specs = mf.process_specs(alone, None, {"worker": "python3 -u worker.py"})
+    found = changes(alone, app, None, "localhost", specs)
+    work = svc._prepare(alone, {}, found, specs)
+    assert work.canary is None and work.platform["processes"]["worker"].replicas == 3  # rolls now
