@@ -37,6 +37,12 @@ def built(platform):
     platform.cli("delete", "app", "shop", "--yes", check=False, timeout=600)
 
 
+def shop(platform) -> dict:
+    """The shop app as `sentinel apps` lists it (the platform is shared with other modules)."""
+    [app] = [a for a in platform.json("apps") if a["name"] == "shop"]
+    return app
+
+
 def copy_of(folder: Path, tmp_path: Path, name: str) -> Path:
     target = tmp_path / name
     shutil.copytree(folder, target)
@@ -52,7 +58,7 @@ def test_a_python_folder_without_a_dockerfile_is_built_on_the_cluster_and_answer
     [build] = built.json("builds", "shop")
     assert build["result"] == "built" and build["kind"] == "python" and build["builder"] == "buildkit"
     assert build["image"].split("/", 1)[1].startswith("shop:src-") and build["size_bytes"] > 0
-    assert built.json("apps")[0]["image"] == build["image"]
+    assert shop(built)["image"] == build["image"]
 
 
 def test_a_node_folder_without_a_dockerfile_is_built_and_answers(built):
@@ -135,12 +141,12 @@ def test_a_worker_runs_beside_web_is_canaried_with_it_and_promoted_with_it(built
     built.cli("canary", "promote", "shop", "--yes", timeout=600)
     said = logs_until(built, "worker of w1: tick", "--process", "worker")
     assert "worker of w1: tick" in said, said  # promoted with web
-    [app] = built.json("apps")
+    app = shop(built)
     assert app["processes"]["worker"] == {"command": "python3 -u worker.py", "replicas": 1,
                                           "resources": None}
     out = built.cli("scale", "process", "shop", "worker=2", timeout=300).stdout
     assert "worker 2" in out, out  # the command returns once two tasks run
-    assert built.json("apps")[0]["processes"]["worker"]["replicas"] == 2
+    assert shop(built)["processes"]["worker"]["replicas"] == 2
 
     # The next version's workers follow its share of traffic: 1 of 2 at 10%, 2 at 60%.
     (w / "worker.py").write_text((w / "worker.py").read_text().replace("w1", "w2"))
@@ -151,7 +157,7 @@ def test_a_worker_runs_beside_web_is_canaried_with_it_and_promoted_with_it(built
     assert built.json("canary", "status", "shop")["canary"]["processes"] == {
         "worker": {"replicas": 2, "healthy": "2/2"}}
     built.cli("canary", "rollback", "shop", "--yes", timeout=300)
-    assert built.json("apps")[0]["processes"]["worker"]["replicas"] == 2  # production's, as it was
+    assert shop(built)["processes"]["worker"]["replicas"] == 2  # production's, as it was
 
 
 def test_a_folder_of_no_known_kind_is_refused_before_anything_starts(built, tmp_path):
