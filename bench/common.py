@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import os
+from contextlib import contextmanager
 import statistics
 import subprocess
 import sys
@@ -81,3 +82,19 @@ def new_home() -> Path:
 
 def summary(xs: list[float]) -> str:
     return f"median {statistics.median(xs):.3f}  min {min(xs):.3f}  max {max(xs):.3f}  (n={len(xs)})"
+
+
+@contextmanager
+def throwaway(keep_on_failure: bool = False):
+    """A new SENTINEL_HOME whose platform is destroyed at the end (left up after a failure with
+    `keep_on_failure`, to look at)."""
+    home = new_home()
+    ok = False
+    try:
+        yield home
+        ok = True
+    finally:
+        if ok or not keep_on_failure:
+            cli(home, "destroy", "--delete-data", "--yes")
+        else:
+            print(f"left up for a look: SENTINEL_HOME={home} SENTINEL_PORT=38765")

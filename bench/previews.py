@@ -19,7 +19,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from common import HTTP, cli, deploy_db_app, fill, init, new_home, run  # noqa: E402
+from common import HTTP, cli, deploy_db_app, fill, init, run, throwaway  # noqa: E402
 
 import httpx  # noqa: E402
 
@@ -70,10 +70,8 @@ def main() -> None:
     ap.add_argument("--gib", type=float, default=1.0)
     ap.add_argument("--keep-on-failure", action="store_true", help="leave the platform up to look at")
     a = ap.parse_args()
-    home = new_home()
-    mask = home / "mask.sql"
-    ok = False
-    try:
+    with throwaway(a.keep_on_failure) as home:
+        mask = home / "mask.sql"
         print(f"init {init(home, 2):.0f} s", flush=True)
         mask.write_text(MASK)
         deploy_db_app(home, "small")
@@ -95,13 +93,6 @@ def main() -> None:
                   f"{statistics.median(x[1] for x in xs):.1f} s, disk median "
                   f"{statistics.median(x[2] for x in xs) / 2**20:.0f} MiB), ratio to small "
                   f"{t / base:.2f}")
-        ok = True
-    finally:
-        if ok or not a.keep_on_failure:
-            cli(home, "destroy", "--delete-data", "--yes")
-        else:
-            print(f"left up for a look: SENTINEL_HOME={home}")
-
 
 if __name__ == "__main__":
     main()

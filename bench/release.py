@@ -22,7 +22,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from common import HTTP, cli, deploy_db_app, fill, init, new_home, run  # noqa: E402
+from common import HTTP, cli, deploy_db_app, fill, init, run, throwaway  # noqa: E402
 
 from tests.e2e.load import Load, Writer  # noqa: E402  (the bounded loopback load of the e2e tests)
 
@@ -108,9 +108,7 @@ def main() -> None:
     ap.add_argument("--skip-size", action="store_true")
     ap.add_argument("--keep-on-failure", action="store_true", help="leave the platform up to look at")
     a = ap.parse_args()
-    home = new_home()
-    ok = False
-    try:
+    with throwaway(a.keep_on_failure) as home:
         print(f"init {init(home, 2):.0f} s", flush=True)
         deploy_db_app(home, "rel")
         cli(home, "db", "backup", "rel")
@@ -119,12 +117,6 @@ def main() -> None:
         under_load(home, "rel")
         if not a.skip_size:
             size(home, a.gib)
-        ok = True
-    finally:
-        if ok or not a.keep_on_failure:
-            cli(home, "destroy", "--delete-data", "--yes")
-        else:
-            print(f"left up for a look: SENTINEL_HOME={home} SENTINEL_PORT=38765")
 
 
 if __name__ == "__main__":
