@@ -153,16 +153,26 @@ def config_rm_argv(names: Iterable[str]) -> list[str]:
     return ["docker", "config", "rm", *names]
 
 
-def one_off_argv(name: str, image: str, command: list[str], *, networks: Iterable[str] = (),
-                 secrets: Iterable[tuple[str, str]] = (), mounts: Iterable[str] = (),
-                 env: dict[str, str] | None = None, constraints: Iterable[str] = (),
-                 labels: dict[str, str] | None = None, user: str | None = None,
-                 entrypoint: str | None = None, secret_mode: str = "0400") -> list[str]:
+def one_off_argv(name: str, image: str, command: list[str], **options) -> list[str]:
     """A swarm service that runs `command` once (no restart): a one-off task with the same
-    networks, secrets and placement a service would have. secrets: (source, target)."""
+    networks, secrets and placement a service would have."""
+    return service_create_argv(name, image, command, restart="none", **options)
+
+
+def service_create_argv(name: str, image: str, command: list[str], *, restart: str,
+                        networks: Iterable[str] = (),
+                        secrets: Iterable[tuple[str, str]] = (), mounts: Iterable[str] = (),
+                        env: dict[str, str] | None = None, constraints: Iterable[str] = (),
+                        labels: dict[str, str] | None = None, user: str | None = None,
+                        entrypoint: str | None = None, secret_mode: str = "0400",
+                        stop_grace: str | None = None) -> list[str]:
+    """One task of `image` running `command`, restarted on `restart` (none | on-failure | any).
+    secrets: (source, target)."""
     argv = ["docker", "service", "create", "--detach", "--name", name,
-            "--restart-condition", "none", "--replicas", "1", "--endpoint-mode", "dnsrr",
+            "--restart-condition", restart, "--replicas", "1", "--endpoint-mode", "dnsrr",
             "--with-registry-auth"]
+    if stop_grace:
+        argv += ["--stop-grace-period", stop_grace]
     for n in networks:
         argv += ["--network", n]
     for source, target in secrets:

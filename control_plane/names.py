@@ -184,6 +184,37 @@ def stanza(app: str) -> str:
     return app
 
 
+# Copies in seconds (docs/data.md, "Copies"): on the backup node, on a filesystem that can
+# reflink where the node has one, each app's copy source (a standby fed by its repository) and
+# the copies taken from it, side by side so a copy is a reflink of the source's files.
+FAST_ROOT = "/var/lib/sentinel/fast"
+# Inside the copy source's container: the app's folder of FAST_ROOT, so the source's data sits
+# at PGDATA (the paths Patroni wrote into its configuration still hold).
+FAST_MOUNT = "/var/lib/postgresql/data"
+
+
+def fast_dir(app: str) -> str:
+    """The app's folder on the backup node: its copy source and its copies."""
+    return f"{FAST_ROOT}/{app}"
+
+
+def copy_source(app: str) -> str:
+    """The swarm service of the app's copy source."""
+    return stack_object(app, "copysource")
+
+
+def copy_source_data(app: str) -> tuple[str, str]:
+    """On the backup node: the copy source's data folder and the file that says its first
+    restore finished (images/postgres/sentinel-pg, `source`)."""
+    return f"{fast_dir(app)}/pgdata", f"{fast_dir(app)}/source-restored"
+
+
+def copy_dir(source_app: str, copy: str) -> str:
+    """Where a copy of `source_app` named `copy` lives on the backup node (its member's data
+    folder: a bind mount at the member's data path, PGDATA inside)."""
+    return f"{fast_dir(source_app)}/copies/{copy}"
+
+
 def dcs_prefix(app: str) -> str:
     return f"{DCS_NAMESPACE}{app}/"
 

@@ -59,6 +59,13 @@ def restore_argv(stanza: str, target: RestoreTarget, *, delta: bool = False, pro
     return argv + ["restore"]
 
 
+def standby_restore_argv(stanza: str, pg_path: str) -> list[str]:
+    """A copy source's data (docs/data.md, "Copies"): the newest backup as a standby that then
+    follows the repository's WAL (restore_command: archive-get), archiving nothing itself."""
+    return base(stanza) + ["--type=standby", "--archive-mode=off", f"--pg1-path={pg_path}",
+                           "restore"]
+
+
 # ---- `pgbackrest info --output=json` ---------------------------------------------------------
 def _ts(seconds: int | float | None) -> str | None:
     if seconds is None:

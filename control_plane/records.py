@@ -96,6 +96,9 @@ class Member(Record):
     index: int
     node: str
     stopped: bool = False  # its service runs 0 replicas (a standby not yet started, a restore)
+    # A copy taken from a copy source: its data is this folder of its node (bind-mounted), not
+    # a volume, so the copy shares the source's blocks until it writes them.
+    path: str | None = None
 
     @property
     def key(self) -> str:
@@ -168,7 +171,7 @@ class App(Record):
     last_release: dict | None = None
     policy: dict | None = None  # sentinel.yaml's release/canary/notify/hooks, in the file's form
     internal: bool = False  # a scratch copy of the platform's own (the release check)
-    restored_from: dict | None = None  # a copy restored --into: {"app", "target"}
+    restored_from: dict | None = None  # a copy: {"app", "target", "how": repository | copy source}
     processes: dict[str, Process] = Field(default_factory=dict)  # besides web, by name
     preview: Preview | None = None  # set: this app is a preview of another
 

@@ -17,6 +17,7 @@ from ..jobs import Operation
 from ..platform import Platform
 from ..records import (App, Backup, Canary, Member, Preview, RepoInfo, RestorePlan, RestoreTarget,
                        Window)
+from .copies import CopyService
 from .database import DatabaseService
 from .oneoff import run_one_off, telling_lines
 from .routes import Routes, routing
@@ -73,11 +74,12 @@ def utc(ts: float) -> str:
 
 
 class BackupService:
-    def __init__(self, platform: Platform, db: DatabaseService, stack: Stack, routes: Routes,
-                 teardown: Teardown):
+    def __init__(self, platform: Platform, db: DatabaseService, copies: CopyService, stack: Stack,
+                 routes: Routes, teardown: Teardown):
         self.p = platform
         self.store = platform.store
         self.db = db
+        self.copies = copies
         self.stack = stack
         self.routes = routes
         self.teardown = teardown
@@ -245,14 +247,15 @@ class BackupService:
 
     def archive_now(self, app: App, timeout: float = 60) -> str:
         """Switch to a new WAL segment and wait until the one holding everything so far is in
-        the repository."""
-        seg = self.db.sql(app, "select pg_walfile_name(pg_switch_wal())", database="postgres")
+        the repository; the position everything so far ends at."""
+        seg, lsn = self.db.sql(app, "select pg_walfile_name(l), l from pg_switch_wal() l",
+                               database="postgres").split("|")
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             last = self.db.sql(app, "select coalesce(last_archived_wal, '') from pg_stat_archiver",
                                database="postgres")
             if last and last[:24] >= seg:
-                return seg
+                return lsn
             time.sleep(0.3)
         raise CommandFailed(f"WAL segment {seg} of {app.name} did not reach the backup repository "
                             f"within {int(timeout)} s: see `sentinel db status {app.name}`.")
@@ -423,6 +426,9 @@ class BackupService:
                     self.db.put_back(op, app, first, keep, canary)
                 require_restored(result, name)
             op.step(f"starting {first.key} on the restored data")
+            # The app's history now branches off before where its copy source stands: the next
+            # copy makes a new source from the restored history.
+            self.copies.remove_source(name)
             first.stopped = False
             self.db.save(app)
             self.stack.deploy(app, canary, web=bool(app.image))
@@ -503,27 +509,57 @@ class BackupService:
             if states.get(m.node) == "ready":
                 self.db.wait_streaming(app, m.key)
 
+    def copy_now(self, op: Operation, source: App, into: str, *, internal: bool = False,
+                 preview: Preview | None = None, timeout: float = 120) -> dict:
+        """A new app `into` with a copy of `source`'s data as of now (a scratch copy or a
+        preview's): taken from the app's copy source in seconds where the platform keeps them
+        (services/copies.py), else restored from its repository."""
+        lsn = self.archive_now(source, timeout=timeout)
+        taken = None
+        if self.copies.available():
+            try:
+                taken = self.copies.take(op, source, into, lsn)
+            except CommandFailed as e:
+                # A source that cannot give this copy is made again next time; this copy
+                # comes from the repository, as every copy did before sources.
+                op.step(f"{e.message}: restoring {into} from the repository instead, and making "
+                        f"{source.name}'s copy source again next time")
+                self.copies.remove_source(source.name)
+        else:
+            op.step(f"copying {source.name}'s data into {into} from its backup repository (this "
+                    "platform keeps no copy sources: docs/data.md, \"Copies\")")
+        return self.restore_into(op, source, into, RestoreTarget("latest"), internal=internal,
+                                 preview=preview, taken=taken)
+
     def restore_into(self, op: Operation, source: App, into: str, target: RestoreTarget,
-                      internal: bool = False, preview: Preview | None = None) -> dict:
+                      internal: bool = False, preview: Preview | None = None,
+                      taken: str | None = None) -> dict:
         """A new app `into` with a copy of `source`'s database at `target`: backed up from its
-        first second, unless it is a scratch copy (`internal`) or a preview's."""
+        first second, unless it is a scratch copy (`internal`) or a preview's. `taken`: the
+        folder on the backup node of a copy taken already (copy_now), which its member runs on."""
         started = time.monotonic()
         spec = self.p.spec
+        db = self.db.new_record(into, ha=False)
+        if taken:
+            db = db.changed(members=[Member(index=0, node=self.copies.node().name, path=taken)])
         copy = App(name=into, image=None, cluster_image=None, port=8000,
                    domain=validation.domain(f"{into}.{spec.domain}") if spec.domain != "localhost"
                    else f"{into}.localhost", replicas=0, env={}, health_path=None,
-                   db=self.db.new_record(into, ha=False), created_at=time.time(), internal=internal,
-                   restored_from={"app": source.name, "target": target.describe()},
+                   db=db, created_at=time.time(), internal=internal,
+                   restored_from={"app": source.name, "target": target.describe(),
+                                  "how": "copy source" if taken else "repository"},
                    preview=preview)
         self.db.prepare(op, copy)
         self.store.put_app(copy)
         member = copy.need_db().members[0]
         try:
-            result = self._recover(op, source, target, node=member.node,
-                                   volume=names.member_volume(into, member.index), keep_old=None,
-                                   archive=False, task=names.stack_object(into, "restore"))
-            require_restored(result, source.name)
-            op.step(f"starting {into}'s database on the restored data")
+            if not taken:
+                result = self._recover(op, source, target, node=member.node,
+                                       volume=names.member_volume(into, member.index),
+                                       keep_old=None, archive=False,
+                                       task=names.stack_object(into, "restore"))
+                require_restored(result, source.name)
+            op.step(f"starting {into}'s database on the {'copied' if taken else 'restored'} data")
             self.stack.deploy(copy, None, web=False)
             self.db.wait_leader(copy, what="the copy")
             self.db.adopt_roles(copy, source)

@@ -614,6 +614,9 @@ class DatabaseService:
             address = self.p.node_address(m.node)
             if not address:
                 continue
+            if m.path:  # a copy taken from a copy source: its folder on the backup node
+                ssh.run(address, "rm", "-rf", "--", m.path, check=False, what="removing a copy")
+                continue
             Docker(address).remove_volume(names.member_volume(name, m.index), wait=30)
         backup = self.store.backup_node()
         if backup:

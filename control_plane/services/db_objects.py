@@ -137,7 +137,7 @@ class DbObjects:
             "all_secrets": sorted(set(member_secrets) | {db.secret, objects["database_url"]}),
             "members": [{"key": m.key,
                          "volume_key": names.member_volume_key(m.index), "node": m.node,
-                         "replicas": 0 if m.stopped else 1} for m in db.members],
+                         "path": m.path, "replicas": 0 if m.stopped else 1} for m in db.members],
             "repo": {"host_path": names.repo_path(app.name), "alias": names.REPO_ALIAS}
             if repo else None,
         }

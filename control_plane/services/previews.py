@@ -3,8 +3,8 @@ of the app's data (or an empty database), never backed up, gone when its time is
 
 A preview is an ordinary app (`<parent>-<name>`, its own overlay network, edge network, database
 role and passwords) with a `Preview` record saying whose it is. Its copy comes from the parent's
-backup repository (`BackupService.restore_into`, the release check's path): production's
-database is only read through its repository, never reached by the preview's tasks. A masking
+copy source, else its backup repository (`BackupService.copy_now`, the release check's path):
+production's database is only read through its repository, never reached by the preview's tasks. A masking
 script runs on the copy, as the preview's own role, before any task of the preview starts.
 """
 from __future__ import annotations
@@ -19,7 +19,7 @@ from ..jobs import Jobs, Operation
 from ..metrics import parse_duration
 from ..models import AppDeploy, PreviewCreate, ProcessSpec
 from ..platform import Platform
-from ..records import App, Preview, RestoreTarget
+from ..records import App, Preview
 from .apps import AppService
 from .backup import BackupService
 from .database import DatabaseService
@@ -161,11 +161,9 @@ class PreviewService:
         started = time.monotonic()
         if preview.data == "copy":
             self.backups.ensure_backup(op, parent, "a preview's data is copied from one")
-            # Everything committed so far, in the repository: the copy holds the app of now.
-            self.backups.archive_now(parent, timeout=120)
-            op.step(f"copying {parent.name}'s data into {name} (from its backup repository)")
-            self.backups.restore_into(op, parent, name, RestoreTarget("latest"),
-                                      preview=preview.changed(masked=None))
+            # Everything committed so far: the copy holds the app of now.
+            op.step(f"copying {parent.name}'s data into {name}")
+            self.backups.copy_now(op, parent, name, preview=preview.changed(masked=None))
             copy = self.store.require_app(name)
             preview = preview.changed(copied_at=time.time(),
                                       data_point=(copy.restored_from or {}).get("target"))

@@ -32,7 +32,7 @@ from .database import DatabaseService, psql_argv
 from .oneoff import OneOffResult, run_one_off, telling_lines
 from .stack import Stack
 from .teardown import Teardown
-from ..records import App, RestoreTarget
+from ..records import App
 
 # One lock per scratch copy: its removal runs after a passed check, beside the release, and the
 # next check of the same app waits for it.
@@ -264,9 +264,8 @@ class ReleaseService:
                 self.teardown.remove(leftover, keep_data=False)
                 self.store.delete_app(scratch)
         self.backups.ensure_backup(op, app, "the compatibility check restores a copy from the backups")
-        op.step("compatibility check: restoring a copy of the database from its backups")
-        self.backups.archive_now(app)
-        self.backups.restore_into(op, app, scratch, RestoreTarget("latest"), internal=True)
+        op.step("compatibility check: a copy of the database as of now")
+        self.backups.copy_now(op, app, scratch, internal=True)
         copy = self.store.require_app(scratch)
         passed = False
         try:

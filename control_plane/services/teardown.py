@@ -4,6 +4,7 @@ network, then (unless kept) its data. Used by a delete and by whatever undoes a 
 from __future__ import annotations
 
 from ..errors import CommandFailed
+from .copies import CopyService
 from .database import DatabaseService
 from .routes import Routes
 from .stack import Stack
@@ -11,10 +12,11 @@ from ..records import App
 
 
 class Teardown:
-    def __init__(self, stack: Stack, routes: Routes, db: DatabaseService):
+    def __init__(self, stack: Stack, routes: Routes, db: DatabaseService, copies: CopyService):
         self.stack = stack
         self.routes = routes
         self.db = db
+        self.copies = copies
 
     def remove(self, app: App, keep_data: bool) -> None:
         name = app.name
@@ -27,6 +29,10 @@ class Teardown:
                 self.db.stop_all(app.changed(), None, removing=True)  # a copy: stop_all marks members
             except CommandFailed:
                 pass
+        if app.db:
+            # Before the stack: the copy source is on the app's network, which goes with it. It
+            # holds nothing the repository does not (kept data or not, it goes).
+            self.copies.remove(name)
         self.stack.remove(name)
         if app.db:
             self.db.drop(app, keep_data)

@@ -1,7 +1,7 @@
 """Every service of one control plane, built once, bottom-up: each gets the lower ones it uses
 and never builds another. The layers (docs/architecture.md), from the bottom:
 
-    db_objects -> stack, routes -> database -> teardown -> backup -> release -> cluster
+    db_objects -> stack, routes -> database -> copies -> teardown -> backup -> release -> cluster
     -> apps, canary -> progressive, manifest, db_ops, report, backup_schedule; builds
     -> pushes (a build, then a manifest applied); previews (a copy, then a deploy)
 """
@@ -21,6 +21,7 @@ from .builds import BuildService
 from .previews import PreviewService
 from .pushes import PushService
 from .cluster import ClusterService
+from .copies import CopyService
 from .database import DatabaseService
 from .db_objects import DbObjects
 from .db_ops import DbOperations
@@ -40,6 +41,7 @@ class Services:
     stack: Stack
     routes: Routes
     db: DatabaseService
+    copies: CopyService
     backups: BackupService
     release: ReleaseService
     cluster: ClusterService
@@ -61,8 +63,9 @@ def build(platform: Platform, jobs: Jobs) -> Services:
     stack = Stack(platform, objects)
     routes = Routes(platform)
     db = DatabaseService(platform, objects, stack)
-    teardown = Teardown(stack, routes, db)
-    backups = BackupService(platform, db, stack, routes, teardown)
+    copies = CopyService(platform, db)
+    teardown = Teardown(stack, routes, db, copies)
+    backups = BackupService(platform, db, copies, stack, routes, teardown)
     release = ReleaseService(platform, db, backups, stack, teardown)
     cluster = ClusterService(platform, db)
     apps = AppService(platform, db=db, backups=backups, release=release, cluster=cluster,
@@ -75,7 +78,7 @@ def build(platform: Platform, jobs: Jobs) -> Services:
     builds = BuildService(platform, jobs)
     previews = PreviewService(platform, jobs, apps, backups, db)
     return Services(platform=platform, jobs=jobs, stack=stack, routes=routes, db=db,
-                    backups=backups, release=release, cluster=cluster, apps=apps, canary=canary,
+                    copies=copies, backups=backups, release=release, cluster=cluster, apps=apps, canary=canary,
                     analyzer=analyzer, driver=ProgressiveDriver(canary, jobs, analyzer),
                     db_ops=db_ops, manifests=manifests,
                     reports=ReportService(platform),

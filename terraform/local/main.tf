@@ -20,6 +20,9 @@ locals {
   # they outlive the node and every `cluster scale`; only `sentinel destroy --delete-data`
   # removes them.
   backup_volume = "${var.name}-backups"
+  # The most the backup node's copy filesystem may grow to (a sparse file: it takes only what
+  # the copy sources and copies hold).
+  fast_size = lookup(var.extra, "fast_size", "64G")
 }
 
 resource "terraform_data" "network" {
@@ -91,9 +94,15 @@ resource "terraform_data" "backup_node" {
     volume  = local.backup_volume
   }
 
+  # Copies in seconds (docs/data.md, "Copies"): the backup node keeps copy sources and copies
+  # on an XFS filesystem in a sparse file of its own volume (-fast), which needs loop devices:
+  # /dev/loop-control and the loop devices' cgroup rule, where this machine has them (else the
+  # node uses a plain folder and copies are plain copies).
   provisioner "local-exec" {
     command     = <<-CMD
       docker rm -f ${self.input.name} >/dev/null 2>&1 || true
+      set --
+      if [ -e /dev/loop-control ]; then set -- --device /dev/loop-control --device-cgroup-rule 'b 7:* rmw'; fi
       docker run -d --name ${self.input.name} --hostname ${self.input.name} \
         --network ${local.network} --ip ${self.input.address} --restart unless-stopped \
         --cap-add ALL --cap-drop SYS_RESOURCE \
@@ -101,6 +110,8 @@ resource "terraform_data" "backup_node" {
         -v /sys/fs/cgroup:/sys/fs/cgroup:rw --cgroupns host \
         -v ${self.input.name}-docker:/var/lib/docker \
         -v ${self.input.volume}:/var/lib/sentinel/backups \
+        -v ${self.input.name}-fast:/var/lib/sentinel/fast-disk \
+        "$@" -e SENTINEL_FAST_SIZE=${local.fast_size} \
         --label sentinel.cluster=${var.name} \
         -e SSH_PUBLIC_KEY="$SSH_PUBLIC_KEY" ${local.image} >/dev/null
     CMD
@@ -109,6 +120,6 @@ resource "terraform_data" "backup_node" {
 
   provisioner "local-exec" {
     when    = destroy
-    command = "docker rm -f ${self.input.name} >/dev/null 2>&1; docker volume rm -f ${self.input.name}-docker >/dev/null 2>&1; true"
+    command = "docker rm -f ${self.input.name} >/dev/null 2>&1; docker volume rm -f ${self.input.name}-docker ${self.input.name}-fast >/dev/null 2>&1; true"
   }
 }

@@ -158,6 +158,51 @@ def test_one_off_task_argv():
     assert argv[-4:] == ["reg/pg:1", "recover", "--", "--stanza=todos"]
 
 
+def test_a_copy_sources_service_argv_is_the_whole_command():
+    from control_plane import names, pgbackrest
+    from control_plane.docker_cli import service_create_argv
+
+    argv = service_create_argv(
+        names.copy_source("todos"), "reg/pg:1",
+        ["source", "--", *pgbackrest.standby_restore_argv("todos", names.PGDATA)], restart="any",
+        networks=["app-todos"], secrets=[("todos-pg-member-1", "pgbackrest.conf")],
+        mounts=[f"type=bind,source={names.fast_dir('todos')},target={names.FAST_MOUNT}"],
+        constraints=["node.hostname == c-backup"], labels={"sentinel.role": "copy-source"},
+        stop_grace="30s")
+    assert argv == [
+        "docker", "service", "create", "--detach", "--name", "todos_copysource",
+        "--restart-condition", "any", "--replicas", "1", "--endpoint-mode", "dnsrr",
+        "--with-registry-auth", "--stop-grace-period", "30s", "--network", "app-todos",
+        "--secret", "source=todos-pg-member-1,target=pgbackrest.conf,mode=0400",
+        "--mount", "type=bind,source=/var/lib/sentinel/fast/todos,target=/var/lib/postgresql/data",
+        "--constraint", "node.hostname == c-backup",
+        "--label", "sentinel.role=copy-source", "--container-label", "sentinel.role=copy-source",
+        "reg/pg:1", "source", "--", "pgbackrest", "--stanza=todos", "--type=standby",
+        "--archive-mode=off", "--pg1-path=/var/lib/postgresql/data/pgdata", "restore"]
+
+
+def test_a_copy_source_and_its_copies_share_one_folder_of_the_backup_node():
+    from control_plane import names
+
+    # The source's data is the image's PGDATA inside its container, so Patroni's paths hold.
+    assert names.PGDATA == names.FAST_MOUNT + "/pgdata"
+    assert names.copy_source_data("todos") == ("/var/lib/sentinel/fast/todos/pgdata",
+                                               "/var/lib/sentinel/fast/todos/source-restored")
+    # Where the source's container writes a copy (sentinel-pg `copy`: copies/NAME under its
+    # mount) is the folder its member runs on.
+    assert names.copy_dir("todos", "todos-pr-1") == "/var/lib/sentinel/fast/todos/copies/todos-pr-1"
+
+
+def test_the_copy_sources_replay_check_compares_positions():
+    from control_plane.services.copies import copy_lines, psql_argv, replayed_sql
+
+    assert replayed_sql("0/3000060") == \
+        "select coalesce(pg_last_wal_replay_lsn() >= '0/3000060'::pg_lsn, false)"
+    assert psql_argv("select 1")[:3] == ["psql", "-X", "-A"]
+    assert copy_lines("noise\ncopy: took the files with reflinks in 0.12 s\n  copy: x\n") == [
+        "copy: took the files with reflinks in 0.12 s", "copy: x"]
+
+
 def test_exec_argv_with_user_and_env():
     from control_plane.docker_cli import exec_argv
 

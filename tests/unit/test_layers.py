@@ -10,7 +10,7 @@ ROOT = Path(__file__).resolve().parents[2]
 PACKAGES = ("control_plane", "cli")
 # The services from the bottom up: a module may import only those listed before it.
 SERVICE_LAYERS = ["oneoff", "dcs", "db_objects", "stack", "routes", "plan", "analysis", "database",
-                  "teardown", "backup", "release", "cluster", "apps", "canary", "progressive",
+                  "copies", "teardown", "backup", "release", "cluster", "apps", "canary", "progressive",
                   "db_ops", "manifest", "report", "backup_schedule", "builds", "previews", "pushes",
                   "wiring"]
 

@@ -120,8 +120,10 @@ DB = {"user": "todos", "name": "todos", "password_secret": "todos-db-password",
                   "tls_cert": "todos-pg-tls-cert-1", "ca": "todos-pg-ca-1",
                   "database_url": "todos-pg-database-url-1"},
       "all_secrets": ["todos-db-password", "todos-pg-database-url-1", "todos-pg-patroni-1"],
-      "members": [{"key": "pg-0", "volume_key": "pgdata-0", "node": "c-node-1", "replicas": 1},
-                  {"key": "pg-1", "volume_key": "pgdata-1", "node": "c-node-0", "replicas": 1}],
+      "members": [{"key": "pg-0", "volume_key": "pgdata-0", "node": "c-node-1", "path": None,
+                   "replicas": 1},
+                  {"key": "pg-1", "volume_key": "pgdata-1", "node": "c-node-0", "path": None,
+                   "replicas": 1}],
       "repo": {"host_path": "/var/lib/sentinel/backups/todos", "alias": "backup"}}
 
 
@@ -161,6 +163,18 @@ def test_members_are_pinned_apart_and_keep_passwords_in_secrets():
     targets = {x["target"] for x in s["pg-0"]["secrets"]}
     assert targets == {"patroni.yml", "pgbackrest.conf", "tls.key", "tls.crt", "ca.crt", "app_password"}
     assert s["pg-0"]["volumes"] == ["pgdata-0:/var/lib/postgresql/data"]
+
+
+def test_a_copy_taken_from_a_copy_source_runs_on_its_folder_and_declares_no_volume():
+    member = {"key": "pg-0", "volume_key": "pgdata-0", "node": "c-backup", "replicas": 1,
+              "path": "/var/lib/sentinel/fast/todos/copies/todos-pr-1"}
+    s = app_stack(app="todos-pr-1", db={**DB, "members": [member]})
+    assert s["services"]["pg-0"]["volumes"] == [
+        {"type": "bind", "source": "/var/lib/sentinel/fast/todos/copies/todos-pr-1",
+         "target": "/var/lib/postgresql/data"}]
+    assert s["services"]["pg-0"]["deploy"]["placement"]["constraints"] == ["node.hostname == c-backup"]
+    assert "volumes" not in s
+    assert app_stack()["volumes"] == {"pgdata-0": {}, "pgdata-1": {}}
 
 
 def test_the_repository_runs_only_on_the_backup_node_and_nothing_else_does():
