@@ -4,8 +4,11 @@
 
 For the demo database (a few rows) and a ~1 GiB one, side by side in one run: the time from
 `sentinel preview create` (an image, its data copied and masked) to the preview answering at its
-address, the copy's own part of it (as the preview reports it), and the extra disk its copy
-takes on its node; each preview deleted before the next.
+address, the copy's own part of it (as the preview reports it: from the request to its database
+started), the copy source's two steps (taking the files, recovering them to a consistent
+primary), and the disk the copy takes on the backup node while the preview runs; each preview
+deleted before the next. A run's first preview of each app also makes that app's copy source
+(a restore of its newest backup, once), so run 1 is reported apart.
 """
 from __future__ import annotations
 
@@ -24,6 +27,8 @@ from common import HTTP, cli, deploy_db_app, fill, init, run, throwaway  # noqa:
 import httpx  # noqa: E402
 
 COPIED = re.compile(r"restored into \S+ at .* in ([0-9.]+) s")
+TOOK = re.compile(r"copy: took the files with (reflinks|a plain copy).* in ([0-9.]+) s")
+RECOVERED = re.compile(r"copy: consistent and stopped in ([0-9.]+) s")
 MASK = "UPDATE todos SET title = 'masked ' || id;\n"
 
 
@@ -41,27 +46,36 @@ def answers(domain: str, timeout: float = 60) -> float:
     raise SystemExit(f"{domain} did not answer within {timeout} s")
 
 
-def volumes_bytes(name: str) -> int:
-    """Bytes under every node's Docker volumes whose name holds `name` (its database's)."""
-    total = 0
-    for node in ("bench-node-0", "bench-node-1"):
-        proc = subprocess.run(["docker", "exec", node, "sh", "-c",
-                               f"du -sb /var/lib/docker/volumes/*{name}* 2>/dev/null | "
-                               "awk '{s+=$1} END {print s+0}'"],
-                              capture_output=True, text=True, timeout=120)
-        total += int((proc.stdout or "0").strip() or 0)
-    return total
+def fast_used() -> int:
+    """Bytes in use on the backup node's filesystem for copies (shared blocks counted once,
+    which `du` would count per file)."""
+    proc = subprocess.run(["docker", "exec", "bench-backup", "df", "-B1", "--output=used",
+                           "/var/lib/sentinel/fast"], capture_output=True, text=True, timeout=60)
+    return int(proc.stdout.split()[-1])
 
 
-def one(home: Path, app: str, name: str, mask: Path) -> tuple[float, float, int]:
+def fast_kind() -> str:
+    proc = subprocess.run(["docker", "exec", "bench-backup", "df", "--output=fstype",
+                           "/var/lib/sentinel/fast"], capture_output=True, text=True, timeout=60)
+    return proc.stdout.split()[-1]
+
+
+def found(pattern: re.Pattern, out: str, group: int = 1) -> float:
+    m = pattern.search(out)
+    return float(m.group(group)) if m else float("nan")
+
+
+def one(home: Path, app: str, name: str, mask: Path) -> dict:
+    before = fast_used()
     took, out = run(home, "preview", "create", app, "--name", name, "--image", "todo:1",
                     "--mask", str(mask))
     took += answers(f"{name}.{app}.localhost")
-    m = COPIED.search(out)
-    copied = float(m.group(1)) if m else float("nan")
-    disk = volumes_bytes(f"{app}-{name}")
+    m = TOOK.search(out)
+    res = {"answering": took, "copy": found(COPIED, out), "files": found(TOOK, out, 2),
+           "how": m.group(1) if m else "a restore", "recovery": found(RECOVERED, out),
+           "disk": fast_used() - before}
     cli(home, "preview", "delete", app, name, "--yes")
-    return took, copied, disk
+    return res
 
 
 def main() -> None:
@@ -79,20 +93,27 @@ def main() -> None:
         fill(home, "big", a.gib)  # prints the size Postgres reports
         for app in ("small", "big"):
             cli(home, "db", "backup", app)  # the copies start from a backup that holds the rows
-        results: dict[str, list[tuple[float, float, int]]] = {"small": [], "big": []}
+        print(f"the backup node's filesystem for copies: {fast_kind()}", flush=True)
+        results: dict[str, list[dict]] = {"small": [], "big": []}
         for r in range(a.runs):
             for app in (("small", "big") if r % 2 == 0 else ("big", "small")):
                 res = one(home, app, f"b{r}", mask)
                 results[app].append(res)
-                print(f"run {r + 1}, {app}: answering after {res[0]:.1f} s (copy {res[1]:.1f} s), "
-                      f"copy's volumes {res[2] / 2**20:.0f} MiB", flush=True)
-        base = statistics.median(t for t, _, _ in results["small"])
-        for app, xs in results.items():
-            t = statistics.median(x[0] for x in xs)
-            print(f"preview of {app}: median {t:.1f} s to answering (copy median "
-                  f"{statistics.median(x[1] for x in xs):.1f} s, disk median "
-                  f"{statistics.median(x[2] for x in xs) / 2**20:.0f} MiB), ratio to small "
-                  f"{t / base:.2f}")
+                print(f"run {r + 1}, {app}: answering after {res['answering']:.1f} s (copy "
+                      f"{res['copy']:.1f} s: files by {res['how']} {res['files']:.2f} s, recovery "
+                      f"{res['recovery']:.2f} s), disk {res['disk'] / 2**20:.0f} MiB"
+                      + ("  [also made the app's copy source]" if r == 0 else ""), flush=True)
+        if a.runs < 2:
+            return
+        # Run 1 made each app's copy source: the medians are of the copies after it.
+        later = {app: xs[1:] for app, xs in results.items()}
+        base = statistics.median(x["answering"] for x in later["small"])
+        for app, xs in later.items():
+            t = statistics.median(x["answering"] for x in xs)
+            med = {k: statistics.median(x[k] for x in xs) for k in ("copy", "files", "recovery", "disk")}
+            print(f"preview of {app} (runs 2-{a.runs}): median {t:.1f} s to answering (copy "
+                  f"{med['copy']:.1f} s: files {med['files']:.2f} s, recovery {med['recovery']:.2f} "
+                  f"s; disk {med['disk'] / 2**20:.0f} MiB), ratio to small {t / base:.2f}")
 
 if __name__ == "__main__":
     main()

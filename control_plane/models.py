@@ -154,9 +154,9 @@ class PreviewCreate(Strict):
                       "<app>-<name>, at <name>.<app's domain>")
     image: str = Field(description="the version it runs (the CLI builds --source first)")
     data: Literal["copy", "empty", "seed"] | None = Field(
-        default=None, description="a copy of the app's data from its backup repository (the "
-                                  "default for an app with a database), an empty database, or "
-                                  "one made by the seed SQL")
+        default=None, description="a copy of the app's data as of now, from its copy source or "
+                                  "its backup repository (the default for an app with a "
+                                  "database), an empty database, or one made by the seed SQL")
     seed: str | None = Field(default=None, max_length=10_000_000, description="with data seed: "
                              "SQL (schema and rows) run once in the preview's new database")
     mask: str | None = Field(default=None, max_length=1_000_000, description="SQL run on the "

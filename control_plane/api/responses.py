@@ -135,6 +135,7 @@ class AppSummary(BaseModel):
     url: str
     processes: dict[str, ProcessInfo] = Field(default={}, description="process types besides "
                                               "web (a Procfile's), each its own service")
+    preview_of: str | None = Field(default=None, description="the app this is a preview of")
 
 
 class AppListItem(AppSummary):

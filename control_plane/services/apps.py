@@ -265,6 +265,7 @@ class AppService:
                 "replicas": app.replicas, "health_path": app.health_path,
                 "domains": app_domains(app), "resources": app.resources, "db": bool(app.db),
                 "processes": {k: p.model_dump() for k, p in app.processes.items()},
+                "preview_of": app.preview.parent if app.preview else None,
                 "url": self.p.edge_url(app.domain or "", https=bool(self.p.spec.email))}
 
     def list(self, live: bool = True) -> list[dict]:

@@ -180,10 +180,63 @@ def test_the_app_page_lists_its_previews_with_their_datas_age_and_masking(server
     previews = page.locator("table.data", has=page.locator("caption", has_text="1 preview"))
     row = [t.strip() for t in previews.locator("tbody tr").first.locator("td").all_inner_texts()]
     assert row == ["pr-7", "http://pr-7.todos.localhost:8080", "todo:2", "copy, 2.0 h ago",
-                   "mask.sql", "70.0 h"], row
+                   "mask.sql", "70.0 h", "Delete…"], row
     previews.get_by_role("link", name="pr-7", exact=True).click()  # the preview's own app page
     page.wait_for_selector("#page h1:text('todos-pr-7')")
     page.wait_for_selector("text=No previews")  # a preview has none of its own
+
+
+def test_a_preview_is_made_from_the_app_page_with_its_masking_sql(server, browser):
+    base, _ = server
+    page = signed_in(browser, base, "#/apps/todos")
+    bodies = []
+    page.on("request", lambda r: bodies.append(json.loads(r.post_data))
+            if r.url.endswith("/v1/apps/todos/previews") and r.method == "POST" else None)
+    page.get_by_label("Preview name").fill("pr-9")
+    assert page.get_by_label("Preview image").input_value() == "todo:1"  # the app's, to start from
+    page.get_by_label("Preview image").fill("todo:2")
+    page.get_by_label("Preview data").select_option("copy")
+    page.get_by_label("Masking SQL").fill("UPDATE todos SET title = 'masked';")
+    page.get_by_role("button", name="Create preview").click()
+    op = page.locator(".activity li.op").first
+    op.locator(".state-bad, .state-ok").wait_for()
+    assert bodies == [{"name": "pr-9", "image": "todo:2", "data": "copy",
+                       "mask": "UPDATE todos SET title = 'masked';", "mask_name": "console"}]
+    # No swarm here: the operation fails and says where, as `sentinel preview create` would.
+    assert op.inner_text().startswith("preview pr-9 of todos: failed"), op.inner_text()
+    # An empty database takes no masking SQL.
+    page.get_by_label("Preview data").select_option("empty")
+    assert page.get_by_label("Masking SQL").is_disabled()
+
+
+def test_deleting_a_preview_asks_for_its_name_first(browser):
+    # A control plane of its own: the deletion changes the store the other tests read.
+    with control_plane("up") as (base, _):
+        deleting_a_preview_asks_for_its_name_first(base, browser)
+
+
+def deleting_a_preview_asks_for_its_name_first(base, browser):
+    page = signed_in(browser, base, "#/apps/todos")
+    page.get_by_role("button", name="Delete preview pr-7").click()
+    dialog = page.get_by_role("dialog")
+    assert "with whatever the preview wrote to it" in dialog.inner_text()
+    confirm = dialog.get_by_role("button", name="Delete", exact=True)
+    assert confirm.is_disabled()
+    dialog.get_by_label("Type pr-7 to confirm").fill("pr-7")
+    deletes = []
+    page.on("request", lambda r: deletes.append(r.url) if r.method == "DELETE" else None)
+    confirm.click()
+    # The operation starts and is followed (no swarm here: how it ends is not this test's).
+    page.locator(".activity li.op", has_text="delete preview pr-7 of todos").wait_for()
+    assert [u.split("/v1/", 1)[1] for u in deletes] == ["apps/todos/previews/pr-7"]
+
+
+def test_a_previews_own_page_offers_no_preview_of_it(server, browser):
+    base, _ = server
+    page = signed_in(browser, base, "#/apps/todos-pr-7")
+    page.wait_for_selector("text=No previews of todos-pr-7.")
+    page.wait_for_selector("h2:text('Environment')")
+    assert page.get_by_label("Preview name").count() == 0
 
 
 def test_live_logs_follow_one_role_until_stopped(server, browser):

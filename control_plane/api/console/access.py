@@ -13,8 +13,8 @@ _ROUTES: dict[str, tuple[str, ...]] = {
             r"/v1/operations/[0-9a-f]+", r"/v1/previews", r"/console/session"),
     "POST": (r"/v1/apps", _APP + r"/scale", _APP + r"/canary",
              _APP + r"/canary/(traffic|promote|rollback|analyze|approve)", _APP + r"/db/(backups|restore)",
-             r"/v1/cluster/scale"),
-    "DELETE": (_APP, r"/console/session"),
+             _APP + r"/previews", r"/v1/cluster/scale"),
+    "DELETE": (_APP, _APP + r"/previews/[a-z0-9][a-z0-9-]*", r"/console/session"),
 }
 _COMPILED = {m: re.compile("(?:" + "|".join(p) + r")/?\Z") for m, p in _ROUTES.items()}
 SAFE_METHODS = {"GET", "HEAD"}

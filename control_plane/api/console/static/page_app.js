@@ -18,6 +18,10 @@ export function render(root, [name], ctx) {
   const activity = activityPanel();
   root.append(...appHeader(name, "overview"), overview, tasks, previews, el("div", { class: "grid" }, actions, env),
               logs, activity, history);
+  // The list is read again every refresh; the form to make one stays as the user left it.
+  const previewList = el("div");
+  const previewNew = el("div");
+  previews.body.append(previewList, previewNew);
   const stopLogs = logsView(logs.body, name, ctx);
   let timer = null;
   let settings = null;
@@ -31,6 +35,8 @@ export function render(root, [name], ctx) {
     replace(overview.body, overviewFacts(settings));
     replace(env.body, envList(settings));
     replace(actions.body, changeForms(name, settings, activity, reload));
+    // A preview has no previews of its own.
+    replace(previewNew, settings.app.preview_of ? [] : previewForm(name, settings, activity, reload));
     logs.roles(settings);
   }
 
@@ -38,8 +44,8 @@ export function render(root, [name], ctx) {
     clearTimeout(timer);
     const data = await ctx.guard(() => get(appPath(name)), tasks.body);
     if (data) replace(tasks.body, running(data));
-    const pv = await ctx.guard(() => get(`/v1/previews?${q({ app: name })}`), previews.body);
-    if (pv) replace(previews.body, previewTable(name, pv.previews));
+    const pv = await ctx.guard(() => get(`/v1/previews?${q({ app: name })}`), previewList);
+    if (pv) replace(previewList, previewTable(name, pv.previews, activity, reload));
     const ops = await ctx.guard(() => get(`/v1/operations?${q({ target: `app:${name}`, limit: 10 })}`), history.body);
     if (ops) replace(history.body, operationsTable(ops));
     timer = setTimeout(refresh, REFRESH_MS);
@@ -70,7 +76,7 @@ function overviewFacts(s) {
 
 // A preview: its own app, address and version, how old its copy of the data is, whether the copy
 // was masked (an unmasked copy of production's data says so), and the time it has left.
-function previewTable(app, rows) {
+function previewTable(app, rows, activity, reload) {
   return dataTable(`${rows.length} preview${rows.length === 1 ? "" : "s"}`, [
     { label: "Preview", value: (p) => el("a", { href: `#/apps/${encodeURIComponent(p.preview_app)}` }, p.name) },
     { label: "Address", value: (p) => el("a", { href: p.url, rel: "noreferrer" }, p.url) },
@@ -78,7 +84,51 @@ function previewTable(app, rows) {
     { label: "Data", value: (p) => (p.data === "copy" ? `copy, ${ago(p.data_age_seconds)}` : p.data) },
     { label: "Masked", value: (p) => (p.data !== "copy" ? "–" : p.masked || el("strong", {}, "not masked")) },
     { label: "Time left", value: (p) => (Number.isFinite(p.expires_in_seconds) ? duration(Math.max(0, p.expires_in_seconds)) : "–") },
-  ], rows, `No previews: \`sentinel preview create ${app} --name pr-1 --image …\` makes one.`);
+    { label: "Remove", value: (p) => deletePreviewButton(app, p, activity, reload) },
+  ], rows, `No previews of ${app}.`);
+}
+
+function deletePreviewButton(app, p, activity, reload) {
+  const button = el("button", { type: "button", class: "danger", "aria-label": `Delete preview ${p.name}` }, "Delete…");
+  button.addEventListener("click", async () => {
+    const ok = await confirmDialog({ title: `Delete preview ${p.name} of ${app}?`, danger: true, confirm: "Delete", typed: p.name,
+      body: [el("p", {}, `${p.preview_app} stops answering at ${p.url}. Its services, routes, network and its database `
+                         + "(the copy, with whatever the preview wrote to it) are removed; the app itself is not touched.")] });
+    if (ok) await act(activity, `delete preview ${p.name} of ${app}`, "DELETE", appPath(app, `/previews/${encodeURIComponent(p.name)}`), undefined, reload);
+  });
+  return button;
+}
+
+// A new preview, as `sentinel preview create` makes one: a version at <name>.<app's domain> with
+// its own copy of the app's data (or an empty database), masked first if given SQL.
+function previewForm(app, s, activity, reload) {
+  const a = s.app;
+  const name = el("input", { type: "text", autocomplete: "off", spellcheck: "false", required: "", maxlength: "30",
+                             pattern: "[a-z0-9]([a-z0-9\\-]*[a-z0-9])?", placeholder: "pr-42" });
+  const image = el("input", { type: "text", autocomplete: "off", spellcheck: "false", required: "", value: a.image });
+  const parts = [field("Preview name", name, `Lowercase letters, digits and dashes: it answers at <name>.${a.domain}.`),
+                 field("Preview image", image)];
+  let data = null;
+  let mask = null;
+  if (s.db) {
+    data = el("select", {}, el("option", { value: "copy" }, "a copy of the app's data"),
+              el("option", { value: "empty" }, "an empty database"));
+    mask = el("textarea", { rows: "3", spellcheck: "false", placeholder: "UPDATE users SET email = 'user' || id || '@example.com';" });
+    parts.push(field("Preview data", data),
+               field("Masking SQL", mask, "Run on the copy as the preview's role, before it starts. Without it the preview holds production's rows as they are."));
+    data.addEventListener("change", () => { mask.disabled = data.value !== "copy"; });
+  }
+  const form = el("form", {}, ...parts, el("button", { type: "submit" }, "Create preview"));
+  form.addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    const body = { name: name.value.trim(), image: image.value.trim() };
+    if (data) {
+      body.data = data.value;
+      if (data.value === "copy" && mask.value.trim()) Object.assign(body, { mask: mask.value, mask_name: "console" });
+    }
+    await act(activity, `preview ${body.name} of ${app}`, "POST", appPath(app, "/previews"), body, reload);
+  });
+  return [el("h3", {}, "New preview"), form];
 }
 
 function envList(s) {
