@@ -166,6 +166,8 @@ def status(app: Optional[str] = typer.Argument(None), json_out: bool = typer.Opt
     import time
 
     con = console()
+    from rich.markup import escape  # with rich, which console() loaded (CLI start time)
+
     p = s["production"]
     con.print(f"[bold]{app}[/] production {p['image']} healthy {p['healthy']}")
     c = s["canary"]
@@ -182,6 +184,10 @@ def status(app: Optional[str] = typer.Argument(None), json_out: bool = typer.Opt
                       f"{plan['step_index'] + 1}/{len(plan['steps'])}, {plan['state']}"
                       + (f", next judgment at {nxt}" if plan["state"] == "running" else "")
                       + (f" (`sentinel canary approve {app}`)" if plan["state"] == "awaiting_approval" else ""))
+            if plan.get("blind_since"):
+                since = time.strftime("%H:%M:%S", time.localtime(plan["blind_since"]))
+                con.print(f"[red]holding: no judgment possible since {since}[/]: "
+                          f"{escape(plan.get('blind_error') or '')}")
         if c.get("mirror") and not c["weight"]:
             con.print(f"shadow: {c['mirror']}% of production's GET/HEAD requests mirrored to it "
                       "(users get production's answers)")

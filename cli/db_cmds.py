@@ -23,7 +23,11 @@ def status(app: str, json_out: bool = typer.Option(False, "--json")):
     s = Client().get(f"/v1/apps/{app}/db")
     if json_out:
         return emit_json(s)
+    import time
+
     con = console()
+    from rich.markup import escape  # with rich, which console() loaded (CLI start time)
+
     p = s.get("primary")
     con.print(f"[bold]{app}[/] database, {'HA' if s['ha'] else 'single copy'}; primary: "
               + (f"{p['member']} on {p['node']} (timeline {p['timeline']})" if p else "[red]none running[/]"))
@@ -46,6 +50,12 @@ def status(app: str, json_out: bool = typer.Option(False, "--json")):
     d = s.get("last_drill")
     con.print("last restore drill: " + (f"{'passed' if d['passed'] else 'FAILED'} at {d['at']}: {d['summary']}"
                                         if d else "never"))
+    f = s.get("schedule_failure")
+    if f:
+        what = "backup" if f["kind"] == "db-backup" else "restore drill"
+        con.print(f"[red]the scheduled {what} failed[/] at "
+                  f"{time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(f['at']))}: {escape(f['error'])} "
+                  f"(operation {f['operation']}; the schedule tries again)")
     for tip in s.get("actions") or []:
         con.print(f"[yellow]![/] {tip}")
 

@@ -203,6 +203,10 @@ class Plan(Record):
     gate_passed: int | None = None
     resume_at: float = 0.0
     poll_at: float = 0.0
+    # Since when the driver cannot judge (Prometheus unreachable…), and why: no step is taken
+    # meanwhile, and past a limit the canary is rolled back (services/progressive.py).
+    blind_since: float | None = None
+    blind_error: str | None = None
 
     @property
     def weight(self) -> int:

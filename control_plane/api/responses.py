@@ -166,6 +166,10 @@ class ProgressivePlan(BaseModel):
     auto_promote: bool = False
     interval: float | None = None
     next_at: float | None = None
+    blind_since: float | None = Field(default=None, description="since when no judgment is "
+                                      "possible (Prometheus unreachable…): it holds, and rolls "
+                                      "back if that lasts")
+    blind_error: str | None = None
 
 
 class CanaryBrief(BaseModel):
@@ -426,6 +430,13 @@ class Drill(BaseModel):
     how: str | None = None
 
 
+class ScheduleFailure(BaseModel):
+    kind: str = Field(description="db-backup or db-verify")
+    at: float
+    error: str
+    operation: str
+
+
 class DbStatus(BaseModel):
     app: str
     ha: bool
@@ -438,6 +449,9 @@ class DbStatus(BaseModel):
     backups: list[Backup] = Field(description="the latest five")
     last_backup: Backup | None = None
     last_drill: Drill | None = None
+    schedule_failure: ScheduleFailure | None = Field(
+        default=None, description="the scheduled backup or drill that failed last, while "
+                                  "none has succeeded since")
     actions: list[str] = Field(description="what to do about what is wrong, one sentence each")
 
 

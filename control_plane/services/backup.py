@@ -68,6 +68,26 @@ def recover_argv(stanza: str, target: RestoreTarget, *, keep_old: str | None,
     return argv + ["--"] + pgbackrest.restore_argv(stanza, target, pg_path=names.PGDATA)
 
 
+SCHEDULED = ("db-backup", "db-verify")
+
+
+def scheduled_failure(operations: list[dict]) -> dict | None:
+    """The scheduler's last backup, or its last drill (newest first in `operations`), that
+    failed with none of its kind succeeding since: a schedule that keeps failing shows in
+    `db status`, not only in the log (pure)."""
+    failed = []
+    for kind in SCHEDULED:
+        last = next((o for o in operations if o["kind"] == kind and o["actor"] == "sentinel"
+                     and o["status"] != "running"), None)
+        if last is not None and last["status"] != "succeeded":
+            failed.append(last)
+    if not failed:
+        return None
+    last = max(failed, key=lambda o: o["started_at"])
+    return {"kind": last["kind"], "at": last["finished_at"] or last["started_at"],
+            "error": last["error"] or last["status"], "operation": last["id"]}
+
+
 def utc(ts: float) -> str:
     return dt.datetime.fromtimestamp(ts, dt.timezone.utc).isoformat(timespec="milliseconds") \
         .replace("+00:00", "Z")
@@ -128,6 +148,8 @@ class BackupService:
             "backups": [b.public() for b in info.backups[-5:]],
             "last_backup": next((b.public() for b in reversed(info.good())), None),
             "last_drill": self.store.get(names.db_drill_key(app.name)),
+            "schedule_failure": scheduled_failure(
+                self.store.operations(target=names.app_target(app.name), limit=50)),
         }
 
     def listing(self, name: str) -> dict:

@@ -116,13 +116,28 @@ class BackupScheduler:
             return
         try:
             if what == "drill":
-                self.jobs.start(names.app_target(name), "db-verify",
-                                lambda op: self.backups.verify(op, name), actor="sentinel")
+                self.jobs.start(names.app_target(name), "db-verify", self._said(
+                    name, "restore drill", lambda op: self.backups.verify(op, name)),
+                                actor="sentinel")
             else:
-                self.jobs.start(names.app_target(name), "db-backup",
-                                lambda op: self._backup(op, name, what), actor="sentinel")
+                self.jobs.start(names.app_target(name), "db-backup", self._said(
+                    name, f"{what} backup", lambda op: self._backup(op, name, what)),
+                                actor="sentinel")
         except SentinelError:  # busy: next round
             pass
+
+    def _said(self, name: str, what: str, fn):
+        """A scheduled job whose failure is an event of the app's database (the operation's
+        failure also notifies, and `db status` shows it until one succeeds)."""
+        def run(op):
+            try:
+                return fn(op)
+            except SentinelError as e:
+                self.p.store.add_event(names.db_target(name), "schedule",
+                                       f"the scheduled {what} failed: {e.message}; the schedule "
+                                       "tries again", "sentinel", op.id)
+                raise
+        return run
 
     def _backup(self, op, name: str, kind: str) -> dict:
         result = self.backups.backup(op, name, kind)

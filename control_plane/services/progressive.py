@@ -20,6 +20,9 @@ Before each step up the confirm_traffic_increase hook, before an automatic promo
 confirm_promotion hook is asked; any answer but 2xx holds one more interval (judged again, then
 asked again). The rollback hook is asked once an interval; a 2xx answer rolls back.
 Decisions go through the same jobs as a person's commands, so they respect the per-app lock.
+When the driver cannot judge (Prometheus unreachable, a query refused), it holds: no step is
+taken, an event and a `failure` notification say so once, `canary status` shows it, and the
+canary is rolled back once that has lasted `blind_limit` (never promoted on no data).
 """
 from __future__ import annotations
 
@@ -37,6 +40,15 @@ from .plan import (EARLY_LOOKBACK, EARLY_MIN_POINTS, GATES, WAITING, decide, des
 from ..records import Canary, Plan
 
 log = logging.getLogger("sentinel.progressive")
+# How long a canary may go unjudged before it is rolled back: ten minutes, or two of its steps'
+# intervals when those are longer (a short outage of Prometheus should not cost a release).
+NO_DATA_ROLLBACK = 600.0
+
+
+def blind_limit(plan: Plan) -> float:
+    return max(NO_DATA_ROLLBACK, 2 * step_interval(plan, plan.step_index))
+
+
 class ProgressiveDriver:
     def __init__(self, canary: CanaryService, jobs: Jobs, analyzer: Analyzer):
         self.canary = canary
@@ -73,18 +85,55 @@ class ProgressiveDriver:
                 continue
             if self.jobs.busy(names.app_target(c.app)):
                 continue  # a deploy step, a person's command or our own decision is running
+            t = now or time.time()
             try:
                 state = plan.state
                 if state == "promoting":  # cut off by a restart: finish it
                     self._promote(c.app, plan)
                 elif state == "running":
-                    self._step(c, plan, now or time.time())
+                    self._step(c, plan, t)
                 elif state == "approved":  # a person passed the gate
-                    self._go_on(c, plan, now or time.time())
+                    self._go_on(c, plan, t)
                 elif state in WAITING:
-                    self._wait(c, plan, now or time.time())
-            except SentinelError as e:  # e.g. Prometheus unreachable: say so, try next tick
+                    self._wait(c, plan, t)
+            except SentinelError as e:  # e.g. Prometheus unreachable: hold, say so, try next tick
                 log.warning("progressive %s: %s", c.app, e.message)
+                self._blind(c.app, e.message, t)
+            else:
+                if plan.blind_since is not None:
+                    self._sighted(c.app, t)
+
+    def _blind(self, app: str, why: str, now: float) -> None:
+        """The driver could not judge: hold (nothing was decided), say so once, and roll back
+        once it has lasted blind_limit."""
+        c = self.store.canary(app)
+        plan = c.progressive if c else None
+        if plan is None:
+            return
+        if plan.blind_since is None:
+            limit = blind_limit(plan)
+            self._save(app, plan.changed(blind_since=now, blind_error=why))
+            said = (f"cannot judge the canary at {plan.weight}%: {why}; holding (no step is "
+                    f"taken) and rolling back if this lasts {limit / 60:g} min")
+            self._event(app, "hold", said)
+            notify.send(self.store, app, "failure", f"canary {c.image}: {said}")
+        elif now - plan.blind_since >= blind_limit(plan):
+            self._event(app, "hold", f"no judgment for {(now - plan.blind_since) / 60:.0f} min "
+                                     f"({why}): rolling back")
+            self._rollback(app, f"no judgment was possible for {(now - plan.blind_since) / 60:.0f} "
+                                f"min: {why}")
+        elif why != plan.blind_error:
+            self._save(app, plan.changed(blind_error=why))
+
+    def _sighted(self, app: str, now: float) -> None:
+        """Judging works again: the walk goes on from where it held."""
+        c = self.store.canary(app)
+        plan = c.progressive if c else None
+        if plan is None or plan.blind_since is None:
+            return
+        self._save(app, plan.changed(blind_since=None, blind_error=None))
+        self._event(app, "hold", f"judging again after {now - plan.blind_since:.0f} s without: "
+                                 "the walk goes on")
 
     def _event(self, app: str, kind: str, message: str) -> None:
         self.store.add_event(names.canary_target(app), kind, message, "sentinel")

@@ -6,6 +6,8 @@ service, volume, network or secret; bad input is one sentence and changes nothin
 from __future__ import annotations
 
 import json
+import os
+import subprocess
 
 import pytest
 
@@ -23,6 +25,11 @@ def titles(platform, domain: str) -> list[str]:
     r = platform.http(domain, "/api/todos")
     assert r.status_code == 200, (domain, r.status_code, r.text[:200])
     return sorted(t["title"] for t in r.json())
+
+
+def on_backup_node(platform, *argv: str) -> subprocess.CompletedProcess:
+    return subprocess.run(["docker", "exec", f"{platform.name}-backup", *argv],
+                          capture_output=True, text=True, timeout=120)
 
 
 def swarm_names(platform, kind: str) -> set[str]:
@@ -85,10 +92,16 @@ def test_an_update_keeps_the_previews_data_and_a_refresh_copies_it_again(platfor
     assert "preview only" in titles(platform, PREVIEW_DOMAIN)  # its data stayed
     assert platform.http(DOMAIN, "/version").headers["x-app-version"] == "1"  # production's too
 
-    platform.cli("preview", "refresh", APP, PREVIEW, "--yes", timeout=900)
+    out = platform.cli("preview", "refresh", APP, PREVIEW, "--yes", timeout=900).stdout
     # The app's rows of now, masked again; what the preview wrote is gone; its version stays.
     assert titles(platform, PREVIEW_DOMAIN) == ["masked 1", "masked 2", "masked 3"]
     assert platform.http(PREVIEW_DOMAIN, "/version").headers["x-app-version"] == "2"
+    # The copy came from the app's copy source, made by the first preview, not from a restore:
+    # with reflinks where this machine lets the backup node have loop devices.
+    assert "from pv's copy source" in out and "making pv's copy source" not in out, out
+    how = "reflinks" if os.path.exists("/dev/loop-control") else "a plain copy"
+    assert f"copy: took the files with {how}" in out, out
+    assert "copy: consistent and stopped" in out, out
 
 
 @pytest.mark.parametrize("args,said", [
@@ -145,3 +158,15 @@ def test_deleting_a_preview_leaves_nothing_of_it(platform, pv):
     assert platform.http(PREVIEW_DOMAIN, "/").status_code == 404
     assert titles(platform, DOMAIN)[0] == "alice@example.com"  # production untouched
     assert json.loads(platform.cli("apps", "--json").stdout)  # the app itself is still there
+    # Its copy's folder on the backup node is gone; the app's copy source stays for the next.
+    copies = on_backup_node(platform, "ls", "-A", "/var/lib/sentinel/fast/pv/copies")
+    assert copies.returncode == 0 and copies.stdout.split() == [], copies
+
+
+def test_deleting_the_app_removes_its_copy_source(platform, pv):
+    services = platform.node_exec("0", "docker", "service", "ls", "--format", "{{.Name}}").stdout.split()
+    assert "pv_copysource" in services
+    platform.cli("delete", "app", APP, "--delete-data", "--yes", timeout=600)
+    services = platform.node_exec("0", "docker", "service", "ls", "--format", "{{.Name}}").stdout.split()
+    assert not [s for s in services if s.startswith("pv_")], services
+    assert on_backup_node(platform, "ls", "/var/lib/sentinel/fast").stdout.split().count("pv") == 0

@@ -45,3 +45,49 @@ def test_the_quiet_period_never_delays_a_first_backup():
     old = [b("full", 8 * DAY)]
     assert due_now(Policy(), old, None, now, quiet=True) is None  # scheduled work waits
     assert due_now(Policy(), old, None, now, quiet=False) == "full"
+
+
+def test_a_failing_schedule_shows_until_one_succeeds(tmp_path):
+    from control_plane.errors import CommandFailed
+    from control_plane.records import App
+    from control_plane.services.backup import scheduled_failure
+    from control_plane.services.backup_schedule import BackupScheduler
+    from control_plane.store import Store
+
+    store = Store(tmp_path / "state.db")
+    store.put_app(App(name="todos", image="todo:1"))
+
+    class Platform:
+        pass
+
+    Platform.store = store
+
+    class Op:
+        id = "op1"
+
+    def failing(op):
+        raise CommandFailed("backup command failed: the repository is full")
+
+    sched = BackupScheduler(Platform(), jobs=None, backups=None)
+    try:
+        sched._said("todos", "full backup", failing)(Op())
+        raise AssertionError("the failure must reach the operation")
+    except CommandFailed:
+        pass
+    [e] = store.events(target="db:todos")
+    assert e["message"] == ("the scheduled full backup failed: backup command failed: the "
+                            "repository is full; the schedule tries again")
+
+    def op(i, kind, status, actor="sentinel"):
+        return {"id": f"o{i}", "kind": kind, "status": status, "actor": actor, "error":
+                "boom" if status == "failed" else None, "started_at": i, "finished_at": i + 1.0}
+
+    newest_first = [op(3, "db-backup", "failed"), op(2, "db-backup", "succeeded")]
+    assert scheduled_failure(newest_first) == {"kind": "db-backup", "at": 4.0, "error": "boom",
+                                               "operation": "o3"}
+    # A backup that succeeded since clears it (a drill that did says nothing of backups); a
+    # person's failed backup is not the schedule's.
+    assert scheduled_failure([op(4, "db-backup", "succeeded"), *newest_first]) is None
+    assert scheduled_failure([op(4, "db-verify", "succeeded"), *newest_first])["operation"] == "o3"
+    assert scheduled_failure([op(5, "db-backup", "failed", actor="cli")]) is None
+    assert scheduled_failure([op(6, "db-backup", "running"), op(5, "canary", "failed")]) is None

@@ -265,3 +265,52 @@ def test_a_weighted_canary_is_not_mirrored_in_the_routes():
     c = CanaryRecord(app="todos", image="todo:2", weight=10, baseline=False, sticky=True, mirror=25)
     http = yaml.safe_load(traefik.app_routes(app="todos", domain="todos.localhost", **routing(c)))["http"]
     assert "todos-mirror" not in http["services"] and "todos-read" not in http["routers"]
+
+
+class BlindJudge(Judge):
+    """Prometheus unreachable until `back` is set."""
+
+    def __init__(self):
+        super().__init__()
+        self.back = False
+
+    def judge(self, app, c, config, start, end, kind="step", **kw):
+        if not self.back:
+            from control_plane.errors import CommandFailed
+            raise CommandFailed("Prometheus could not be reached (ConnectError): connection refused")
+        return super().judge(app, c, config, start, end, kind, **kw)
+
+
+def test_a_canary_that_cannot_be_judged_holds_says_so_once_and_goes_on_when_it_can(tmp_path, monkeypatch):
+    sent = []
+    monkeypatch.setattr("control_plane.notify.send", lambda store, app, event, text, *a, **k: sent.append((event, text)))
+    store, canary, driver = setup(tmp_path, [5, 20])
+    driver.analyzer = BlindJudge()
+    for t in (61, 66, 71):  # three ticks without Prometheus
+        driver.tick(now=T0 + t)
+    assert canary.did == [] and store.canary("todos").weight == 5  # no step on no data
+    p = plan(store)
+    assert (p.blind_since, p.state) == (T0 + 61, "running")
+    assert "connection refused" in p.blind_error
+    [said] = kinds(store, "hold")  # said once, not once a tick
+    assert said.startswith("cannot judge the canary at 5%: Prometheus could not be reached")
+    assert "rolling back if this lasts 10 min" in said
+    assert [e for e, _ in sent] == ["failure"]
+    driver.analyzer.back = True
+    driver.analyzer.verdicts = ["pass"]
+    driver.tick(now=T0 + 76)
+    assert canary.did == [("traffic", 20)]
+    assert plan(store).blind_since is None
+    assert kinds(store, "hold")[-1] == "judging again after 15 s without: the walk goes on"
+
+
+def test_a_canary_unjudged_past_the_limit_is_rolled_back_never_promoted(tmp_path, monkeypatch):
+    monkeypatch.setattr("control_plane.notify.send", lambda *a, **k: [])
+    store, canary, driver = setup(tmp_path, [5, 20], auto_promote=True)
+    driver.analyzer = BlindJudge()
+    driver.tick(now=T0 + 61)
+    driver.tick(now=T0 + 61 + 599)
+    assert canary.did == []
+    driver.tick(now=T0 + 61 + 600)
+    [(did, reason)] = canary.did
+    assert did == "rollback" and reason.startswith("no judgment was possible for 10 min: Prometheus")
