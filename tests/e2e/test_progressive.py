@@ -166,6 +166,48 @@ def test_a_healthy_canary_walks_every_step_and_is_promoted_across_a_restart(plat
     assert count_versions(platform, todos, 100) == {"2": 100}
 
 
+def test_a_canary_that_cannot_be_judged_holds_and_goes_on_when_it_can(platform, todos):
+    """Prometheus stopped during a progressive canary: it holds its weight and says so (an
+    event, canary status); started again, the walk goes on."""
+    interval = 15
+    image = "todo:1" if platform.json("canary", "status", "todos")["production"]["image"] == "todo:2" \
+        else "todo:2"
+    platform.cli("canary", "deploy", "todos", "--image", image, "--steps", "20,40",
+                 "--interval", f"{interval}s", "--yes")
+
+    def plan() -> dict:
+        return platform.json("canary", "status", "todos")["canary"]["progressive"]
+
+    def wait(cond, timeout: float, what: str) -> dict:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            p = plan()
+            if cond(p):
+                return p
+            time.sleep(1)
+        raise AssertionError(f"{what} within {timeout:.0f} s: "
+                             f"{platform.cli('canary', 'status', 'todos').stdout}")
+
+    platform.node_exec("0", "docker", "service", "scale", "-d", "sentinel_prometheus=0")
+    try:
+        wait(lambda p: p.get("blind_since"), 4 * interval, "the canary did not hold")
+        time.sleep(interval)  # a whole interval more: still no step
+        status = platform.json("canary", "status", "todos")
+        assert status["canary"]["weight"] == 20 and plan()["step_index"] == 0, status
+        holds = [e["message"] for e in status["events"] if e["kind"] == "hold"]
+        assert len(holds) == 1 and holds[0].startswith("cannot judge the canary at 20%: Prometheus"), holds
+        assert "rolling back if this lasts 10 min" in holds[0]
+        shown = platform.cli("canary", "status", "todos").stdout
+        assert "holding: no judgment possible since" in shown, shown
+    finally:
+        platform.node_exec("0", "docker", "service", "scale", "-d", "sentinel_prometheus=1")
+    wait(lambda p: not p.get("blind_since"), 180, "judging did not resume")
+    holds = [e["message"] for e in platform.json("canary", "status", "todos")["events"]
+             if e["kind"] == "hold"]
+    assert holds[-1].startswith("judging again after") and holds[-1].endswith("the walk goes on")
+    platform.cli("canary", "rollback", "todos", "--yes", timeout=300)
+
+
 @pytest.mark.parametrize("args,message", [
     (["--steps", "20,10", "--interval", "30s"], "--steps must increase"),
     (["--steps", "5,20"], "needs --interval"),
