@@ -142,6 +142,12 @@ def cluster_inspect(json_out: bool = typer.Option(False, "--json")):
                  ("disk", "DISK")], title=f"cluster {c['name']} ({c['provider']}, {c['state']})")
     for k, v in c["ingress"].items():
         console().print(f"{k}: {v}")
+    events = c.get("events") or []
+    if events:
+        import time
+
+        table([{**e, "at": time.strftime("%m-%d %H:%M:%S", time.localtime(e["at"]))} for e in events],
+              [("at", "AT"), ("kind", "EVENT"), ("message", "WHAT")], title="latest platform events")
 
 
 @cluster_app.command("scale")

@@ -285,6 +285,10 @@ def preview_domain(parent_domain: str, preview: str) -> str:
     return f"{preview}.{parent_domain}"
 
 
+# The platform's own events and operations (init, scale, destroy; nodes healed).
+CLUSTER_TARGET = "cluster"
+
+
 def app_target(app: str) -> str:
     return f"app:{app}"
 

@@ -38,6 +38,7 @@ def create_app():
     services.driver.start()  # resumes progressive canaries left by a previous run from the store
     services.scheduler.start()
     services.previews.start()  # previews whose time is up are removed, also after a restart
+    services.healer.start()  # nodes the swarm lists down while they answer get their engine restarted
     token = secrets.get("api_token")
     sessions = Sessions()
 

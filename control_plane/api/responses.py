@@ -97,6 +97,8 @@ class ClusterInfo(BaseModel):
     nodes: list[Node]
     backup_node: Node | None = None
     ingress: Ingress
+    events: list[Event] = Field(default=[], description="the platform's own latest events: "
+                                "nodes down, nodes healed")
 
 
 class ClusterExisting(BaseModel):

@@ -257,7 +257,8 @@ class ClusterService:
                 "backup_node": next((n for n in nodes if n["role"] == "backup"), None),
                 "ingress": {"http": self.p.edge_url(spec.domain),
                             "https": self.p.edge_url(spec.domain, https=True),
-                            "prometheus": self.p.edge_url(f"prometheus.{spec.domain}")}}
+                            "prometheus": self.p.edge_url(f"prometheus.{spec.domain}")},
+                "events": self.store.events(target=names.CLUSTER_TARGET, limit=10)}
 
     def reconcile_nodes(self) -> list[dict]:
         """The swarm is the source of truth: refresh the store's nodes from it."""

@@ -3,7 +3,8 @@ and never builds another. The layers (docs/architecture.md), from the bottom:
 
     db_objects -> stack, routes -> database -> copies -> teardown -> backup -> release -> cluster
     -> apps, canary -> progressive, manifest, db_ops, report, backup_schedule; builds
-    -> pushes (a build, then a manifest applied); previews (a copy, then a deploy)
+    -> pushes (a build, then a manifest applied); previews (a copy, then a deploy);
+    healing (nodes the swarm lists down)
 """
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ from .pushes import PushService
 from .cluster import ClusterService
 from .copies import CopyService
 from .database import DatabaseService
+from .healing import NodeHealer
 from .db_objects import DbObjects
 from .db_ops import DbOperations
 from .manifest import ManifestService
@@ -56,6 +58,7 @@ class Services:
     builds: BuildService
     pushes: PushService
     previews: PreviewService
+    healer: NodeHealer
 
 
 def build(platform: Platform, jobs: Jobs) -> Services:
@@ -86,4 +89,4 @@ def build(platform: Platform, jobs: Jobs) -> Services:
                     builds=builds,
                     pushes=PushService(platform, jobs, builds, manifests, previews,
                                        sentinel_home() / "git"),
-                    previews=previews)
+                    previews=previews, healer=NodeHealer(platform, jobs))

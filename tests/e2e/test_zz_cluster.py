@@ -36,8 +36,28 @@ def test_scale_down_to_one_removes_the_node(platform):
     assert f"{NAME}-node-1" not in names
 
 
-def test_a_killed_worker_shows_down(platform):
+def test_a_node_whose_engine_died_is_healed_by_itself(platform):
+    """The machine answers, its engine does not (killed): the swarm lists the node down, and the
+    control plane restarts its engine after a minute, with an event."""
     platform.cli("cluster", "scale", "--nodes", "2", "--yes")
+    node = f"{NAME}-node-1"
+    subprocess.run(["docker", "exec", node, "pkill", "-9", "-x", "dockerd"], check=True,
+                   capture_output=True)
+    deadline = time.monotonic() + 90
+    while states(platform).get(node) != "down":
+        assert time.monotonic() < deadline, states(platform)
+        time.sleep(2)
+    deadline = time.monotonic() + 240  # a minute down, a round every 20 s, the restart
+    while states(platform).get(node) != "ready":
+        assert time.monotonic() < deadline, platform.cli("cluster", "inspect").stdout
+        time.sleep(3)
+    events = [e for e in platform.json("cluster", "inspect")["events"] if e["kind"] == "node-heal"]
+    assert events and events[-1]["message"].startswith(f"{node} was listed down for"), events
+    assert "its engine was restarted" in platform.cli("cluster", "inspect").stdout
+
+
+def test_a_killed_worker_shows_down(platform):
+    platform.cli("cluster", "scale", "--nodes", "2", "--yes")  # as it is already, unless the test above failed
     subprocess.run(["docker", "kill", f"{NAME}-node-1"], check=True, capture_output=True)
     deadline = time.monotonic() + 60
     while states(platform).get(f"{NAME}-node-1") != "down":
