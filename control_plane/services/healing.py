@@ -1,5 +1,5 @@
 """Nodes that heal (docs/operations.md): a node the swarm has listed as down for a minute while
-the machine answers (a node back inside the heartbeat window, a hung swarm agent, an engine that
+the machine has answered for half a minute (a node back inside the heartbeat window, a hung swarm agent, an engine that
 stopped) gets its engine restarted, which brings it back; a node that cannot be reached is named once, with the
 command that replaces it. Both are events of the cluster.
 
@@ -24,6 +24,9 @@ EVERY = 20.0
 # within seconds: only one down this long is helped.
 DOWN_FOR = 60.0
 RETRY_AFTER = 300.0
+# A machine that has just come back (a node restarted) answers ssh while its engine is still
+# starting: it is left this long to join by itself before its engine is restarted.
+ANSWERING_FOR = 30.0
 
 
 def engine_restart_argv() -> list[str]:
@@ -48,6 +51,7 @@ class NodeHealer:
         self._down_since: dict[str, float] = {}
         self._healed_at: dict[str, float] = {}
         self._named: set[str] = set()
+        self._answering_since: dict[str, float] = {}
         self._stop = threading.Event()
 
     def start(self) -> None:
@@ -74,6 +78,8 @@ class NodeHealer:
             return []  # the manager does not answer: `cluster inspect` says so
         self._down_since, ready = due(states, self._down_since, self._healed_at, now)
         self._named &= set(self._down_since)  # a node back up is named again if it goes again
+        self._answering_since = {n: t for n, t in self._answering_since.items()
+                                 if n in self._down_since}
         healed = []
         for node in ready:
             address = self.p.node_address(node)
@@ -91,6 +97,7 @@ class NodeHealer:
         except CommandFailed:  # timed out
             reached = False
         if not reached:
+            self._answering_since.pop(node, None)
             # The machine itself does not answer: nothing here can bring it back.
             if node not in self._named:
                 self._named.add(node)
@@ -98,6 +105,8 @@ class NodeHealer:
                             "reached: if it is gone for good, replace it with `sentinel cluster "
                             "scale` (its database members move to the other nodes)")
             return False
+        if now - self._answering_since.setdefault(node, now) < ANSWERING_FOR:
+            return False  # it may be joining by itself
         # The machine answers, the swarm does not see it: its engine (hung, or stopped) is
         # restarted, which joins it again.
         self._healed_at[node] = now
