@@ -74,6 +74,12 @@ def network(app: str) -> str:
     return f"app-{app}"
 
 
+def db_network(app: str) -> str:
+    """The app's database's own network: its members, its repository, its HAProxy (also on the
+    app's network), the restores and copies that read its repository; never the app's tasks."""
+    return f"db-{app}"
+
+
 def edge_network(slot: int) -> str:
     """One of the edge networks init makes: an app's web tasks share it with Traefik only."""
     return f"sentinel-edge-{slot}"

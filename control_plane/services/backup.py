@@ -387,7 +387,7 @@ class BackupService:
                  volume: str | None, keep_old: str | None, archive: bool, task: str,
                  drill_db: str | None = None, timeout: float = 3600):
         """Restore the source app's repository into `volume` on `node` and recover it to the
-        target, as a one-off task on the source's network (it reaches the repository)."""
+        target, as a one-off task on the source's database network (it reaches the repository)."""
         objects = self.db.objects.ensure(source)
         mounts = [f"type=volume,source={volume},target=/var/lib/postgresql/data"] if volume else []
         op.step(f"restoring {source.name}'s backup to {target.describe()} on {node}")
@@ -395,7 +395,7 @@ class BackupService:
             self.p, task, self.p.stack_image("postgres"),
             recover_argv(names.stanza(source.name), target, keep_old=keep_old,
                          archive=archive, drill_db=drill_db),
-            networks=[names.network(source.name)],
+            networks=[names.db_network(source.name)],
             secrets=[(objects["member_pgbackrest"], "pgbackrest.conf"), (objects["tls_key"], "tls.key"),
                      (objects["tls_cert"], "tls.crt"), (objects["ca"], "ca.crt")],
             mounts=mounts, constraints=[f"node.hostname == {node}"],

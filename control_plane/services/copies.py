@@ -125,9 +125,9 @@ class CopyService:
                 ["source", "--", *pgbackrest.standby_restore_argv(names.stanza(source.name),
                                                                    names.PGDATA)],
                 restart="any",
-                # The repository only: the app's network reaches it; nothing but the backup
-                # node's own copies reaches this server (it listens on its socket alone).
-                networks=[names.network(source.name)],
+                # The repository only: the database's network reaches it; nothing reaches this
+                # server (it listens on its socket alone).
+                networks=[names.db_network(source.name)],
                 secrets=[(objects["member_pgbackrest"], "pgbackrest.conf"),
                          (objects["tls_key"], "tls.key"), (objects["tls_cert"], "tls.crt"),
                          (objects["ca"], "ca.crt")],

@@ -210,6 +210,7 @@ class Stack:
                       health_check=health_check(app.port, app.health_path, engine),
                       probe={"source": PROBE_SOURCE, "target": PROBE_TARGET},
                       endpoint_mode=spec.endpoint_mode, network=names.network(app.name),
+                      db_network=names.db_network(app.name),
                       # No slot: a copy nothing was deployed on, or a check's scratch copy,
                       # which joins no edge network (never another app's).
                       edge_network=names.edge_network(app.edge_slot)
@@ -315,13 +316,14 @@ class Stack:
             if not self.p.docker.json_lines(service_ls_argv(stack=name)):
                 break
             time.sleep(1)
-        # The network goes with the stack once its last task is gone.
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            if self.p.docker.run(network_rm_argv(names.network(name)), check=False).returncode == 0 \
-                    or not self.p.docker.json_lines(network_ls_argv(names.network(name)), check=False):
-                break
-            time.sleep(1)
+        # The networks go with the stack once its last task is gone.
+        for network in (names.network(name), names.db_network(name)):
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline:
+                if self.p.docker.run(network_rm_argv(network), check=False).returncode == 0 \
+                        or not self.p.docker.json_lines(network_ls_argv(network), check=False):
+                    break
+                time.sleep(1)
 
     def logs(self, service: str, tail: int | None = 200, since: str | None = None) -> list[str]:
         """A service's log lines, secrets masked, in time order."""

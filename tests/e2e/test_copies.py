@@ -41,7 +41,8 @@ def task_networks(platform, stack: str) -> dict[str, set[str]]:
 
 
 def other_apps_networks(platform, own: set[str]) -> set[str]:
-    """Every app and edge network in the swarm that some other stack's service is attached to."""
+    """Every app, database and edge network in the swarm that some other stack's service (or
+    another app's copy source) is attached to."""
     services = json.loads(platform.node_exec("0", "sh", "-c",
                                              "docker service inspect $(docker service ls -q)").stdout)
     nets = {n["ID"]: n["Name"] for n in map(json.loads, platform.node_exec(
@@ -53,7 +54,7 @@ def other_apps_networks(platform, own: set[str]) -> set[str]:
             continue
         for n in s["Spec"]["TaskTemplate"].get("Networks") or []:
             name = nets.get(n["Target"], n["Target"])
-            if name.startswith(("app-", "sentinel-edge-")):
+            if name.startswith(("app-", "db-", "sentinel-edge-")):
                 used.add(name)
     return used
 

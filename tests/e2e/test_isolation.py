@@ -9,7 +9,6 @@ import json
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-import httpx
 import pytest
 
 from control_plane.metrics import promql
@@ -68,6 +67,22 @@ def test_an_apps_tasks_reach_neither_other_apps_nor_the_platforms_insides(platfo
     # Traefik's former open metrics port is gone altogether
     assert from_alpha(platform, PROBE + "print(probe('sentinel_traefik', 8083))").splitlines()[-1] in (
         "URLError", "ConnectionRefusedError")
+
+
+def test_an_apps_tasks_reach_its_database_only_through_haproxy(platform, apps):
+    """The members and the repository are on the database's own network: from a task of the
+    app, neither their services nor their aliases resolve; HAProxy does, and serves the app."""
+    node, cid = platform.task_container("beta_web")
+    checks = ["beta_pg-0:5432", "pg-0:5432", "beta_backup:8432", "backup:8432", "beta_db:5432"]
+    code = PROBE + "import json\nprint(json.dumps({" + ",".join(
+        f"{k!r}: probe({k.split(':')[0]!r}, {int(k.split(':')[1])})" for k in checks) + "}))"
+    p = platform.node_exec(node, "docker", "exec", cid, "python3", "-c", code)
+    got = json.loads(p.stdout.strip().splitlines()[-1])
+    assert {k: v for k, v in got.items() if k != "beta_db:5432"} == {
+        "beta_pg-0:5432": "unresolvable", "pg-0:5432": "unresolvable",
+        "beta_backup:8432": "unresolvable", "backup:8432": "unresolvable"}, got
+    assert got["beta_db:5432"] != "unresolvable", got  # Postgres behind it (not HTTP: any error)
+    assert platform.http("beta.localhost", "/api/todos").status_code == 200
 
 
 def test_the_internal_routers_are_not_routable_from_outside(platform, apps):

@@ -135,7 +135,8 @@ def app_stack(**kw):
     ctx = dict(app="todos", port=8000, compose_version="3.12", health_path="/healthz",
                health_check=health_check_of("/healthz"),
                probe={"source": PROBE_SOURCE, "target": PROBE_TARGET},
-               endpoint_mode="dnsrr", network="app-todos", edge_network="sentinel-edge-3",
+               endpoint_mode="dnsrr", network="app-todos", db_network="db-todos",
+               edge_network="sentinel-edge-3",
                dcs_network="sentinel-dcs", backup_node="node.labels.sentinel.backup == true",
                not_backup_node="node.labels.sentinel.backup != true", web_services=web,
                process_services=[], db=DB)
@@ -144,12 +145,15 @@ def app_stack(**kw):
 
 def test_app_stack_isolates_the_database():
     s = app_stack()
-    assert s["services"]["db"]["networks"] == ["app"]
+    # HAProxy alone is on both: the app's tasks reach the database only through it.
+    assert s["services"]["db"]["networks"] == ["app", "db"]
     assert "ports" not in s["services"]["db"]
-    assert set(s["services"]["pg-0"]["networks"]) == {"app", "dcs"}
-    assert s["services"]["pg-0"]["networks"]["app"]["aliases"] == ["pg-0"]
+    assert set(s["services"]["pg-0"]["networks"]) == {"db", "dcs"}
+    assert s["services"]["pg-0"]["networks"]["db"]["aliases"] == ["pg-0"]
+    assert set(s["services"]["backup"]["networks"]) == {"db"}
     assert set(s["services"]["web"]["networks"]) == {"app", "edge"}
     assert s["networks"]["app"]["name"] == "app-todos"
+    assert s["networks"]["db"] == {"name": "db-todos", "driver": "overlay"}
     assert s["networks"]["edge"]["external"] is True and s["networks"]["dcs"]["external"] is True
 
 
