@@ -217,6 +217,16 @@ def server_stop():
     console().print("control plane stopped" if server.stop() else "the control plane was not running")
 
 
+@server_app.command("signing-key")
+def server_signing_key(json_out: bool = typer.Option(False, "--json")):
+    """The key that signs hooks and JSON notifications naming no secret of their own: a receiver
+    checks X-Sentinel-Signature (sha256=HMAC of the body) with it."""
+    k = Client().get("/v1/signing-key")
+    if json_out:
+        return emit_json(k)
+    print(k["key"])
+
+
 @server_app.command("status")
 def server_status(json_out: bool = typer.Option(False, "--json")):
     """Is the control plane running?"""

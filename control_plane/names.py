@@ -291,6 +291,10 @@ def preview_domain(parent_domain: str, preview: str) -> str:
     return f"{preview}.{parent_domain}"
 
 
+# The key that signs every hook and JSON notification that names no secret of its own
+# (secrets.json; `sentinel server signing-key` shows it).
+SIGNING_KEY = "webhook_signing_key"
+
 # The platform's own events and operations (init, scale, destroy; nodes healed).
 CLUSTER_TARGET = "cluster"
 

@@ -17,7 +17,7 @@ import os
 import threading
 import time
 
-from . import names
+from . import names, secrets
 from .webhooks import deliver, shown
 
 log = logging.getLogger("sentinel.notify")
@@ -73,7 +73,8 @@ def _deliver(store, app: str, target: dict, event: str, text: str, details: dict
     try:
         if not url:
             raise LookupError(f"{url_env} is not set in the control plane's environment")
-        secret = None
+        # A JSON webhook is signed like the hooks: its own secret, else the platform's key.
+        secret = secrets.get(names.SIGNING_KEY) if kind == "webhook" else None
         if spec.get("secret_env"):
             secret = environ.get(spec["secret_env"])
             if not secret:

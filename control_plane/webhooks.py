@@ -8,9 +8,10 @@ points of a canary's life, and some of the answers decide what happens next.
   rollback                  asked every interval while the canary runs or waits; 2xx: roll back
   event                     every canary event (the answer changes nothing)
 
-Every call is one JSON POST with `X-Sentinel-Signature: sha256=<hex HMAC-SHA256 of the body>`
-when the hook has a secret (`secret_env`: a variable of the control plane's environment, never
-the secret itself), a timeout per attempt and a bounded number of retries with exponential
+Every call is one JSON POST with `X-Sentinel-Signature: sha256=<hex HMAC-SHA256 of the body>`,
+keyed by the hook's secret (`secret_env`: a variable of the control plane's environment, never
+the secret itself) or, when it names none, by the platform's signing key (generated once,
+`sentinel server signing-key`): no call goes out unsigned. A timeout per attempt and a bounded number of retries with exponential
 backoff (on transport errors, 429 and 5xx; any other answer is final). Each call and its answer
 is an event of the canary, except the event hook's successes (they would double every event).
 A hook never fails an operation by being unreachable: a gate that cannot be asked holds, and
@@ -31,7 +32,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from . import names
+from . import names, secrets
 from .manifest import Hooks as HooksModel
 from .records import App, Canary
 
@@ -155,7 +156,8 @@ class Hooks:
         hook = self.resolved(app, kind)
         if hook is None:
             return None
-        secret = None
+        # Every hook is signed: with its own secret, else with the platform's key.
+        secret = secrets.get(names.SIGNING_KEY)
         if hook["secret_env"]:
             secret = self.environ.get(hook["secret_env"])
             if not secret:

@@ -101,6 +101,12 @@ class ClusterInfo(BaseModel):
                                 "nodes down, nodes healed")
 
 
+class SigningKey(BaseModel):
+    key: str = Field(description="HMAC-SHA256 key of X-Sentinel-Signature for hooks and JSON "
+                                 "notifications that name no secret_env")
+    header: str
+
+
 class ClusterExisting(BaseModel):
     """`sentinel init` again with the same settings: nothing started."""
     existing: bool

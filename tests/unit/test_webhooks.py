@@ -264,3 +264,13 @@ def test_jobs_notify_a_failed_operation(tmp_path, receiver):
     while not r.got and time.monotonic() < deadline:
         time.sleep(0.02)
     assert json.loads(r.got[0]["body"])["message"] == "canary-deploy failed: the canary did not start"
+
+
+def test_a_hook_without_a_secret_of_its_own_is_signed_with_the_platforms_key(tmp_path, receiver):
+    from control_plane import names, secrets
+
+    r = receiver()
+    store = store_with(tmp_path, {"hooks": {"pre_rollout": r.url}})
+    assert webhooks.Hooks(store, environ={}).confirm("todos", "pre_rollout", {"app": "todos"})
+    key = secrets.get(names.SIGNING_KEY)  # what `sentinel server signing-key` prints
+    assert webhooks.verify(key, r.got[0]["body"], r.got[0]["headers"]["X-Sentinel-Signature"])

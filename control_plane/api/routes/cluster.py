@@ -3,11 +3,12 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Depends
 
-from ... import names
+from ... import names, secrets
 from ...errors import InvalidInput
 from ...models import ClusterCreate, ClusterScale
 from ...services.wiring import Services
-from ..responses import ERRORS, ClusterExisting, ClusterInfo, OperationStarted
+from ...webhooks import SIGNATURE_HEADER
+from ..responses import ERRORS, ClusterExisting, ClusterInfo, OperationStarted, SigningKey
 
 
 def router(services: Services, auth) -> APIRouter:
@@ -26,6 +27,11 @@ def router(services: Services, auth) -> APIRouter:
     def inspect():
         platform.spec  # raises when there is none
         return clusters.inspect()
+
+    @r.get("/signing-key", response_model=SigningKey)
+    def signing_key():
+        """The key that signs every hook and JSON notification naming no secret of its own."""
+        return {"key": secrets.get(names.SIGNING_KEY), "header": SIGNATURE_HEADER}
 
     @r.post("/cluster/scale", response_model=OperationStarted, status_code=202)
     def scale(body: ClusterScale):
