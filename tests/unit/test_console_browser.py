@@ -49,6 +49,14 @@ def signed_in(ctx, base: str, route: str = "#/apps"):
     return sign_in(ctx, base, TOKEN, route)
 
 
+def posted(page, path: str) -> list:
+    """The JSON bodies the page POSTs to `path`, as they are sent (filled as it goes)."""
+    bodies: list = []
+    page.on("request", lambda r: bodies.append(json.loads(r.post_data))
+            if r.url.endswith(path) and r.method == "POST" else None)
+    return bodies
+
+
 def no_horizontal_scroll(page) -> bool:
     return page.evaluate("document.documentElement.scrollWidth <= document.documentElement.clientWidth")
 
@@ -189,9 +197,7 @@ def test_the_app_page_lists_its_previews_with_their_datas_age_and_masking(server
 def test_a_preview_is_made_from_the_app_page_with_its_masking_sql(server, browser):
     base, _ = server
     page = signed_in(browser, base, "#/apps/todos")
-    bodies = []
-    page.on("request", lambda r: bodies.append(json.loads(r.post_data))
-            if r.url.endswith("/v1/apps/todos/previews") and r.method == "POST" else None)
+    bodies = posted(page, "/v1/apps/todos/previews")
     page.get_by_label("Preview name").fill("pr-9")
     assert page.get_by_label("Preview image").input_value() == "todo:1"  # the app's, to start from
     page.get_by_label("Preview image").fill("todo:2")
@@ -373,9 +379,7 @@ def test_starting_a_canary_offers_weight_or_steps(server, browser):
 def test_steps_take_gates_and_pauses_as_the_cli_does(server, browser):
     base, _ = server
     page = signed_in(browser, base, "#/apps/shop/canary")
-    bodies = []
-    page.on("request", lambda r: bodies.append(json.loads(r.post_data))
-            if r.url.endswith("/v1/apps/shop/canary") and r.method == "POST" else None)
+    bodies = posted(page, "/v1/apps/shop/canary")
     page.get_by_label("Image").fill("shop:8")
     page.get_by_role("radio", name="Progressive steps, judged at each").check()
     page.get_by_label("Steps (% at each)").fill("5,20:later")
