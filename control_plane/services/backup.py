@@ -546,7 +546,10 @@ class BackupService:
                 # comes from the repository, as every copy did before sources.
                 op.step(f"{e.message}: restoring {into} from the repository instead, and making "
                         f"{source.name}'s copy source again next time")
-                self.copies.remove_source(source.name)
+                try:
+                    self.copies.remove_source(source.name)
+                except CommandFailed as gone:  # the next copy finds it and tries it again
+                    op.step(f"the copy source could not be removed now: {gone.message}")
         else:
             op.step(f"copying {source.name}'s data into {into} from its backup repository (this "
                     "platform keeps no copy sources: docs/data.md, \"Copies\")")
