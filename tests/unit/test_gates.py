@@ -5,7 +5,7 @@ import time
 
 import pytest
 
-from control_plane.errors import Conflict
+from control_plane.errors import CommandFailed, Conflict
 from control_plane.models import CanaryStep
 from control_plane.records import App, Canary as CanaryRecord
 from control_plane.services.canary import CanaryService, check_mirror
@@ -276,7 +276,6 @@ class BlindJudge(Judge):
 
     def judge(self, app, c, config, start, end, kind="step", **kw):
         if not self.back:
-            from control_plane.errors import CommandFailed
             raise CommandFailed("Prometheus could not be reached (ConnectError): connection refused")
         return super().judge(app, c, config, start, end, kind, **kw)
 
