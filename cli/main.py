@@ -1,37 +1,69 @@
-"""The `sentinel` command. Heavy modules are imported inside commands so `--help` stays fast."""
+"""The `sentinel` command.
+
+Every command pays the CLI's start, so only the invoked command's module is imported: the table
+below names where each command lives, and `build_app` registers one (or, for the top-level help
+or a name that is not a command, all). Heavy modules are imported inside commands."""
 from __future__ import annotations
 
+import importlib
 import os
 import sys
 
 import typer
 
-from . import (app_cmds, build_cmds, canary_cmds, console_cmd, db_cmds, git_cmds, manifest_cmds,
-               platform_cmds, preview_cmds)
+# name → (module under cli/, attribute, whether it is a group of subcommands, click settings)
+COMMANDS: dict[str, tuple[str, str, bool, dict]] = {
+    "init": ("platform_cmds", "init", False, {}),
+    "destroy": ("platform_cmds", "destroy", False, {}),
+    "cluster": ("platform_cmds", "cluster_app", True, {}),
+    "server": ("platform_cmds", "server_app", True, {}),
+    "apply": ("manifest_cmds", "apply", False, {}),
+    "diff": ("manifest_cmds", "diff", False, {}),
+    "export": ("manifest_cmds", "export", False, {}),
+    "deploy": ("app_cmds", "deploy", False, {}),
+    "apps": ("app_cmds", "apps", False, {}),
+    "run": ("app_cmds", "run", False, {"allow_interspersed_args": False}),
+    "build": ("build_cmds", "build", False, {}),
+    "builds": ("build_cmds", "builds", False, {}),
+    "inspect": ("app_cmds", "inspect_app", True, {}),
+    "scale": ("app_cmds", "scale_app", True, {}),
+    "delete": ("app_cmds", "delete_app", True, {}),
+    "canary": ("canary_cmds", "canary_app", True, {}),
+    "db": ("db_cmds", "db_app", True, {}),
+    "git": ("git_cmds", "git_app", True, {}),
+    "preview": ("preview_cmds", "preview_app", True, {}),
+    "console": ("console_cmd", "open_console", False, {}),
+}
 
-app = typer.Typer(name="sentinel", no_args_is_help=True, add_completion=False,
-                  pretty_exceptions_enable=False,
-                  help="Sentinel: a self-hosted PaaS on Docker Swarm with canary releases.")
-app.command()(platform_cmds.init)
-app.command()(platform_cmds.destroy)
-app.add_typer(platform_cmds.cluster_app, name="cluster")
-app.add_typer(platform_cmds.server_app, name="server")
-app.command()(manifest_cmds.apply)
-app.command()(manifest_cmds.diff)
-app.command()(manifest_cmds.export)
-app.command()(app_cmds.deploy)
-app.command()(app_cmds.apps)
-app.command(context_settings={"allow_interspersed_args": False})(app_cmds.run)
-app.command()(build_cmds.build)
-app.command()(build_cmds.builds)
-app.add_typer(app_cmds.inspect_app, name="inspect")
-app.add_typer(app_cmds.scale_app, name="scale")
-app.add_typer(app_cmds.delete_app, name="delete")
-app.add_typer(canary_cmds.canary_app, name="canary")
-app.add_typer(db_cmds.db_app, name="db")
-app.add_typer(git_cmds.git_app, name="git")
-app.add_typer(preview_cmds.preview_app, name="preview")
-app.command("console")(console_cmd.open_console)
+
+def build_app(only: str | None = None) -> typer.Typer:
+    """The CLI with command `only` registered, or every command when `only` is None."""
+    app = typer.Typer(name="sentinel", no_args_is_help=True, add_completion=False,
+                      pretty_exceptions_enable=False)
+
+    @app.callback()
+    def sentinel() -> None:
+        """Sentinel: a self-hosted PaaS on Docker Swarm with canary releases."""
+
+    for name, (module, attr, group, settings) in COMMANDS.items():
+        if only is None or name == only:
+            target = getattr(importlib.import_module(f"{__package__}.{module}"), attr)
+            if group:
+                app.add_typer(target, name=name)
+            else:
+                app.command(name, context_settings=settings or None)(target)
+    return app
+
+
+def invoked(argv: list[str]) -> str | None:
+    """The command an argv runs, if its first word is one (the root takes no options)."""
+    return argv[0] if argv and argv[0] in COMMANDS else None
+
+
+def __getattr__(name: str):
+    if name == "app":  # the whole CLI, for whoever imports it (docs, tests)
+        return build_app()
+    raise AttributeError(name)
 
 
 def run() -> None:
@@ -41,7 +73,7 @@ def run() -> None:
 
     debug = os.environ.get("SENTINEL_DEBUG") == "1"
     try:
-        code = app(standalone_mode=False)
+        code = build_app(invoked(sys.argv[1:]))(standalone_mode=False)
         if isinstance(code, int) and code:
             sys.exit(code)
     except (Failure, ClientError) as e:
