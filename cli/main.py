@@ -60,12 +60,6 @@ def invoked(argv: list[str]) -> str | None:
     return argv[0] if argv and argv[0] in COMMANDS else None
 
 
-def __getattr__(name: str):
-    if name == "app":  # the whole CLI, for whoever imports it (docs, tests)
-        return build_app()
-    raise AttributeError(name)
-
-
 def run() -> None:
     """Entry point: every expected failure ends as one red line and exit code 1."""
     from .client import ClientError

@@ -123,8 +123,13 @@ def init(
             console().print(f"The platform already exists ({len(c['nodes'])} node(s), edge at "
                             f"{c['ingress']['http']}); nothing changed.")
         return
-    run_operation(client, resp, json_out=json_out,
-                  done_message=lambda r: f"platform ready: {len(r['nodes'])} node(s), edge at {r['ingress']['http']}")
+    result = run_operation(client, resp, json_out=json_out, emit=False,
+                           done_message=lambda r: f"platform ready: {len(r['nodes'])} node(s), edge at {r['ingress']['http']}")
+    # A new platform's recovery key, shown this once: the control plane keeps only its public half.
+    key, _ = new_recovery_key(client)
+    if json_out:
+        return emit_json({**result, "recovery_key": key})
+    _show_recovery_key(key)
 
 
 @cluster_app.command("inspect")
@@ -142,12 +147,24 @@ def cluster_inspect(json_out: bool = typer.Option(False, "--json")):
                  ("disk", "DISK")], title=f"cluster {c['name']} ({c['provider']}, {c['state']})")
     for k, v in c["ingress"].items():
         console().print(f"{k}: {v}")
+    if c.get("state_copy"):
+        console().print(state_copy_line(c["state_copy"], time.time()))
     events = c.get("events") or []
     if events:
-        import time
-
         table([{**e, "at": time.strftime("%m-%d %H:%M:%S", time.localtime(e["at"]))} for e in events],
               [("at", "AT"), ("kind", "EVENT"), ("message", "WHAT")], title="latest platform events")
+
+
+def state_copy_line(copy: dict, now: float) -> str:
+    """One line on the copies of the control plane's own state (docs/operations.md)."""
+    last = f"{now - copy['at']:.0f} s ago" if copy.get("at") else "never"
+    if copy["state"] == "copied":
+        return f"control plane state: copied to {copy['to']} {last} ({copy['bytes'] / 1024:.1f} KiB, sealed)"
+    if copy["state"] == "failing":
+        return f"control plane state: copying FAILS ({copy['reason']}); newest copy {last}"
+    if copy["state"] == "off":
+        return f"control plane state: not copied: {copy['reason']}"
+    return "control plane state: first copy within 30 s"
 
 
 @cluster_app.command("scale")
@@ -225,6 +242,83 @@ def server_signing_key(json_out: bool = typer.Option(False, "--json")):
     if json_out:
         return emit_json(k)
     print(k["key"])
+
+
+def new_recovery_key(client: Client) -> tuple[str, dict]:
+    """Make a key pair here, give the control plane the public half; (private key, state copy)."""
+    from control_plane import recovery
+
+    private, public = recovery.new_key()
+    answer = client.request("PUT", "/v1/recovery-key", json_body={"public_key": public})
+    return private, answer["state_copy"]
+
+
+def _show_recovery_key(key: str) -> None:
+    console().print("recovery key, shown this once (keep it away from this machine; it alone opens "
+                    "the copies of the control plane's state):")
+    print(key)
+    console().print("On a new machine, `sentinel server restore --key KEY` resumes the platform "
+                    "(docs/operations.md).")
+
+
+@server_app.command("recovery-key")
+def server_recovery_key(json_out: bool = typer.Option(False, "--json")):
+    """Make a new recovery key: the control plane's state is copied every 30 s to the backup node,
+    sealed to it. Printed once; copies sealed to an earlier key still open only with that one."""
+    key, copy = new_recovery_key(Client())
+    if json_out:
+        return emit_json({"recovery_key": key, "state_copy": copy})
+    _show_recovery_key(key)
+    console().print(f"the first copy sealed to it is on {copy['to']}" if copy["state"] == "copied"
+                    else f"no copy made yet: {copy.get('reason') or copy['state']}")
+
+
+@server_app.command("restore")
+def server_restore(
+    file: Optional[str] = typer.Argument(None, help="A copy of the state (the backup node's "
+                                          "/var/lib/sentinel/backups/.control-plane/latest)."),
+    key: str = typer.Option(..., "--key", envvar="SENTINEL_RECOVERY_KEY",
+                            help="The recovery key init or `server recovery-key` printed."),
+    cluster: Optional[str] = typer.Option(None, help="Local provider without FILE: read the newest "
+                                          "copy from this cluster's backup node on this machine."),
+    json_out: bool = typer.Option(False, "--json"),
+):
+    """Resume a platform whose control plane was lost: its state from a sealed copy into an empty
+    SENTINEL_HOME, then the control plane started on this machine."""
+    from control_plane import executor, recovery
+    from control_plane.errors import CommandFailed, SentinelError
+
+    from .client import home
+
+    try:
+        recovery.refuse_occupied(home())
+        if file:
+            try:
+                text = open(file, encoding="ascii").read()
+            except (OSError, UnicodeDecodeError) as e:
+                fail(f"cannot read {file}: {getattr(e, 'strerror', None) or e}.")
+        elif cluster:
+            try:
+                text = executor.run(recovery.fetch_local_argv(cluster), timeout=60,
+                                    what=f"reading the newest copy from {cluster}'s backup node").stdout
+            except CommandFailed as e:
+                fail(e.message)
+        else:
+            fail("name the copy: a FILE, or --cluster NAME for a local platform's backup node.")
+        header, data = recovery.open_sealed(text, key)
+        recovery.unpack(data, home())
+    except SentinelError as e:
+        fail(e.message)
+    held = recovery.summary(home())
+    client = ensure_local_server()
+    age = time.time() - header.taken_at
+    if json_out:
+        return emit_json({**held, "taken_at": header.taken_at, "url": client.url})
+    console().print(
+        f"[green]✓[/] control plane of {held['cluster'] or header.cluster} restored from the copy "
+        f"taken {age:.0f} s ago: apps {', '.join(held['apps']) or 'none'}"
+        + (f"; canaries in flight: {', '.join(held['canaries'])}" if held["canaries"] else "")
+        + f". It runs at {client.url}; operations running when the copy was taken show as interrupted.")
 
 
 @server_app.command("status")

@@ -36,6 +36,12 @@ class ClusterScale(Strict):
     nodes: int
 
 
+class RecoveryKey(Strict):
+    """The public half of a new recovery key (`sentinel server recovery-key` makes the pair and
+    keeps the private half with the user)."""
+    public_key: str = Field(max_length=200)
+
+
 class ReleaseOptions(Strict):
     """A release phase: a command (run once from the new image) or SQL (one transaction, as the
     app's role) that changes the schema before the new version takes traffic."""

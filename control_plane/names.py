@@ -181,6 +181,16 @@ def repo_service(app: str) -> str:
 REPO_ALIAS = "backup"
 
 
+# The copies of the control plane's own state (control_plane/recovery.py), beside the apps'
+# repositories: an app name never starts with a dot.
+STATE_COPY_DIR = f"{BACKUP_ROOT}/.control-plane"
+
+
+def local_backup_node(cluster: str) -> str:
+    """The local provider's backup node container (terraform/local: local.backup_name)."""
+    return f"{cluster}-backup"
+
+
 def repo_path(app: str) -> str:
     """The app's pgBackRest repository on the backup node."""
     return f"{BACKUP_ROOT}/{app}"
@@ -294,6 +304,8 @@ def preview_domain(parent_domain: str, preview: str) -> str:
 # The key that signs every hook and JSON notification that names no secret of its own
 # (secrets.json; `sentinel server signing-key` shows it).
 SIGNING_KEY = "webhook_signing_key"
+# The public half of the recovery key the control plane's state copies are sealed to (the store).
+RECOVERY_PUBLIC_KEY = "recovery_public_key"
 
 # The platform's own events and operations (init, scale, destroy; nodes healed).
 CLUSTER_TARGET = "cluster"

@@ -31,14 +31,15 @@ def config_path() -> Path:
 SOCKET_PATH_MAX = 100  # Unix socket paths are limited to ~104 bytes; %C adds 40
 
 
-def control_dir() -> Path:
+def control_dir(home: Path | None = None) -> Path:
     """Where the multiplexed connections' sockets live: under SENTINEL_HOME (0700). Only when
     that path is too long for a socket, a folder in /tmp named after SENTINEL_HOME, which
     `ensure_private_dir` refuses to use unless we own it and nobody else can enter it."""
-    own = ssh_dir() / "cm"
+    home = home or sentinel_home()
+    own = home / "ssh" / "cm"
     if len(str(own)) + 1 + 40 <= SOCKET_PATH_MAX:
         return own
-    h = hashlib.sha256(str(sentinel_home()).encode()).hexdigest()[:10]
+    h = hashlib.sha256(str(home).encode()).hexdigest()[:10]
     return Path("/tmp") / f"sentinel-ssh-{os.geteuid()}-{h}"
 
 
@@ -48,6 +49,15 @@ def ensure_private_dir(path: Path) -> None:
     if path.is_symlink() or st.st_uid != os.geteuid() or st.st_mode & 0o077:
         raise CommandFailed(f"{path} is not a private folder of this user (owner or mode): "
                             "remove it and try again.")
+
+
+def config_for(home: Path, user: str) -> str:
+    """The ssh configuration of the control plane whose home is `home` (its own paths)."""
+    return render_config(home / "ssh" / "id_ed25519", home / "ssh" / "known_hosts", control_dir(home), user)
+
+
+def config_user(config: str) -> str:
+    return next((ln.split()[1] for ln in config.splitlines() if ln.strip().startswith("User ")), "root")
 
 
 def render_config(key: Path, known_hosts: Path, control: Path, user: str = "root") -> str:

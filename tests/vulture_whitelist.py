@@ -12,6 +12,9 @@ _.pre_rollout, _.confirm_traffic_increase, _.confirm_promotion, _.post_rollout  
 # compose_templates/traefik_app.yml.j2 names these objects through names.TraefikObjects.
 _.read_router, _.retry
 
+# Named in cli/main.py's COMMANDS table (imported by name when it runs).
+_.open_console
+
 # Attributes set for the library that reads them.
 _.whitespace_split  # shlex.shlex in build/procfile.py
 _.gid, _.gname, _.mtime, _.uid, _.uname  # tarfile.TarInfo: owner and time normalised (build, remote)

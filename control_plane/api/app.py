@@ -39,6 +39,7 @@ def create_app():
     services.scheduler.start()
     services.previews.start()  # previews whose time is up are removed, also after a restart
     services.healer.start()  # nodes the swarm lists down while they answer get their engine restarted
+    services.state_backup.start()  # the control plane's state, sealed, to the backup node
     token = secrets.get("api_token")
     sessions = Sessions()
 

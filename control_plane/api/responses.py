@@ -90,6 +90,20 @@ class Ingress(BaseModel):
     prometheus: str
 
 
+class StateCopy(BaseModel):
+    """The control plane's own state, copied sealed to the backup node (docs/operations.md)."""
+    state: Literal["waiting", "copied", "failing", "off"]
+    at: float | None = Field(default=None, description="when the newest copy was taken (epoch s)")
+    bytes: int | None = None
+    to: str | None = Field(default=None, description="the node that holds it")
+    reason: str | None = Field(default=None, description="why off or failing")
+
+
+class RecoveryKeySet(BaseModel):
+    public_key: str
+    state_copy: StateCopy
+
+
 class ClusterInfo(BaseModel):
     name: str
     provider: str
@@ -99,6 +113,7 @@ class ClusterInfo(BaseModel):
     ingress: Ingress
     events: list[Event] = Field(default=[], description="the platform's own latest events: "
                                 "nodes down, nodes healed")
+    state_copy: StateCopy | None = None
 
 
 class SigningKey(BaseModel):

@@ -4,7 +4,7 @@ and never builds another. The layers (docs/architecture.md), from the bottom:
     db_objects -> stack, routes -> database -> copies -> teardown -> backup -> release -> cluster
     -> apps, canary -> progressive, manifest, db_ops, report, backup_schedule; builds
     -> pushes (a build, then a manifest applied); previews (a copy, then a deploy);
-    healing (nodes the swarm lists down)
+    healing (nodes the swarm lists down); state_backup (the control plane's own state, sealed)
 """
 from __future__ import annotations
 
@@ -32,6 +32,7 @@ from .progressive import ProgressiveDriver
 from .release import ReleaseService
 from .report import ReportService
 from .routes import Routes
+from .state_backup import StateBackup
 from .stack import Stack
 from .teardown import Teardown
 
@@ -59,6 +60,7 @@ class Services:
     pushes: PushService
     previews: PreviewService
     healer: NodeHealer
+    state_backup: StateBackup
 
 
 def build(platform: Platform, jobs: Jobs) -> Services:
@@ -89,4 +91,5 @@ def build(platform: Platform, jobs: Jobs) -> Services:
                     builds=builds,
                     pushes=PushService(platform, jobs, builds, manifests, previews,
                                        sentinel_home() / "git"),
-                    previews=previews, healer=NodeHealer(platform, jobs))
+                    previews=previews, healer=NodeHealer(platform, jobs),
+                    state_backup=StateBackup(platform))

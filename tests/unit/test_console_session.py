@@ -201,7 +201,7 @@ def test_the_console_page_is_public_but_not_its_session():
     ("GET", "/v1/operations/abc123", True), ("GET", "/v1/previews", True),
     ("POST", "/v1/apps/todos/previews", True), ("DELETE", "/v1/apps/todos/previews/pr-1", True),
     ("POST", "/v1/apps/todos/previews/pr-1/refresh", False), ("DELETE", "/v1/apps/todos/previews/../x", False),
-    ("GET", "/v1/signing-key", False),
+    ("GET", "/v1/signing-key", False), ("PUT", "/v1/recovery-key", False),
     ("POST", "/v1/apps/todos/run", False), ("POST", "/v1/apps/todos/db/sql", False),
     ("POST", "/v1/apps/todos/db/switchover", False), ("DELETE", "/v1/cluster", False),
     ("POST", "/v1/cluster", False), ("GET", "/openapi.json", False), ("PUT", "/v1/apps", False),

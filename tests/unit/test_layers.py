@@ -13,7 +13,7 @@ PACKAGES = ("control_plane", "cli")
 # The services from the bottom up: a module may import only those listed before it.
 SERVICE_LAYERS = ["oneoff", "dcs", "db_objects", "stack", "routes", "plan", "analysis", "database",
                   "copies", "teardown", "backup", "release", "cluster", "apps", "canary", "progressive",
-                  "db_ops", "manifest", "report", "backup_schedule", "healing", "builds", "previews", "pushes",
+                  "db_ops", "manifest", "report", "backup_schedule", "healing", "state_backup", "builds", "previews", "pushes",
                   "wiring"]
 
 
