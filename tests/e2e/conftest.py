@@ -17,7 +17,7 @@ ROOT = Path(__file__).resolve().parents[2]
 # gives each its own name, subnet and ports.
 SLOT = int(os.environ.get("SENTINEL_E2E_SLOT", "0"))
 NAME = "e2e" if SLOT == 0 else f"e2e{SLOT}"
-SUBNET = ("172.30.0.0/24", "172.26.0.0/24")[SLOT]
+SUBNET = ("172.30.0.0/24", "172.26.0.0/24", "172.25.0.0/24")[SLOT]  # slot 2: a developer's run beside the suite
 HTTP, HTTPS, API = 18080 + 100 * SLOT, 18443 + 100 * SLOT, 18765 + 100 * SLOT
 # 1 s scrapes: the early check judges on every scrape.
 INIT = ("init", "--provider", "local", "--name", NAME, "--subnet", SUBNET, "--nodes", "2",
