@@ -4,7 +4,7 @@
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$here"
-bash scripts/install.sh
+SENTINEL_EXTRAS="${SENTINEL_EXTRAS:-images}" bash scripts/install.sh
 export PATH="$here/.venv/bin:$PATH"
 python -m control_plane.images build
 http="${SENTINEL_HTTP_PORT:-80}"
