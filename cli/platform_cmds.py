@@ -149,6 +149,8 @@ def cluster_inspect(json_out: bool = typer.Option(False, "--json")):
         console().print(f"{k}: {v}")
     if c.get("state_copy"):
         console().print(state_copy_line(c["state_copy"], time.time()))
+    for line in c.get("single_points") or []:
+        console().print(f"[yellow]single point of failure:[/] {line}")
     events = c.get("events") or []
     if events:
         table([{**e, "at": time.strftime("%m-%d %H:%M:%S", time.localtime(e["at"]))} for e in events],

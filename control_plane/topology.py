@@ -16,6 +16,23 @@ def manager_count(nodes: int) -> int:
     return 3 if nodes >= MANAGERS_FROM else 1
 
 
+def single_points(nodes: int) -> list[str]:
+    """What losing one node costs on a cluster of `nodes` app nodes, plainly, with the fix where
+    there is one (`cluster inspect`; docs/data.md's table of failures)."""
+    out = []
+    if nodes < MANAGERS_FROM:
+        out.append("node 0 is the only swarm manager and the only etcd member: while it is away "
+                   "nothing can be changed and no database can fail over, so every app stops; "
+                   f"`sentinel cluster scale --nodes {MANAGERS_FROM}` makes {MANAGERS_FROM} of each, "
+                   "and any one node can then be lost")
+    if nodes < 2:
+        out.append("every app and database has one copy, on this node: losing it means restoring "
+                   "from the backup node; a second node gives each database a standby")
+    out.append("the edge (Traefik, the apps' address) answers on node 0 only: while node 0 is away "
+               "the apps get no traffic (in a cloud, a load balancer over several nodes avoids this)")
+    return out
+
+
 def node_list(cluster: str, outputs: ClusterOutputs) -> list[Node]:
     """The app nodes, in index order, from Terraform's outputs."""
     addresses = [outputs.manager_address, *outputs.worker_addresses]

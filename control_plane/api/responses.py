@@ -114,6 +114,8 @@ class ClusterInfo(BaseModel):
     events: list[Event] = Field(default=[], description="the platform's own latest events: "
                                 "nodes down, nodes healed")
     state_copy: StateCopy | None = None
+    single_points: list[str] = Field(default=[], description="what losing one node costs here, "
+                                     "and the fix where there is one")
 
 
 class SigningKey(BaseModel):

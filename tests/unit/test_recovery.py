@@ -214,3 +214,4 @@ def test_cluster_inspect_says_where_the_state_is_copied():
         "control plane state: copying FAILS (ssh timed out); newest copy never"
     assert state_copy_line({"state": "off", "reason": "no recovery key"}, 0.0) == \
         "control plane state: not copied: no recovery key"
+

@@ -61,3 +61,11 @@ def test_status_advice_names_the_lost_member_or_the_restore():
     assert advice("todos", gone) == ["no primary is running: if every member is lost, `sentinel "
                                      "db restore todos --to latest --yes` brings the database back "
                                      "from its backups."]
+
+
+def test_cluster_inspect_says_what_one_node_lost_costs():
+    two = topology.single_points(2)
+    assert len(two) == 2 and "only swarm manager" in two[0] and "--nodes 3" in two[0]
+    assert "edge" in two[1]
+    assert topology.single_points(3) == [two[1]]  # 3 managers, 3 etcd members: only the edge is left
+    assert "one copy" in topology.single_points(1)[1]

@@ -6,7 +6,7 @@ from dataclasses import asdict
 
 from fastapi import APIRouter, Depends
 
-from ... import names, recovery, secrets
+from ... import names, recovery, secrets, topology
 from ...errors import InvalidInput
 from ...models import ClusterCreate, ClusterScale, RecoveryKey
 from ...services.wiring import Services
@@ -21,7 +21,9 @@ def router(services: Services, auth) -> APIRouter:
     store, state_backup = platform.store, services.state_backup
 
     def info() -> dict:
-        return {**clusters.inspect(), "state_copy": asdict(state_backup.status)}
+        found = clusters.inspect()
+        return {**found, "state_copy": asdict(state_backup.status),
+                "single_points": topology.single_points(len(found["nodes"]))}
 
     @r.post("/cluster", response_model=OperationStarted | ClusterExisting, status_code=202)
     def init(spec: ClusterCreate):
