@@ -13,6 +13,7 @@ its engine, containerd and sshd, without its tasks.
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import signal
 import subprocess
@@ -28,10 +29,13 @@ def usage_by_id() -> dict[str, int]:
     """Nanoseconds of CPU per container id, each container's own: a container whose cgroup nests
     inside another's (a node's tasks, where the node's engine nests them) is subtracted from it."""
     raw: dict[Path, int] = {}
-    for path in ROOT.rglob("cpuacct.usage"):
-        if ID.match(path.parent.name):
+    # os.walk, not Path.rglob: containers come and go while the tree is read, and a folder
+    # gone in between is skipped instead of ending the run.
+    for folder, _dirs, files in os.walk(ROOT, onerror=lambda e: None):
+        here = Path(folder)
+        if "cpuacct.usage" in files and ID.match(here.name):
             try:
-                raw[path.parent] = int(path.read_text())
+                raw[here] = int((here / "cpuacct.usage").read_text())
             except (OSError, ValueError):
                 continue
     own = {d: ns for d, ns in raw.items()}
@@ -82,10 +86,29 @@ def cpu_total() -> int:
     return int((ROOT / "cpuacct.usage").read_text())
 
 
+def report(wall: float, total: float, last: dict[str, int], label: dict[str, str]) -> str:
+    inside = sum(last.values()) / 1e9
+    by_kind: dict[str, float] = defaultdict(float)
+    by_name: dict[str, float] = defaultdict(float)
+    for cid, ns in last.items():
+        name = label.get(cid, f"unnamed {cid[:12]}")
+        by_kind[kind(name)] += ns / 1e9
+        by_name[name] += ns / 1e9
+    lines = [f"wall {wall:.0f} s; CPU {total:.0f} s ({total / max(wall, 1e-9):.2f} cores); "
+             f"inside containers {inside:.0f} s ({inside / max(total, 1e-9):.0%})",
+             "", "by kind (CPU s, share of the machine's CPU):"]
+    lines += [f"  {v:8.0f}  {v / max(total, 1e-9):5.1%}  {k}"
+              for k, v in sorted(by_kind.items(), key=lambda kv: -kv[1])[:30]]
+    lines += ["", "by container (top 40):"]
+    lines += [f"  {v:8.0f}  {k}" for k, v in sorted(by_name.items(), key=lambda kv: -kv[1])[:40]]
+    return "\n".join(lines)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--seconds", type=float, default=3600)
     ap.add_argument("--every", type=float, default=15)
+    ap.add_argument("--out", help="also rewrite this file with the figures so far after each round")
     args = ap.parse_args()
     stop = {"now": False}
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -99,29 +122,18 @@ def main() -> None:
             label.update(names())
         except (subprocess.SubprocessError, OSError):
             pass
-        for cid, ns in usage_by_id().items():
-            last[cid] = ns - base.get(cid, 0) if cid in base else ns
+        try:
+            for cid, ns in usage_by_id().items():
+                last[cid] = ns - base.get(cid, 0) if cid in base else ns
+        except OSError:
+            pass
+        if args.out:
+            Path(args.out).write_text(report(time.monotonic() - start, (cpu_total() - first_total) / 1e9,
+                                             last, label) + "\n")
         end = time.monotonic() + args.every
         while not stop["now"] and time.monotonic() < end:
             time.sleep(0.5)
-    wall = time.monotonic() - start
-    total = (cpu_total() - first_total) / 1e9
-    inside = sum(last.values()) / 1e9
-    by_kind: dict[str, float] = defaultdict(float)
-    by_name: dict[str, float] = defaultdict(float)
-    for cid, ns in last.items():
-        name = label.get(cid, f"unnamed {cid[:12]}")
-        by_kind[kind(name)] += ns / 1e9
-        by_name[name] += ns / 1e9
-    print(f"wall {wall:.0f} s; CPU {total:.0f} s ({total / wall:.2f} cores); "
-          f"inside containers {inside:.0f} s ({inside / max(total, 1e-9):.0%})")
-    print("\nby kind (CPU s, share of the machine's CPU):")
-    for k, s in sorted(by_kind.items(), key=lambda kv: -kv[1])[:30]:
-        print(f"  {s:8.0f}  {s / max(total, 1e-9):5.1%}  {k}")
-    print("\nby container (top 40):")
-    for k, s in sorted(by_name.items(), key=lambda kv: -kv[1])[:40]:
-        print(f"  {s:8.0f}  {k}")
-
+    print(report(time.monotonic() - start, (cpu_total() - first_total) / 1e9, last, label))
 
 if __name__ == "__main__":
     main()

@@ -38,8 +38,10 @@ COMMANDS: dict[str, tuple[str, str, bool, dict]] = {
 
 def build_app(only: str | None = None) -> typer.Typer:
     """The CLI with command `only` registered, or every command when `only` is None."""
+    # Plain help (click's): rich's panels cost every `--help` ~150 ms of imports and layout.
     app = typer.Typer(name="sentinel", no_args_is_help=True, add_completion=False,
-                      pretty_exceptions_enable=False)
+                      pretty_exceptions_enable=False, rich_markup_mode=None,
+                      context_settings={"max_content_width": 110})
 
     @app.callback()
     def sentinel() -> None:
@@ -49,6 +51,7 @@ def build_app(only: str | None = None) -> typer.Typer:
         if only is None or name == only:
             target = getattr(importlib.import_module(f"{__package__}.{module}"), attr)
             if group:
+                target.rich_markup_mode = None
                 app.add_typer(target, name=name)
             else:
                 app.command(name, context_settings=settings or None)(target)

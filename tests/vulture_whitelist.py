@@ -20,6 +20,7 @@ _.whitespace_split  # shlex.shlex in build/procfile.py
 _.gid, _.gname, _.mtime, _.uid, _.uname  # tarfile.TarInfo: owner and time normalised (build, remote)
 _.row_factory  # sqlite3.Connection in store.py
 _.optionxform  # configparser in templates.py (keep option case)
+_.rich_markup_mode  # typer.Typer in cli/main.py: plain help for every group
 
 # migration_lint.py: pglast's Visitor calls visit_<Node>(ancestors, node), and the linter
 # dispatches each statement to the method named _<Statement>.
