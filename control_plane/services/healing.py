@@ -9,16 +9,12 @@ RETRY_AFTER seconds.
 """
 from __future__ import annotations
 
-import logging
-import threading
-import time
-
 from .. import names, ssh
 from ..errors import CommandFailed
 from ..jobs import Jobs
+from ..loops import Loop
 from ..platform import Platform
 
-log = logging.getLogger("sentinel.healing")
 EVERY = 20.0
 # A node that comes back by itself (a restart, a short network cut) is listed ready again
 # within seconds: only one down this long is helped.
@@ -43,8 +39,11 @@ def due(states: dict[str, str], down_since: dict[str, float], healed_at: dict[st
     return since, sorted(ready)
 
 
-class NodeHealer:
+class NodeHealer(Loop):
+    NAME, EVERY = "healing", EVERY
+
     def __init__(self, platform: Platform, jobs: Jobs):
+        super().__init__()
         self.p = platform
         self.store = platform.store
         self.jobs = jobs
@@ -52,20 +51,6 @@ class NodeHealer:
         self._healed_at: dict[str, float] = {}
         self._named: set[str] = set()
         self._answering_since: dict[str, float] = {}
-        self._stop = threading.Event()
-
-    def start(self) -> None:
-        threading.Thread(target=self._run, name="healing", daemon=True).start()
-
-    def stop(self) -> None:
-        self._stop.set()
-
-    def _run(self) -> None:
-        while not self._stop.wait(EVERY):
-            try:
-                self.round(time.time())
-            except Exception:  # the next round tries again; the log has the trace
-                log.exception("healing round failed")
 
     def round(self, now: float) -> list[str]:
         """The nodes whose engine this round restarted."""

@@ -9,17 +9,15 @@ A copy that fails is an event of the cluster (once, until one works again) and s
 """
 from __future__ import annotations
 
-import logging
 import threading
-import time
 from dataclasses import dataclass
 
 from .. import names, recovery, ssh
 from ..errors import CommandFailed
+from ..loops import Loop
 from ..paths import sentinel_home
 from ..platform import Platform
 
-log = logging.getLogger("sentinel.state_backup")
 EVERY = 30.0
 RESEND = 600.0
 
@@ -34,27 +32,16 @@ class CopyStatus:
     reason: str | None = None  # why off or failing
 
 
-class StateBackup:
+class StateBackup(Loop):
+    NAME, EVERY = "state-backup", EVERY
+
     def __init__(self, platform: Platform):
+        super().__init__()
         self.p = platform
         self.store = platform.store
         self.status = CopyStatus()
         self._sent: str | None = None
-        self._stop = threading.Event()
         self._lock = threading.Lock()  # a round from the loop and one asked for by a route
-
-    def start(self) -> None:
-        threading.Thread(target=self._run, name="state-backup", daemon=True).start()
-
-    def stop(self) -> None:
-        self._stop.set()
-
-    def _run(self) -> None:
-        while not self._stop.wait(EVERY):
-            try:
-                self.round(time.time())
-            except Exception:  # the next round tries again; the log has the trace
-                log.exception("state copy round failed")
 
     def forget_sent(self) -> None:
         """The next round copies even an unchanged state (a new recovery key)."""
