@@ -625,6 +625,10 @@ class BackupService:
         else:
             target, counts = self._counts_at_restore_point(app)
             how = f"counted on the primary at restore point {target.value}"
+        # A WAL record after the target, archived with it: on an idle database the target can
+        # sit exactly at a segment boundary, where pg_switch_wal has nothing to switch and no
+        # archived record lies beyond it, so recovery would end "before the target was reached".
+        self.db.sql(app, "select pg_create_restore_point('sentinel-drill-end')", database="postgres")
         self.archive_now(app)
         backup_node = next((n.name for n in self.store.nodes() if n.role == "backup"),
                            self.db.objects.app_nodes()[0])
