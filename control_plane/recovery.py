@@ -81,29 +81,28 @@ def _b64(raw: bytes) -> str:
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
-def _unb64(text: str, what: str) -> bytes:
-    try:
-        raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-    except (binascii.Error, ValueError):
-        raw = b""
+def _key_bytes(text: str, prefix: str, what: str) -> bytes:
+    """The 32 bytes of a key written as `prefix` + base64url, or one sentence saying what it is not."""
+    text = text.strip()
+    raw = b""
+    if text.startswith(prefix):
+        try:
+            body = text[len(prefix):]
+            raw = base64.urlsafe_b64decode(body + "=" * (-len(body) % 4))
+        except (binascii.Error, ValueError):
+            pass
     if len(raw) != 32:
         raise InvalidInput(f"that is not a {what}: it is the text `sentinel server recovery-key` "
-                           "printed, starting with " + (PRIVATE_PREFIX if "private" in what else PUBLIC_PREFIX))
+                           f"printed, starting with {prefix}")
     return raw
 
 
 def _private(text: str) -> X25519PrivateKey:
-    text = text.strip()
-    if not text.startswith(PRIVATE_PREFIX):
-        _unb64("", "recovery key (private)")
-    return X25519PrivateKey.from_private_bytes(_unb64(text[len(PRIVATE_PREFIX):], "recovery key (private)"))
+    return X25519PrivateKey.from_private_bytes(_key_bytes(text, PRIVATE_PREFIX, "recovery key (private)"))
 
 
 def _public(text: str) -> X25519PublicKey:
-    text = text.strip()
-    if not text.startswith(PUBLIC_PREFIX):
-        _unb64("", "recovery public key")
-    return X25519PublicKey.from_public_bytes(_unb64(text[len(PUBLIC_PREFIX):], "recovery public key"))
+    return X25519PublicKey.from_public_bytes(_key_bytes(text, PUBLIC_PREFIX, "recovery public key"))
 
 
 def _aead_key(shared: bytes, ephemeral: bytes, recipient: bytes) -> bytes:
