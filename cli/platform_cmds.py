@@ -147,6 +147,8 @@ def cluster_inspect(json_out: bool = typer.Option(False, "--json")):
                  ("disk", "DISK")], title=f"cluster {c['name']} ({c['provider']}, {c['state']})")
     for k, v in c["ingress"].items():
         console().print(f"{k}: {v}")
+    if c.get("edge"):
+        console().print(edge_line(c["edge"]))
     if c.get("state_copy"):
         console().print(state_copy_line(c["state_copy"], time.time()))
     for line in c.get("single_points") or []:
@@ -155,6 +157,15 @@ def cluster_inspect(json_out: bool = typer.Option(False, "--json")):
     if events:
         table([{**e, "at": time.strftime("%m-%d %H:%M:%S", time.localtime(e["at"]))} for e in events],
               [("at", "AT"), ("kind", "EVENT"), ("message", "WHAT")], title="latest platform events")
+
+
+def edge_line(edge: dict) -> str:
+    """Where the edge answers, in one line for `cluster inspect`."""
+    where = (f"{edge['floating_address']} (floating between {', '.join(edge['managers'])})"
+             if edge.get("floating_address") else
+             f"{', '.join(edge['addresses'])} (Traefik on {', '.join(edge['managers'])})")
+    behind = edge.get("behind") or []
+    return f"edge: {where}" + (f"; catching up: {', '.join(behind)}" if behind else "")
 
 
 def state_copy_line(copy: dict, now: float) -> str:

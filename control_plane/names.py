@@ -85,6 +85,11 @@ def edge_network(slot: int) -> str:
     return f"sentinel-edge-{slot}"
 
 
+# The edge's VRRP instance (keepalived on the managers). One per cluster network, so one number.
+VRRP_ROUTER_ID = 51
+KEEPALIVED_CONF = "/etc/keepalived/keepalived.conf"
+
+
 def traefik_service(app: str, role: str) -> str:
     return f"{app}-{role}"
 
@@ -278,6 +283,7 @@ IMAGES_KEY = "images"                        # the local image tags init used
 STACK_IMAGES_KEY = "stack_images"            # the images as the cluster pulls them
 DCS_MEMBERS_KEY = "dcs_members"              # etcd's members
 EDGE_SLOTS_KEY = "edge_slots"                # which app holds which edge network
+EDGE_BEHIND_KEY = "edge_behind"              # managers a route write missed (services/edge.py)
 
 
 # An operation's target is what it locks: one operation at a time per app (`app:<name>`). Events

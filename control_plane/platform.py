@@ -1,12 +1,16 @@
-"""The running platform as services see it: spec, nodes, and clients for the manager."""
+"""The running platform as services see it: spec, nodes, and clients for the manager.
+
+From 3 nodes on there are 3 managers: the control plane talks to the first that answers (node 0
+while it lives), so `deploy`, `canary traffic` and `db status` work while any one is away."""
 from __future__ import annotations
 
 import base64
 import json
-from functools import cached_property
+import threading
+import time
 from pathlib import Path
 
-from . import names, secrets, tunnel
+from . import names, secrets, ssh, tunnel
 from .docker_cli import Docker, container_ls_argv, node_ls_argv
 from .errors import CommandFailed, Precondition
 
@@ -15,7 +19,7 @@ class NotRunning(CommandFailed):
     """A service that should have a running task has none (its node is down, or it is starting)."""
 from .metrics import Prometheus, parse_duration
 from .models import ClusterCreate
-from .records import ClusterOutputs
+from .records import ClusterOutputs, Node
 from .paths import cluster_dir
 from .registry import Registry
 from .store import Store
@@ -24,6 +28,30 @@ from .traefik import TraefikWriter
 
 REGISTRY_USER = "sentinel"
 ADMIN_USER = "admin"
+
+# How long a node's answer (or silence) on ssh's port is believed: a dead manager costs one
+# 1-s connect per ALIVE_FOR[False] seconds, not one per command.
+ALIVE_FOR = {True: 5.0, False: 10.0}
+_alive: dict[str, tuple[bool, float]] = {}
+_alive_lock = threading.Lock()
+_chosen: dict[str, str] = {}  # node 0's address -> the manager in use (see Platform.manager)
+
+
+def answering(address: str, now: float | None = None) -> bool:
+    """Whether the machine at `address` answers now (cached, ALIVE_FOR). One that stops
+    answering loses its ssh master and forwards, which would hang until ssh's keep-alives gave up."""
+    now = time.monotonic() if now is None else now
+    with _alive_lock:
+        known = _alive.get(address)
+    if known and now - known[1] < ALIVE_FOR[known[0]]:
+        return known[0]
+    ok = ssh.answers(address)
+    with _alive_lock:
+        _alive[address] = (ok, now)
+    if not ok and (known is None or known[0]):
+        ssh.forget_master(address)
+        tunnel.forget(address)
+    return ok
 
 
 class Platform:
@@ -56,15 +84,33 @@ class Platform:
             raise Precondition("the platform has no nodes yet: run `sentinel init`.")
         return ClusterOutputs.model_validate(raw)
 
+    def manager_nodes(self) -> list[Node]:
+        """The swarm managers in node order (node 0 first)."""
+        managers = [n for n in self.store.nodes() if n.role == "manager"]
+        return managers or [Node(name="", role="manager", address=self.outputs.manager_address)]
+
+    def live_managers(self) -> list[Node]:
+        """The managers whose machine answers now, node 0 first."""
+        return [n for n in self.manager_nodes() if answering(n.address)]
+
     @property
     def manager(self) -> str:
-        return self.outputs.manager_address
+        """The address of the manager the control plane talks to: the one it used last while
+        that answers (a manager that comes back answers ssh before its engine has rejoined the
+        swarm), else the first that answers (node 0 when all are away, so errors name it)."""
+        nodes = self.manager_nodes()
+        chosen = _chosen.get(nodes[0].address)
+        if chosen in {n.address for n in nodes} and answering(chosen):
+            return chosen
+        live = [n for n in nodes if answering(n.address)]
+        _chosen[nodes[0].address] = (live[0] if live else nodes[0]).address
+        return _chosen[nodes[0].address]
 
     @property
     def registry_host(self) -> str:
         return f"{self.outputs.manager_private_address}:5000"
 
-    @cached_property
+    @property
     def docker(self) -> Docker:
         return Docker(self.manager)
 
@@ -101,7 +147,22 @@ class Platform:
         raise NotRunning(f"{service} has no running task")
 
     def traefik(self) -> TraefikWriter:
-        return TraefikWriter(self.manager, (ADMIN_USER, secrets.get("admin_password")))
+        """Traefik on every manager that answers (services/edge.py brings the others up to date
+        when they are back)."""
+        managers = self.manager_nodes()
+        live = [n.address for n in managers if answering(n.address)]
+        for n in managers:
+            if live and n.address not in live:
+                self.edge_missed(n.address)  # away: whatever is written now, it misses
+        return TraefikWriter(live or [managers[0].address], (ADMIN_USER, secrets.get("admin_password")),
+                             on_missed=self.edge_missed,
+                             behind=frozenset(self.store.get(names.EDGE_BEHIND_KEY) or []))
+
+    def edge_missed(self, address: str) -> None:
+        """A manager missed a route write: it gets every route file again when it is back."""
+        missed = set(self.store.get(names.EDGE_BEHIND_KEY) or [])
+        if address not in missed:
+            self.store.put(names.EDGE_BEHIND_KEY, sorted(missed | {address}))
 
     def prometheus(self) -> Prometheus:
         manager = self.manager

@@ -31,6 +31,7 @@ class ClusterOutputs(Record):
     worker_private_addresses: list[str]
     ssh_user: str
     edge_addresses: list[str] = Field(default_factory=list)
+    floating_address: str = ""  # the edge's VRRP address on the nodes' network ("" for none)
     backup_repository: dict | None = None  # {"type": "node", name, address} | {"type": "s3", ...}
 
 

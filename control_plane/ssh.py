@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import os
 import shlex
+import socket
 import time
 from pathlib import Path
 
@@ -107,12 +108,28 @@ def ensure_key(user: str = "root") -> str:
 def forget_host(host: str) -> None:
     if (ssh_dir() / "known_hosts").exists():
         executor.run(forget_host_argv(host), check=False)
+    forget_master(host)
+
+
+def forget_master(host: str) -> None:
+    """The multiplexed connection to `host` ended (asked of the local master: works when the
+    host is gone)."""
     executor.run(close_master_argv(host), check=False, timeout=10)
 
 
 def run(host: str, *command: str, input: str | None = None, timeout: float = 120,
         what: str | None = None, check: bool = True):
     return executor.run(ssh_argv(host, *command), input=input, timeout=timeout, what=what, check=check)
+
+
+def answers(host: str, port: int = 22, timeout: float = 1.0) -> bool:
+    """Whether `host` takes a TCP connection on ssh's port now: a machine that died never does,
+    and ssh itself (ConnectTimeout 10, a master kept alive 45 s) would take far longer to say so."""
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return True
+    except OSError:
+        return False
 
 
 def close_master_argv(host: str) -> list[str]:

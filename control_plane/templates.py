@@ -123,6 +123,8 @@ def render(name: str, **context) -> str:
         parse_ini(text)
     elif kind_of(name) == "dockerfile":
         parse_dockerfile(text)
+    elif name.startswith("keepalived"):
+        parse_blocks(text)
     return text
 
 
@@ -130,6 +132,38 @@ def render_yaml(name: str, **context) -> tuple[str, Any]:
     """(text, data): the document and what a YAML parser reads from it."""
     text = render(name, **context)
     return text, yaml.safe_load(text)
+
+
+_BLOCK_WORD = re.compile(r'"[^"\n]*"|[{}]|[^\s{}"]+')
+
+
+def parse_blocks(text: str) -> list:
+    """keepalived's format, parsed back: `key args… { … }` per line, as nested lists
+    ([key, args…] or [key, args…, [children]]). Unbalanced braces or quotes raise."""
+    stack: list[list] = [[]]
+    for number, line in enumerate(text.splitlines(), 1):
+        if line.lstrip().startswith(("#", "!")):
+            continue  # keepalived's comments take whole lines
+        if line.count('"') % 2:
+            raise TemplateValueError(f"line {number}: an unclosed quote")
+        words = _BLOCK_WORD.findall(line)
+        if not words:
+            continue
+        if words == ["}"]:
+            if len(stack) == 1:
+                raise TemplateValueError(f"line {number}: a brace closes nothing")
+            stack.pop()
+            continue
+        if "}" in words or words.count("{") > 1 or ("{" in words and words[-1] != "{"):
+            raise TemplateValueError(f"line {number}: one block opens or closes per line")
+        entry = [w for w in words if w != "{"]
+        stack[-1].append(entry)
+        if words[-1] == "{":
+            entry.append([])
+            stack.append(entry[-1])
+    if len(stack) != 1:
+        raise TemplateValueError("a block is not closed")
+    return stack[0]
 
 
 def parse_ini(text: str) -> dict[str, dict[str, str]]:

@@ -2,7 +2,8 @@
 consensus store's members and an app's database members go.
 
 - Below 3 nodes the swarm has one manager (node 0, which also carries the edge); from 3 nodes on,
-  nodes 0-2 are managers, so Raft (and etcd, which runs on the managers) survives any one loss.
+  nodes 0-2 are managers, so Raft (and etcd, which runs on the managers) survives any one loss,
+  and so does the edge (Traefik on every manager, services/edge.py).
 - The backup node (local provider) is a swarm worker that only holds backup repositories.
 """
 from __future__ import annotations
@@ -28,8 +29,10 @@ def single_points(nodes: int) -> list[str]:
     if nodes < 2:
         out.append("every app and database has one copy, on this node: losing it means restoring "
                    "from the backup node; a second node gives each database a standby")
-    out.append("the edge (Traefik, the apps' address) answers on node 0 only: while node 0 is away "
-               "the apps get no traffic (in a cloud, a load balancer over several nodes avoids this)")
+    if nodes < MANAGERS_FROM:
+        out.append("the edge (Traefik, the apps' address) answers on node 0 only: while node 0 is "
+                   f"away the apps get no traffic; from {MANAGERS_FROM} nodes on it answers on "
+                   "every manager, behind one address that moves")
     return out
 
 

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import shlex
 import time
+from concurrent.futures import ThreadPoolExecutor
+from typing import Callable
 
 import httpx
 
@@ -18,7 +20,9 @@ from .names import (SECURE_SUFFIX, TraefikObjects, internal_host, sticky_cookie,
 from .templates import render, token
 
 DYNAMIC_DIR = "/etc/sentinel/traefik/dynamic"
+SYNC_DIR = "/etc/sentinel/traefik/.sync"  # beside DYNAMIC_DIR (same filesystem, not watched)
 FORCE_HEADER = "X-Sentinel-Version"
+WRITE_TIMEOUT = 20  # s, per manager: a dying manager's write gives up, the others' stand
 
 
 
@@ -94,35 +98,113 @@ def remove_file_argv(name: str) -> list[str]:
     return ["rm", "-f", f"{DYNAMIC_DIR}/{name}"]
 
 
+def send_files_argv() -> list[str]:
+    """Remote command: every file of the dynamic folder (not the hidden temp files) as a tar on
+    stdout, for a manager that is behind (services/edge.py)."""
+    d = shlex.quote(DYNAMIC_DIR)
+    return ["sh", "-c", f"cd {d} && find . -maxdepth 1 -type f -name '*.yml' -printf '%f\\0' "
+                        "| tar --null -T - -cf -"]
+
+
+def receive_files_argv() -> list[str]:
+    """Remote command: stdin's tar becomes the dynamic folder: unpacked beside it, files it does
+    not hold removed, then each renamed into place (Traefik never reads half a file)."""
+    d, s = shlex.quote(DYNAMIC_DIR), shlex.quote(SYNC_DIR)
+    return ["sh", "-c", f"set -e; rm -rf {s}; mkdir -p {s} {d}; tar -C {s} -xf -; "
+                        f"for f in {d}/*.yml; do [ -e \"$f\" ] || continue; "
+                        f"[ -e {s}/\"${{f##*/}}\" ] || rm -f \"$f\"; done; "
+                        f"for f in {s}/*.yml; do [ -e \"$f\" ] && mv -f \"$f\" {d}/; done; "
+                        f"rm -rf {s}"]
+
+
+class Unreachable(Exception):
+    """A manager's Traefik did not answer its API."""
+
+
 class TraefikWriter:
-    def __init__(self, manager: str, api_auth: tuple[str, str], api_port: int = 8082):
-        """Traefik's API is read through an ssh forward to the manager's admin entrypoint
-        (control_plane/tunnel.py): it never crosses the network in clear."""
-        self.manager = manager
+    """Traefik on every manager (the edge on every manager): each write goes to every manager
+    that answers, and each check holds on every one that took the write. A manager a write
+    missed is handed to `on_missed` (it gets every file again when it is back: services/edge.py)."""
+
+    def __init__(self, managers: list[str], api_auth: tuple[str, str], api_port: int = 8082,
+                 on_missed: Callable[[str], None] = lambda address: None,
+                 behind: frozenset[str] = frozenset()):
+        """Traefik's API is read through an ssh forward to a manager's admin entrypoint
+        (control_plane/tunnel.py): it never crosses the network in clear. `behind`: managers
+        known to lack earlier writes; they get the new ones, but no check or read relies on them."""
+        self.managers = managers
         self.api_port = api_port
         self.auth = api_auth
+        self.on_missed = on_missed
+        # Only while another manager is up to date: one that is behind is better than none.
+        self.missed: set[str] = set(behind) if set(managers) - set(behind) else set()
 
     @property
-    def api(self) -> str:
-        return f"{tunnel.url(self.manager, self.api_port)}/api"
+    def manager(self) -> str:
+        """The manager reads go to when one is enough (the first that answers)."""
+        return next((m for m in self.managers if m not in self.missed), self.managers[0])
+
+    def _on_each(self, argv: list[str], what: str, content: str | None = None) -> None:
+        """argv on every manager at once (a dying one costs its timeout once, not once per
+        manager); it fails only when no manager took it."""
+        def one(m: str) -> CommandFailed | None:
+            try:
+                ssh.run(m, *argv, input=content, timeout=WRITE_TIMEOUT, what=what)
+                return None
+            except CommandFailed as e:
+                return e
+
+        with ThreadPoolExecutor(max_workers=max(1, len(self.managers))) as pool:
+            errors = dict(zip(self.managers, pool.map(one, self.managers)))
+        failed = {m: e for m, e in errors.items() if e is not None}
+        if len(failed) == len(self.managers):
+            raise next(iter(failed.values()))
+        for m in failed:
+            self.missed.add(m)
+            self.on_missed(m)
 
     def write(self, name: str, content: str) -> None:
-        ssh.run(self.manager, *write_file_argv(name), input=content, what="writing Traefik config")
+        self._on_each(write_file_argv(name), "writing Traefik config", content)
 
     def remove(self, name: str) -> None:
-        ssh.run(self.manager, *remove_file_argv(name), what="removing Traefik config")
+        self._on_each(remove_file_argv(name), "removing Traefik config")
 
-    def get(self, path: str) -> dict | list | None:
+    def get(self, path: str, manager: str | None = None) -> dict | list | None:
+        try:
+            return self._read(path, manager or self.manager)
+        except Unreachable:
+            return None
+
+    def _read(self, path: str, manager: str) -> dict | list | None:
+        """The API's answer (None for a 404); Unreachable when this Traefik does not answer."""
         for attempt in (1, 2):
             try:
-                r = httpx.get(f"{self.api}/{path}", auth=self.auth, timeout=3)
+                r = httpx.get(f"{tunnel.url(manager, self.api_port)}/api/{path}", auth=self.auth,
+                              timeout=3)
                 return r.json() if r.status_code == 200 else None
             except httpx.HTTPError:
                 if attempt == 1:
-                    tunnel.forget(self.manager)  # the forward may have gone with its master
-            except CommandFailed:  # the manager does not answer ssh: nothing to read
-                return None
-        return None
+                    tunnel.forget(manager)  # the forward may have gone with its master
+            except CommandFailed:  # the manager does not answer ssh
+                break
+        raise Unreachable(manager)
+
+    def on_every(self, check: Callable[[Callable[[str], dict | list | None]], bool]) -> bool:
+        """`check(read)` holds on every manager's Traefik that took the writes and answers, and at
+        least one answered. A Traefik that does not answer (its node is starting, or dying) is
+        counted as missed: it gets every file again when it is back."""
+        answered = False
+        for m in self.managers:
+            if m in self.missed:
+                continue
+            try:
+                if not check(lambda path, m=m: self._read(path, m)):
+                    return False
+                answered = True
+            except Unreachable:
+                self.missed.add(m)
+                self.on_missed(m)
+        return answered
 
     def wait_for(self, check, what: str, timeout: float = 30, interval: float = 0.05) -> None:
         deadline = time.monotonic() + timeout
@@ -134,7 +216,7 @@ class TraefikWriter:
                             "check `sentinel inspect logs` and try again.")
 
     def has_service(self, name: str) -> bool:
-        return self.get(f"http/services/{name}") is not None
+        return self.on_every(lambda read: read(f"http/services/{name}") is not None)
 
     def answer(self, app: str, role: str, path: str) -> int | None:
         """The status one version of an app gives `path` through Traefik, as visitors reach it
@@ -147,7 +229,11 @@ class TraefikWriter:
             return None
 
     def weights_applied(self, app: str, weights: dict[str, int]) -> bool:
-        svc = self.get(f"http/services/{TraefikObjects(app).weighted}@file")
+        return self.on_every(lambda read: self._weights_on(read, app, weights))
+
+    @staticmethod
+    def _weights_on(read, app: str, weights: dict[str, int]) -> bool:
+        svc = read(f"http/services/{TraefikObjects(app).weighted}@file")
         if not svc:
             return False
         got = {c["name"].split("@")[0]: c.get("weight", 1)
@@ -158,14 +244,26 @@ class TraefikWriter:
 
     def mirror_applied(self, app: str, percent: int) -> bool:
         """The shadow's mirroring service is there at `percent` (or, at 0, gone)."""
-        svc = self.get(f"http/services/{TraefikObjects(app).mirror}@file")
+        return self.on_every(lambda read: self._mirror_on(read, app, percent))
+
+    @staticmethod
+    def _mirror_on(read, app: str, percent: int) -> bool:
+        svc = read(f"http/services/{TraefikObjects(app).mirror}@file")
         if not percent:
             return svc is None
         mirrors = ((svc or {}).get("mirroring") or {}).get("mirrors") or []
         return bool(mirrors) and all(m.get("percent") == percent for m in mirrors)
 
     def in_maintenance(self, app: str) -> bool:
+        """Every manager serves the app's maintenance page (see `on_every`)."""
+        return self.on_every(lambda read: self._maintenance_on(read, app))
+
+    def out_of_maintenance(self, app: str) -> bool:
+        return self.on_every(lambda read: not self._maintenance_on(read, app))
+
+    @staticmethod
+    def _maintenance_on(read, app: str) -> bool:
         n = TraefikObjects(app)
-        router = self.get(f"http/routers/{n.router()}@file")
+        router = read(f"http/routers/{n.router()}@file")
         return bool(router) and router.get("service") == n.maintenance
 

@@ -104,6 +104,16 @@ class RecoveryKeySet(BaseModel):
     state_copy: StateCopy
 
 
+class EdgeInfo(BaseModel):
+    addresses: list[str] = Field(description="where users point DNS: the floating address where "
+                                 "there is one, else the nodes that serve 80/443")
+    floating_address: str = Field(default="", description="the address that moves between the "
+                                  "managers (VRRP), \"\" where there is none")
+    managers: list[str] = Field(description="the nodes Traefik answers on")
+    behind: list[str] = Field(default=[], description="managers that missed route changes; they "
+                              "get them back within a minute of answering again")
+
+
 class ClusterInfo(BaseModel):
     name: str
     provider: str
@@ -111,6 +121,7 @@ class ClusterInfo(BaseModel):
     nodes: list[Node]
     backup_node: Node | None = None
     ingress: Ingress
+    edge: EdgeInfo | None = None
     events: list[Event] = Field(default=[], description="the platform's own latest events: "
                                 "nodes down, nodes healed")
     state_copy: StateCopy | None = None

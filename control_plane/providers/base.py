@@ -16,6 +16,9 @@ class Provider:
     controlplane_api_port = 443
     controlplane_packages: tuple[str, ...] = ()
     controlplane_host_docker = False  # the Docker CLI talks to a mounted engine socket
+    # The nodes' interface on their own network, where the edge's floating address (Terraform's
+    # `floating_address`) lives; "" where the provider has none.
+    vrrp_interface = ""
 
     def extra(self, spec: ClusterCreate, images: dict[str, str]) -> dict[str, str]:
         """The module's provider-specific settings (Terraform variable `extra`)."""

@@ -49,6 +49,7 @@ class LocalProvider(Provider):
     # iptables: the server filters its own traffic to the nodes as a cloud firewall would.
     controlplane_packages = ("docker.io", "iptables")
     controlplane_host_docker = True
+    vrrp_interface = "eth0"  # each node container's one network (terraform/local/main.tf)
 
     def extra(self, spec: ClusterCreate, images: dict[str, str]) -> dict[str, str]:
         return {"node_image": images["node"], "subnet": spec.subnet,

@@ -20,6 +20,7 @@ from ..templates import render
 from ..terraform import TerraformRunner, tfvars
 from .database import DatabaseService
 from .dcs import DCS
+from .edge import Edge
 
 UPSTREAM = {"traefik": "traefik:v3.7", "registry": "registry:2",
             "prometheus": "prom/prometheus:v3.0.0", "node_exporter": "prom/node-exporter:v1.8.2",
@@ -213,9 +214,12 @@ class ClusterService:
             files["grafana/admin_password"] = admin_pw
         if acme_ca:
             files["traefik/acme/ca.pem"] = acme_ca
+        files = self._write_files(out, files)
+        op.step("the edge on every manager")
+        Edge(self.p).ensure(nodes, op.step)
         op.step("deploying the platform stack (Traefik, Prometheus, node-exporter)")
         ansible.run_playbook("platform.yml", inv, {
-            "platform_files": self._write_files(out, files), "stack_file": "platform.yml",
+            "platform_files": files, "stack_file": "platform.yml",
             "stack_name": "sentinel", "registry_login": True, "registry_user": REGISTRY_USER,
             "registry_password": reg_pw, "registry_host": self.p.registry_host}, step=op.step)
         op.step("waiting for Traefik to answer")
@@ -258,7 +262,15 @@ class ClusterService:
                 "ingress": {"http": self.p.edge_url(spec.domain),
                             "https": self.p.edge_url(spec.domain, https=True),
                             "prometheus": self.p.edge_url(f"prometheus.{spec.domain}")},
+                "edge": self.edge_info(nodes),
                 "events": self.store.events(target=names.CLUSTER_TARGET, limit=10)}
+
+    def edge_info(self, nodes: list[dict]) -> dict:
+        outputs = self.p.outputs
+        behind = set(self.store.get(names.EDGE_BEHIND_KEY) or [])
+        return {"addresses": outputs.edge_addresses, "floating_address": outputs.floating_address,
+                "managers": [n["name"] for n in nodes if n["role"] == "manager"],
+                "behind": [n["name"] for n in nodes if n["address"] in behind]}
 
     def reconcile_nodes(self) -> list[dict]:
         """The swarm is the source of truth: refresh the store's nodes from it."""
@@ -384,6 +396,8 @@ class ClusterService:
                                          "log-opts": {"max-size": "10m", "max-file": "3"}},
                 "registry_host": self.p.registry_host,
                 "registry_ca": (tls / "ca.crt").read_text()}, limit=limit, step=op.step)
+            # Before they become managers: their Traefik finds its files when it starts.
+            Edge(self.p).ensure(new_nodes, op.step)
             ansible.run_playbook("swarm.yml", inv, step=op.step)
             self.store.set_nodes([n.changed(state="ready") for n in new_nodes])
             dcs.ensure(op, topology.dcs_nodes(new_nodes))
@@ -391,6 +405,7 @@ class ClusterService:
         else:
             for n in current[nodes:]:
                 ssh.forget_host(n.address)
+            Edge(self.p).ensure(new_nodes, op.step)  # below 3 nodes, no floating address
         self.store.set_nodes([n.changed(state="ready") for n in new_nodes])
         self.store.put(names.CLUSTER_STATE_KEY, "ready")
         op.step(f"the cluster has {nodes} node(s)")

@@ -1,7 +1,8 @@
 """Nodes that heal (docs/operations.md): a node the swarm has listed as down for a minute while
 the machine has answered for half a minute (a node back inside the heartbeat window, a hung swarm agent, an engine that
 stopped) gets its engine restarted, which brings it back; a node that cannot be reached is named once, with the
-command that replaces it. Both are events of the cluster.
+command that replaces it. A manager that missed route changes while away gets every route file
+again (services/edge.py). All are events of the cluster.
 
 One loop per control plane, started with the API. It never touches a node while a cluster
 operation (init, scale, destroy) runs, and restarts a node's engine at most once every
@@ -14,6 +15,7 @@ from ..errors import CommandFailed
 from ..jobs import Jobs
 from ..loops import Loop
 from ..platform import Platform
+from .edge import Edge
 
 EVERY = 20.0
 # A node that comes back by itself (a restart, a short network cut) is listed ready again
@@ -47,6 +49,7 @@ class NodeHealer(Loop):
         self.p = platform
         self.store = platform.store
         self.jobs = jobs
+        self.edge = Edge(platform)
         self._down_since: dict[str, float] = {}
         self._healed_at: dict[str, float] = {}
         self._named: set[str] = set()
@@ -57,6 +60,9 @@ class NodeHealer(Loop):
         if self.p.state != "ready" or self.jobs.busy(names.CLUSTER_TARGET):
             self._down_since.clear()  # a cluster operation may take nodes down on purpose
             return []
+        for address in self.edge.catch_up():
+            self._event("edge-caught-up", f"the manager at {address} missed route changes while "
+                        "it was away: it has every app's routes again")
         try:
             states = self.p.node_states()
         except CommandFailed:

@@ -47,8 +47,9 @@ class Routes:
             health=bool(app.health_path), cert_resolver=ACME_RESOLVER if spec.email else None,
             maintenance=maintenance, mirror=mirror))
         if wait:
+            in_step = writer.in_maintenance if maintenance else writer.out_of_maintenance
             writer.wait_for(lambda: writer.weights_applied(app.name, weights) and
-                            writer.in_maintenance(app.name) == maintenance and
+                            in_step(app.name) and
                             writer.mirror_applied(app.name, mirror), "the new routes")
 
     def wait_service(self, app: str, role: str) -> None:

@@ -30,6 +30,11 @@ output "edge_addresses" {
   value       = aws_instance.node[*].public_ip
 }
 
+output "floating_address" {
+  description = "No VRRP address in a cloud: 80/443 answer on every node (edge_addresses)."
+  value       = ""
+}
+
 output "backup_repository" {
   description = "Where the apps' pgBackRest repositories live: the cluster's S3 bucket, reached with the nodes' instance role (repo1-s3-*)."
   value = {

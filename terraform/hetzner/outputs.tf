@@ -30,6 +30,11 @@ output "edge_addresses" {
   value       = hcloud_server.node[*].ipv4_address
 }
 
+output "floating_address" {
+  description = "No VRRP address in a cloud: 80/443 answer on every node (edge_addresses)."
+  value       = ""
+}
+
 output "backup_repository" {
   description = "Where the apps' pgBackRest repositories live: the cluster's Object Storage bucket and the project's S3 keys (repo1-s3-*)."
   sensitive   = true

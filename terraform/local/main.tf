@@ -16,6 +16,9 @@ locals {
   # The backup node: a swarm worker that holds only the apps' backup repositories.
   backup_address = cidrhost(local.subnet, 9)
   backup_name    = "${var.name}-backup"
+  # The edge's floating address (VRRP, keepalived on the managers): from 3 nodes on, where there
+  # are 3 managers for it to move between.
+  floating_address = var.nodes >= 3 ? cidrhost(local.subnet, 8) : ""
   # The repositories themselves live in a volume of this machine's engine, not in the node, so
   # they outlive the node and every `cluster scale`; only `sentinel destroy --delete-data`
   # removes them.

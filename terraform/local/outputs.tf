@@ -21,8 +21,13 @@ output "ssh_user" {
 }
 
 output "edge_addresses" {
-  description = "Addresses that serve 80/443 (here: this host, through the manager's published ports)."
-  value       = ["127.0.0.1"]
+  description = "Addresses that serve 80/443: the floating address from 3 nodes on, else this host (the manager's published ports)."
+  value       = local.floating_address != "" ? [local.floating_address] : ["127.0.0.1"]
+}
+
+output "floating_address" {
+  description = "The edge's address that moves between the managers (VRRP), \"\" below 3 nodes; the host reaches it on the nodes' network."
+  value       = local.floating_address
 }
 
 output "backup_repository" {

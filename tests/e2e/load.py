@@ -88,14 +88,19 @@ class Writer:
                 i += 1
                 t = time.monotonic()
                 try:
-                    r = c.post(f"{self.base}/api/todos", json={"title": f"{self.prefix}-{i}"})
-                    if r.status_code == 201:
-                        self.acked.append((t, r.json()["id"]))
+                    got = self._once(c, i)
+                    if isinstance(got, int):
+                        self.acked.append((t, got))
                     else:
-                        self.failures.append((t, time.monotonic(), str(r.status_code)))
+                        self.failures.append((t, time.monotonic(), got))
                 except httpx.HTTPError as e:
                     self.failures.append((t, time.monotonic(), type(e).__name__))
                 time.sleep(0.01)
+
+    def _once(self, c: httpx.Client, i: int) -> int | str:
+        """One request: the acknowledged row's id, or what went wrong."""
+        r = c.post(f"{self.base}/api/todos", json={"title": f"{self.prefix}-{i}"})
+        return r.json()["id"] if r.status_code == 201 else str(r.status_code)
 
     def __enter__(self) -> "Writer":
         self._thread.start()
@@ -122,3 +127,11 @@ class Writer:
     def quiet_for(self) -> float:
         """Seconds since the last failure ended (since the start when none has failed)."""
         return time.monotonic() - max((ended for _, ended, _ in self.failures), default=0.0)
+
+
+class Reader(Writer):
+    """The same clock for reads: GET /api/todos, every 200 answer counted as acknowledged."""
+
+    def _once(self, c: httpx.Client, i: int) -> int | str:
+        r = c.get(f"{self.base}/api/todos")
+        return i if r.status_code == 200 else str(r.status_code)

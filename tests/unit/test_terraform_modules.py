@@ -35,7 +35,7 @@ CONTRACT_VARIABLES = {
 }
 CONTRACT_OUTPUTS = {
     "manager_address", "manager_private_address", "worker_addresses", "worker_private_addresses",
-    "ssh_user", "edge_addresses", "backup_repository",
+    "ssh_user", "edge_addresses", "floating_address", "backup_repository",
 }
 CONTROLPLANE_VARIABLES = {"name", "ssh_public_key", "size", "region", "admin_cidr"}
 CONTROLPLANE_OUTPUTS = {"address", "ssh_user"}
