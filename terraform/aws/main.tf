@@ -8,6 +8,9 @@ locals {
   ssh_sources = compact([var.control_plane_cidr, var.admin_cidr])
   ssh_ipv4    = [for c in local.ssh_sources : c if !strcontains(c, ":")]
   ssh_ipv6    = [for c in local.ssh_sources : c if strcontains(c, ":")]
+
+  # Swarm managers (control_plane/topology.py): nodes 0-2 from 3 nodes on, else node 0 alone.
+  managers = var.nodes >= 3 ? 3 : 1
 }
 
 # Debian 13 (trixie: Docker Engine 26, which knows healthcheck.start_interval), published by
@@ -226,7 +229,7 @@ resource "aws_instance" "node" {
 
   tags = {
     Name            = "${var.name}-node-${count.index}"
-    "sentinel:role" = count.index == 0 ? "manager" : "worker"
+    "sentinel:role" = count.index < local.managers ? "manager" : "worker"
   }
 
   # A newer Debian AMI must not replace running nodes; rebuilds are explicit.

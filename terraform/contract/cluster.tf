@@ -3,7 +3,7 @@
 # Its size, region and extra are the provider's own (size_region.tf, variables.tf).
 
 variable "nodes" {
-  description = "Number of servers. Node 0 is the swarm manager, the others are workers."
+  description = "Number of servers. From 3 on, nodes 0-2 are swarm managers (and carry the edge), else node 0 alone; the others are workers."
   type        = number
 
   validation {

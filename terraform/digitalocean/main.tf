@@ -1,6 +1,9 @@
 locals {
   ssh_sources = compact([var.control_plane_cidr, var.admin_cidr])
   world       = ["0.0.0.0/0", "::/0"]
+
+  # Swarm managers (control_plane/topology.py): nodes 0-2 from 3 nodes on, else node 0 alone.
+  managers = var.nodes >= 3 ? 3 : 1
 }
 
 # --- private network --------------------------------------------------------
@@ -32,7 +35,7 @@ resource "digitalocean_droplet" "node" {
   vpc_uuid = digitalocean_vpc.this.id
   ssh_keys = [digitalocean_ssh_key.this.fingerprint]
   ipv6     = true
-  tags     = ["sentinel", "sentinel-${var.name}", count.index == 0 ? "sentinel-manager" : "sentinel-worker"]
+  tags     = ["sentinel", "sentinel-${var.name}", count.index < local.managers ? "sentinel-manager" : "sentinel-worker"]
 
   # A newer image must not replace running nodes; rebuilds are explicit.
   lifecycle {
@@ -49,16 +52,20 @@ resource "digitalocean_firewall" "nodes" {
   name        = "${var.name}-nodes"
   droplet_ids = digitalocean_droplet.node[*].id
 
+  # The edge's load balancer (edge.tf) reaches the managers from its own VPC address, which the
+  # world covers; it is named too, so narrowing the world later cannot cut it off.
   inbound_rule {
-    protocol         = "tcp"
-    port_range       = "80"
-    source_addresses = local.world
+    protocol                  = "tcp"
+    port_range                = "80"
+    source_addresses          = local.world
+    source_load_balancer_uids = [digitalocean_loadbalancer.edge.id]
   }
 
   inbound_rule {
-    protocol         = "tcp"
-    port_range       = "443"
-    source_addresses = local.world
+    protocol                  = "tcp"
+    port_range                = "443"
+    source_addresses          = local.world
+    source_load_balancer_uids = [digitalocean_loadbalancer.edge.id]
   }
 
   inbound_rule {

@@ -26,12 +26,12 @@ output "ssh_user" {
 }
 
 output "edge_addresses" {
-  description = "Public IPv4 addresses that serve 80/443: every node (swarm routing mesh)."
-  value       = digitalocean_droplet.node[*].ipv4_address
+  description = "The edge's one public IPv4: the load balancer in front of Traefik on the managers, TCP 80/443 passed through."
+  value       = [digitalocean_loadbalancer.edge.ip]
 }
 
 output "floating_address" {
-  description = "No VRRP address in a cloud: 80/443 answer on every node (edge_addresses)."
+  description = "No VRRP address in a cloud: the load balancer's address (edge_addresses) is the edge's one address."
   value       = ""
 }
 

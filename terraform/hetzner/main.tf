@@ -16,6 +16,9 @@ locals {
 
   ssh_sources = compact([var.control_plane_cidr, var.admin_cidr])
   world       = ["0.0.0.0/0", "::/0"]
+
+  # Swarm managers (control_plane/topology.py): nodes 0-2 from 3 nodes on, else node 0 alone.
+  managers = var.nodes >= 3 ? 3 : 1
 }
 
 # --- private network --------------------------------------------------------
@@ -91,7 +94,7 @@ resource "hcloud_server" "node" {
 
   labels = {
     "sentinel-cluster" = var.name
-    "sentinel-role"    = count.index == 0 ? "manager" : "worker"
+    "sentinel-role"    = count.index < local.managers ? "manager" : "worker"
   }
 
   public_net {

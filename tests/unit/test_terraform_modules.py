@@ -2,8 +2,9 @@
 
 No cloud can be reached and no provider plugin is downloaded, so the modules are checked
 as text: `terraform fmt`, parsing with python-hcl2, the shared variable/output contract,
-the firewall rules and the backup bucket (private, versioned, kept on destroy, reached with
-least privilege, secrets marked sensitive) read from the parsed HCL.
+the firewall rules, the backup bucket (private, versioned, kept on destroy, reached with
+least privilege, secrets marked sensitive) and the edge's load balancer (TCP 80/443 passed
+through to the swarm managers, edge_addresses its address) read from the parsed HCL.
 
 Layout: terraform/<provider>/ is a cluster module (every provider, `local` included);
 terraform/<cloud>/controlplane/ creates the control plane's own server; terraform/contract/
@@ -23,7 +24,7 @@ import pytest
 
 import hcl2  # python-hcl2, from the `test` extra; missing means failing, not skipping
 
-from control_plane import firewall
+from control_plane import firewall, topology
 
 ROOT = Path(__file__).resolve().parents[2]
 TERRAFORM = ROOT / "terraform"
@@ -743,6 +744,431 @@ def test_backup_secrets_are_sensitive_and_never_defaulted(module_dir):
                 if SECRET_NAME.search(arg) or re.search(r"access|user|_key", arg):
                     assert re.search(r"\b(var|local)\.", json.dumps(value)), \
                         f"provider {provider}: {arg} is a literal (credentials come from the environment or `extra`)"
+
+
+# --- the edge's load balancer -------------------------------------------------------
+# Traefik runs on every swarm manager; one load balancer per cloud cluster passes TCP 80/443
+# through to the managers, and `edge_addresses` is its address.
+
+EDGE_LOAD_BALANCERS = {"aws": "aws_lb", "digitalocean": "digitalocean_loadbalancer",
+                       "hetzner": "hcloud_load_balancer"}
+EDGE_FORWARDING = {("tcp", 80, 80), ("tcp", 443, 443)}  # (protocol, listen port, target port)
+EDGE_HEALTH = {("tcp", 80)}
+NODES_TRIED = range(1, 8)
+
+
+def _expr(value) -> str:
+    """An HCL expression's text, without the ${ } python-hcl2 wraps it in."""
+    text = value if isinstance(value, str) else json.dumps(value)
+    m = re.fullmatch(r"\$\{(.*)\}", text.strip(), re.S)
+    return m[1] if m else text
+
+
+def _expand_expr(value, module: dict) -> str:
+    """_expr with every local.X holding an expression replaced by (its expression), repeatedly."""
+    text = _expr(value)
+    local_values = _locals(module)
+    for _ in range(10):
+        new = re.sub(r"\blocal\.([A-Za-z_][\w-]*)",
+                     lambda m: f"({_expr(local_values[m[1]])})" if isinstance(local_values.get(m[1]), str) else m[0],
+                     text)
+        if new == text:
+            break
+        text = new
+    return text
+
+
+_TOKEN = re.compile(r"\s*(\d+|var\.nodes\b|min\b|max\b|>=|<=|==|!=|&&|\|\||[-+*/<>!?:(),])")
+
+
+def _count_for(expr: str, nodes: int) -> int:
+    """Evaluate a small numeric HCL expression of var.nodes (numbers, + - * /, comparisons,
+    ! && ||, c ? a : b, min, max, parentheses) for a given `nodes`. Anything else (a resource,
+    another variable, a function) fails the test: teach this evaluator."""
+    tokens, pos = [], 0
+    while pos < len(expr.rstrip()):
+        m = _TOKEN.match(expr, pos)
+        assert m, f"cannot evaluate {expr!r} at {expr[pos:]!r}"
+        tokens.append(m[1])
+        pos = m.end()
+    tokens.append("")
+
+    def take(*want):
+        if tokens[0] in want:
+            return tokens.pop(0)
+        return None
+
+    def need(tok):
+        assert take(tok) is not None, f"cannot evaluate {expr!r}: {tok!r} expected at {tokens[0]!r}"
+
+    def ternary():
+        cond = binary(0)
+        if take("?"):
+            yes = ternary()
+            need(":")
+            no = ternary()
+            return yes if cond else no
+        return cond
+
+    levels = [("||",), ("&&",), ("==", "!="), ("<", "<=", ">", ">="), ("+", "-"), ("*", "/")]
+    ops = {"||": lambda a, b: a or b, "&&": lambda a, b: a and b, "==": lambda a, b: a == b,
+           "!=": lambda a, b: a != b, "<": lambda a, b: a < b, "<=": lambda a, b: a <= b,
+           ">": lambda a, b: a > b, ">=": lambda a, b: a >= b, "+": lambda a, b: a + b,
+           "-": lambda a, b: a - b, "*": lambda a, b: a * b, "/": lambda a, b: a / b}
+
+    def binary(level):
+        if level == len(levels):
+            return unary()
+        left = binary(level + 1)
+        while (op := take(*levels[level])) is not None:
+            left = ops[op](left, binary(level + 1))
+        return left
+
+    def unary():
+        if take("!"):
+            return not unary()
+        if take("-"):
+            return -unary()
+        if take("("):
+            value = ternary()
+            need(")")
+            return value
+        if (fn := take("min", "max")) is not None:
+            need("(")
+            args = [ternary()]
+            while take(","):
+                args.append(ternary())
+            need(")")
+            return (min if fn == "min" else max)(args)
+        if take("var.nodes"):
+            return nodes
+        tok = tokens.pop(0)
+        assert tok.isdigit(), f"cannot evaluate {expr!r}: unexpected {tok!r}"
+        return int(tok)
+
+    value = ternary()
+    assert tokens == [""], f"cannot evaluate {expr!r}: left over {tokens[:-1]}"
+    return value
+
+
+def _manager_counts(expr: str) -> dict[int, int]:
+    return {n: _count_for(expr, n) for n in NODES_TRIED}
+
+
+def _expected_manager_counts() -> dict[int, int]:
+    return {n: topology.manager_count(n) for n in NODES_TRIED}
+
+
+def _instances(module: dict, body: dict) -> list[tuple[str | None, dict]]:
+    """A resource's instances as (each.key, body with "${each.value}" replaced by the value):
+    one per element of a for_each over a map or list (literal or local), else the body alone."""
+    each = body.get("for_each")
+    if each is None:
+        return [(None, body)]
+    m = re.fullmatch(r"\$\{local\.([\w-]+)\}", str(each))
+    value = _locals(module).get(m[1]) if m else each
+    if isinstance(value, dict):
+        items = list(value.items())
+    elif isinstance(value, list):
+        items = [(str(v), v) for v in value]
+    else:
+        pytest.fail(f"cannot expand for_each {each!r}: teach _instances()")
+
+    def put(obj, v):
+        if isinstance(obj, dict):
+            return {k: put(x, v) for k, x in obj.items()}
+        if isinstance(obj, list):
+            return [put(x, v) for x in obj]
+        return v if obj == "${each.value}" else obj
+
+    return [(k, put(body, v)) for k, v in items]
+
+
+def _refers(value, address: str, attrs: str = r"[\w]+") -> bool:
+    """value names address.<attr> (address like hcloud_load_balancer.edge; [..] index allowed)."""
+    return re.search(rf"\b{re.escape(address)}(\[[^\]]*\])?\.({attrs})\b", json.dumps(value)) is not None
+
+
+def _edge_lb(module: dict, cloud: str) -> tuple[str, dict]:
+    lbs = _resources(module, EDGE_LOAD_BALANCERS[cloud])
+    assert len(lbs) == 1, f"expected one {EDGE_LOAD_BALANCERS[cloud]}, found {len(lbs)}"
+    return lbs[0]
+
+
+@dataclass
+class Edge:
+    forwarding: set      # {(protocol, listen port, target port)}
+    health: set          # {(protocol, port)} the targets are checked on
+    terminates_tls: list  # what would terminate TLS (or rewrite the stream) at the load balancer
+    manager_expr: str    # how many managers are targets, as an expression of var.nodes
+    target_ref: str      # the node resource the targets index, e.g. hcloud_server.node
+
+
+def edge_of(module: dict, cloud: str) -> Edge:
+    """What the module's load balancer forwards, checks and targets, read from the parsed HCL."""
+    lb_name, lb = _edge_lb(module, cloud)
+    lb_addr = f"{EDGE_LOAD_BALANCERS[cloud]}.{lb_name}"
+    forwarding, health, tls = set(), set(), []
+    if cloud == "hetzner":
+        services = [(k, s) for _, body in _resources(module, "hcloud_load_balancer_service")
+                    for k, s in _instances(module, body)]
+        for key, s in services:
+            assert _refers(s.get("load_balancer_id"), lb_addr, "id"), f"service {key}: another load balancer"
+            proto = str(s.get("protocol")).lower()
+            forwarding.add((proto, _port(s.get("listen_port")), _port(s.get("destination_port"))))
+            if proto != "tcp" or s.get("http"):
+                tls.append(f"service {key}: protocol {proto} / http block (terminates at the load balancer)")
+            if s.get("proxyprotocol") is True:
+                tls.append(f"service {key}: PROXY protocol (Traefik does not read it)")
+            for hc in _as_list(s.get("health_check")):
+                health.add((str(hc.get("protocol")).lower(), _port(hc.get("port"))))
+        targets = _resources(module, "hcloud_load_balancer_target")
+        assert len(targets) == 1, "one hcloud_load_balancer_target resource, counted over the managers"
+        _, t = targets[0]
+        assert _refers(t.get("load_balancer_id"), lb_addr, "id")
+        assert str(t.get("type")) == "server" and t.get("use_private_ip") is True
+        assert re.fullmatch(r"\$\{hcloud_server\.node\[count\.index\]\.id\}", str(t.get("server_id"))), t
+        return Edge(forwarding, health, tls, _expand_expr(t.get("count"), module), "hcloud_server.node")
+    if cloud == "digitalocean":
+        for r in _as_list(lb.get("forwarding_rule")):
+            entry, target = str(r.get("entry_protocol")).lower(), str(r.get("target_protocol")).lower()
+            forwarding.add((entry if entry == target else f"{entry}->{target}",
+                            _port(r.get("entry_port")), _port(r.get("target_port"))))
+            if entry != "tcp" or target != "tcp" or r.get("certificate_name") or r.get("certificate_id"):
+                tls.append(f"forwarding_rule {entry}/{r.get('entry_port')}: not TCP pass-through")
+        for flag in ("redirect_http_to_https", "enable_proxy_protocol"):
+            if lb.get(flag) is True:
+                tls.append(f"{flag} (HTTP handling or a PROXY header at the load balancer)")
+        for hc in _as_list(lb.get("healthcheck")):
+            health.add((str(hc.get("protocol")).lower(), _port(hc.get("port"))))
+        assert not lb.get("droplet_tag"), "targets by droplet ids (the managers), not a tag"
+        m = re.fullmatch(r"slice\(digitalocean_droplet\.node\[\*\]\.id,\s*0,\s*(.+)\)",
+                         _expand_expr(lb.get("droplet_ids"), module), re.S)
+        assert m, f"droplet_ids must be slice(digitalocean_droplet.node[*].id, 0, <managers>): {lb.get('droplet_ids')}"
+        return Edge(forwarding, health, tls, m[1], "digitalocean_droplet.node")
+    if cloud == "aws":
+        groups = {}
+        for tg_name, body in _resources(module, "aws_lb_target_group"):
+            for key, tg in _instances(module, body):
+                groups[(tg_name, key)] = tg
+        for _, body in _resources(module, "aws_lb_listener"):
+            for key, li in _instances(module, body):
+                assert _refers(li.get("load_balancer_arn"), lb_addr, "arn|id"), f"listener {key}: another LB"
+                proto = str(li.get("protocol")).upper()
+                for arg in ("certificate_arn", "ssl_policy", "alpn_policy"):
+                    if li.get(arg):
+                        tls.append(f"listener {key}: {arg}")
+                if proto != "TCP":
+                    tls.append(f"listener {key}: protocol {proto}")
+                actions = _as_list(li.get("default_action"))
+                assert len(actions) == 1 and actions[0].get("type") == "forward", f"listener {key}: {actions}"
+                ref = re.search(r"aws_lb_target_group\.([\w-]+)(\[each\.key\])?\.arn", str(actions[0].get("target_group_arn")))
+                assert ref, f"listener {key}: forwards to no aws_lb_target_group"
+                tg = groups[(ref[1], key if ref[2] else None)]
+                tg_proto = str(tg.get("protocol")).upper()
+                if tg_proto != "TCP" or tg.get("proxy_protocol_v2") is True:
+                    tls.append(f"target group {ref[1]}[{key}]: protocol {tg_proto} / PROXY protocol")
+                assert str(tg.get("target_type", "instance")) == "instance"
+                forwarding.add((proto.lower() if tg_proto == proto else f"{proto}->{tg_proto}".lower(),
+                                _port(li.get("port")), _port(tg.get("port"))))
+                for hc in _as_list(tg.get("health_check")):
+                    health.add((str(hc.get("protocol", "HTTP")).lower(), _port(hc.get("port", "traffic-port"))))
+        attachments = _resources(module, "aws_lb_target_group_attachment")
+        assert len(attachments) == 1, "one aws_lb_target_group_attachment resource, over (port, manager)"
+        _, at = attachments[0]
+        assert re.search(r"aws_lb_target_group\.[\w-]+\[", str(at.get("target_group_arn")))
+        m = re.fullmatch(r"\$\{aws_instance\.node\[each\.value\.(\w+)\]\.id\}", str(at.get("target_id")))
+        assert m, f"target_id must index aws_instance.node by the for_each's manager: {at.get('target_id')}"
+        each = _expand_expr(at.get("for_each"), module)
+        ranges = re.findall(r"\brange\(((?:[^()]|\((?:[^()]|\([^()]*\))*\))*)\)", each)
+        assert len(ranges) == 1 and re.search(rf"\b{m[1]}\s*=", each), \
+            f"for_each must range over the managers once and name the node index {m[1]}: {each}"
+        return Edge(forwarding, health, tls, ranges[0], "aws_instance.node")
+    pytest.fail(f"teach edge_of() how {cloud}'s load balancer forwards and targets")
+
+
+@pytest.mark.parametrize("cloud", CLOUDS)
+def test_edge_load_balancer_in_the_cluster_network(cloud):
+    module = _load_module(TERRAFORM / cloud)
+    name, lb = _edge_lb(module, cloud)
+    if cloud == "hetzner":
+        assert lb.get("load_balancer_type") == "lb11"
+        servers = dict(_resources(module, "hcloud_server"))
+        assert lb.get("location") == servers["node"]["location"] == "${var.region}"
+        nets = [b for _, b in _resources(module, "hcloud_load_balancer_network")
+                if _refers(b.get("load_balancer_id"), f"hcloud_load_balancer.{name}", "id")]
+        assert len(nets) == 1 and re.search(r"\bhcloud_network(_subnet)?\.[\w-]+\.id\b", json.dumps(nets[0]))
+    elif cloud == "digitalocean":
+        assert lb.get("region") == "${var.region}"
+        assert _refers(lb.get("vpc_uuid"), "digitalocean_vpc.this", "id")
+        assert lb.get("size_unit") == 1 and "size" not in lb, "the smallest size (size_unit 1)"
+    elif cloud == "aws":
+        assert lb.get("load_balancer_type") == "network"
+        assert lb.get("internal", False) is False, "internet-facing"
+        subnets = json.dumps([lb.get("subnets"), lb.get("subnet_mapping")])
+        assert re.search(r"\baws_subnet\.nodes\.id\b", subnets), "in the nodes' public subnet"
+    else:
+        pytest.fail(f"teach this test where {cloud}'s load balancer stands")
+
+
+@pytest.mark.parametrize("cloud", CLOUDS)
+def test_edge_load_balancer_passes_tcp_80_and_443_through(cloud):
+    edge = edge_of(_load_module(TERRAFORM / cloud), cloud)
+    assert edge.forwarding == EDGE_FORWARDING
+    assert edge.terminates_tls == [], "Traefik terminates TLS (ACME): the load balancer passes TCP through"
+
+
+@pytest.mark.parametrize("cloud", CLOUDS)
+def test_edge_load_balancer_checks_tcp_80(cloud):
+    assert edge_of(_load_module(TERRAFORM / cloud), cloud).health == EDGE_HEALTH
+
+
+@pytest.mark.parametrize("cloud", CLOUDS)
+def test_edge_load_balancer_targets_the_managers(cloud):
+    """Nodes 0-2 from 3 nodes on, else node 0 alone: control_plane/topology.py's count."""
+    module = _load_module(TERRAFORM / cloud)
+    edge = edge_of(module, cloud)
+    assert _manager_counts(edge.manager_expr) == _expected_manager_counts(), edge.manager_expr
+    assert re.search(r"\bvar\.nodes\b", edge.manager_expr), "the count follows var.nodes"
+    rtype, rname = edge.target_ref.split(".")
+    nodes = dict(_resources(module, rtype))
+    assert nodes[rname].get("count") == "${var.nodes}", f"{edge.target_ref} is not the cluster's nodes"
+
+
+@pytest.mark.parametrize("cloud", CLOUDS)
+def test_edge_load_balancer_reaches_the_managers(cloud):
+    """The firewall admits the load balancer on 80/443: Hetzner over the (unfiltered) private
+    network, DigitalOcean by the load balancer's id or the world, AWS (client IPs preserved) from
+    the world."""
+    module = _load_module(TERRAFORM / cloud)
+    name, _ = _edge_lb(module, cloud)
+    if cloud == "hetzner":
+        assert firewall_types(module) <= FIREWALLS_NOT_FILTERING_PRIVATE
+        return  # use_private_ip is checked in edge_of()
+    for port in (80, 443):
+        if cloud == "digitalocean":
+            rules = [r for _, fw in _resources(module, "digitalocean_firewall")
+                     for r in _blocks(fw, "inbound_rule") if r.get("port_range") == str(port)]
+            assert any(_refers(r.get("source_load_balancer_uids"), f"digitalocean_loadbalancer.{name}", "id")
+                       or _is_world(_expand(r.get("source_addresses"), module)) for r in rules), port
+        else:
+            sources = " ".join(r.sources for r in ingress_rules(module) if r.covers(port, "tcp"))
+            assert "0.0.0.0/0" in sources, f"{port}/tcp: the NLB keeps the client's address"
+
+
+@pytest.mark.parametrize("cloud", CLOUDS)
+def test_edge_addresses_is_the_load_balancer(cloud):
+    module = _load_module(TERRAFORM / cloud)
+    name, lb = _edge_lb(module, cloud)
+    value = _named(module, "output")["edge_addresses"]["value"]
+    assert isinstance(value, list) and len(value) == 1, "one address: the load balancer's"
+    if cloud == "hetzner":
+        assert _refers(value[0], f"hcloud_load_balancer.{name}", "ipv4")
+    elif cloud == "digitalocean":
+        assert _refers(value[0], f"digitalocean_loadbalancer.{name}", "ip")
+    elif cloud == "aws":
+        eip = re.search(r"\baws_eip\.([\w-]+)\.public_ip\b", json.dumps(value[0]))
+        assert _refers(value[0], f"aws_lb.{name}", "dns_name") or (
+            eip and any(_refers(m.get("allocation_id"), f"aws_eip.{eip[1]}", "id")
+                        for m in _as_list(lb.get("subnet_mapping")))), "the NLB's Elastic IP or DNS name"
+    else:
+        pytest.fail(f"teach this test {cloud}'s load balancer address")
+
+
+# The checker itself: what a wrong load balancer looks like is seen as wrong.
+
+def test_manager_count_evaluator():
+    assert _manager_counts("var.nodes >= 3 ? 3 : 1") == _expected_manager_counts()
+    assert _manager_counts("(min(var.nodes, 3) == 3 ? 3 : 1)") == _expected_manager_counts()
+    for wrong in ("min(var.nodes, 3)", "var.nodes", "1", "3", "var.nodes > 3 ? 3 : 1"):
+        assert _manager_counts(wrong) != _expected_manager_counts(), wrong
+    with pytest.raises(AssertionError):
+        _count_for("length(hcloud_server.node)", 3)
+
+
+BAD_EDGES = {
+    "hetzner_https_service": ("hetzner", '''
+resource "hcloud_load_balancer" "edge" {
+  name = "x"
+}
+resource "hcloud_load_balancer_service" "s" {
+  for_each         = { http = 80, https = 443 }
+  load_balancer_id = hcloud_load_balancer.edge.id
+  protocol         = each.value == 443 ? "https" : "tcp"
+  listen_port      = each.value
+  destination_port = each.value
+  http {
+    certificates = [1]
+  }
+}
+resource "hcloud_load_balancer_target" "t" {
+  count            = var.nodes
+  type             = "server"
+  load_balancer_id = hcloud_load_balancer.edge.id
+  server_id        = hcloud_server.node[count.index].id
+  use_private_ip   = true
+}
+'''),
+    "digitalocean_every_node_and_tls": ("digitalocean", '''
+locals {
+  managers = min(var.nodes, 3)
+}
+resource "digitalocean_loadbalancer" "edge" {
+  forwarding_rule {
+    entry_protocol   = "https"
+    entry_port       = 443
+    target_protocol  = "http"
+    target_port      = 80
+    certificate_name = "c"
+  }
+  healthcheck {
+    protocol = "http"
+    port     = 8082
+  }
+  droplet_ids = slice(digitalocean_droplet.node[*].id, 0, local.managers)
+}
+'''),
+    "aws_tls_listener": ("aws", '''
+locals {
+  ports = { https = 443 }
+}
+resource "aws_lb" "edge" {
+  load_balancer_type = "network"
+}
+resource "aws_lb_target_group" "edge" {
+  for_each = local.ports
+  port     = each.value
+  protocol = "TCP"
+}
+resource "aws_lb_listener" "edge" {
+  for_each          = local.ports
+  load_balancer_arn = aws_lb.edge.arn
+  port              = each.value
+  protocol          = "TLS"
+  certificate_arn   = "arn:aws:acm:x"
+  default_action {
+    type             = "forward"
+    target_group_arn = aws_lb_target_group.edge[each.key].arn
+  }
+}
+resource "aws_lb_target_group_attachment" "m" {
+  for_each         = { for i in range(var.nodes) : i => { node = i } }
+  target_group_arn = aws_lb_target_group.edge["https"].arn
+  target_id        = aws_instance.node[each.value.node].id
+}
+'''),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_EDGES))
+def test_edge_checker_flags_termination_and_wrong_targets(tmp_path, case):
+    cloud, text = BAD_EDGES[case]
+    (tmp_path / "main.tf").write_text(text)
+    edge = edge_of(_load_module(tmp_path), cloud)
+    assert edge.forwarding != EDGE_FORWARDING or edge.terminates_tls
+    assert edge.terminates_tls
+    assert edge.health != EDGE_HEALTH
+    assert _manager_counts(edge.manager_expr) != _expected_manager_counts()
 
 
 # --- tests of the checker itself -------------------------------------------------
