@@ -283,6 +283,7 @@ IMAGES_KEY = "images"                        # the local image tags init used
 STACK_IMAGES_KEY = "stack_images"            # the images as the cluster pulls them
 DCS_MEMBERS_KEY = "dcs_members"              # etcd's members
 EDGE_SLOTS_KEY = "edge_slots"                # which app holds which edge network
+REGISTRY_NODE_KEY = "registry_node"        # the node of the registry and Prometheus
 EDGE_BEHIND_KEY = "edge_behind"              # managers a route write missed (services/edge.py)
 
 

@@ -116,8 +116,11 @@ class ClusterService:
         for n in nodes:
             ssh.record_host_key(n.address)
 
+        # The registry and Prometheus go to the backup node where there is one: losing node 0
+        # then stops neither deploys nor the judge's metrics.
+        self.store.put(names.REGISTRY_NODE_KEY, (topology.backup_node(outputs) or nodes[0]).name)
         registry_host = self.p.registry_host
-        tls = secrets.registry_tls(self.p.dir / "registry-tls", outputs.manager_private_address)
+        tls = secrets.registry_tls(self.p.dir / "registry-tls", self.p.registry_node.inner_address)
         op.step("configuring nodes with Ansible")
         inv = ansible.inventory_for(nodes, outputs.ssh_user)
         ansible.run_playbook("node.yml", inv, {
@@ -152,34 +155,36 @@ class ClusterService:
 
     def _deploy_platform(self, op: Operation, spec: ClusterCreate, images: dict[str, str],
                          nodes: list[Node], tls: dict[str, Path]) -> None:
-        manager = nodes[0]
+        manager, home = nodes[0], self.p.registry_node  # home: the registry's and Prometheus's node
+        files_hosts = ",".join(dict.fromkeys([manager.name, home.name]))
         inv = ansible.inventory_for(nodes, self.p.outputs.ssh_user)
         reg_pw = secrets.get("registry_password")
         admin_pw = secrets.get("admin_password")
         out = self.p.dir / "platform"
         out.mkdir(parents=True, exist_ok=True, mode=0o700)
         local = spec.image_set == "local"
-        docker = Docker(manager.address)
+        docker = Docker(home.address)
 
-        op.step("starting the cluster registry")
+        op.step(f"starting the cluster registry on {home.name}")
         if local:
             # Nodes pull everything from the cluster registry, except the registry itself.
             have = docker.run(image_inspect_argv(images["registry"]), check=False)
             if have.returncode != 0:
                 executor.pipe(image_save_argv(images["registry"]),
-                              ssh.ssh_argv(manager.address, "docker", "load"),
-                              what="copying the registry image to the manager")
+                              ssh.ssh_argv(home.address, "docker", "load"),
+                              what=f"copying the registry image to {home.name}")
         files = {
             "platform/registry.yml": render("registry.yml.j2", images=images,
                                             endpoint_mode=spec.endpoint_mode,
-                                            edge_node=manager.name),
+                                            registry_node=home.name),
             "registry/htpasswd": secrets.htpasswd_line(REGISTRY_USER, reg_pw) + "\n",
             "registry/registry.crt": tls["cert"].read_text(),
             "registry/registry.key": tls["key"].read_text(),
         }
         ansible.run_playbook("platform.yml", inv, {
             "platform_files": self._write_files(out, files), "stack_file": "registry.yml",
-            "stack_name": "sentinel-registry", "registry_login": False}, step=op.step)
+            "stack_name": "sentinel-registry", "registry_login": False,
+            "files_hosts": files_hosts}, step=op.step)
 
         registry = self.p.registry()
         pushed = {}
@@ -195,7 +200,7 @@ class ClusterService:
             "platform/platform.yml": render(
                 "platform.yml.j2", images={**stack_images, "grafana": stack_images.get("grafana")},
                 endpoint_mode=spec.endpoint_mode, publish_mode=spec.publish_mode,
-                edge_node=manager.name, edge_networks=spec.edge_networks,
+                monitoring_node=home.name, edge_networks=spec.edge_networks,
                 throttle="50ms", acme_email=spec.email, acme_server=spec.acme_server,
                 acme_ca=ACME_CA_PATH if acme_ca else None, https_port=spec.https_port,
                 tls_redirect=bool(spec.email)),
@@ -221,7 +226,8 @@ class ClusterService:
         ansible.run_playbook("platform.yml", inv, {
             "platform_files": files, "stack_file": "platform.yml",
             "stack_name": "sentinel", "registry_login": True, "registry_user": REGISTRY_USER,
-            "registry_password": reg_pw, "registry_host": self.p.registry_host}, step=op.step)
+            "registry_password": reg_pw, "registry_host": self.p.registry_host,
+            "files_hosts": files_hosts}, step=op.step)
         op.step("waiting for Traefik to answer")
         self.p.traefik().wait_for(lambda: self.p.traefik().get("overview") is not None,
                                   "its configuration", timeout=180, interval=0.5)

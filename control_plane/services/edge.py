@@ -14,9 +14,9 @@ import ipaddress
 from pathlib import Path
 from typing import Callable
 
-from .. import ansible, executor, names, providers, ssh, traefik
+from .. import ansible, executor, names, providers, secrets, ssh, traefik
 from ..errors import CommandFailed
-from ..platform import Platform
+from ..platform import REGISTRY_USER, Platform
 from ..records import Node
 from ..templates import render
 
@@ -59,7 +59,9 @@ class Edge:
                 if outputs.floating_address and interface else {})
         ansible.run_playbook("edge.yml", ansible.inventory_for(nodes, outputs.ssh_user), {
             "edge_files": traefik_files(self.p.dir / "platform"), "keepalived_conf": conf,
-            "keepalived_path": names.KEEPALIVED_CONF}, step=step)
+            "keepalived_path": names.KEEPALIVED_CONF, "registry_host": self.p.registry_host,
+            "registry_user": REGISTRY_USER, "registry_password": secrets.get("registry_password")},
+            step=step)
         for m in managers[1:]:
             self.send_routes(managers[0].address, m.address)
 

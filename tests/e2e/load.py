@@ -66,6 +66,11 @@ class Load:
         return self.total / max(self.ended - self.started, 1e-9)
 
 
+def failure(r: httpx.Response) -> str:
+    """A failed answer as a test prints it: its status, the version that gave it, its text."""
+    return f"{r.status_code} {r.headers.get('x-app-version')} {r.text[:120]}"
+
+
 class Writer:
     """Inserts rows through the app (POST /api/todos) as fast as answers come, one client,
     recording every acknowledged id with the time it was sent, and every failure with the times
@@ -100,7 +105,7 @@ class Writer:
     def _once(self, c: httpx.Client, i: int) -> int | str:
         """One request: the acknowledged row's id, or what went wrong."""
         r = c.post(f"{self.base}/api/todos", json={"title": f"{self.prefix}-{i}"})
-        return r.json()["id"] if r.status_code == 201 else str(r.status_code)
+        return r.json()["id"] if r.status_code == 201 else failure(r)
 
     def __enter__(self) -> "Writer":
         self._thread.start()
@@ -134,4 +139,4 @@ class Reader(Writer):
 
     def _once(self, c: httpx.Client, i: int) -> int | str:
         r = c.get(f"{self.base}/api/todos")
-        return i if r.status_code == 200 else str(r.status_code)
+        return i if r.status_code == 200 else failure(r)

@@ -313,15 +313,14 @@ def test_a_single_copy_whose_node_is_lost_comes_back_from_its_backups(platform, 
 def node_0_killed_the_edge_moves_and_the_control_plane_goes_on(platform) -> None:
     """3 nodes: node 0 (the first manager) killed under load. The edge's floating address moves to
     another manager's Traefik, reads and writes through it come back, no acknowledged row is lost,
-    and the control plane works through another manager (`db status`, `canary traffic`); node 0,
-    back, gets the routes it missed."""
+    and the control plane works through another manager (`canary deploy`, `canary traffic`,
+    `db status`); node 0, back, gets the routes it missed."""
     edge = platform.json("cluster", "inspect")["edge"]
     vip, first = edge["floating_address"], f"{NAME}-node-0"
     assert vip and edge["addresses"] == [vip], edge
     assert edge["managers"] == [f"{NAME}-node-{i}" for i in range(3)], edge
     vbase = f"http://{vip}"
     assert httpx.get(f"{vbase}/api/todos", headers={"Host": DOMAIN}, timeout=5).status_code == 200
-    platform.cli("canary", "deploy", APP, "--image", "todo:2", "--weight", "10", "--yes", timeout=600)
     try:
         with Reader(vbase, DOMAIN, "edge-read") as r, Writer(vbase, DOMAIN, "edge") as w:
             time.sleep(3)
@@ -333,15 +332,28 @@ def node_0_killed_the_edge_moves_and_the_control_plane_goes_on(platform) -> None
                    or w.back_after(killed_at) is None or r.back_after(killed_at) is None):
                 assert time.monotonic() < deadline, (r.failures[-3:], w.failures[-3:])
                 time.sleep(0.5)
-            # while node 0 is away, through another manager
-            assert platform.json("db", "status", APP)["primary"]
+            reads_back, writes_back = r.back_after(killed_at), w.back_after(killed_at)
+            settled = time.monotonic()
+            # while node 0 is away, through another manager: a canary deployed (its image pushed
+            # to the registry, which is on the backup node), its traffic moved, the database's status
+            platform.cli("canary", "deploy", APP, "--image", "todo:2", "--weight", "10", "--yes",
+                         timeout=600)
+            deployed = time.monotonic()
             platform.cli("canary", "traffic", APP, "--weight", "50", timeout=120)
+            assert platform.json("db", "status", APP)["primary"]
             time.sleep(1)
-        reads_back, writes_back = r.back_after(killed_at), w.back_after(killed_at)
         # figures: docs/benchmarks.md ("The edge on every manager")
         print(f"node 0 killed: reads back through {vip} after {reads_back:.1f} s, "
               f"writes after {writes_back:.1f} s")
         assert reads_back < 15 and writes_back < 20, (reads_back, writes_back)
+        late = sorted((round(f[0] - killed_at, 2), f[2]) for f in r.failures + w.failures
+                      if f[0] > settled)
+        # Once the edge had moved: the canary (todo:2, version "2") failed no request. A burst of
+        # 503s from production was seen once here while the swarm rescheduled node 0's tasks
+        # (docs/operations.md, "Not yet"): counted and printed, so the next runs say more.
+        print(f"after the edge moved ({settled - killed_at:.1f} s; canary deployed at "
+              f"{deployed - killed_at:.1f} s): {len(late)} failed requests", late[:3], late[-3:])
+        assert [f for f in late if f[1].split(" ")[1:2] == ["2"]] == [], late[:5]
     finally:
         start_once_swarm_saw_it_down(platform, first, via="1")
     assert len(w.ids()) > 20 and present(platform, w.ids()) == len(w.ids())

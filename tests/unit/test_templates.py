@@ -10,7 +10,7 @@ IMAGES = {"traefik": "t:1", "prometheus": "p:1", "node_exporter": "n:1", "regist
 
 
 def platform(**kw):
-    ctx = dict(images=IMAGES, endpoint_mode="dnsrr", publish_mode="host", throttle="50ms", edge_node="c-node-0",
+    ctx = dict(images=IMAGES, endpoint_mode="dnsrr", publish_mode="host", throttle="50ms", monitoring_node="c-backup",
                edge_networks=4,
                acme_email=None, acme_server=None, acme_ca=None, https_port=443, tls_redirect=False)
     return yaml.safe_load(render("platform.yml.j2", **{**ctx, **kw}))
@@ -27,6 +27,18 @@ def test_platform_stack_uses_dnsrr_and_host_ports():
     assert "--providers.providersThrottleDuration=50ms" in t["command"]
     assert "grafana" not in s["services"]
     assert s["services"]["node-exporter"]["deploy"]["mode"] == "global"
+
+
+def test_traefik_runs_on_every_manager_and_prometheus_beside_the_registry():
+    s = platform()
+    t = s["services"]["traefik"]["deploy"]
+    assert t["mode"] == "global" and t["placement"]["constraints"] == ["node.role == manager"]
+    assert s["services"]["prometheus"]["deploy"]["placement"]["constraints"] == \
+        ["node.hostname == c-backup"]
+    r = yaml.safe_load(render("registry.yml.j2", images=IMAGES, endpoint_mode="dnsrr",
+                              registry_node="c-backup"))
+    assert r["services"]["registry"]["deploy"]["placement"]["constraints"] == \
+        ["node.hostname == c-backup"]
 
 
 def test_each_app_gets_an_edge_network_of_its_own_and_only_traefik_joins_them_all():
