@@ -129,6 +129,14 @@ class Writer:
             return 0.0 if self.first_ack_after(t) is not None else None
         return next((a - t for a, _ in self.acked if a > last_fail), None)
 
+    def first_back_after(self, t: float) -> float | None:
+        """Seconds from `t` (a fault) to the first acknowledged request sent after the first
+        failure that followed it; 0 when nothing failed; None when nothing has succeeded since."""
+        first_fail = min((sent for sent, ended, _ in self.failures if ended > t), default=None)
+        if first_fail is None:
+            return 0.0 if self.first_ack_after(t) is not None else None
+        return next((a - t for a, _ in self.acked if a > first_fail), None)
+
     def quiet_for(self) -> float:
         """Seconds since the last failure ended (since the start when none has failed)."""
         return time.monotonic() - max((ended for _, ended, _ in self.failures), default=0.0)

@@ -326,14 +326,15 @@ def node_0_killed_the_edge_moves_and_the_control_plane_goes_on(platform) -> None
             time.sleep(3)
             killed_at = time.monotonic()
             subprocess.run(["docker", "kill", first], check=True, capture_output=True)
-            deadline = killed_at + 90
+            deadline = killed_at + 150
             while (time.monotonic() - killed_at < Writer.TIMEOUT + 1
                    or min(w.quiet_for(), r.quiet_for()) < 3
                    or w.back_after(killed_at) is None or r.back_after(killed_at) is None):
                 assert time.monotonic() < deadline, (r.failures[-3:], w.failures[-3:])
                 time.sleep(0.5)
-            reads_back, writes_back = r.back_after(killed_at), w.back_after(killed_at)
+            reads_back, writes_back = r.first_back_after(killed_at), w.first_back_after(killed_at)
             settled = time.monotonic()
+            after_kill = [f for f in r.failures + w.failures if f[0] >= killed_at]
             # while node 0 is away, through another manager: a canary deployed (its image pushed
             # to the registry, which is on the backup node), its traffic moved, the database's status
             platform.cli("canary", "deploy", APP, "--image", "todo:2", "--weight", "10", "--yes",
@@ -344,7 +345,9 @@ def node_0_killed_the_edge_moves_and_the_control_plane_goes_on(platform) -> None
             time.sleep(1)
         # figures: docs/benchmarks.md ("The edge on every manager")
         print(f"node 0 killed: reads back through {vip} after {reads_back:.1f} s, "
-              f"writes after {writes_back:.1f} s")
+              f"writes after {writes_back:.1f} s; {len(after_kill)} failed requests until "
+              f"quiet for 3 s, at {settled - killed_at:.1f} s",
+              [(round(t - killed_at, 1), what[:90]) for t, _, what in sorted(after_kill)[-4:]])
         assert reads_back < 15 and writes_back < 20, (reads_back, writes_back)
         late = sorted((round(f[0] - killed_at, 2), f[2]) for f in r.failures + w.failures
                       if f[0] > settled)
