@@ -15,6 +15,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections import Counter
 from pathlib import Path
 
 import httpx
@@ -34,6 +35,7 @@ class Client(threading.Thread):
         self.base, self.write = base, write
         self.ok: list[tuple[float, int]] = []
         self.failed: list[float] = []
+        self.why: Counter = Counter()  # what the failures were (status, version, text)
         self.stop = threading.Event()
 
     def run(self) -> None:
@@ -50,17 +52,25 @@ class Client(threading.Thread):
                     else:
                         r = c.get(f"{self.base}/api/todos")
                         good, row = r.status_code == 200, 0
-                    (self.ok.append((t, row)) if good else self.failed.append(t))
-                except httpx.HTTPError:
+                    if good:
+                        self.ok.append((t, row))
+                    else:
+                        self.failed.append(t)
+                        self.why[f"{r.status_code} v{r.headers.get('x-app-version')} {r.text[:60]}"] += 1
+                except httpx.HTTPError as e:
                     self.failed.append(t)
+                    self.why[type(e).__name__] += 1
                 time.sleep(0.01)
 
     def back_after(self, t: float) -> float | None:
-        """Seconds from `t` to the first good answer sent after the last failure after `t`."""
-        last = max((f for f in self.failed if f > t), default=None)
-        if last is None:
+        """Seconds from `t` to the first good answer sent after the first failure after `t`."""
+        first = min((f for f in self.failed if f > t), default=None)
+        if first is None:
             return 0.0
-        return next((s - t for s, _ in self.ok if s > last), None)
+        return next((s - t for s, _ in self.ok if s > first), None)
+
+    def last_failure_after(self, t: float) -> float:
+        return max((f - t for f in self.failed if f > t), default=0.0)
 
 
 def holder(floating: str) -> str:
@@ -92,10 +102,11 @@ def rounds(home: Path, kills: int) -> None:
         killed = time.monotonic()
         subprocess.run(["docker", "kill", victim], check=True, capture_output=True)
         deadline = killed + 120
+        # until both are back and nothing has failed for 5 s (later bursts are counted too)
         while time.monotonic() < deadline and (
-                time.monotonic() - killed < 8 or any(c.back_after(killed) is None for c in readers)):
+                time.monotonic() - killed < 8 or any(c.back_after(killed) is None for c in readers)
+                or any(time.monotonic() - killed - c.last_failure_after(killed) < 5 for c in readers)):
             time.sleep(0.2)
-        time.sleep(3)
         for c in readers:
             c.stop.set()
             c.join()
@@ -125,6 +136,9 @@ def rounds(home: Path, kills: int) -> None:
         print(f"kill {k + 1} ({victim}): reads back after {reads[-1]:.2f} s, writes after "
               f"{writes[-1]:.2f} s; {len(ids)} rows acknowledged, {missing} missing; back with "
               f"every route {caught[-1]:.0f} s after it was started", flush=True)
+        for c in readers:
+            print(f"   {'writes' if c.write else 'reads'}: {len(c.failed)} failed, the last "
+                  f"{c.last_failure_after(killed):.1f} s after the kill: {dict(c.why)}", flush=True)
     print(f"edge holder killed, reads back after, s:  {summary(reads)}")
     print(f"edge holder killed, writes back after, s: {summary(writes)}")
     print(f"acknowledged rows lost: {lost} of {acked} in {kills} kills")
