@@ -5,6 +5,7 @@ import subprocess
 
 import pytest
 
+from cli.platform_cmds import edge_line
 from control_plane import names, platform, traefik
 from control_plane.records import Node
 from control_plane.services.edge import Edge, keepalived_configs, traefik_files
@@ -175,3 +176,12 @@ def test_a_manager_that_was_away_catches_up_from_one_that_took_every_write(tmp_p
     assert Edge(P()).catch_up() == [] and sent == []
     assert store.get(names.EDGE_BEHIND_KEY) == []
 
+
+
+def test_cluster_inspect_says_where_the_edge_answers_in_one_line():
+    floating = {"addresses": ["172.29.0.8"], "floating_address": "172.29.0.8",
+                "managers": ["c-node-0", "c-node-1", "c-node-2"], "behind": ["c-node-0"]}
+    assert edge_line(floating) == ("edge: 172.29.0.8 (floating between c-node-0, c-node-1, "
+                                   "c-node-2); catching up: c-node-0")
+    one = {"addresses": ["127.0.0.1"], "floating_address": "", "managers": ["c-node-0"], "behind": []}
+    assert edge_line(one) == "edge: 127.0.0.1 (Traefik on c-node-0)"
