@@ -33,6 +33,7 @@ NAME, SUBNET = "rcp", "172.31.0.0/24"
 HTTP, HTTPS, API = 28080, 28081, 28443
 SERVER = f"{NAME}-control-plane"
 MANAGER = "172.31.0.10"  # cidrhost(subnet, 10) in terraform/local
+BACKUP = "172.31.0.9"  # cidrhost(subnet, 9): the backup node, which runs the registry
 # A TCP connection, reported in one word: open, refused or timeout.
 PROBE = ("import socket, sys\n"
          "try:\n    socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=5).close(); print('open')\n"
@@ -147,13 +148,14 @@ def test_remote_control_plane_end_to_end(remote):
     assert versions(r, 20) == Counter({"2": 20})
 
     # Deploy and canary went through ssh and the edge only: from the server, the manager's
-    # admin entrypoint (Traefik's API, Prometheus) and its registry are refused, though they
-    # listen (this host, outside the emulated firewall, reaches them); the edge answers.
+    # admin entrypoint (Traefik's API, Prometheus) and the registry (on the backup node) are
+    # refused, though they listen (this host, outside the emulated firewall, reaches them); the
+    # edge answers.
     assert r.server("systemctl", "is-active", "sentinel-firewall").stdout.strip() == "active"
-    for port in (8082, 5000):
-        assert subprocess.run([sys.executable, "-c", PROBE, MANAGER, str(port)], capture_output=True,
-                              text=True, timeout=30).stdout.strip() == "open", port
-        assert r.probe_from_server(MANAGER, port) == "refused", port
+    for host, port in ((MANAGER, 8082), (BACKUP, 5000)):
+        assert subprocess.run([sys.executable, "-c", PROBE, host, str(port)], capture_output=True,
+                              text=True, timeout=30).stdout.strip() == "open", (host, port)
+        assert r.probe_from_server(host, port) == "refused", (host, port)
     assert r.probe_from_server(MANAGER, 22) == "open"
     assert r.probe_from_server(MANAGER, 80) == "open"
 
