@@ -23,6 +23,16 @@ from .db_objects import DbObjects
 from ..records import App, Canary, Database, Process, ProcessSpec
 
 
+DEPLOY_ATTEMPTS = 3
+
+
+def out_of_sequence(error: str) -> bool:
+    """Swarm refused a service update made from a version that changed meanwhile: a rolling
+    update still in progress (the previous deploy's) moves the version as it goes, so a deploy
+    right after another can race it. Sending the same stack again converges."""
+    return "update out of sequence" in error
+
+
 def db_env(app: str, db: Database, password: str) -> dict[str, str]:
     """What the app's tasks get to reach their database: one address (HAProxy, which follows the
     primary) and libpq settings that notice a dead peer within seconds instead of minutes."""
@@ -249,8 +259,15 @@ class Stack:
         text = self.render(app, canary, web)
         with self._lock:
             self._deployed_at[app.name] = time.time()
-        self.p.docker.run(stack_deploy_argv(app.name), input=text, timeout=120,
-                          what="docker stack deploy")
+        for attempt in range(1, DEPLOY_ATTEMPTS + 1):
+            try:
+                self.p.docker.run(stack_deploy_argv(app.name), input=text, timeout=120,
+                                  what="docker stack deploy")
+                break
+            except CommandFailed as e:
+                if attempt == DEPLOY_ATTEMPTS or not out_of_sequence(e.message):
+                    raise
+                time.sleep(attempt)  # the update that raced it lands; the deploy is idempotent
         if app.db:
             self.objects.forget_old(app.name, keep=set(self.objects.ensure(app).values()))
 

@@ -456,3 +456,11 @@ def test_a_web_process_that_never_answers_its_health_check_is_told_about_port():
     assert [names.web_role(s) for s in ("shop_web", "shop_canary", "shop_baseline", "shop_worker",
                                         "shop_canary-worker", "shop_pg-0", "web")] == [
         "production", "canary", "baseline", None, None, None, None]
+
+
+def test_a_deploy_that_raced_a_rolling_update_is_sent_again_and_nothing_else_is():
+    from control_plane.services.stack import out_of_sequence
+    seen = ("docker stack deploy failed: failed to update service ledger_backup: Error response "
+            "from daemon: rpc error: code = Unknown desc = update out of sequence")
+    assert out_of_sequence(seen)
+    assert not out_of_sequence("docker stack deploy failed: image todo:9 not found")
