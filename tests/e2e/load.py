@@ -122,20 +122,19 @@ class Writer:
         return next((a - t for a, _ in self.acked if a > t), None)
 
     def back_after(self, t: float) -> float | None:
-        """Seconds from `t` (a fault) to the first acknowledged write sent after the last failure
-        that ended after it; 0 when nothing failed; None when nothing has succeeded since."""
-        last_fail = max((sent for sent, ended, _ in self.failures if ended > t), default=None)
-        if last_fail is None:
-            return 0.0 if self.first_ack_after(t) is not None else None
-        return next((a - t for a, _ in self.acked if a > last_fail), None)
+        """Seconds from `t` (a fault) to the first acknowledged request sent after the last
+        failure that ended after it; 0 when nothing failed; None when nothing has succeeded since."""
+        return self._back(t, max)
 
     def first_back_after(self, t: float) -> float | None:
-        """Seconds from `t` (a fault) to the first acknowledged request sent after the first
-        failure that followed it; 0 when nothing failed; None when nothing has succeeded since."""
-        first_fail = min((sent for sent, ended, _ in self.failures if ended > t), default=None)
-        if first_fail is None:
+        """The same from the first failure after `t`: when requests were answered again at all."""
+        return self._back(t, min)
+
+    def _back(self, t: float, pick) -> float | None:
+        fail = pick((sent for sent, ended, _ in self.failures if ended > t), default=None)
+        if fail is None:
             return 0.0 if self.first_ack_after(t) is not None else None
-        return next((a - t for a, _ in self.acked if a > first_fail), None)
+        return next((a - t for a, _ in self.acked if a > fail), None)
 
     def quiet_for(self) -> float:
         """Seconds since the last failure ended (since the start when none has failed)."""
