@@ -350,7 +350,7 @@ def node_0_killed_the_edge_moves_and_the_control_plane_goes_on(platform) -> None
               dict(Counter(what[:40] for _, _, what in after_kill)),
               [(round(t - killed_at, 1), what[:60]) for t, _, what in sorted(after_kill)[::500]])
         # Not bounded tighter than the wait above (150 s): after the module's earlier kills both
-        # production tasks sit on node 0 (the swarm does not move tasks back), and killing it
+        # production tasks most likely sit on node 0 (the swarm does not move tasks back), and killing it
         # leaves no task for 45-65 s (docs/operations.md, "Not yet"); bench/edge.py has figures.
         late = sorted((round(f[0] - killed_at, 2), f[2]) for f in r.failures + w.failures
                       if f[0] > settled)
