@@ -59,6 +59,24 @@ def task_ids_argv(service: str, *, running_only: bool = False) -> list[str]:
     return argv + (["--filter", "desired-state=running"] if running_only else []) + [service]
 
 
+def service_ids_argv(label: str) -> list[str]:
+    """The ids of the services carrying `label` (a key, or key=value), one per line."""
+    return ["docker", "service", "ls", "-q", "--filter", f"label={label}"]
+
+
+def running_task_ids_argv(services: Iterable[str]) -> list[str]:
+    """The ids of the tasks the swarm wants running, of all `services`, one per line."""
+    return ["docker", "service", "ps", "-q", "--no-trunc", "--filter", "desired-state=running",
+            *services]
+
+
+def service_restart_argv(service: str) -> list[str]:
+    """Every task of a service replaced, one at a time as its update_config says (start-first:
+    the new one runs before the old one stops); not waited for. The scheduler places each new
+    task on the eligible node with the fewest of the service's tasks, which spreads them."""
+    return ["docker", "service", "update", "--force", "--detach", service]
+
+
 def service_inspect_argv(services: Iterable[str]) -> list[str]:
     return ["docker", "service", "inspect", *services]
 

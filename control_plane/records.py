@@ -67,6 +67,19 @@ class Task(Record):
     node: str = ""  # its node's hostname, when asked for
     since: float | None = None  # when it entered its state
     exit_code: int | None = None
+    service_id: str = ""
+
+
+class SwarmService(Record):
+    """An app's replicated service as `docker service inspect` reports it (what spreading its
+    tasks over the nodes needs to know)."""
+    id: str
+    name: str
+    app: str
+    role: str  # the sentinel.role label: production, canary, baseline, production-worker ...
+    replicas: int
+    pinned: bool  # placed on named nodes or capped per node: the swarm already decides where
+    updating: bool  # an update (or its rollback) is under way
 
 
 class EtcdMember(Record):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 from .docker_cli import Docker, node_ls_argv, task_ids_argv, task_inspect_argv
-from .records import NodeStatus, Task
+from .records import NodeStatus, SwarmService, Task
 
 
 def parse_time(text: str | None) -> float | None:
@@ -41,8 +41,30 @@ def task_rows(tasks: list[dict], nodes: dict[str, str] | None = None) -> list[Ta
                         desired=t.get("DesiredState", ""), error=st.get("Err", ""),
                         node_id=t.get("NodeID"), node=(nodes or {}).get(t.get("NodeID"), ""),
                         since=parse_time(st.get("Timestamp")),
-                        exit_code=(st.get("ContainerStatus") or {}).get("ExitCode")))
+                        exit_code=(st.get("ContainerStatus") or {}).get("ExitCode"),
+                        service_id=t.get("ServiceID", "")))
     return out
+
+
+# UpdateStatus states of an update still moving tasks (swarm's UpdateState values).
+UPDATING = {"updating", "paused", "rollback_started", "rollback_paused"}
+
+
+def swarm_service(d: dict) -> SwarmService | None:
+    """`docker service inspect` JSON of one service -> SwarmService; None for a global service."""
+    spec = d.get("Spec") or {}
+    replicated = (spec.get("Mode") or {}).get("Replicated")
+    if replicated is None:
+        return None
+    labels = spec.get("Labels") or {}
+    placement = (spec.get("TaskTemplate") or {}).get("Placement") or {}
+    named = ("node.hostname==", "node.id==")
+    pinned = bool(placement.get("MaxReplicas")) or any(
+        c.replace(" ", "").startswith(named) for c in placement.get("Constraints") or [])
+    return SwarmService(id=d.get("ID", ""), name=spec.get("Name", ""),
+                        app=labels.get("sentinel.app", ""), role=labels.get("sentinel.role", ""),
+                        replicas=replicated.get("Replicas", 0), pinned=pinned,
+                        updating=(d.get("UpdateStatus") or {}).get("State", "") in UPDATING)
 
 
 def swarm_node(d: dict) -> NodeStatus:

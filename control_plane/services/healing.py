@@ -2,7 +2,8 @@
 the machine has answered for half a minute (a node back inside the heartbeat window, a hung swarm agent, an engine that
 stopped) gets its engine restarted, which brings it back; a node that cannot be reached is named once, with the
 command that replaces it. A manager that missed route changes while away gets every route file
-again (services/edge.py). All are events of the cluster.
+again (services/edge.py). Those are events of the cluster. An app whose tasks all ended up on one
+node is spread again (services/spread.py), also an event of the cluster.
 
 One loop per control plane, started with the API. It never touches a node while a cluster
 operation (init, scale, destroy) runs, and restarts a node's engine at most once every
@@ -16,6 +17,7 @@ from ..jobs import Jobs
 from ..loops import Loop
 from ..platform import Platform
 from .edge import Edge
+from .spread import Spreader
 
 EVERY = 20.0
 # A node that comes back by itself (a restart, a short network cut) is listed ready again
@@ -50,6 +52,7 @@ class NodeHealer(Loop):
         self.store = platform.store
         self.jobs = jobs
         self.edge = Edge(platform)
+        self.spreader = Spreader(platform, lambda target: self.jobs.busy(target))
         self._down_since: dict[str, float] = {}
         self._healed_at: dict[str, float] = {}
         self._named: set[str] = set()
@@ -78,6 +81,10 @@ class NodeHealer(Loop):
                 continue
             if self._heal(node, address, now):
                 healed.append(node)
+        try:
+            self.spreader.round(now)
+        except CommandFailed:
+            pass  # the manager stopped answering: the next round looks again
         return healed
 
     def _heal(self, node: str, address: str, now: float) -> bool:

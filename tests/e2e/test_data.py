@@ -321,6 +321,17 @@ def node_0_killed_the_edge_moves_and_the_control_plane_goes_on(platform) -> None
     assert edge["managers"] == [f"{NAME}-node-{i}" for i in range(3)], edge
     vbase = f"http://{vip}"
     assert httpx.get(f"{vbase}/api/todos", headers={"Host": DOMAIN}, timeout=5).status_code == 200
+    # The module's earlier kills of node 1 leave production's tasks wherever the swarm restarted
+    # them (it never moves them back); the healing loop spreads them again (services/spread.py).
+    deadline, nodes = time.monotonic() + 180, []
+    while len(set(nodes)) < 2:
+        assert time.monotonic() < deadline, f"production's tasks stayed on {nodes}"
+        time.sleep(3)
+        nodes = [t["node"] for t in platform.json("inspect", "app", APP)["tasks"]
+                 if t["name"].startswith(f"{APP}_web.") and t["state"] == "running"]
+    spread = [e["message"] for e in platform.json("cluster", "inspect")["events"]
+              if e["kind"] == "tasks-spread"]
+    print(f"production's tasks on {sorted(nodes)}; spread by the healing loop: {spread}")
     try:
         with Reader(vbase, DOMAIN, "edge-read") as r, Writer(vbase, DOMAIN, "edge") as w:
             time.sleep(3)
@@ -349,9 +360,9 @@ def node_0_killed_the_edge_moves_and_the_control_plane_goes_on(platform) -> None
               f"quiet for 3 s, at {settled - killed_at:.1f} s",
               dict(Counter(what[:40] for _, _, what in after_kill)),
               [(round(t - killed_at, 1), what[:60]) for t, _, what in sorted(after_kill)[::500]])
-        # Not bounded tighter than the wait above (150 s): after the module's earlier kills both
-        # production tasks most likely sit on node 0 (the swarm does not move tasks back), and killing it
-        # leaves no task for 45-65 s (docs/operations.md, "Not yet"); bench/edge.py has figures.
+        # The 5 s and 10 s are bench/edge.py's (docs/benchmarks.md); here, on a loaded
+        # machine, a bound that still catches an edge that did not move or tasks left on node 0.
+        assert reads_back < 15 and writes_back < 20, (reads_back, writes_back)
         late = sorted((round(f[0] - killed_at, 2), f[2]) for f in r.failures + w.failures
                       if f[0] > settled)
         # Once the edge had moved: the canary (todo:2, version "2") failed no request. A burst of

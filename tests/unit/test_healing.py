@@ -23,8 +23,16 @@ def test_a_node_is_helped_only_after_a_minute_down_and_not_again_at_once():
     assert due({"n1": "ready"}, since, {}, now=2000.0) == ({}, [])
 
 
+class NoApps:
+    """A swarm with no app service: the spreading part of a round has nothing to do."""
+    def out(self, argv, **kw):
+        assert argv[:3] == ["docker", "service", "ls"], argv
+        return ""
+
+
 class Platform:
     state = "ready"
+    docker = NoApps()
 
     def __init__(self, store, states):
         self.store, self.states = store, states

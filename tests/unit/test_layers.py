@@ -11,7 +11,7 @@ from cli.main import COMMANDS
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGES = ("control_plane", "cli")
 # The services from the bottom up: a module may import only those listed before it.
-SERVICE_LAYERS = ["oneoff", "dcs", "edge", "db_objects", "stack", "routes", "plan", "analysis", "database",
+SERVICE_LAYERS = ["oneoff", "dcs", "edge", "spread", "db_objects", "stack", "routes", "plan", "analysis", "database",
                   "copies", "teardown", "backup", "release", "cluster", "apps", "canary", "progressive",
                   "db_ops", "manifest", "report", "backup_schedule", "healing", "state_backup", "builds", "previews", "pushes",
                   "wiring"]

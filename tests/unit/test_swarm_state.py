@@ -16,10 +16,10 @@ def test_a_leftover_rollback_from_an_older_update_is_ignored():
 
 
 def test_task_rows_are_structured():
-    rows = ss.task_rows([{"ID": "t1", "Slot": 2, "DesiredState": "running", "NodeID": "n1",
+    rows = ss.task_rows([{"ID": "t1", "Slot": 2, "DesiredState": "running", "NodeID": "n1", "ServiceID": "s1",
                           "Status": {"State": "starting", "Err": "", "Timestamp": "2026-11-27T10:00:00Z",
                                      "ContainerStatus": {"ExitCode": 0}}}], {"n1": "c-node-1"})
     assert [r.model_dump() for r in rows] == [
         {"id": "t1", "slot": 2, "state": "starting", "desired": "running", "error": "",
          "node_id": "n1", "node": "c-node-1", "since": ss.parse_time("2026-11-27T10:00:00Z"),
-         "exit_code": 0}]
+         "exit_code": 0, "service_id": "s1"}]
