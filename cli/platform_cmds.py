@@ -1,6 +1,7 @@
 """init, cluster inspect/scale, destroy, server start/stop/status."""
 from __future__ import annotations
 
+import os
 import time
 from typing import Optional
 
@@ -76,6 +77,16 @@ def init(
     publish_mode: str = typer.Option("host", help="host or ingress for the edge ports."),
     scrape_interval: str = typer.Option("2s", help="Prometheus scrape interval; also the early "
                                         "check's period (1s-60s)."),
+    backup_repo: Optional[str] = typer.Option(
+        None, help="s3://BUCKET[/FOLDER]: the apps' backups in S3-compatible object storage "
+        "(keys from AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY) instead of the backup node."),
+    backup_repo_endpoint: Optional[str] = typer.Option(
+        None, help="With --backup-repo: the S3 API's host[:port] (HTTPS)."),
+    backup_repo_region: str = typer.Option("us-east-1", help="With --backup-repo: the bucket's region."),
+    backup_repo_ca: Optional[str] = typer.Option(
+        None, help="With --backup-repo: PEM file of the endpoint's CA, when not a public one."),
+    backup_repo_uri_style: str = typer.Option(
+        "path", help="With --backup-repo: path (https://endpoint/bucket) or host (https://bucket.endpoint)."),
     yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation."),
     json_out: bool = typer.Option(False, "--json", help="Machine-readable output."),
 ):
@@ -92,6 +103,8 @@ def init(
         validation.port(https_port, "--https-port")
         acme_ca_pem = validation.pem_bundle_file(acme_ca) if acme_ca else None
         validation.acme_settings(email, acme_server, acme_ca_pem)
+        object_storage = _object_storage(backup_repo, backup_repo_endpoint, backup_repo_region,
+                                         backup_repo_ca, backup_repo_uri_style)
     except SentinelError as e:
         fail(e.message)
     from .remote_cmds import ensure_remote_server, is_remote
@@ -110,6 +123,8 @@ def init(
             "domain": domain, "email": email, "acme_server": acme_server, "acme_ca": acme_ca_pem, "image_set": image_set,
             "endpoint_mode": endpoint_mode, "publish_mode": publish_mode,
             "scrape_interval": scrape_interval}
+    if object_storage:
+        body["backup_repo"] = object_storage
     if region:
         body["region"] = region
     if size:
@@ -132,6 +147,33 @@ def init(
     _show_recovery_key(key)
 
 
+def _object_storage(url: str | None, endpoint: str | None, region: str, ca: str | None,
+                    uri_style: str) -> dict | None:
+    """init's --backup-repo options as the API's ObjectStorage; the key pair from the
+    environment (never a flag: it would stay in the shell's history)."""
+    from control_plane import validation
+    from control_plane.errors import InvalidInput
+
+    if not url:
+        if endpoint or ca:
+            raise InvalidInput(f"{'--backup-repo-endpoint' if endpoint else '--backup-repo-ca'} "
+                               "needs --backup-repo s3://BUCKET.")
+        return None
+    bucket, prefix = validation.backup_repo_url(url)
+    if not endpoint:
+        raise InvalidInput("--backup-repo needs --backup-repo-endpoint: the S3 API's host[:port], "
+                           f"such as s3.{region}.amazonaws.com.")
+    if uri_style not in ("path", "host"):
+        raise InvalidInput(f"--backup-repo-uri-style {uri_style!r} is not valid: give path or host.")
+    pem = validation.pem_bundle_file(ca, "--backup-repo-ca", "the S3 endpoint") if ca else None
+    repo = {"bucket": bucket, "prefix": prefix, "endpoint": endpoint, "region": region,
+            "uri_style": uri_style, "ca": pem,
+            "access_key_id": os.environ.get("AWS_ACCESS_KEY_ID", ""),
+            "secret_access_key": os.environ.get("AWS_SECRET_ACCESS_KEY", "")}
+    validation.object_storage(**{k: v for k, v in repo.items() if k != "uri_style"})
+    return repo
+
+
 @cluster_app.command("inspect")
 def cluster_inspect(json_out: bool = typer.Option(False, "--json")):
     """Nodes, roles, state, addresses, CPU/memory/disk, ingress URLs."""
@@ -149,6 +191,8 @@ def cluster_inspect(json_out: bool = typer.Option(False, "--json")):
         console().print(f"{k}: {v}")
     if c.get("edge"):
         console().print(edge_line(c["edge"]))
+    if c.get("backups"):
+        console().print(f"backups: {c['backups']}")
     if c.get("state_copy"):
         console().print(state_copy_line(c["state_copy"], time.time()))
     for line in c.get("single_points") or []:

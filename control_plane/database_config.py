@@ -94,21 +94,37 @@ def _check_patroni(data: dict, app: str) -> None:
 
 
 S3_KEYS = ("bucket", "endpoint", "region", "uri_style", "key_type")
+# Where a member finds the object storage's CA (a secret of its own, copied there at start).
+S3_CA_FILE = "/run/sentinel/s3-ca.crt"
+
+
+def s3_settings(bucket: str, prefix: str, endpoint: str, region: str, uri_style: str,
+                access_key_id: str, secret_access_key: str, has_ca: bool) -> dict:
+    """An object-storage repository given at init (models.ObjectStorage) in the shape of the
+    clouds' `backup_repository` output, which member_pgbackrest reads (pure)."""
+    host, _, port = endpoint.partition(":")
+    return {"type": "s3", "bucket": bucket, "prefix": prefix, "endpoint": host,
+            "port": int(port) if port else None, "region": region, "uri_style": uri_style,
+            "key_type": "shared", "access_key_id": access_key_id,
+            "secret_access_key": secret_access_key, "ca_file": S3_CA_FILE if has_ca else None}
 
 
 def member_pgbackrest(app: str, s3: dict | None = None, cluster: str = "sentinel",
                       retention_full: int = 2) -> str:
     """pgBackRest on a member: archive-push/get to the repository host over TLS, and a TLS
-    server so the repository host can take backups from this member. With `s3` (the clouds'
-    `backup_repository` output) the member reaches the bucket itself, under /<cluster>/<app>."""
+    server so the repository host can take backups from this member. With `s3` (object storage:
+    the clouds' `backup_repository` output, or the bucket given at init) the member reaches the
+    bucket itself, under [/<prefix>]/<cluster>/<app>."""
     if s3:
         missing = [k for k in S3_KEYS if not s3.get(k)]
         if missing or (s3["key_type"] == "shared" and not (s3.get("access_key_id") and
                                                           s3.get("secret_access_key"))):
             raise ValueError(f"backup_repository lacks {', '.join(missing) or 'its keys'}")
+    prefix = "/" + s3["prefix"] if s3 and s3.get("prefix") else ""
     text = render("pgbackrest.conf.j2", app=app, repo_host=False, stanza=names.stanza(app),
                   tls=MEMBER_TLS, client_cn=app, repo_alias=names.REPO_ALIAS, pgdata=names.PGDATA,
-                  members=[], s3=s3, repo_path=f"/{cluster}/{app}", retention_full=retention_full)
+                  members=[], s3=s3, repo_path=f"{prefix}/{cluster}/{app}",
+                  retention_full=retention_full)
     ini = parse_ini(text)
     assert ini[names.stanza(app)]["pg1-path"] == names.PGDATA
     assert ("repo1-host" in ini["global"]) != bool(s3)

@@ -10,6 +10,21 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+class ObjectStorage(Strict):
+    """An S3-compatible bucket that holds every app's backup repository (pgBackRest's
+    repo1-type=s3) instead of the backup node: off the platform's machines."""
+    bucket: str
+    prefix: str = Field(default="", description="folder inside the bucket")
+    endpoint: str = Field(description="host or host:port of the S3 API (HTTPS)")
+    region: str = "us-east-1"
+    uri_style: Literal["path", "host"] = Field(default="path", description="path: "
+                                               "https://endpoint/bucket (MinIO and most others)")
+    ca: str | None = Field(default=None, description="PEM: the endpoint's certificate "
+                           "authority, when it is not a public one")
+    access_key_id: str = Field(repr=False)
+    secret_access_key: str = Field(repr=False)
+
+
 class ClusterCreate(Strict):
     name: str = "sentinel"
     provider: Literal["local", "aws", "digitalocean", "hetzner"] = "local"
@@ -30,6 +45,9 @@ class ClusterCreate(Strict):
     scrape_interval: str = "2s"
     edge_networks: int = Field(default=32, description="how many apps the edge can hold: one "
                                "network per app, made at init")
+    backup_repo: ObjectStorage | None = Field(default=None, description="object storage for the "
+                                              "backups (default: the backup node, or the "
+                                              "cloud module's bucket)")
 
 
 class ClusterScale(Strict):

@@ -99,25 +99,73 @@ def node_count(value: int) -> int:
 PEM_CERT = "-----BEGIN CERTIFICATE-----"
 
 
-def pem_bundle_file(path: str, flag: str = "--acme-ca") -> str:
+def pem_bundle_file(path: str, flag: str = "--acme-ca", of: str = "the ACME server") -> str:
     """The text of a PEM certificate bundle the user names on the command line."""
     p = Path(path).expanduser()
     if not p.is_file():
         raise InvalidInput(f"{flag} {path} does not exist: give the path of a PEM file with the "
-                           "CA certificate(s) of the ACME server.")
+                           f"CA certificate(s) of {of}.")
     try:
         text = p.read_text()
     except (OSError, UnicodeDecodeError) as e:
         raise InvalidInput(f"{flag} {path} cannot be read ({e.__class__.__name__}): give a readable "
-                           "PEM file with the CA certificate(s) of the ACME server.")
-    return pem_bundle(text, f"{flag} {path}")
+                           f"PEM file with the CA certificate(s) of {of}.")
+    return pem_bundle(text, f"{flag} {path}", of)
 
 
-def pem_bundle(text: str, what: str = "acme_ca") -> str:
+def pem_bundle(text: str, what: str = "acme_ca", of: str = "the ACME server") -> str:
     if PEM_CERT not in text:
         raise InvalidInput(f"{what} holds no PEM certificate: give a file with "
-                           f"'{PEM_CERT}' blocks (the ACME server's CA).")
+                           f"'{PEM_CERT}' blocks ({of}'s CA).")
     return text
+
+
+# Object storage: S3's bucket naming rules; a prefix of plain path segments; every value ends up
+# in pgBackRest's configuration, so none may hold a space, a quote or a line break.
+_BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+_PREFIX = re.compile(r"^[A-Za-z0-9._-]+(/[A-Za-z0-9._-]+)*$")
+_REGION = re.compile(r"^[a-z0-9-]{1,40}$")
+_S3_KEY = re.compile(r"^[A-Za-z0-9/+=._-]{3,256}$")
+_IPV4 = re.compile(r"^[0-9]{1,3}(\.[0-9]{1,3}){3}$")
+
+
+def backup_repo_url(url: str) -> tuple[str, str]:
+    """`s3://bucket[/prefix]` -> (bucket, prefix)."""
+    scheme, sep, rest = url.partition("://")
+    bucket, _, prefix = rest.partition("/")
+    prefix = prefix.strip("/")
+    if scheme != "s3" or not sep or not _BUCKET.match(bucket) or (prefix and not _PREFIX.match(prefix)):
+        raise InvalidInput(f"--backup-repo {url!r} is not valid: give s3://BUCKET or "
+                           "s3://BUCKET/FOLDER (bucket of 3-63 lowercase letters, digits, '.' "
+                           "and '-').")
+    return bucket, prefix
+
+
+def s3_endpoint(value: str) -> tuple[str, int | None]:
+    """`host[:port]` -> (host, port or None for 443)."""
+    host, sep, port_text = value.rpartition(":") if ":" in value else (value, "", "")
+    if (not (_is_domain(host) or _IPV4.match(host) or host == "localhost")
+            or (sep and not (port_text.isdigit() and 1 <= int(port_text) <= 65535))):
+        raise InvalidInput(f"backup repository endpoint {value!r} is not valid: give the S3 "
+                           "API's host name and, unless it is 443, its port "
+                           "(s3.eu-west-1.amazonaws.com, minio.internal:9000).")
+    return host, int(port_text) if sep else None
+
+
+def object_storage(bucket: str, prefix: str, endpoint: str, region: str, access_key_id: str,
+                   secret_access_key: str, ca: str | None) -> None:
+    """Every part of an object-storage repository, as one sentence for the first bad one."""
+    if not _BUCKET.match(bucket) or (prefix and not _PREFIX.match(prefix)):
+        backup_repo_url(f"s3://{bucket}/{prefix}")
+    s3_endpoint(endpoint)
+    if not _REGION.match(region):
+        raise InvalidInput(f"backup repository region {region!r} is not valid: give the bucket's "
+                           "region, such as us-east-1.")
+    if not (_S3_KEY.match(access_key_id) and _S3_KEY.match(secret_access_key)):
+        raise InvalidInput("the backup repository's access key is missing or not valid: set "
+                           "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY to the bucket's key pair.")
+    if ca is not None:
+        pem_bundle(ca, "--backup-repo-ca", "the S3 endpoint")
 
 
 # Both end up in Traefik's command line: only what an address or a URL needs, never a space,

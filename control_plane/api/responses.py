@@ -120,6 +120,8 @@ class ClusterInfo(BaseModel):
     state: str | None = None
     nodes: list[Node]
     backup_node: Node | None = None
+    backups: str = Field(default="", description="where the apps' backup repositories are: "
+                         "s3://bucket/folder at an endpoint, or the backup node")
     ingress: Ingress
     edge: EdgeInfo | None = None
     events: list[Event] = Field(default=[], description="the platform's own latest events: "

@@ -19,6 +19,7 @@ from ..records import (App, Backup, Canary, Member, Preview, RepoInfo, RestorePl
                        Window)
 from .copies import CopyService
 from .database import DatabaseService
+from .db_objects import pgbackrest_mounts
 from .oneoff import run_one_off, telling_lines
 from .routes import Routes, routing
 from .stack import Stack
@@ -396,8 +397,7 @@ class BackupService:
             recover_argv(names.stanza(source.name), target, keep_old=keep_old,
                          archive=archive, drill_db=drill_db),
             networks=[names.db_network(source.name)],
-            secrets=[(objects["member_pgbackrest"], "pgbackrest.conf"), (objects["tls_key"], "tls.key"),
-                     (objects["tls_cert"], "tls.crt"), (objects["ca"], "ca.crt")],
+            secrets=pgbackrest_mounts(objects),
             mounts=mounts, constraints=[f"node.hostname == {node}"],
             env={"SENTINEL_COUNT_SQL": COUNT_SQL} if drill_db else None,
             labels={"sentinel.app": source.name, "sentinel.role": "db-restore"},

@@ -79,8 +79,18 @@ class ClusterService:
             validation.domain(spec.domain)
         validation.acme_settings(spec.email, spec.acme_server, spec.acme_ca)
         validation.scrape_interval(spec.scrape_interval)
+        if spec.backup_repo:
+            r = spec.backup_repo
+            validation.object_storage(r.bucket, r.prefix, r.endpoint, r.region, r.access_key_id,
+                                      r.secret_access_key, r.ca)
         raw = self.store.get(names.CLUSTER_KEY)
         existing = ClusterCreate(**raw) if raw else None
+        if existing and self.p.state == "ready" and existing.backup_repo != spec.backup_repo:
+            # The apps' repositories (their stanzas, WAL and backups) are where they were made.
+            where = (f"s3://{existing.backup_repo.bucket}" if existing.backup_repo
+                     else "the platform's own repository")
+            raise InvalidInput(f"this platform's backups go to {where} and `sentinel init` does not "
+                               "move them: run init with the same --backup-repo options.")
         if existing and existing.name != spec.name:
             raise InvalidInput(f"this control plane already manages cluster {existing.name!r}: "
                                "run `sentinel destroy` first or use that name.")
@@ -265,11 +275,22 @@ class ClusterService:
         return {"name": spec.name, "provider": spec.provider, "state": self.p.state,
                 "nodes": [n for n in nodes if n["role"] != "backup"],
                 "backup_node": next((n for n in nodes if n["role"] == "backup"), None),
+                "backups": self.backups_place(spec),
                 "ingress": {"http": self.p.edge_url(spec.domain),
                             "https": self.p.edge_url(spec.domain, https=True),
                             "prometheus": self.p.edge_url(f"prometheus.{spec.domain}")},
                 "edge": self.edge_info(nodes),
                 "events": self.store.events(target=names.CLUSTER_TARGET, limit=10)}
+
+    def backups_place(self, spec: ClusterCreate) -> str:
+        """Where the repositories are, in words (never the keys)."""
+        r = spec.backup_repo
+        if r:
+            return f"s3://{r.bucket}{'/' + r.prefix if r.prefix else ''} at {r.endpoint}"
+        repo = self.p.outputs.backup_repository or {}
+        if repo.get("type") == "s3":
+            return f"s3://{repo.get('bucket')} at {repo.get('endpoint')}"
+        return f"the backup node ({repo['name']})" if repo.get("name") else ""
 
     def edge_info(self, nodes: list[dict]) -> dict:
         outputs = self.p.outputs

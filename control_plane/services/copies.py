@@ -24,6 +24,7 @@ from ..platform import NotRunning, Platform
 from ..records import App, Node
 from ..swarm_state import tasks
 from .database import DatabaseService
+from .db_objects import pgbackrest_mounts
 
 # A source restored from scratch takes as long as a restore (the database's size); a restart
 # of a restored one, seconds.
@@ -128,9 +129,7 @@ class CopyService:
                 # The repository only: the database's network reaches it; nothing reaches this
                 # server (it listens on its socket alone).
                 networks=[names.db_network(source.name)],
-                secrets=[(objects["member_pgbackrest"], "pgbackrest.conf"),
-                         (objects["tls_key"], "tls.key"), (objects["tls_cert"], "tls.crt"),
-                         (objects["ca"], "ca.crt")],
+                secrets=pgbackrest_mounts(objects),
                 mounts=[f"type=bind,source={names.fast_dir(source.name)},target={names.FAST_MOUNT}"],
                 constraints=[f"node.hostname == {node.name}"],
                 labels={"sentinel.app": source.name, "sentinel.role": "copy-source"},

@@ -28,11 +28,6 @@ from ..records import App, Canary, Database, Member
 REPO_ENV = {"PGBACKREST_CONFIG": "/run/sentinel/pgbackrest.conf"}
 
 
-def pg_kinds(repo: bool) -> tuple[str, ...]:
-    return ("patroni", "member_pgbackrest", "tls_key", "tls_cert", "ca") + (
-        ("repo_pgbackrest",) if repo else ())
-
-
 def psql_argv(user: str, db: str, *, tuples: bool = False, script: bool = False) -> list[str]:
     argv = ["psql", "-X", "-v", "ON_ERROR_STOP=1", "-U", user, "-d", db]
     if tuples:
@@ -190,11 +185,11 @@ class DatabaseService:
 
     def repo_ready(self) -> bool:
         """The repository can be reached now (object storage is assumed reachable)."""
-        backup = self.store.backup_node()
+        backup = self.objects.repo_node()
         return backup is None or self.objects.node_states().get(backup.name) == "ready"
 
     def ensure_repo_folder(self, name: str) -> None:
-        backup = self.store.backup_node()
+        backup = self.objects.repo_node()
         if backup and self.repo_ready():
             ssh.run(backup.address, "mkdir", "-p", names.repo_path(name),
                     what="creating the backup repository folder")
@@ -618,7 +613,8 @@ class DatabaseService:
                 ssh.run(address, "rm", "-rf", "--", m.path, check=False, what="removing a copy")
                 continue
             Docker(address).remove_volume(names.member_volume(name, m.index), wait=30)
-        backup = self.store.backup_node()
+        # A repository in object storage is left in the bucket (its lifecycle rules decide).
+        backup = self.objects.repo_node()
         if backup:
             ssh.run(backup.address, "rm", "-rf", "--", names.repo_path(name), check=False)
         # The data is gone: so are the credentials that opened it (a new app of the same name

@@ -5,17 +5,28 @@ from __future__ import annotations
 
 from .. import executor, names, secrets
 from ..database_config import (FAST, MAX_MEMBER_INDEX, Passwords, database_url, haproxy_config,
-                               member_pgbackrest, patroni_config, repo_pgbackrest, tls_ext,
-                               tls_key_argv)
+                               member_pgbackrest, patroni_config, repo_pgbackrest, s3_settings,
+                               tls_ext, tls_key_argv)
 from ..docker_cli import (config_create_argv, config_ls_argv, config_rm_argv, secret_create_argv,
                           secret_ls_argv, secret_rm_argv)
 from ..platform import Platform
-from ..records import App
+from ..records import App, Node
 
 
-def pg_kinds(repo: bool) -> tuple[str, ...]:
+def pg_kinds(repo: bool, s3_ca: bool = False) -> tuple[str, ...]:
     return ("patroni", "member_pgbackrest", "tls_key", "tls_cert", "ca") + (
-        ("repo_pgbackrest",) if repo else ())
+        ("repo_pgbackrest",) if repo else ()) + (("s3_ca",) if s3_ca else ())
+
+
+# The secrets a task running pgBackRest against the app's repository mounts (a member, a restore,
+# a copy), with their file names: the object storage's CA only where there is one.
+PGBACKREST_FILES = (("member_pgbackrest", "pgbackrest.conf"), ("tls_key", "tls.key"),
+                    ("tls_cert", "tls.crt"), ("ca", "ca.crt"), ("s3_ca", "s3-ca.crt"))
+
+
+def pgbackrest_mounts(objects: dict[str, str]) -> list[tuple[str, str]]:
+    """(secret name, file name) of PGBACKREST_FILES among the app's secrets `objects` (pure)."""
+    return [(objects[kind], target) for kind, target in PGBACKREST_FILES if kind in objects]
 
 
 class DbObjects:
@@ -33,12 +44,21 @@ class DbObjects:
     def node_states(self) -> dict[str, str]:
         return self.p.node_states()
 
+    def repo_node(self) -> Node | None:
+        """The node that holds the repositories: the backup node, unless object storage does."""
+        return None if self.object_storage() else self.store.backup_node()
+
     def has_repo_node(self) -> bool:
-        return self.store.backup_node() is not None
+        return self.repo_node() is not None
 
     def object_storage(self) -> dict | None:
-        """The clouds' bucket (Terraform's `backup_repository` output), when that is where the
-        repositories live."""
+        """Where the repositories live when it is object storage: the bucket given at init
+        (`--backup-repo`), else the clouds' bucket (Terraform's `backup_repository` output)."""
+        given = self.p.spec.backup_repo
+        if given:
+            return s3_settings(given.bucket, given.prefix, given.endpoint, given.region,
+                               given.uri_style, given.access_key_id, given.secret_access_key,
+                               has_ca=given.ca is not None)
         repo = self.p.outputs.backup_repository or {}
         return repo if repo.get("type") == "s3" else None
 
@@ -76,6 +96,9 @@ class DbObjects:
                                                       self.p.spec.name), **self.tls(name)}
         if self.has_repo_node():
             out["repo_pgbackrest"] = repo_pgbackrest(name, members)
+        given = self.p.spec.backup_repo
+        if given and given.ca:
+            out["s3_ca"] = given.ca
         # For the web tasks (DATABASE_URL_FILE), not the members.
         out["database_url"] = database_url(names.db_service(name), app.db.user, app.db.name,
                                            secrets.get(names.db_credential(name)))
@@ -127,7 +150,7 @@ class DbObjects:
         db = app.db
         objects = self.ensure(app)
         repo = self.has_repo_node()
-        member_secrets = [objects[k] for k in pg_kinds(repo)]
+        member_secrets = [objects[k] for k in pg_kinds(repo, "s3_ca" in objects)]
         proxy_nodes = max(1, min(2, len(self.app_nodes(ready_only=False))))
         return {
             "user": db.user, "name": db.name, "password_secret": db.secret,
