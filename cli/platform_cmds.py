@@ -87,6 +87,9 @@ def init(
         None, help="With --backup-repo: PEM file of the endpoint's CA, when not a public one."),
     backup_repo_uri_style: str = typer.Option(
         "path", help="With --backup-repo: path (https://endpoint/bucket) or host (https://bucket.endpoint)."),
+    backup_repo_address: Optional[str] = typer.Option(
+        None, help="With --backup-repo: the endpoint's IPv4 address, when the nodes' DNS does "
+        "not know its name."),
     yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation."),
     json_out: bool = typer.Option(False, "--json", help="Machine-readable output."),
 ):
@@ -104,7 +107,7 @@ def init(
         acme_ca_pem = validation.pem_bundle_file(acme_ca) if acme_ca else None
         validation.acme_settings(email, acme_server, acme_ca_pem)
         object_storage = _object_storage(backup_repo, backup_repo_endpoint, backup_repo_region,
-                                         backup_repo_ca, backup_repo_uri_style)
+                                         backup_repo_ca, backup_repo_uri_style, backup_repo_address)
     except SentinelError as e:
         fail(e.message)
     from .remote_cmds import ensure_remote_server, is_remote
@@ -148,16 +151,17 @@ def init(
 
 
 def _object_storage(url: str | None, endpoint: str | None, region: str, ca: str | None,
-                    uri_style: str) -> dict | None:
+                    uri_style: str, address: str | None) -> dict | None:
     """init's --backup-repo options as the API's ObjectStorage; the key pair from the
     environment (never a flag: it would stay in the shell's history)."""
     from control_plane import validation
     from control_plane.errors import InvalidInput
 
     if not url:
-        if endpoint or ca:
-            raise InvalidInput(f"{'--backup-repo-endpoint' if endpoint else '--backup-repo-ca'} "
-                               "needs --backup-repo s3://BUCKET.")
+        given = next((f for f, v in (("--backup-repo-endpoint", endpoint), ("--backup-repo-ca", ca),
+                                     ("--backup-repo-address", address)) if v), None)
+        if given:
+            raise InvalidInput(f"{given} needs --backup-repo s3://BUCKET.")
         return None
     bucket, prefix = validation.backup_repo_url(url)
     if not endpoint:
@@ -167,7 +171,7 @@ def _object_storage(url: str | None, endpoint: str | None, region: str, ca: str 
         raise InvalidInput(f"--backup-repo-uri-style {uri_style!r} is not valid: give path or host.")
     pem = validation.pem_bundle_file(ca, "--backup-repo-ca", "the S3 endpoint") if ca else None
     repo = {"bucket": bucket, "prefix": prefix, "endpoint": endpoint, "region": region,
-            "uri_style": uri_style, "ca": pem,
+            "uri_style": uri_style, "ca": pem, "address": address,
             "access_key_id": os.environ.get("AWS_ACCESS_KEY_ID", ""),
             "secret_access_key": os.environ.get("AWS_SECRET_ACCESS_KEY", "")}
     validation.object_storage(**{k: v for k, v in repo.items() if k != "uri_style"})

@@ -183,9 +183,9 @@ def service_create_argv(name: str, image: str, command: list[str], *, restart: s
                         env: dict[str, str] | None = None, constraints: Iterable[str] = (),
                         labels: dict[str, str] | None = None, user: str | None = None,
                         entrypoint: str | None = None, secret_mode: str = "0400",
-                        stop_grace: str | None = None) -> list[str]:
+                        stop_grace: str | None = None, hosts: Iterable[str] = ()) -> list[str]:
     """One task of `image` running `command`, restarted on `restart` (none | on-failure | any).
-    secrets: (source, target)."""
+    secrets: (source, target); hosts: "name:address" lines of its /etc/hosts."""
     argv = ["docker", "service", "create", "--detach", "--name", name,
             "--restart-condition", restart, "--replicas", "1", "--endpoint-mode", "dnsrr",
             "--with-registry-auth"]
@@ -201,6 +201,8 @@ def service_create_argv(name: str, image: str, command: list[str], *, restart: s
         argv += ["--env", f"{k}={v}"]
     for c in constraints:
         argv += ["--constraint", c]
+    for h in hosts:
+        argv += ["--host", h]
     for k, v in (labels or {}).items():
         argv += ["--label", f"{k}={v}", "--container-label", f"{k}={v}"]
     if user:

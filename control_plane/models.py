@@ -21,6 +21,9 @@ class ObjectStorage(Strict):
                                                "https://endpoint/bucket (MinIO and most others)")
     ca: str | None = Field(default=None, description="PEM: the endpoint's certificate "
                            "authority, when it is not a public one")
+    address: str | None = Field(default=None, description="the endpoint's IPv4 address, when "
+                                "the nodes' DNS does not know its name (written into the "
+                                "/etc/hosts of the tasks that reach it)")
     access_key_id: str = Field(repr=False)
     secret_access_key: str = Field(repr=False)
 

@@ -153,11 +153,18 @@ def s3_endpoint(value: str) -> tuple[str, int | None]:
 
 
 def object_storage(bucket: str, prefix: str, endpoint: str, region: str, access_key_id: str,
-                   secret_access_key: str, ca: str | None) -> None:
+                   secret_access_key: str, ca: str | None, address: str | None = None) -> None:
     """Every part of an object-storage repository, as one sentence for the first bad one."""
     if not _BUCKET.match(bucket) or (prefix and not _PREFIX.match(prefix)):
         backup_repo_url(f"s3://{bucket}/{prefix}")
-    s3_endpoint(endpoint)
+    host, _ = s3_endpoint(endpoint)
+    if address is not None and not (_IPV4.match(address) and all(
+            int(b) <= 255 for b in address.split("."))):
+        raise InvalidInput(f"--backup-repo-address {address!r} is not valid: give the endpoint's "
+                           "IPv4 address, such as 10.0.0.5.")
+    if address is not None and _IPV4.match(host):
+        raise InvalidInput("--backup-repo-address is for an endpoint named by a host name: this "
+                           f"endpoint is already the address {host}.")
     if not _REGION.match(region):
         raise InvalidInput(f"backup repository region {region!r} is not valid: give the bucket's "
                            "region, such as us-east-1.")

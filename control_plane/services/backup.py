@@ -398,6 +398,7 @@ class BackupService:
                          archive=archive, drill_db=drill_db),
             networks=[names.db_network(source.name)],
             secrets=pgbackrest_mounts(objects),
+            hosts=self.db.objects.repo_hosts(),
             mounts=mounts, constraints=[f"node.hostname == {node}"],
             env={"SENTINEL_COUNT_SQL": COUNT_SQL} if drill_db else None,
             labels={"sentinel.app": source.name, "sentinel.role": "db-restore"},

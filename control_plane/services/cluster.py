@@ -82,7 +82,7 @@ class ClusterService:
         if spec.backup_repo:
             r = spec.backup_repo
             validation.object_storage(r.bucket, r.prefix, r.endpoint, r.region, r.access_key_id,
-                                      r.secret_access_key, r.ca)
+                                      r.secret_access_key, r.ca, r.address)
         raw = self.store.get(names.CLUSTER_KEY)
         existing = ClusterCreate(**raw) if raw else None
         if existing and self.p.state == "ready" and existing.backup_repo != spec.backup_repo:

@@ -130,6 +130,7 @@ class CopyService:
                 # server (it listens on its socket alone).
                 networks=[names.db_network(source.name)],
                 secrets=pgbackrest_mounts(objects),
+                hosts=self.db.objects.repo_hosts(),
                 mounts=[f"type=bind,source={names.fast_dir(source.name)},target={names.FAST_MOUNT}"],
                 constraints=[f"node.hostname == {node.name}"],
                 labels={"sentinel.app": source.name, "sentinel.role": "copy-source"},

@@ -51,6 +51,14 @@ class DbObjects:
     def has_repo_node(self) -> bool:
         return self.repo_node() is not None
 
+    def repo_hosts(self) -> list[str]:
+        """"name:address" for the /etc/hosts of tasks that reach the object storage, when its
+        address was given at init (the nodes' DNS does not know the endpoint's name)."""
+        given = self.p.spec.backup_repo
+        if not (given and given.address):
+            return []
+        return [f"{given.endpoint.partition(':')[0]}:{given.address}"]
+
     def object_storage(self) -> dict | None:
         """Where the repositories live when it is object storage: the bucket given at init
         (`--backup-repo`), else the clouds' bucket (Terraform's `backup_repository` output)."""
@@ -156,6 +164,7 @@ class DbObjects:
             "user": db.user, "name": db.name, "password_secret": db.secret,
             "image": self.p.stack_image("postgres"), "proxy_image": self.p.stack_image("haproxy"),
             "proxy_config": objects["haproxy"], "proxy_replicas": proxy_nodes,
+            "repo_hosts": self.repo_hosts(),
             "secrets": objects,
             "all_secrets": sorted(set(member_secrets) | {db.secret, objects["database_url"]}),
             "members": [{"key": m.key,

@@ -168,14 +168,14 @@ def test_a_copy_sources_service_argv_is_the_whole_command():
         networks=["app-todos"], secrets=[("todos-pg-member-1", "pgbackrest.conf")],
         mounts=[f"type=bind,source={names.fast_dir('todos')},target={names.FAST_MOUNT}"],
         constraints=["node.hostname == c-backup"], labels={"sentinel.role": "copy-source"},
-        stop_grace="30s")
+        stop_grace="30s", hosts=["s3.internal:10.0.0.5"])
     assert argv == [
         "docker", "service", "create", "--detach", "--name", "todos_copysource",
         "--restart-condition", "any", "--replicas", "1", "--endpoint-mode", "dnsrr",
         "--with-registry-auth", "--stop-grace-period", "30s", "--network", "app-todos",
         "--secret", "source=todos-pg-member-1,target=pgbackrest.conf,mode=0400",
         "--mount", "type=bind,source=/var/lib/sentinel/fast/todos,target=/var/lib/postgresql/data",
-        "--constraint", "node.hostname == c-backup",
+        "--constraint", "node.hostname == c-backup", "--host", "s3.internal:10.0.0.5",
         "--label", "sentinel.role=copy-source", "--container-label", "sentinel.role=copy-source",
         "reg/pg:1", "source", "--", "pgbackrest", "--stanza=todos", "--type=standby",
         "--archive-mode=off", "--pg1-path=/var/lib/postgresql/data/pgdata", "restore"]

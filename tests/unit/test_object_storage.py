@@ -37,10 +37,13 @@ def test_the_whole_repository_is_checked_with_one_sentence_for_the_first_bad_par
     good = dict(bucket="backups", prefix="", endpoint="s3.internal:9000", region="us-east-1",
                 access_key_id="AKIA1234", secret_access_key="c2VjcmV0+/=", ca=PEM)
     validation.object_storage(**good)
+    validation.object_storage(**{**good, "address": "10.0.0.5"})
     for change, words in (({"region": "EU West"}, "region"), ({"access_key_id": ""}, "AWS_ACCESS_KEY_ID"),
                           ({"secret_access_key": "a b\nc"}, "AWS_SECRET_ACCESS_KEY"),
                           ({"ca": "not a pem"}, "--backup-repo-ca holds no PEM certificate"),
-                          ({"bucket": "B"}, "--backup-repo")):
+                          ({"bucket": "B"}, "--backup-repo"),
+                          ({"endpoint": "s3.internal", "address": "10.0.0.256"}, "--backup-repo-address"),
+                          ({"address": "10.0.0.5", "endpoint": "10.0.0.5:9000"}, "named by a host name")):
         with pytest.raises(InvalidInput, match=words):
             validation.object_storage(**{**good, **change})
 
@@ -49,6 +52,7 @@ def test_the_whole_repository_is_checked_with_one_sentence_for_the_first_bad_par
     (["--backup-repo", "backups"], {}, "--backup-repo 'backups' is not valid"),
     (["--backup-repo", "s3://backups"], {}, "--backup-repo needs --backup-repo-endpoint"),
     (["--backup-repo-endpoint", "s3.internal"], {}, "--backup-repo-endpoint needs --backup-repo"),
+    (["--backup-repo-address", "10.0.0.5"], {}, "--backup-repo-address needs --backup-repo"),
     (["--backup-repo", "s3://backups", "--backup-repo-endpoint", "s3.internal"], {},
      "the backup repository's access key is missing"),
     (["--backup-repo", "s3://backups", "--backup-repo-endpoint", "s3.internal",

@@ -181,6 +181,14 @@ def test_members_are_pinned_apart_and_keep_passwords_in_secrets():
     assert s["pg-0"]["volumes"] == ["pgdata-0:/var/lib/postgresql/data"]
 
 
+def test_with_object_storage_members_mount_its_ca_and_know_its_address():
+    secrets = {**DB["secrets"], "s3_ca": "todos-pg-s3-ca-1"}
+    s = app_stack(db={**DB, "secrets": secrets, "repo_hosts": ["s3.internal:10.0.0.5"]})["services"]
+    assert s["pg-0"]["extra_hosts"] == ["s3.internal:10.0.0.5"]
+    assert {"source": "todos-pg-s3-ca-1", "target": "s3-ca.crt", "mode": 0o400} in s["pg-0"]["secrets"]
+    assert "extra_hosts" not in app_stack()["services"]["pg-0"]
+
+
 def test_a_copy_taken_from_a_copy_source_runs_on_its_folder_and_declares_no_volume():
     member = {"key": "pg-0", "volume_key": "pgdata-0", "node": "c-backup", "replicas": 1,
               "path": "/var/lib/sentinel/fast/todos/copies/todos-pr-1"}
