@@ -23,11 +23,12 @@ fi
 
 e2e=tests/e2e
 # Slot 0 and slot 1 each share one 2-node platform between their modules (tests/e2e/conftest.py);
-# the third group's end-to-end modules bring their own platforms (ACME, remote control plane).
+# the third group's end-to-end modules bring their own platforms (ACME, remote control plane,
+# object storage).
 groups=(
   "0|$e2e/test_api_live.py $e2e/test_platform.py $e2e/test_isolation.py $e2e/test_policy.py $e2e/test_progressive.py $e2e/test_report_ui.py $e2e/test_console.py $e2e/test_build.py $e2e/test_zz_cluster.py"
   "1|$e2e/test_data.py $e2e/test_release.py $e2e/test_copies.py $e2e/test_previews.py $e2e/test_docker_engine.py"
-  "-|tests/unit $e2e/test_https.py $e2e/test_remote_control_plane.py"
+  "-|tests/unit $e2e/test_https.py $e2e/test_remote_control_plane.py $e2e/test_object_storage.py"
 )
 # Every module must be in one group: a new one that is not would silently never run.
 listed=" ${groups[*]} "

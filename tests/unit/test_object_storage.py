@@ -83,3 +83,28 @@ def test_a_pgbackrest_task_mounts_the_endpoints_ca_only_when_there_is_one():
                                           ("a-crt", "tls.crt"), ("a-ca", "ca.crt")]
     assert pgbackrest_mounts({**objects, "s3_ca": "a-s3"})[-1] == ("a-s3", "s3-ca.crt")
     assert pg_kinds(False, s3_ca=True)[-1] == "s3_ca" and "s3_ca" not in pg_kinds(True)
+
+
+def test_init_again_refuses_to_move_a_platforms_repositories(tmp_path):
+    from control_plane import names
+    from control_plane.models import ClusterCreate, ObjectStorage
+    from control_plane.platform import Platform
+    from control_plane.services.cluster import ClusterService
+    from control_plane.store import Store
+
+    store = Store(tmp_path / "state.db")
+    clusters = ClusterService(Platform(store), db=None)
+    bucket = ObjectStorage(bucket="backups", endpoint="s3.internal:9000", access_key_id="AKIA1234",
+                           secret_access_key="secret")
+    assert clusters.validate(ClusterCreate(backup_repo=bucket)).backup_repo == bucket  # a new one
+    store.put(names.CLUSTER_KEY, ClusterCreate().model_dump())
+    store.put(names.CLUSTER_STATE_KEY, "ready")
+    with pytest.raises(InvalidInput, match="^this platform's backups go to the platform's own "
+                                           "repository and `sentinel init` does not move them"):
+        clusters.validate(ClusterCreate(backup_repo=bucket))
+    store.put(names.CLUSTER_KEY, ClusterCreate(backup_repo=bucket).model_dump())
+    with pytest.raises(InvalidInput, match="go to s3://backups and"):
+        clusters.validate(ClusterCreate())
+    with pytest.raises(InvalidInput, match="region"):
+        clusters.validate(ClusterCreate(backup_repo=bucket.model_copy(update={"region": "Mars 1"})))
+    assert clusters.validate(ClusterCreate(backup_repo=bucket)).backup_repo == bucket  # the same again
