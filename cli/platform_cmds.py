@@ -20,8 +20,6 @@ def _local_url(port: int) -> str:
 
 def ensure_local_server(port: int | None = None) -> Client:
     """Start the control plane on this machine if needed, and wait until it answers."""
-    import os
-
     from control_plane import secrets, server
 
     port = port or int(os.environ.get("SENTINEL_PORT", server.DEFAULT_PORT))

@@ -70,11 +70,9 @@ def running_task_ids_argv(services: Iterable[str]) -> list[str]:
             *services]
 
 
-def service_restart_argv(service: str) -> list[str]:
-    """Every task of a service replaced, one at a time as its update_config says (start-first:
-    the new one runs before the old one stops); not waited for. The scheduler places each new
-    task on the eligible node with the fewest of the service's tasks, which spreads them."""
-    return ["docker", "service", "update", "--force", "--detach", service]
+def service_replicas_argv(service: str, replicas: int) -> list[str]:
+    """A replicated service scaled to `replicas`, waited for until its tasks run."""
+    return ["docker", "service", "update", "--detach=false", "--replicas", str(replicas), service]
 
 
 def service_inspect_argv(services: Iterable[str]) -> list[str]:

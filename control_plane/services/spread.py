@@ -5,25 +5,29 @@ of them back: after a few losses every task of an app can sit on one node, and t
 then leaves the app with nothing to answer until the swarm has started them all again (about a
 minute). So each healing round looks at every app's replicated services, and one whose tasks run
 on fewer nodes than it could (at most its replicas, at most the nodes that take app tasks and are
-ready) is restarted task by task (`docker service update --force`, start-first as for a release:
-no request is lost), which lets the scheduler spread them; an event of the cluster says so.
+ready) is spread out the way the swarm itself balances: scaled up by the nodes it lacks (the
+scheduler puts each new task on a node with the fewest of the service's tasks), then back down
+(swarm removes the tasks on the nodes holding the most copies first). No task is restarted and
+the service never has fewer tasks than before; a forced rolling restart was tried first and,
+start-first, can put every new task on the same node again (the old tasks still count while
+they are replaced). An event of the cluster says so.
 
 Left alone: a service pinned to nodes (database members, the proxy capped per node), one whose
-update is under way or whose tasks are not all running (the swarm is still placing them), an app
-an operation is working on, and a service moved less than RETRY_AFTER ago (resources may keep it
-where it is: it is not restarted over and over).
+update is under way or whose tasks are not all running (the swarm is still placing them), and an
+app an operation is working on. A service the dance left crowded (resources keep it where it
+is) is not tried again for RETRY_AFTER.
 """
 from __future__ import annotations
 
 from collections.abc import Callable
 
 from .. import names, topology
-from ..docker_cli import node_ls_argv, running_task_ids_argv, service_ids_argv, \
-    service_inspect_argv, service_restart_argv, task_inspect_argv
+from ..docker_cli import (node_ls_argv, running_task_ids_argv, service_ids_argv,
+                          service_inspect_argv, service_replicas_argv, task_inspect_argv)
 from ..errors import CommandFailed
 from ..platform import Platform
 from ..records import Record, SwarmService, Task
-from ..swarm_state import swarm_service, task_rows
+from ..swarm_state import swarm_service, task_rows, tasks
 
 RETRY_AFTER = 600.0
 
@@ -59,14 +63,19 @@ def app_node_names(rows: list[dict], backup: str | None) -> set[str]:
             and r.get("Availability", "").lower() == "active" and r["Hostname"] != backup}
 
 
+def scaled_out(c: Crowded) -> int:
+    """The replicas that give each node the service lacks one new task (pure)."""
+    return c.service.replicas + c.could - len(c.nodes)
+
+
 class Spreader:
     def __init__(self, platform: Platform, busy: Callable[[str], object]):
         self.p = platform
         self.busy = busy  # operation target -> truthy while an operation works on it
-        self._moved_at: dict[str, float] = {}
+        self._stuck_until: dict[str, float] = {}
 
     def round(self, now: float) -> list[Crowded]:
-        """Restart the crowded services of apps nobody is working on; those restarted."""
+        """Spread the crowded services of apps nobody is working on; those spread."""
         docker = self.p.docker
         ids = docker.out(service_ids_argv("sentinel.app"), check=False, timeout=30).split()
         if not ids:
@@ -82,26 +91,39 @@ class Spreader:
             return []
         tasks = task_rows(docker.inspect(task_inspect_argv(task_ids), timeout=30),
                           {r["ID"]: r["Hostname"] for r in rows})
-        moved = []
+        spread = []
         for c in crowded(services, tasks, eligible):
             svc = c.service
-            recently = now - self._moved_at.get(svc.id, -RETRY_AFTER) < RETRY_AFTER
-            if recently or self.busy(names.app_target(svc.app)):
+            if now < self._stuck_until.get(svc.id, 0) or self.busy(names.app_target(svc.app)):
                 continue
-            self._moved_at[svc.id] = now
+            where = " and ".join(c.nodes)
             try:
-                docker.run(service_restart_argv(svc.name), timeout=60)
+                docker.run(service_replicas_argv(svc.name, scaled_out(c)), timeout=180)
             except CommandFailed as e:
-                self._event(svc.app, f"the {svc.role} tasks run on {' and '.join(c.nodes)} "
-                                     f"only; moving them failed: {e.message}")
+                self._stuck_until[svc.id] = now + RETRY_AFTER
+                self._event(svc.app, f"the {svc.role} tasks run on {where} only; spreading them "
+                                     f"failed: {e.message}")
+            finally:  # back to its replicas whatever happened: swarm removes the crowded ones
+                docker.run(service_replicas_argv(svc.name, svc.replicas), timeout=180, check=False)
+            on = sorted({t.node for t in tasks_of(docker, svc.name)})
+            if len(on) < c.could:
+                self._stuck_until[svc.id] = now + RETRY_AFTER
+                self._event(svc.app, f"the {svc.replicas} {svc.role} tasks run on {where} only "
+                                     f"and could not be spread (now on {' and '.join(on)}): "
+                                     "the other nodes may lack the CPU or memory they reserve")
                 continue
-            self._event(svc.app, f"the {svc.replicas} {svc.role} tasks ran on "
-                                 f"{' and '.join(c.nodes)} only: they are restarted one at a "
-                                 f"time so that they run on {c.could} nodes (then losing a "
-                                 "node leaves the app answering)")
-            moved.append(c)
-        return moved
+            self._event(svc.app, f"the {svc.replicas} {svc.role} tasks ran on {where} only: "
+                                 f"spread to {' and '.join(on)}, so losing a node leaves the app "
+                                 "answering")
+            spread.append(c)
+        return spread
 
     def _event(self, app: str, message: str) -> None:
         self.p.store.add_event(names.CLUSTER_TARGET, "tasks-spread", f"{app}: {message}",
                                "sentinel")
+
+
+def tasks_of(docker, service: str) -> list[Task]:
+    """The running tasks of one service, with their nodes' names."""
+    return [t for t in tasks(docker, service, running_only=True, with_nodes=True)
+            if t.state == "running"]

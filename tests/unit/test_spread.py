@@ -2,9 +2,10 @@
 are crowded, what `docker service inspect` JSON says, the argv that moves them, and a round over
 a swarm's JSON answers (the store is real; the e2e drill in tests/e2e/test_data.py runs it on a
 real swarm)."""
-from control_plane.docker_cli import running_task_ids_argv, service_ids_argv, service_restart_argv
+from control_plane.docker_cli import running_task_ids_argv, service_ids_argv, service_replicas_argv
 from control_plane.records import SwarmService, Task
-from control_plane.services.spread import RETRY_AFTER, Spreader, app_node_names, crowded
+from control_plane.services.spread import (RETRY_AFTER, Crowded, Spreader, app_node_names, crowded,
+                                           scaled_out)
 from control_plane.store import Store
 from control_plane.swarm_state import swarm_service
 
@@ -84,26 +85,33 @@ def test_the_argvs():
                                                 "label=sentinel.app"]
     assert running_task_ids_argv(["a", "b"]) == ["docker", "service", "ps", "-q", "--no-trunc",
                                                  "--filter", "desired-state=running", "a", "b"]
-    assert service_restart_argv("shop_web") == ["docker", "service", "update", "--force",
-                                                "--detach", "shop_web"]
+    assert service_replicas_argv("shop_web", 3) == ["docker", "service", "update", "--detach=false",
+                                                    "--replicas", "3", "shop_web"]
+
+
+def test_a_crowded_service_is_scaled_out_by_the_nodes_it_lacks():
+    assert scaled_out(Crowded(service=svc(), nodes=["n0"], could=2)) == 3
+    assert scaled_out(Crowded(service=svc(replicas=4), nodes=["n0"], could=3)) == 6
+    assert scaled_out(Crowded(service=svc(replicas=3), nodes=["n0", "n1"], could=3)) == 4
 
 
 class Swarm:
-    """A swarm's answers to the argvs a round sends: shop_web's two tasks both on n0."""
-    def __init__(self):
-        self.ran = []
+    """A swarm's answers to the argvs a round sends: shop_web's two tasks both on n0 until it is
+    scaled out and back in (then on n0 and n1, as swarm does), unless `stuck`."""
+    def __init__(self, stuck=False):
+        self.ran, self.stuck, self.nodes = [], stuck, ["N0", "N0"]
 
     def out(self, argv, **kw):
         if argv[:3] == ["docker", "service", "ls"]:
             return "id-shop_web\n"
         assert argv[:3] == ["docker", "service", "ps"], argv
-        return "t1\nt2\n"
+        return "t0\nt1\n"
 
     def inspect(self, argv, **kw):
         if argv[:3] == ["docker", "service", "inspect"]:
             return [inspect("shop_web")]
-        return [{"ID": t, "ServiceID": "id-shop_web", "NodeID": "N0", "DesiredState": "running",
-                 "Status": {"State": "running"}} for t in argv[4:]]
+        return [{"ID": t, "ServiceID": "id-shop_web", "NodeID": self.nodes[int(t[1])],
+                 "DesiredState": "running", "Status": {"State": "running"}} for t in argv[4:]]
 
     def json_lines(self, argv, **kw):
         return [{"ID": f"N{i}", "Hostname": f"n{i}", "Status": "Ready", "Availability": "Active"}
@@ -111,28 +119,43 @@ class Swarm:
 
     def run(self, argv, **kw):
         self.ran.append(argv)
+        if argv == service_replicas_argv("shop_web", 2) and not self.stuck:
+            self.nodes = ["N0", "N1"]
 
 
 class Platform:
     outputs = None
 
-    def __init__(self, store):
-        self.store, self.docker = store, Swarm()
+    def __init__(self, store, stuck=False):
+        self.store, self.docker = store, Swarm(stuck)
 
 
-def test_a_round_restarts_a_crowded_service_once_with_an_event_and_not_while_its_app_is_busy(tmp_path, monkeypatch):
+def test_a_round_scales_a_crowded_service_out_and_back_with_an_event_and_not_while_its_app_is_busy(tmp_path, monkeypatch):
     monkeypatch.setattr("control_plane.services.spread.topology.backup_node", lambda outputs: None)
     p = Platform(Store(tmp_path / "state.db"))
     busy = {"app:shop"}
-    spreader = Spreader(p, lambda app: app in busy)
+    spreader = Spreader(p, lambda target: target in busy)
     assert spreader.round(1000.0) == [] and p.docker.ran == []
     busy.clear()
     [moved] = spreader.round(1020.0)
-    assert moved.service.name == "shop_web" and p.docker.ran == [service_restart_argv("shop_web")]
+    assert moved.service.name == "shop_web"
+    assert p.docker.ran == [service_replicas_argv("shop_web", 3), service_replicas_argv("shop_web", 2)]
     [e] = p.store.events(target="cluster")
     assert e["kind"] == "tasks-spread"
-    assert e["message"].startswith("shop: the 2 production tasks ran on n0 only: they are restarted one "
-                                   "at a time so that they run on 2 nodes")
-    # still crowded a round later (the restart under way, or resources keep it there): not again
-    assert spreader.round(1040.0) == [] and len(p.docker.ran) == 1
-    assert len(spreader.round(1020.0 + RETRY_AFTER)) == 1
+    assert e["message"] == ("shop: the 2 production tasks ran on n0 only: spread to n0 and n1, so "
+                            "losing a node leaves the app answering")
+    assert spreader.round(1040.0) == [] and len(p.docker.ran) == 2  # spread: nothing to do
+
+
+def test_a_service_that_stays_crowded_is_said_and_not_tried_again_for_a_while(tmp_path, monkeypatch):
+    monkeypatch.setattr("control_plane.services.spread.topology.backup_node", lambda outputs: None)
+    p = Platform(Store(tmp_path / "state.db"), stuck=True)
+    spreader = Spreader(p, lambda target: None)
+    assert spreader.round(1000.0) == []
+    # scaled back to its replicas whatever happened
+    assert p.docker.ran[-1] == service_replicas_argv("shop_web", 2)
+    [e] = p.store.events(target="cluster")
+    assert "could not be spread (now on n0)" in e["message"]
+    assert spreader.round(1020.0) == [] and len(p.docker.ran) == 2
+    spreader.round(1000.0 + RETRY_AFTER)
+    assert len(p.docker.ran) == 4
