@@ -188,7 +188,8 @@ REPO_ALIAS = "backup"
 
 # The copies of the control plane's own state (control_plane/recovery.py), beside the apps'
 # repositories: an app name never starts with a dot.
-STATE_COPY_DIR = f"{BACKUP_ROOT}/.control-plane"
+STATE_COPY_FOLDER = ".control-plane"
+STATE_COPY_DIR = f"{BACKUP_ROOT}/{STATE_COPY_FOLDER}"
 
 
 def local_backup_node(cluster: str) -> str:

@@ -16,6 +16,7 @@ server on the nodes' gateway 172.24.0.1:39443.
 from __future__ import annotations
 
 import datetime as dt
+import os
 import subprocess
 import sys
 import tempfile
@@ -85,7 +86,9 @@ def platform():
         server = subprocess.Popen([str(Path(sys.executable).parent / "moto_server"), "-H", GATEWAY,
                                    "-p", str(S3_PORT), "-c", str(ca.parent / "s3.crt"),
                                    "-k", str(ca.parent / "s3.key")],
-                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                  # path style on a host name: no bucket in the host's first label
+                                  env={**os.environ, "S3_IGNORE_SUBDOMAIN_BUCKETNAME": "true"})
         deadline = time.monotonic() + 30
         while True:
             try:
