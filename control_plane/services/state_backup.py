@@ -1,7 +1,7 @@
 """The control plane's state copied off its machine, sealed to the recovery key
 (control_plane/recovery.py, docs/operations.md): to the platform's object storage when it has a
-bucket the control plane can write to (`<folder>/<cluster>/.control-plane/` in it), else to the
-backup node. A copy is made every EVERY seconds when the state changed (so the newest copy is at
+bucket the control plane can write to (`<folder>/<cluster>/.control-plane/` in it), and to the
+backup node when there is one (so `sentinel server restore --cluster` finds it there locally). A copy is made every EVERY seconds when the state changed (so the newest copy is at
 most about a minute behind), and again every RESEND seconds even when it did not (a backup node
 replaced meanwhile gets one). Both keep `latest` and `previous`.
 
@@ -77,11 +77,12 @@ class StateBackup(Loop):
         if digest == self._sent and self.status.at and now - self.status.at < RESEND:
             return False
         text = recovery.seal(data, public, recovery.Header(cluster=self.p.spec.name, taken_at=now))
-        to = object_storage.where(bucket) if bucket else node.name
+        to = " and ".join(([object_storage.where(bucket)] if bucket else [])
+                          + ([node.name] if node else []))
         try:
             if bucket:
                 self._put(bucket, text)
-            else:
+            if node:
                 ssh.run(node.address, *recovery.ship_argv(), input=text, timeout=60,
                         what="copying the control plane's state to the backup node")
         except CommandFailed as e:
