@@ -64,7 +64,9 @@ class NodeHealer(Loop):
             self._down_since.clear()  # a cluster operation may take nodes down on purpose
             return []
         for address in self.edge.catch_up():
-            self._event("edge-caught-up", f"the manager at {address} missed route changes while "
+            node = next((n.name for n in self.store.nodes() if address in
+                         (n.address, n.private_address)), f"the manager at {address}")
+            self._event("edge-caught-up", f"{node} missed route changes while "
                         "it was away: it has every app's routes again")
         try:
             states = self.p.node_states()

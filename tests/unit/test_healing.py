@@ -85,3 +85,17 @@ def test_nothing_is_touched_while_a_cluster_operation_runs(tmp_path, monkeypatch
     monkeypatch.setattr(healing.ssh, "run", lambda *a, **k: (_ for _ in ()).throw(AssertionError("ssh")))
     healer = NodeHealer(Platform(Store(tmp_path / "state.db"), {"n1": "down"}), Jobs(busy=True))
     assert healer.round(1000.0) == [] and healer.round(1000.0 + 10 * DOWN_FOR) == []
+
+
+def test_a_manager_brought_up_to_date_is_named_by_its_node(tmp_path, monkeypatch):
+    from control_plane.records import Node
+
+    store = Store(tmp_path / "state.db")
+    store.set_nodes([Node(name="n1", role="manager", address="10.0.0.12")])
+    healer = NodeHealer(Platform(store, {"n0": "ready", "n1": "ready"}), Jobs())
+    monkeypatch.setattr(healer.edge, "catch_up", lambda: ["10.0.0.12", "10.0.0.99"])
+    healer.round(1000.0)
+    said = [e["message"] for e in store.events(target="cluster") if e["kind"] == "edge-caught-up"]
+    assert said == ["n1 missed route changes while it was away: it has every app's routes again",
+                    "the manager at 10.0.0.99 missed route changes while it was away: it has every "
+                    "app's routes again"]
