@@ -5,7 +5,7 @@ import time
 
 from .. import names, notify, patroni, validation
 from ..docker_cli import service_logs_argv, service_ls_argv
-from ..errors import Conflict, InvalidInput
+from ..errors import Conflict, InvalidInput, SentinelError
 from ..jobs import Operation
 from ..models import AppDeploy, DbBackups
 from ..platform import Platform
@@ -213,7 +213,10 @@ class AppService:
             db_service.started(op, app, schema)
         except Exception:
             op.step("database setup failed: removing what it created")
-            self.teardown.remove(app, keep_data=False)
+            try:
+                self.teardown.remove(app, keep_data=False)
+            except SentinelError as cleanup:  # the setup's own failure is the one to tell
+                op.step(f"WARNING: removing it failed too: {cleanup.message}")
             raise
         return app.need_db()
 

@@ -220,8 +220,9 @@ class BackupService:
         # Patroni lists a member just removed until its key expires: only current members count.
         members = set(self.db.running_members(app))
         # A new database's first backup is taken from the primary: nothing loads it yet, and a
-        # standby would first have to replay the backup's checkpoint.
-        standby = None if first else next(
+        # standby would first have to replay the backup's checkpoint. With object storage the
+        # primary's pgBackRest takes it (no repository host reaches the standbys).
+        standby = None if first or not self.db.objects.has_repo_node() else next(
             (m["name"] for m in (cluster or {}).get("members", [])
              if m["name"] in members and patroni.streaming(cluster, m["name"])), None)
         op.step(("the first " if first else "") + f"{kind} backup of {name} from "

@@ -249,8 +249,9 @@ class DatabaseService:
     def stanza_create(self, app: App) -> None:
         deadline = time.monotonic() + 60
         while True:
+            # `record`: a new database's app is not stored yet
             proc = self.repo_exec(app.name, pgbackrest.stanza_create_argv(names.stanza(app.name)),
-                                  check=False, timeout=120)
+                                  check=False, timeout=120, record=app)
             if proc.returncode == 0:
                 return
             if time.monotonic() > deadline:
