@@ -7,8 +7,9 @@ venv="${SENTINEL_VENV:-$here/.venv}"
 
 # pebble: the ACME test server standing in for Let's Encrypt in tests/e2e/test_https.py.
 # git: the apps' repositories (`git push`, served by git http-backend) and git URLs as sources.
+# haproxy: TLS in front of moto's S3 server in tests/e2e/test_object_storage.py.
 apt_packages=(docker.io debootstrap skopeo hey wrk openssh-client sqlite3 curl ca-certificates
-              chromium postgresql-client pebble git)
+              chromium postgresql-client pebble git haproxy)
 missing=()
 for p in "${apt_packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -8,7 +8,9 @@ node.
 Why moto: no MinIO, Garage or Ceph package exists here; moto speaks the S3 API pgBackRest uses
 (multipart uploads, listing, deletes) and installs from PyPI. pgBackRest requires TLS for S3 and
 (2.45) checks the endpoint's host name in the certificate, so the endpoint has a name, which the
-tasks learn from --backup-repo-address (the nodes' DNS does not know it).
+tasks learn from --backup-repo-address (the nodes' DNS does not know it). TLS is Debian's HAProxy
+in front of moto's plain HTTP: moto's own TLS (werkzeug's development server) closes every
+connection, and pgBackRest, which keeps them alive, failed with "unexpected eof" on it.
 
 Own SENTINEL_HOME, cluster `s3e` on 172.24.0.0/24, edge on 38080/38443, API on 38765, the S3
 server on the nodes' gateway 172.24.0.1:39443.
@@ -37,6 +39,21 @@ GATEWAY, S3_PORT, S3_HOST = "172.24.0.1", 39443, "s3.sentinel.test"
 BUCKET, FOLDER = "sentinel-backups", "team"
 KEYS = {"AWS_ACCESS_KEY_ID": "AKIASENTINELTEST", "AWS_SECRET_ACCESS_KEY": "c2VudGluZWwtdGVzdA+/="}
 APP, DOMAIN = "shop", "shop.localhost"
+MOTO = "127.0.0.1:39480"
+HAPROXY = """global
+  maxconn 256
+defaults
+  mode http
+  timeout connect 5s
+  timeout client 120s
+  timeout server 120s
+  timeout http-keep-alive 60s
+frontend s3
+  bind {bind} ssl crt {pem}
+  default_backend moto
+backend moto
+  server moto {moto}
+"""
 
 
 def certificates(folder: Path) -> Path:
@@ -74,7 +91,7 @@ def platform():
     p = Platform(home, name=NAME, http=HTTP, https=HTTPS, api_port=API)
     p.env.update(KEYS)
     p.ca = ca
-    server = None
+    servers = []
     try:
         p.cli("init", "--provider", "local", "--name", NAME, "--subnet", SUBNET, "--nodes", "2",
               "--http-port", str(HTTP), "--https-port", str(HTTPS), "--yes",
@@ -82,26 +99,33 @@ def platform():
               "--backup-repo-endpoint", f"{S3_HOST}:{S3_PORT}", "--backup-repo-ca", str(ca),
               "--backup-repo-address", GATEWAY, timeout=900)
         # On the nodes' gateway, which exists once init made the nodes' network: reachable from
-        # the nodes' tasks and this machine, nowhere else.
-        server = subprocess.Popen([str(Path(sys.executable).parent / "moto_server"), "-H", GATEWAY,
-                                   "-p", str(S3_PORT), "-c", str(ca.parent / "s3.crt"),
-                                   "-k", str(ca.parent / "s3.key")],
-                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                                  # path style on a host name: no bucket in the host's first label
-                                  env={**os.environ, "S3_IGNORE_SUBDOMAIN_BUCKETNAME": "true"})
+        # the nodes' tasks and this machine, nowhere else. moto on this machine's loopback.
+        tls = ca.parent
+        (tls / "s3.pem").write_text((tls / "s3.crt").read_text() + (tls / "s3.key").read_text())
+        (tls / "haproxy.cfg").write_text(HAPROXY.format(bind=f"{GATEWAY}:{S3_PORT}",
+                                                       pem=tls / "s3.pem", moto=MOTO))
+        servers = [
+            subprocess.Popen([str(Path(sys.executable).parent / "moto_server"), "-H", "127.0.0.1",
+                              "-p", MOTO.split(":")[1]], stdout=subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL,
+                             # path style on a host name: no bucket in the host's first label
+                             env={**os.environ, "S3_IGNORE_SUBDOMAIN_BUCKETNAME": "true"}),
+            subprocess.Popen(["haproxy", "-db", "-f", str(tls / "haproxy.cfg")],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)]
         deadline = time.monotonic() + 30
         while True:
             try:
                 bucket_client(ca).create_bucket(Bucket=BUCKET)
                 break
             except Exception:
-                assert time.monotonic() < deadline and server.poll() is None, "moto did not start"
+                assert time.monotonic() < deadline and all(s.poll() is None for s in servers), \
+                    "moto or HAProxy did not start"
                 time.sleep(0.5)
         yield p
     finally:
         if (home / "config.json").exists():
             p.cli("destroy", "--delete-data", "--yes", check=False, timeout=600)
-        if server:
+        for server in servers:
             server.terminate()
             server.wait(timeout=30)
 
