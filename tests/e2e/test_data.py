@@ -4,7 +4,6 @@ good, and node changes that keep every row. Runs first (file order) on the share
 removes its app at the end."""
 from __future__ import annotations
 
-import datetime as dt
 import json
 import re
 import subprocess
@@ -16,7 +15,9 @@ import httpx
 import pytest
 
 from .conftest import HTTP, NAME, ROOT
+from . import rows
 from .load import Reader, Writer
+from .rows import two_batches, utc_now
 from .test_platform import one_clear_error
 
 pytestmark = pytest.mark.e2e
@@ -38,9 +39,7 @@ def ledger(platform):
 
 
 def add(platform, title: str) -> int:
-    r = platform.http(DOMAIN, "/api/todos", method="POST", json={"title": title})
-    assert r.status_code == 201, r.text
-    return r.json()["id"]
+    return rows.add(platform, DOMAIN, title)
 
 
 def titles(platform, app: str = APP) -> list[str]:
@@ -49,10 +48,6 @@ def titles(platform, app: str = APP) -> list[str]:
 
 def present(platform, ids: list[int]) -> int:
     return int(platform.psql(APP, f"select count(*) from todos where id in ({','.join(map(str, ids))})"))
-
-
-def utc_now() -> str:
-    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def wait_healthy_pair(platform, timeout: float = 180) -> dict:
@@ -148,15 +143,7 @@ def test_bad_database_input_gets_one_clear_sentence_and_changes_nothing(platform
 
 def test_point_in_time_restore_lands_exactly_between_two_batches_and_can_be_undone(platform, ledger):
     kept = titles(platform)
-    batch_a = [f"a-{i}" for i in range(5)]
-    for t in batch_a:
-        add(platform, t)
-    time.sleep(1)
-    target = utc_now()
-    time.sleep(1)
-    batch_b = [f"b-{i}" for i in range(5)]
-    for t in batch_b:
-        add(platform, t)
+    batch_a, target, batch_b = two_batches(platform, DOMAIN)
     # Without --yes (and no terminal) it says what it would discard and changes nothing.
     dry = platform.cli("db", "restore", APP, "--to", target, check=False)
     said = " ".join(dry.stdout.split())

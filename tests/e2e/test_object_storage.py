@@ -17,7 +17,6 @@ server on the nodes' gateway 172.24.0.1:39443.
 """
 from __future__ import annotations
 
-import datetime as dt
 import os
 import subprocess
 import sys
@@ -30,6 +29,7 @@ import pytest
 
 from .conftest import ROOT, Platform, clear_leftovers
 from .load import Writer
+from .rows import two_batches
 
 pytestmark = pytest.mark.e2e
 
@@ -130,18 +130,8 @@ def platform():
             server.wait(timeout=30)
 
 
-def add(platform, title: str) -> int:
-    r = platform.http(DOMAIN, "/api/todos", method="POST", json={"title": title})
-    assert r.status_code == 201, r.text
-    return r.json()["id"]
-
-
 def titles(platform) -> list[str]:
     return platform.psql(APP, "select title from todos order by id").splitlines()
-
-
-def utc_now() -> str:
-    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def test_backups_pitr_drill_and_a_lost_node_all_through_the_bucket(platform):
@@ -162,14 +152,7 @@ def test_backups_pitr_drill_and_a_lost_node_all_through_the_bucket(platform):
     assert APP not in left.stdout.split(), left.stdout
 
     # Point in time: exactly between two batches.
-    batch_a = [f"a-{i}" for i in range(5)]
-    for t in batch_a:
-        add(p, t)
-    time.sleep(1)
-    target = utc_now()
-    time.sleep(1)
-    for i in range(5):
-        add(p, f"b-{i}")
+    batch_a, target, _ = two_batches(p, DOMAIN)
     p.cli("db", "restore", APP, "--to", target, "--yes", timeout=900)
     assert titles(p) == batch_a
 
