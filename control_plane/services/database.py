@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
 import time
 
 from .. import executor, names, patroni, secrets, ssh, topology
@@ -19,7 +20,7 @@ from ..jobs import Operation
 from ..platform import NotRunning, Platform
 from ..swarm_state import ACTIVE, tasks
 from .. import pgbackrest
-from .db_objects import DbObjects
+from .db_objects import DbObjects, pgbackrest_mounts
 from .dcs import DCS
 from .oneoff import require_ok, run_one_off
 from .stack import Stack
@@ -75,6 +76,21 @@ class DatabaseService:
 
     # ---- credentials and configuration objects ------------------------------------------------
     # ---- running commands in the database's containers ------------------------------------------
+    def repo_task(self, app: App, argv: list[str], *, timeout: float, check: bool):
+        """pgBackRest against an object-storage repository in a one-off task of the postgres
+        image (no member runs: a lost node's single member, before it is restored), with the
+        members' configuration and the bucket's CA and address."""
+        objects = self.objects.ensure(app)
+        result = run_one_off(
+            self.p, names.stack_object(app.name, "pgbackrest"), self.p.stack_image("postgres"),
+            ["run", *argv], timeout=timeout, networks=[names.db_network(app.name)],
+            secrets=pgbackrest_mounts(objects), hosts=self.objects.repo_hosts())
+        if check and not result.ok:
+            raise CommandFailed(executor.mask(f"{' '.join(argv[-1:])} failed: "
+                                              + " ".join(result.output.split())[-400:]))
+        return subprocess.CompletedProcess(argv, 0 if result.ok else (result.exit_code or 1),
+                                           stdout=result.output, stderr=result.error)
+
     def member_exec(self, app: str, member: str, argv: list[str], *, user: str = "postgres",
                     input: str | None = None, timeout: float = 60, check: bool = True,
                     env: dict[str, str] | None = None):
@@ -95,9 +111,13 @@ class DatabaseService:
         it is not stored yet (its database being created)."""
         if not self.objects.has_repo_node():
             record = record or self.require(app)
-            return self.member_exec(app, patroni.leader(self.cluster(record)) or
-                                    self.running_members(record)[0], argv, timeout=timeout,
-                                    check=check)
+            leader = patroni.leader(self.cluster(record))
+            for member in [leader] if leader else self.running_members(record):
+                try:
+                    return self.member_exec(app, member, argv, timeout=timeout, check=check)
+                except NotRunning:
+                    continue  # its node is down: another member, or a task of its own
+            return self.repo_task(record, argv, timeout=timeout, check=check)
         # The repository's task restarts when the members change (its configuration lists
         # them): give it a moment before calling it down.
         deadline = time.monotonic() + wait
