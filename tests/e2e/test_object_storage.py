@@ -18,6 +18,7 @@ server on the nodes' gateway 172.24.0.1:39443.
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -128,6 +129,8 @@ def platform():
         for server in servers:
             server.terminate()
             server.wait(timeout=30)
+        shutil.rmtree(ca.parent, ignore_errors=True)
+        shutil.rmtree(home, ignore_errors=True)
 
 
 def titles(platform) -> list[str]:
