@@ -97,14 +97,22 @@ class Spreader:
             if now < self._stuck_until.get(svc.id, 0) or self.busy(names.app_target(svc.app)):
                 continue
             where = " and ".join(c.nodes)
+            failed = None
             try:
                 docker.run(service_replicas_argv(svc.name, scaled_out(c)), timeout=180)
             except CommandFailed as e:
+                failed = e.message
+            finally:
+                # Back to its replicas (swarm removes the crowded copies), unless an operation
+                # that started meanwhile set them to what it wants.
+                if replicas_of(docker, svc.id) == scaled_out(c):
+                    docker.run(service_replicas_argv(svc.name, svc.replicas), timeout=180,
+                               check=False)
+            if failed:
                 self._stuck_until[svc.id] = now + RETRY_AFTER
                 self._event(svc.app, f"the {svc.role} tasks run on {where} only; spreading them "
-                                     f"failed: {e.message}")
-            finally:  # back to its replicas whatever happened: swarm removes the crowded ones
-                docker.run(service_replicas_argv(svc.name, svc.replicas), timeout=180, check=False)
+                                     f"failed: {failed}")
+                continue
             on = sorted({t.node for t in tasks_of(docker, svc.name)})
             if len(on) < c.could:
                 self._stuck_until[svc.id] = now + RETRY_AFTER
@@ -121,6 +129,13 @@ class Spreader:
     def _event(self, app: str, message: str) -> None:
         self.p.store.add_event(names.CLUSTER_TARGET, "tasks-spread", f"{app}: {message}",
                                "sentinel")
+
+
+def replicas_of(docker, service_id: str) -> int | None:
+    """The replicas a service is set to now (None when it is gone)."""
+    found = [s for s in map(swarm_service, docker.inspect(service_inspect_argv([service_id]),
+                                                            timeout=30)) if s]
+    return found[0].replicas if found else None
 
 
 def tasks_of(docker, service: str) -> list[Task]:

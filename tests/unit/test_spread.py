@@ -99,7 +99,7 @@ class Swarm:
     """A swarm's answers to the argvs a round sends: shop_web's two tasks both on n0 until it is
     scaled out and back in (then on n0 and n1, as swarm does), unless `stuck`."""
     def __init__(self, stuck=False):
-        self.ran, self.stuck, self.nodes = [], stuck, ["N0", "N0"]
+        self.ran, self.stuck, self.nodes, self.replicas = [], stuck, ["N0", "N0"], 2
 
     def out(self, argv, **kw):
         if argv[:3] == ["docker", "service", "ls"]:
@@ -109,7 +109,7 @@ class Swarm:
 
     def inspect(self, argv, **kw):
         if argv[:3] == ["docker", "service", "inspect"]:
-            return [inspect("shop_web")]
+            return [inspect("shop_web", replicas=self.replicas)]
         return [{"ID": t, "ServiceID": "id-shop_web", "NodeID": self.nodes[int(t[1])],
                  "DesiredState": "running", "Status": {"State": "running"}} for t in argv[4:]]
 
@@ -119,6 +119,8 @@ class Swarm:
 
     def run(self, argv, **kw):
         self.ran.append(argv)
+        if argv[:5] == ["docker", "service", "update", "--detach=false", "--replicas"]:
+            self.replicas = int(argv[5])
         if argv == service_replicas_argv("shop_web", 2) and not self.stuck:
             self.nodes = ["N0", "N1"]
 
@@ -145,6 +147,20 @@ def test_a_round_scales_a_crowded_service_out_and_back_with_an_event_and_not_whi
     assert e["message"] == ("shop: the 2 production tasks ran on n0 only: spread to n0 and n1, so "
                             "losing a node leaves the app answering")
     assert spreader.round(1040.0) == [] and len(p.docker.ran) == 2  # spread: nothing to do
+
+
+def test_replicas_an_operation_set_meanwhile_are_left_as_they_are(tmp_path, monkeypatch):
+    monkeypatch.setattr("control_plane.services.spread.topology.backup_node", lambda outputs: None)
+    p = Platform(Store(tmp_path / "state.db"))
+    scale_out = p.docker.run
+
+    def and_a_user_scales_to_5(argv, **kw):
+        scale_out(argv, **kw)
+        p.docker.replicas = 5  # `sentinel scale app shop --replicas 5` while the tasks spread
+
+    p.docker.run = and_a_user_scales_to_5
+    Spreader(p, lambda target: None).round(1000.0)
+    assert p.docker.ran == [service_replicas_argv("shop_web", 3)] and p.docker.replicas == 5
 
 
 def test_a_service_that_stays_crowded_is_said_and_not_tried_again_for_a_while(tmp_path, monkeypatch):
