@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import names
+from .object_storage import Bucket
 from .patroni import REST_PORT
 from .templates import parse_ini, render, render_yaml
 
@@ -98,15 +99,13 @@ S3_KEYS = ("bucket", "endpoint", "region", "uri_style", "key_type")
 S3_CA_FILE = "/run/sentinel/s3-ca.crt"
 
 
-def s3_settings(bucket: str, prefix: str, endpoint: str, region: str, uri_style: str,
-                access_key_id: str, secret_access_key: str, has_ca: bool) -> dict:
-    """An object-storage repository given at init (models.ObjectStorage) in the shape of the
-    clouds' `backup_repository` output, which member_pgbackrest reads (pure)."""
-    host, _, port = endpoint.partition(":")
-    return {"type": "s3", "bucket": bucket, "prefix": prefix, "endpoint": host,
-            "port": int(port) if port else None, "region": region, "uri_style": uri_style,
-            "key_type": "shared", "access_key_id": access_key_id,
-            "secret_access_key": secret_access_key, "ca_file": S3_CA_FILE if has_ca else None}
+def s3_settings(b: Bucket) -> dict:
+    """A bucket given at init (object_storage.Bucket) in the shape of the clouds'
+    `backup_repository` output, which member_pgbackrest reads (pure)."""
+    return {"type": "s3", "bucket": b.bucket, "prefix": b.prefix, "endpoint": b.host,
+            "port": b.port, "region": b.region, "uri_style": b.uri_style, "key_type": "shared",
+            "access_key_id": b.access_key_id, "secret_access_key": b.secret_access_key,
+            "ca_file": S3_CA_FILE if b.ca else None}
 
 
 def member_pgbackrest(app: str, s3: dict | None = None, cluster: str = "sentinel",

@@ -9,6 +9,7 @@ from ..database_config import (FAST, MAX_MEMBER_INDEX, Passwords, database_url, 
                                tls_ext, tls_key_argv)
 from ..docker_cli import (config_create_argv, config_ls_argv, config_rm_argv, secret_create_argv,
                           secret_ls_argv, secret_rm_argv)
+from ..object_storage import Bucket, bucket_of
 from ..platform import Platform
 from ..records import App, Node
 
@@ -51,22 +52,22 @@ class DbObjects:
     def has_repo_node(self) -> bool:
         return self.repo_node() is not None
 
+    def given_bucket(self) -> Bucket | None:
+        """The bucket given at init (`--backup-repo`), if any."""
+        return bucket_of(self.p.spec.backup_repo, None) if self.p.spec.backup_repo else None
+
     def repo_hosts(self) -> list[str]:
         """"name:address" for the /etc/hosts of tasks that reach the object storage, when its
         address was given at init (the nodes' DNS does not know the endpoint's name)."""
-        given = self.p.spec.backup_repo
-        if not (given and given.address):
-            return []
-        return [f"{given.endpoint.partition(':')[0]}:{given.address}"]
+        b = self.given_bucket()
+        return [f"{b.host}:{b.address}"] if b and b.address else []
 
     def object_storage(self) -> dict | None:
         """Where the repositories live when it is object storage: the bucket given at init
         (`--backup-repo`), else the clouds' bucket (Terraform's `backup_repository` output)."""
-        given = self.p.spec.backup_repo
+        given = self.given_bucket()
         if given:
-            return s3_settings(given.bucket, given.prefix, given.endpoint, given.region,
-                               given.uri_style, given.access_key_id, given.secret_access_key,
-                               has_ca=given.ca is not None)
+            return s3_settings(given)
         repo = self.p.outputs.backup_repository or {}
         return repo if repo.get("type") == "s3" else None
 
@@ -104,7 +105,7 @@ class DbObjects:
                                                       self.p.spec.name), **self.tls(name)}
         if self.has_repo_node():
             out["repo_pgbackrest"] = repo_pgbackrest(name, members)
-        given = self.p.spec.backup_repo
+        given = self.given_bucket()
         if given and given.ca:
             out["s3_ca"] = given.ca
         # For the web tasks (DATABASE_URL_FILE), not the members.

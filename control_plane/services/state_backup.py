@@ -1,9 +1,10 @@
 """The control plane's state copied off its machine, sealed to the recovery key
 (control_plane/recovery.py, docs/operations.md): to the platform's object storage when it has a
 bucket the control plane can write to (`<folder>/<cluster>/.control-plane/` in it), and to the
-backup node when there is one (so `sentinel server restore --cluster` finds it there locally). A copy is made every EVERY seconds when the state changed (so the newest copy is at
-most about a minute behind), and again every RESEND seconds even when it did not (a backup node
-replaced meanwhile gets one). Both keep `latest` and `previous`.
+backup node when there is one (so `sentinel server restore --cluster` finds it there locally).
+A copy is made every EVERY seconds when the state changed (so the newest copy is at most about a
+minute behind), and again every RESEND seconds even when it did not (a backup node replaced
+meanwhile gets one). Both keep `latest` and `previous`.
 
 A copy that fails is an event of the cluster (once, until one works again) and shows in
 `cluster inspect`; the platform itself is never touched by this loop.
@@ -119,5 +120,6 @@ class StateBackup(Loop):
                 argv = object_storage.put_argv(
                     bucket, object_storage.key(bucket, cluster, names.STATE_COPY_FOLDER, which),
                     path, ca)
+                where = object_storage.where(bucket)
                 executor.run(argv, input=object_storage.credentials(bucket), timeout=90,
-                             what=f"copying the control plane's state to {object_storage.where(bucket)}")
+                             what=f"copying the control plane's state to {where}")

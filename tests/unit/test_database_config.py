@@ -3,6 +3,7 @@ import pytest
 import yaml
 
 from control_plane import database_config as dc
+from control_plane.object_storage import Bucket
 from control_plane.templates import TemplateValueError, parse_ini
 
 PW = dc.Passwords(superuser='s"u: #x\nstaged', replication="r", restapi="a", etcd="e")
@@ -117,16 +118,16 @@ def test_in_the_clouds_members_reach_the_bucket_themselves():
 
 
 def test_a_bucket_given_at_init_reaches_its_port_with_its_own_ca_under_its_folder():
-    s3 = dc.s3_settings("backups", "team/a", "s3.internal:9000", "us-east-1", "path", "AKIA1",
-                        "c2VjcmV0+/=", has_ca=True)
+    s3 = dc.s3_settings(Bucket("backups", "team/a", "s3.internal", 9000, "us-east-1", "path",
+                               "AKIA1", "c2VjcmV0+/=", ca="PEM"))
     g = parse_ini(dc.member_pgbackrest("todos", s3, "prod"))["global"]
     assert (g["repo1-type"], g["repo1-s3-bucket"], g["repo1-s3-endpoint"]) == ("s3", "backups", "s3.internal")
     assert g["repo1-storage-port"] == "9000" and g["repo1-storage-ca-file"] == dc.S3_CA_FILE
     assert g["repo1-path"] == "/team/a/prod/todos" and g["repo1-s3-uri-style"] == "path"
     assert (g["repo1-s3-key-type"], g["repo1-s3-key"]) == ("shared", "AKIA1")
     # the defaults: port 443 and the system's CAs, no folder
-    plain = dc.s3_settings("backups", "", "s3.eu-west-1.amazonaws.com", "eu-west-1", "host", "AKIA1",
-                           "secret", has_ca=False)
+    plain = dc.s3_settings(Bucket("backups", "", "s3.eu-west-1.amazonaws.com", None, "eu-west-1",
+                                  "host", "AKIA1", "secret"))
     g = parse_ini(dc.member_pgbackrest("todos", plain, "prod"))["global"]
     assert "repo1-storage-port" not in g and "repo1-storage-ca-file" not in g
     assert g["repo1-path"] == "/prod/todos"
